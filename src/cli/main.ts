@@ -1,0 +1,25 @@
+/** The `llmservingsim` command tree. */
+import { Command } from "@effect/cli"
+import { Console, Effect } from "effect"
+import { listHardware, listModels, loadHardware } from "../config/catalog.js"
+import { simulateCommand } from "./simulateCommand.js"
+
+const modelsCommand = Command.make("models", {}, () => Console.log(listModels().join("\n"))).pipe(
+  Command.withDescription("List the bundled models")
+)
+
+const hardwareCommand = Command.make("hardware", {}, () =>
+  Effect.gen(function*() {
+    for (const name of listHardware()) {
+      const hw = yield* loadHardware(name).pipe(Effect.orDie)
+      const tf = hw.bf16Tflops ?? hw.fp16Tflops
+      yield* Console.log(`${name.padEnd(12)} ${hw.fullName.padEnd(46)} ${String(tf).padStart(7)} TFLOP/s  ${String(hw.memoryGB).padStart(4)} GB  ${String(hw.memoryBandwidthGBs).padStart(5)} GB/s`)
+    }
+  })).pipe(Command.withDescription("List the bundled hardware with its datasheet figures"))
+
+export const rootCommand = Command.make("llmservingsim").pipe(
+  Command.withDescription("LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"),
+  Command.withSubcommands([simulateCommand, modelsCommand, hardwareCommand])
+)
+
+export const cli = Command.run(rootCommand, { name: "llmservingsim", version: "0.1.0" })

@@ -1,0 +1,98 @@
+/**
+ * Command-line options shared by the commands, with vLLM's flag names. Ranges are checked in
+ * config/resolve.ts and workload/spec.ts so every mistake names its flag.
+ */
+import { Options } from "@effect/cli"
+import { Option } from "effect"
+import type { EngineFlags } from "../config/resolve.js"
+
+const optInt = (name: string, description: string) =>
+  Options.integer(name).pipe(Options.optional, Options.withDescription(description))
+const optFloat = (name: string, description: string) =>
+  Options.float(name).pipe(Options.optional, Options.withDescription(description))
+/** `--name` / `--no-name`; neither gives None (so the default applies). */
+const onOff = (name: string, description: string) =>
+  Options.all([
+    Options.boolean(name).pipe(Options.withDescription(description)),
+    Options.boolean(`no-${name}`).pipe(Options.withDescription(`Turn off --${name}`))
+  ]).pipe(Options.map(([on, off]) => (off ? Option.some(false) : on ? Option.some(true) : Option.none<boolean>())))
+
+const get = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
+
+export const engineOptions = {
+  model: Options.text("model").pipe(
+    Options.withDefault("meta-llama/Llama-3.1-8B-Instruct"),
+    Options.withDescription("Model: a bundled id (see `llmservingsim models`) or a path to a Hugging Face config.json")
+  ),
+  hardware: Options.text("hardware").pipe(
+    Options.withDefault("H100"),
+    Options.withDescription("GPU: a bundled name (see `llmservingsim hardware`) or a path to a hardware JSON file")
+  ),
+  blockSize: optInt("block-size", "KV block size in tokens (default 16)"),
+  gpuMemoryUtilization: optFloat("gpu-memory-utilization", "Fraction of GPU memory for weights, activations and KV cache (default 0.9)"),
+  numGpuBlocksOverride: optInt("num-gpu-blocks-override", "Use this many KV blocks instead of sizing from memory"),
+  maxNumBatchedTokens: optInt("max-num-batched-tokens", "Token budget per engine step (default 2048)"),
+  maxNumSeqs: optInt("max-num-seqs", "Maximum running requests (default 256)"),
+  maxModelLen: optInt("max-model-len", "Longest prompt + output accepted (default: the model's limit, capped to the KV cache)"),
+  enableChunkedPrefill: onOff("enable-chunked-prefill", "Chunked prefill (default on; --no-enable-chunked-prefill turns it off)"),
+  longPrefillTokenThreshold: optInt("long-prefill-token-threshold", "Cap on one request's prefill tokens per step; 0 = off (default 0)"),
+  schedulerReserveFullIsl: onOff("scheduler-reserve-full-isl", "Admit a request only if its whole prompt fits in free KV blocks (default on, as vLLM 0.19)"),
+  kvCacheDtype: Options.choice("kv-cache-dtype", ["auto", "fp8"]).pipe(Options.optional, Options.withDescription("KV cache element type (default auto = 16 bit)")),
+  dtype: Options.choice("dtype", ["auto", "bfloat16", "float16", "fp8"]).pipe(Options.optional, Options.withDescription("Weight and compute type (default auto = the checkpoint's)")),
+  tensorParallelSize: optInt("tensor-parallel-size", "GPUs per instance, tensor parallel (default 1)"),
+  numInstances: optInt("num-instances", "Identical instances behind the router (default 1)"),
+  router: Options.choice("router", ["round-robin", "least-loaded"]).pipe(Options.withDefault("round-robin" as const), Options.withDescription("How arrivals are spread over instances")),
+  seed: optInt("seed", "Seed of every random draw (default 0)"),
+  computeEfficiency: optFloat("compute-efficiency", "Roofline: fraction of peak TFLOP/s reached by GEMMs (default 0.7)"),
+  attentionComputeEfficiency: optFloat("attention-efficiency", "Roofline: fraction of peak TFLOP/s reached by prefill attention (default 0.5)"),
+  memoryEfficiency: optFloat("memory-efficiency", "Roofline: fraction of peak memory bandwidth reached (default 0.8)"),
+  kernelOverheadUs: optFloat("kernel-overhead-us", "Roofline: fixed time per kernel, us (default 1.5)"),
+  stepOverheadUs: optFloat("step-overhead-us", "Roofline: fixed time per engine step, us (default 1000)")
+}
+
+type ValueOf<O> = O extends Options.Options<infer A> ? A : never
+type EngineOptionValues = { readonly [K in keyof typeof engineOptions]: ValueOf<typeof engineOptions[K]> }
+
+export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
+  model: o.model,
+  hardware: o.hardware,
+  blockSize: get(o.blockSize),
+  gpuMemoryUtilization: get(o.gpuMemoryUtilization),
+  numGpuBlocksOverride: get(o.numGpuBlocksOverride),
+  maxNumBatchedTokens: get(o.maxNumBatchedTokens),
+  maxNumSeqs: get(o.maxNumSeqs),
+  maxModelLen: get(o.maxModelLen),
+  enableChunkedPrefill: get(o.enableChunkedPrefill),
+  longPrefillTokenThreshold: get(o.longPrefillTokenThreshold),
+  schedulerReserveFullIsl: get(o.schedulerReserveFullIsl),
+  kvCacheDtype: get(o.kvCacheDtype),
+  dtype: get(o.dtype),
+  tensorParallelSize: get(o.tensorParallelSize),
+  numInstances: get(o.numInstances),
+  seed: get(o.seed),
+  computeEfficiency: get(o.computeEfficiency),
+  attentionComputeEfficiency: get(o.attentionComputeEfficiency),
+  memoryEfficiency: get(o.memoryEfficiency),
+  kernelOverheadUs: get(o.kernelOverheadUs),
+  stepOverheadUs: get(o.stepOverheadUs)
+})
+
+export const workloadOptions = {
+  trace: Options.text("trace").pipe(Options.optional, Options.withDescription("Replay a trace file (Azure CSV, Vidur CSV, LLMServingSim TSV/JSONL, Mooncake JSONL) instead of generating requests")),
+  traceFormat: Options.choice("trace-format", ["azure", "vidur", "llmservingsim-tsv", "llmservingsim-jsonl", "mooncake"]).pipe(Options.optional, Options.withDescription("Force the trace format (default: detected from extension and header)")),
+  numRequests: optInt("num-requests", "Requests to simulate: the first N of a trace (default all), or generated (default 1000)"),
+  rateScale: optFloat("rate-scale", "Multiply a trace's request rate by F (arrival gaps divided by F; default 1)"),
+  requestRate: Options.text("request-rate").pipe(Options.optional, Options.withDescription("Generated requests per second, or inf for all at t=0 (default 10)")),
+  burstiness: optFloat("burstiness", "Gamma shape of generated inter-arrival gaps; 1 = Poisson (default 1)"),
+  inputLen: optInt("input-len", "Generated prompt length in tokens (default 1024)"),
+  outputLen: optInt("output-len", "Generated output length in tokens (default 256)"),
+  lengthDist: Options.choice("length-dist", ["fixed", "uniform", "lognormal"]).pipe(Options.optional, Options.withDescription("Distribution of generated lengths around --input-len/--output-len (default fixed)")),
+  rangeRatio: optFloat("range-ratio", "Uniform lengths in [len x (1-r), len x (1+r)] (default 0.5)"),
+  lengthSigma: optFloat("length-sigma", "Lognormal sigma of ln(length), median = len (default 0.5)")
+}
+
+export const outputOptions = {
+  outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv and steps.csv here")),
+  quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the report")),
+  json: Options.boolean("json").pipe(Options.withDescription("Print summary.json to stdout instead of the report"))
+}

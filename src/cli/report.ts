@@ -1,0 +1,49 @@
+/** The console report of a run, laid out like vLLM's `bench serve` result block. */
+import type { SimConfig } from "../config/ConfigService.js"
+import type { SimulationResult } from "../engine/simulate.js"
+
+const line = (label: string, value: string) => `${label.padEnd(40)}${value}`
+const f2 = (x: number) => x.toFixed(2)
+/** Python's "{s:{c}^{n}}" (vLLM's section headers). */
+const center = (s: string, n: number, c: string) => {
+  const pad = Math.max(0, n - s.length)
+  const left = Math.floor(pad / 2)
+  return c.repeat(left) + s + c.repeat(pad - left)
+}
+
+export const formatReport = (cfg: SimConfig, res: SimulationResult, workload: string): string => {
+  const s = res.summary
+  const cap = res.capacity
+  const out: Array<string> = []
+  out.push(center(" Simulation Result ", 51, "="))
+  out.push(line("Model:", cfg.model.id))
+  out.push(line("Hardware:", `${cfg.hardware.name} (${cfg.hardware.fullName})` + (cfg.numInstances > 1 ? ` x ${cfg.numInstances} instances` : "")))
+  out.push(line("Workload:", workload))
+  out.push(line("Perf model:", res.perfModel))
+  out.push(line("KV cache:", `${cap.numBlocks} blocks x ${cap.blockSize} tokens` + (cap.overridden ? " (override)" : ` (${(cap.numBlocks * cap.blockBytes / 1e9).toFixed(2)} GB)`)))
+  out.push(line("Successful requests:", String(s.completed)))
+  out.push(line("Rejected requests:", String(s.rejected)))
+  out.push(line("Benchmark duration (s):", f2(s.duration)))
+  out.push(line("Total input tokens:", String(s.total_input_tokens)))
+  out.push(line("Total generated tokens:", String(s.total_output_tokens)))
+  out.push(line("Request throughput (req/s):", f2(s.request_throughput)))
+  out.push(line("Output token throughput (tok/s):", f2(s.output_throughput)))
+  out.push(line("Total token throughput (tok/s):", f2(s.total_token_throughput)))
+  out.push(line("Preemptions:", String(s.num_preemptions)))
+  out.push(line("Engine steps:", String(s.num_steps)))
+  const block = (title: string, key: "ttft" | "tpot" | "itl" | "e2el", name: string) => {
+    const g = (p: string) => (s as unknown as Record<string, number>)[`${p}_${key}_ms`]!
+    out.push(center(title, 51, "-"))
+    out.push(line(`Mean ${name} (ms):`, f2(g("mean"))))
+    out.push(line(`Median ${name} (ms):`, f2(g("median"))))
+    out.push(line(`P90 ${name} (ms):`, f2(g("p90"))))
+    out.push(line(`P99 ${name} (ms):`, f2(g("p99"))))
+  }
+  block("Time to First Token", "ttft", "TTFT")
+  block("Time per Output Token (excl. 1st token)", "tpot", "TPOT")
+  block("Inter-token Latency", "itl", "ITL")
+  block("End-to-end Latency", "e2el", "E2EL")
+  out.push("=".repeat(51))
+  if (s.rejections.length > 0) out.push(`first rejection: request ${s.rejections[0]!.id}: ${s.rejections[0]!.reason}`)
+  return out.join("\n")
+}

@@ -1,0 +1,39 @@
+/** `llmservingsim simulate`: an offline run on virtual time. */
+import { Command } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { resolveConfig } from "../config/resolve.js"
+import { simulate } from "../engine/simulate.js"
+import { simulationLayer } from "../layers.js"
+import { TraceWriter } from "../trace/TraceWriter.js"
+import { resolveWorkload } from "../workload/Workload.js"
+import { engineOptions, outputOptions, toEngineFlags, workloadOptions } from "./options.js"
+import { formatReport } from "./report.js"
+
+export const simulateCommand = Command.make(
+  "simulate",
+  { ...engineOptions, ...workloadOptions, ...outputOptions },
+  (o) =>
+    Effect.gen(function*() {
+      const cfg = yield* resolveConfig(toEngineFlags(o))
+      const workload = yield* resolveWorkload({
+        trace: Option.getOrUndefined(o.trace),
+        traceFormat: Option.getOrUndefined(o.traceFormat),
+        numRequests: Option.getOrUndefined(o.numRequests),
+        rateScale: Option.getOrUndefined(o.rateScale),
+        requestRate: Option.getOrUndefined(o.requestRate),
+        burstiness: Option.getOrUndefined(o.burstiness),
+        inputLen: Option.getOrUndefined(o.inputLen),
+        outputLen: Option.getOrUndefined(o.outputLen),
+        lengthDist: Option.getOrUndefined(o.lengthDist),
+        rangeRatio: Option.getOrUndefined(o.rangeRatio),
+        lengthSigma: Option.getOrUndefined(o.lengthSigma)
+      }, cfg.seed)
+      const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir) })
+      const result = yield* simulate(workload.arrivals, { router: o.router, workload: workload.spec }).pipe(
+        Effect.provide(simulationLayer(cfg, writer))
+      )
+      if (o.json) yield* Console.log(JSON.stringify(result.summary, null, 2))
+      else if (!o.quiet) yield* Console.log(formatReport(cfg, result, workload.description))
+      if (Option.isSome(o.outputDir) && !o.quiet && !o.json) yield* Console.log(`results written to ${o.outputDir.value}/ (summary.json, requests.csv, steps.csv)`)
+    })
+).pipe(Command.withDescription("Simulate vLLM-style serving of a workload (a trace or the built-in generator) on virtual time"))

@@ -1,0 +1,120 @@
+/**
+ * The bundled catalogue: model configs under `resources/models/<org>/<name>/config.json` and
+ * hardware under `resources/hardware/<NAME>.json`. Names match case-insensitively (hardware also
+ * ignoring '-', '_' and spaces, and by alias); a model may also be a path to any Hugging Face
+ * `config.json` (or a folder holding one).
+ */
+import { Effect, ParseResult, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { FileError, InputError, UnknownName } from "../domain/errors.js"
+import { Hardware } from "../domain/Hardware.js"
+import { HfConfig, type ModelShape, shapeOf } from "../domain/Model.js"
+
+/** `resources/` of this package (two levels above this module in both `src/` and `dist/`). */
+export const resourcesDir: string = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "resources")
+
+const modelsDir = path.join(resourcesDir, "models")
+const hardwareDir = path.join(resourcesDir, "hardware")
+
+/** Ids (`org/name`) of the bundled models, sorted. */
+export const listModels = (): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  const walk = (dir: string, rel: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(dir, e.name), rel === "" ? e.name : `${rel}/${e.name}`)
+      else if (e.name === "config.json" && rel !== "") out.push(rel)
+    }
+  }
+  walk(modelsDir, "")
+  return out.sort()
+}
+
+/** Names of the bundled hardware, sorted. */
+export const listHardware = (): ReadonlyArray<string> =>
+  fs.readdirSync(hardwareDir).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort()
+
+const readJson = (file: string): Effect.Effect<unknown, FileError | InputError> =>
+  Effect.try({
+    try: () => fs.readFileSync(file, "utf8"),
+    catch: (e) => new FileError({ path: file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message) })
+  }).pipe(Effect.flatMap((text) =>
+    Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (e) => new InputError({ path: file, expected: "valid JSON", got: (e as Error).message })
+    })
+  ))
+
+const decodeWith = <A, I>(schema: Schema.Schema<A, I>, file: string, value: unknown): Effect.Effect<A, InputError> =>
+  Schema.decodeUnknown(schema, { onExcessProperty: "ignore" })(value).pipe(
+    Effect.mapError((e) => {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
+      return new InputError({
+        path: file,
+        field: issue === undefined || issue.path.length === 0 ? undefined : issue.path.join("."),
+        expected: issue?.message ?? "a valid document"
+      })
+    })
+  )
+
+export interface LoadedModel {
+  readonly shape: ModelShape
+  /** The config.json that was read. */
+  readonly path: string
+}
+
+const looksLikePath = (s: string) => s.endsWith(".json") || s.startsWith(".") || s.startsWith("/") || fs.existsSync(s)
+
+/**
+ * Resolve a model by bundled id (case-insensitive, with or without the org prefix) or by a path to
+ * a Hugging Face `config.json` or its folder. Fails with UnknownName (listing the known ids),
+ * FileError or InputError (the config field that is missing or wrong).
+ */
+export const loadModel = (name: string): Effect.Effect<LoadedModel, UnknownName | FileError | InputError> =>
+  Effect.gen(function*() {
+    let file: string
+    let id: string
+    if (looksLikePath(name) && !listModels().some((m) => m.toLowerCase() === name.toLowerCase())) {
+      file = fs.existsSync(name) && fs.statSync(name).isDirectory() ? path.join(name, "config.json") : name
+      id = name
+    } else {
+      const known = listModels()
+      const lower = name.toLowerCase()
+      const match = known.find((m) => m.toLowerCase() === lower) ??
+        known.find((m) => m.toLowerCase().split("/").pop() === lower)
+      if (match === undefined) return yield* new UnknownName({ kind: "model", name, known })
+      file = path.join(modelsDir, match, "config.json")
+      id = match
+    }
+    const raw = yield* readJson(file)
+    const cfg = yield* decodeWith(HfConfig, file, raw)
+    const named = typeof raw === "object" && raw !== null && "_name_or_path" in raw && typeof raw._name_or_path === "string" && id === name && looksLikePath(name)
+      ? raw._name_or_path
+      : id
+    return { shape: shapeOf(named, cfg), path: file }
+  })
+
+const normalize = (s: string) => s.toLowerCase().replace(/[-_\s]/g, "")
+
+/**
+ * Resolve hardware by bundled name or alias (case-insensitive, ignoring '-', '_' and spaces) or by
+ * a path to a hardware JSON file of the same shape. Fails with UnknownName listing the known names.
+ */
+export const loadHardware = (name: string): Effect.Effect<Hardware, UnknownName | FileError | InputError> =>
+  Effect.gen(function*() {
+    if (name.endsWith(".json")) return yield* decodeWith(Hardware, name, yield* readJson(name))
+    const known = listHardware()
+    const key = normalize(name)
+    let match = known.find((h) => normalize(h) === key)
+    if (match === undefined) {
+      for (const h of known) {
+        const file = path.join(hardwareDir, `${h}.json`)
+        const hw = yield* decodeWith(Hardware, file, yield* readJson(file))
+        if (hw.aliases.some((a) => normalize(a) === key) || normalize(hw.fullName) === key) match = h
+      }
+    }
+    if (match === undefined) return yield* new UnknownName({ kind: "hardware", name, known })
+    const file = path.join(hardwareDir, `${match}.json`)
+    return yield* decodeWith(Hardware, file, yield* readJson(file))
+  })

@@ -1,0 +1,142 @@
+/**
+ * From command-line flags to a validated SimConfig. Every range check fails with InvalidOption
+ * naming the flag; names resolve through the catalogue (UnknownName lists the known ones); the KV
+ * capacity is computed here so an impossible configuration fails before the run (NoKvMemory), and
+ * so `--max-model-len` can default to what fits, as vLLM requires it to.
+ */
+import { Effect } from "effect"
+import { defaultEngineConfig, type EngineConfig } from "../domain/EngineConfig.js"
+import { type FileError, type InputError, InvalidOption, type NoKvMemory, type UnknownName } from "../domain/errors.js"
+import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams.js"
+import { kvCapacity } from "../memory/capacity.js"
+import { loadHardware, loadModel } from "./catalog.js"
+import type { SimConfig } from "./ConfigService.js"
+
+/** Engine, perf-model and cluster flags shared by `simulate` and `serve` (undefined = default). */
+export interface EngineFlags {
+  readonly model: string
+  readonly hardware: string
+  readonly blockSize?: number | undefined
+  readonly gpuMemoryUtilization?: number | undefined
+  readonly numGpuBlocksOverride?: number | undefined
+  readonly maxNumBatchedTokens?: number | undefined
+  readonly maxNumSeqs?: number | undefined
+  readonly maxModelLen?: number | undefined
+  readonly enableChunkedPrefill?: boolean | undefined
+  readonly longPrefillTokenThreshold?: number | undefined
+  readonly schedulerReserveFullIsl?: boolean | undefined
+  readonly kvCacheDtype?: "auto" | "fp8" | undefined
+  readonly dtype?: "auto" | "bfloat16" | "float16" | "fp8" | undefined
+  readonly tensorParallelSize?: number | undefined
+  readonly numInstances?: number | undefined
+  readonly seed?: number | undefined
+  readonly computeEfficiency?: number | undefined
+  readonly attentionComputeEfficiency?: number | undefined
+  readonly memoryEfficiency?: number | undefined
+  readonly kernelOverheadUs?: number | undefined
+  readonly stepOverheadUs?: number | undefined
+}
+
+export type ConfigError = UnknownName | FileError | InputError | InvalidOption | NoKvMemory
+
+const check = (ok: boolean, option: string, reason: string): Effect.Effect<void, InvalidOption> =>
+  ok ? Effect.void : Effect.fail(new InvalidOption({ option, reason }))
+
+const posInt = (v: number | undefined, option: string) =>
+  check(v === undefined || (Number.isInteger(v) && v > 0), option, `expected a positive integer (got ${v})`)
+const nonNegInt = (v: number | undefined, option: string) =>
+  check(v === undefined || (Number.isInteger(v) && v >= 0), option, `expected an integer >= 0 (got ${v})`)
+const fraction = (v: number | undefined, option: string) =>
+  check(v === undefined || (Number.isFinite(v) && v > 0 && v <= 1), option, `expected a number in (0, 1] (got ${v})`)
+const nonNeg = (v: number | undefined, option: string) =>
+  check(v === undefined || (Number.isFinite(v) && v >= 0), option, `expected a number >= 0 (got ${v})`)
+
+export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigError> =>
+  Effect.gen(function*() {
+    yield* posInt(f.blockSize, "--block-size")
+    yield* fraction(f.gpuMemoryUtilization, "--gpu-memory-utilization")
+    yield* posInt(f.numGpuBlocksOverride, "--num-gpu-blocks-override")
+    yield* posInt(f.maxNumBatchedTokens, "--max-num-batched-tokens")
+    yield* posInt(f.maxNumSeqs, "--max-num-seqs")
+    yield* posInt(f.maxModelLen, "--max-model-len")
+    yield* nonNegInt(f.longPrefillTokenThreshold, "--long-prefill-token-threshold")
+    yield* posInt(f.tensorParallelSize, "--tensor-parallel-size")
+    yield* posInt(f.numInstances, "--num-instances")
+    yield* nonNegInt(f.seed, "--seed")
+    yield* fraction(f.computeEfficiency, "--compute-efficiency")
+    yield* fraction(f.attentionComputeEfficiency, "--attention-efficiency")
+    yield* fraction(f.memoryEfficiency, "--memory-efficiency")
+    yield* nonNeg(f.kernelOverheadUs, "--kernel-overhead-us")
+    yield* nonNeg(f.stepOverheadUs, "--step-overhead-us")
+
+    const model = yield* loadModel(f.model)
+    const hardware = yield* loadHardware(f.hardware)
+    const m = model.shape
+    const weightDtypeBytes = f.dtype === undefined || f.dtype === "auto" ? m.dtypeBytes : f.dtype === "fp8" ? 1 : 2
+    if (weightDtypeBytes === 1 && hardware.fp8Tflops === null) {
+      return yield* new InvalidOption({ option: "--dtype", reason: `${hardware.name} has no FP8 tensor cores` })
+    }
+    const base = defaultEngineConfig(m.maxPositions, weightDtypeBytes)
+    const tp = f.tensorParallelSize ?? 1
+    if (m.kvHeads % tp !== 0 && tp % m.kvHeads !== 0) {
+      return yield* new InvalidOption({ option: "--tensor-parallel-size", reason: `${tp} does not divide ${m.id}'s ${m.kvHeads} KV heads` })
+    }
+    if (m.heads % tp !== 0) {
+      return yield* new InvalidOption({ option: "--tensor-parallel-size", reason: `${tp} does not divide ${m.id}'s ${m.heads} attention heads` })
+    }
+    const engine0: EngineConfig = {
+      ...base,
+      blockSize: f.blockSize ?? base.blockSize,
+      gpuMemoryUtilization: f.gpuMemoryUtilization ?? base.gpuMemoryUtilization,
+      numGpuBlocksOverride: f.numGpuBlocksOverride ?? null,
+      maxNumBatchedTokens: f.maxNumBatchedTokens ?? base.maxNumBatchedTokens,
+      maxNumSeqs: f.maxNumSeqs ?? base.maxNumSeqs,
+      enableChunkedPrefill: f.enableChunkedPrefill ?? base.enableChunkedPrefill,
+      longPrefillTokenThreshold: f.longPrefillTokenThreshold ?? base.longPrefillTokenThreshold,
+      schedulerReserveFullIsl: f.schedulerReserveFullIsl ?? base.schedulerReserveFullIsl,
+      kvCacheDtypeBytes: f.kvCacheDtype === "fp8" ? 1 : 2,
+      tensorParallelSize: tp
+    }
+    const cap = kvCapacity(m, hardware, engine0)
+    if ("_tag" in cap) return yield* cap
+    const kvTokens = cap.numBlocks * cap.blockSize
+
+    let maxModelLen: number
+    if (f.maxModelLen !== undefined) {
+      if (f.maxModelLen > m.maxPositions) {
+        return yield* new InvalidOption({ option: "--max-model-len", reason: `${f.maxModelLen} exceeds ${m.id}'s max_position_embeddings ${m.maxPositions}` })
+      }
+      if (f.maxModelLen > kvTokens) {
+        return yield* new InvalidOption({
+          option: "--max-model-len",
+          reason: `${f.maxModelLen} tokens need more KV cache than the ${kvTokens} tokens (${cap.numBlocks} blocks) available; lower it or raise --gpu-memory-utilization (vLLM refuses to start here too)`
+        })
+      }
+      if (!engine0.enableChunkedPrefill && engine0.maxNumBatchedTokens < f.maxModelLen) {
+        return yield* new InvalidOption({
+          option: "--max-num-batched-tokens",
+          reason: `${engine0.maxNumBatchedTokens} is smaller than --max-model-len ${f.maxModelLen} with chunked prefill disabled; raise it or lower --max-model-len`
+        })
+      }
+      maxModelLen = f.maxModelLen
+    } else {
+      maxModelLen = Math.min(m.maxPositions, kvTokens)
+      if (!engine0.enableChunkedPrefill) maxModelLen = Math.min(maxModelLen, engine0.maxNumBatchedTokens)
+    }
+    const roofline: RooflineParams = {
+      computeEfficiency: f.computeEfficiency ?? defaultRooflineParams.computeEfficiency,
+      attentionComputeEfficiency: f.attentionComputeEfficiency ?? defaultRooflineParams.attentionComputeEfficiency,
+      memoryEfficiency: f.memoryEfficiency ?? defaultRooflineParams.memoryEfficiency,
+      kernelOverheadNs: f.kernelOverheadUs === undefined ? defaultRooflineParams.kernelOverheadNs : Math.round(f.kernelOverheadUs * 1000),
+      stepOverheadNs: f.stepOverheadUs === undefined ? defaultRooflineParams.stepOverheadNs : Math.round(f.stepOverheadUs * 1000)
+    }
+    return {
+      model: m,
+      modelSource: model.path,
+      hardware,
+      engine: { ...engine0, maxModelLen },
+      roofline,
+      numInstances: f.numInstances ?? 1,
+      seed: f.seed ?? 0
+    } satisfies SimConfig
+  })

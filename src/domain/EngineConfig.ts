@@ -1,0 +1,49 @@
+/**
+ * Serving-engine settings, named after vLLM's engine arguments (kebab-case on the command line:
+ * `--max-num-seqs`, `--max-num-batched-tokens`, `--block-size`, ...). Defaults follow vLLM 0.19's
+ * online-serving defaults.
+ */
+export interface EngineConfig {
+  /** KV block size in tokens (vLLM `--block-size`, default 16). */
+  readonly blockSize: number
+  /** Fraction of device memory vLLM may use (`--gpu-memory-utilization`, default 0.9). */
+  readonly gpuMemoryUtilization: number
+  /** Fixed number of KV blocks, bypassing the memory computation (`--num-gpu-blocks-override`). */
+  readonly numGpuBlocksOverride: number | null
+  /** Token budget per step (`--max-num-batched-tokens`, default 2048). */
+  readonly maxNumBatchedTokens: number
+  /** Maximum running requests (`--max-num-seqs`, default 256). */
+  readonly maxNumSeqs: number
+  /** Longest prompt + output accepted (`--max-model-len`; default: the model's max positions). */
+  readonly maxModelLen: number
+  /** Chunked prefill (`--enable-chunked-prefill`, on by default in vLLM V1). */
+  readonly enableChunkedPrefill: boolean
+  /** Cap on one request's prefill tokens per step; 0 = off (`--long-prefill-token-threshold`). */
+  readonly longPrefillTokenThreshold: number
+  /**
+   * Admit a waiting request only if KV blocks for its whole prompt are free, not just for its first
+   * chunk (vLLM 0.19 `scheduler_reserve_full_isl`, on in the reference run).
+   */
+  readonly schedulerReserveFullIsl: boolean
+  /** Bytes per KV element: 2 for auto (16-bit models), 1 for fp8 (`--kv-cache-dtype`). */
+  readonly kvCacheDtypeBytes: number
+  /** Bytes per weight element (`--dtype`; auto = the checkpoint's dtype). */
+  readonly weightDtypeBytes: number
+  /** Tensor-parallel degree (`--tensor-parallel-size`). */
+  readonly tensorParallelSize: number
+}
+
+export const defaultEngineConfig = (maxModelLen: number, weightDtypeBytes: number): EngineConfig => ({
+  blockSize: 16,
+  gpuMemoryUtilization: 0.9,
+  numGpuBlocksOverride: null,
+  maxNumBatchedTokens: 2048,
+  maxNumSeqs: 256,
+  maxModelLen,
+  enableChunkedPrefill: true,
+  longPrefillTokenThreshold: 0,
+  schedulerReserveFullIsl: true,
+  kvCacheDtypeBytes: 2,
+  weightDtypeBytes,
+  tensorParallelSize: 1
+})

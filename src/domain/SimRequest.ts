@@ -1,0 +1,47 @@
+/**
+ * One request inside the engine: mutable, one object per request for its whole life, updated in
+ * place by the scheduler and the engine (no per-token allocation). Times are integer ns of
+ * simulated time; -1 means "not yet".
+ */
+export const enum RequestStatus {
+  Waiting = 0,
+  Running = 1,
+  Finished = 2,
+  Rejected = 3
+}
+
+export class SimRequest {
+  /** Tokens whose KV is computed (vLLM `num_computed_tokens`). */
+  numComputed = 0
+  /** Output tokens generated so far. */
+  numOutput = 0
+  /** KV blocks held. */
+  blocks = 0
+  status: RequestStatus = RequestStatus.Waiting
+  /** Start of the first step that scheduled it. */
+  firstScheduledNs = -1
+  /** End of the step that produced its first output token. */
+  firstTokenNs = -1
+  /** End of the step that produced its latest output token. */
+  lastTokenNs = -1
+  /** Time it finished (= last token) or was rejected. */
+  finishNs = -1
+  /** Times it was preempted (recompute). */
+  preemptions = 0
+  /** Instance it was routed to. */
+  instance = 0
+
+  constructor(
+    /** Position in the arrival stream, from 0. */
+    readonly id: number,
+    readonly arrivalNs: number,
+    readonly promptTokens: number,
+    /** Output tokens it will generate (max_tokens with ignore_eos, or the trace's length). */
+    readonly outputTokens: number
+  ) {}
+
+  /** Tokens known so far: prompt plus generated (vLLM `num_tokens`). */
+  get numTokens(): number {
+    return this.promptTokens + this.numOutput
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The engine: instances behind a router, driven by arrivals in time order on virtual time.
+ * For each arrival, every instance runs its steps until its clock reaches the arrival time; the
+ * router then picks an instance and the request joins its waiting queue. `drain()` runs every
+ * instance until it has no work. Time never goes back: arrivals must come in non-decreasing
+ * arrival order.
+ */
+import { SimRequest } from "../domain/SimRequest.js"
+import type { PerfModel } from "../perf/PerfModelService.js"
+import type { SchedulerPolicy } from "../scheduler/SchedulerService.js"
+import type { KvCache } from "../memory/KvCache.js"
+import type { EngineObserver } from "./EngineObserver.js"
+import { Instance } from "./Instance.js"
+import type { Router } from "./Router.js"
+
+/** One request as it arrives: arrival time (ns) and token counts. */
+export interface Arrival {
+  readonly arrivalNs: number
+  readonly promptTokens: number
+  readonly outputTokens: number
+}
+
+export interface EngineSetup {
+  readonly numInstances: number
+  readonly policy: SchedulerPolicy
+  readonly makeKvCache: () => KvCache
+  readonly perf: PerfModel
+  readonly observer: EngineObserver
+  readonly router: Router
+  readonly maxModelLen: number
+  readonly maxNumSeqs: number
+}
+
+export class Engine {
+  readonly instances: ReadonlyArray<Instance>
+  private nextId = 0
+  private lastArrival = -Infinity
+
+  constructor(private readonly setup: EngineSetup) {
+    const list: Array<Instance> = []
+    for (let i = 0; i < setup.numInstances; i++) {
+      list.push(new Instance(i, setup.policy.make(setup.makeKvCache()), setup.perf, setup.observer, setup.maxModelLen, setup.maxNumSeqs))
+    }
+    this.instances = list
+  }
+
+  /** Run every instance's steps that start before `tNs`. */
+  advanceTo(tNs: number): void {
+    for (const inst of this.instances) {
+      while (inst.clock < tNs && inst.hasWork()) {
+        if (inst.step() === 0) throw new Error(`engine stalled on instance ${inst.id} at ${inst.clock} ns with work queued`)
+      }
+    }
+  }
+
+  /** Advance to the arrival time, then route and queue the request. Returns the engine's request. */
+  submit(a: Arrival): SimRequest {
+    if (a.arrivalNs < this.lastArrival) {
+      throw new Error(`arrivals out of order: ${a.arrivalNs} ns after ${this.lastArrival} ns`)
+    }
+    this.lastArrival = a.arrivalNs
+    this.advanceTo(a.arrivalNs)
+    const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens)
+    this.setup.observer.onArrive?.(r)
+    const inst = this.instances[this.setup.router(this.instances)]!
+    inst.admit(r)
+    return r
+  }
+
+  /** Run until no instance has work. */
+  drain(): void {
+    this.advanceTo(Infinity)
+  }
+
+  /** Latest clock over all instances, ns. */
+  get clock(): number {
+    let c = 0
+    for (const inst of this.instances) if (inst.clock > c) c = inst.clock
+    return c
+  }
+
+  get submitted(): number {
+    return this.nextId
+  }
+}

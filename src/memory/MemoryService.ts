@@ -1,0 +1,39 @@
+/**
+ * MemoryService: the KV-cache capacity of an instance and a factory for its paged block manager
+ * (each instance owns one KvCache).
+ */
+import { Context, Effect, Layer } from "effect"
+import { ConfigService } from "../config/ConfigService.js"
+import type { NoKvMemory } from "../domain/errors.js"
+import { type KvCapacity, kvCapacity } from "./capacity.js"
+import { KvCache } from "./KvCache.js"
+
+export interface Memory {
+  readonly capacity: KvCapacity
+  /** A fresh, empty KV cache of `capacity.numBlocks` blocks. */
+  readonly makeKvCache: () => KvCache
+}
+
+export class MemoryService extends Context.Tag("llmservingsim/MemoryService")<MemoryService, Memory>() {
+  /** vLLM sizing from device memory, weights and activation reserve. Fails with NoKvMemory. */
+  static readonly paged: Layer.Layer<MemoryService, NoKvMemory, ConfigService> = Layer.effect(
+    MemoryService,
+    Effect.gen(function*() {
+      const cfg = yield* ConfigService
+      const cap = kvCapacity(cfg.model, cfg.hardware, cfg.engine)
+      if ("_tag" in cap) return yield* cap
+      return fromCapacity(cap)
+    })
+  )
+
+  /** A fixed number of blocks (tests). */
+  static readonly fixed = (numBlocks: number, blockSize: number): Layer.Layer<MemoryService> =>
+    Layer.succeed(MemoryService, fromCapacity({
+      numBlocks, blockSize, blockBytes: 0, kvBytesPerToken: 0, weightBytes: 0, activationReserveBytes: 0, usableBytes: 0, overridden: true
+    }))
+}
+
+const fromCapacity = (capacity: KvCapacity): Memory => ({
+  capacity,
+  makeKvCache: () => new KvCache(capacity.numBlocks, capacity.blockSize)
+})

@@ -1,0 +1,108 @@
+/**
+ * Accumulates per-request metrics while the engine runs (an EngineObserver) and produces the
+ * Summary. Definitions (ARCHITECTURE.md, vLLM bench): TTFT = first token - arrival;
+ * TPOT = (last token - first token) / (output tokens - 1), only for requests with > 1 output token;
+ * ITL = every gap between consecutive tokens of a request; E2E = last token - arrival.
+ * Memory: three doubles per finished request plus a fixed-size ITL histogram.
+ */
+import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
+import type { EngineObserver } from "../engine/EngineObserver.js"
+import { LogHistogram } from "./LogHistogram.js"
+import { distributionOf, type Distribution, Samples } from "./stats.js"
+import type { Summary } from "./Summary.js"
+
+const MS = 1e-6
+
+export class MetricsCollector {
+  readonly ttft = new Samples()
+  readonly tpot = new Samples()
+  readonly e2el = new Samples()
+  readonly itl = new LogHistogram()
+  completed = 0
+  rejected = 0
+  preemptions = 0
+  steps = 0
+  inputTokens = 0
+  outputTokens = 0
+  firstArrivalNs = Infinity
+  lastFinishNs = -Infinity
+  private inFlight = 0
+  maxInFlight = 0
+  readonly rejections: Array<{ id: number; reason: string }> = []
+
+  readonly observer: EngineObserver = {
+    onArrive: (r: SimRequest) => {
+      if (r.arrivalNs < this.firstArrivalNs) this.firstArrivalNs = r.arrivalNs
+      this.inFlight++
+      if (this.inFlight > this.maxInFlight) this.maxInFlight = this.inFlight
+    },
+    onStep: () => {
+      this.steps++
+    },
+    onToken: (r, t) => {
+      if (r.lastTokenNs >= 0) this.itl.add(t - r.lastTokenNs)
+    },
+    onFinish: (r) => {
+      this.inFlight--
+      if (r.status !== RequestStatus.Finished || r.numOutput < r.outputTokens) return // aborted
+      this.completed++
+      this.inputTokens += r.promptTokens
+      this.outputTokens += r.numOutput
+      if (r.finishNs > this.lastFinishNs) this.lastFinishNs = r.finishNs
+      this.ttft.push((r.firstTokenNs - r.arrivalNs) * MS)
+      this.e2el.push((r.finishNs - r.arrivalNs) * MS)
+      if (r.numOutput > 1) this.tpot.push(((r.lastTokenNs - r.firstTokenNs) * MS) / (r.numOutput - 1))
+    },
+    onReject: (r, reason) => {
+      this.inFlight--
+      this.rejected++
+      if (this.rejections.length < 100) this.rejections.push({ id: r.id, reason })
+    },
+    onPreempt: () => {
+      this.preemptions++
+    }
+  }
+
+  /** Duration of the run, s: first arrival to last finish (0 if nothing finished). */
+  get durationS(): number {
+    return this.completed === 0 ? 0 : (this.lastFinishNs - this.firstArrivalNs) / 1e9
+  }
+
+  summary(extra: { kvCacheBlocks: number; seed: number; config: Record<string, unknown> }): Summary {
+    const d = this.durationS
+    const per = (x: number) => (d > 0 ? x / d : 0)
+    const ttft = distributionOf(this.ttft)
+    const tpot = distributionOf(this.tpot)
+    const itl = this.itl.distribution(MS)
+    const e2el = distributionOf(this.e2el)
+    const keys = (name: string, x: Distribution) => ({
+      [`mean_${name}_ms`]: x.mean,
+      [`median_${name}_ms`]: x.median,
+      [`std_${name}_ms`]: x.std,
+      [`p90_${name}_ms`]: x.p90,
+      [`p95_${name}_ms`]: x.p95,
+      [`p99_${name}_ms`]: x.p99
+    })
+    return {
+      completed: this.completed,
+      rejected: this.rejected,
+      total_input_tokens: this.inputTokens,
+      total_output_tokens: this.outputTokens,
+      duration: d,
+      request_throughput: per(this.completed),
+      output_throughput: per(this.outputTokens),
+      total_token_throughput: per(this.inputTokens + this.outputTokens),
+      ...keys("ttft", ttft),
+      ...keys("tpot", tpot),
+      ...keys("itl", itl),
+      ...keys("e2el", e2el),
+      num_preemptions: this.preemptions,
+      kv_cache_blocks: extra.kvCacheBlocks,
+      seed: extra.seed,
+      num_steps: this.steps,
+      max_concurrent_requests: this.maxInFlight,
+      rejections: this.rejections,
+      config: extra.config
+    } as unknown as Summary
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The result of a run, with the key names of vLLM's `bench serve --save-result` JSON
+ * (vllm/benchmarks/serve.py) plus simulator fields. Times in ms, durations in s,
+ * throughputs per second of simulated time.
+ */
+export interface Summary {
+  readonly completed: number
+  readonly rejected: number
+  readonly total_input_tokens: number
+  readonly total_output_tokens: number
+  /** First arrival to last finish, s. */
+  readonly duration: number
+  readonly request_throughput: number
+  readonly output_throughput: number
+  readonly total_token_throughput: number
+  readonly mean_ttft_ms: number
+  readonly median_ttft_ms: number
+  readonly std_ttft_ms: number
+  readonly p90_ttft_ms: number
+  readonly p95_ttft_ms: number
+  readonly p99_ttft_ms: number
+  readonly mean_tpot_ms: number
+  readonly median_tpot_ms: number
+  readonly std_tpot_ms: number
+  readonly p90_tpot_ms: number
+  readonly p95_tpot_ms: number
+  readonly p99_tpot_ms: number
+  readonly mean_itl_ms: number
+  readonly median_itl_ms: number
+  readonly std_itl_ms: number
+  readonly p90_itl_ms: number
+  readonly p95_itl_ms: number
+  readonly p99_itl_ms: number
+  readonly mean_e2el_ms: number
+  readonly median_e2el_ms: number
+  readonly std_e2el_ms: number
+  readonly p90_e2el_ms: number
+  readonly p95_e2el_ms: number
+  readonly p99_e2el_ms: number
+  readonly num_preemptions: number
+  readonly kv_cache_blocks: number
+  readonly seed: number
+  /** Engine steps executed (all instances). */
+  readonly num_steps: number
+  /** Most requests in flight (arrived, not finished) at once. */
+  readonly max_concurrent_requests: number
+  /** Rejected requests with their reasons (first 100). */
+  readonly rejections: ReadonlyArray<{ readonly id: number; readonly reason: string }>
+  /** What was simulated. */
+  readonly config: Record<string, unknown>
+}

@@ -1,0 +1,41 @@
+/**
+ * Time of collectives between the GPUs of one instance. Alpha-beta model: a ring all-reduce of
+ * `bytes` over `n` GPUs moves 2(n-1)/n x bytes through each GPU's link, so
+ *   t = 2(n-1) x alpha + 2(n-1)/n x bytes / (link bandwidth x efficiency)
+ * with the link bandwidth per direction (half the datasheet's bidirectional figure).
+ * Constants: alpha = 5 us per hop (NCCL small-message latency on NVLink is a few us) and 0.8
+ * link efficiency; the measured collectives in ../shared/reference/vidur-profiling are for a later
+ * table-driven layer.
+ */
+import { Context, Effect, Layer } from "effect"
+import { ConfigService } from "../config/ConfigService.js"
+
+export interface Network {
+  /** All-reduce of `bytes` across `n` GPUs, ns (0 when n = 1). */
+  readonly allReduceNs: (bytes: number, n: number) => number
+  /** Point-to-point send of `bytes` between two GPUs, ns. */
+  readonly sendRecvNs: (bytes: number) => number
+}
+
+export class NetworkService extends Context.Tag("llmservingsim/NetworkService")<NetworkService, Network>() {
+  /** Alpha-beta model from the configured hardware's interconnect. */
+  static readonly alphaBeta: Layer.Layer<NetworkService, never, ConfigService> = Layer.effect(
+    NetworkService,
+    Effect.map(ConfigService, (cfg) => alphaBeta(cfg.hardware.interconnectGBs))
+  )
+
+  /** Free communication (tests, single GPU). */
+  static readonly zero: Layer.Layer<NetworkService> = Layer.succeed(NetworkService, { allReduceNs: () => 0, sendRecvNs: () => 0 })
+}
+
+export const ALPHA_NS = 5_000
+export const LINK_EFFICIENCY = 0.8
+
+/** Alpha-beta network over a link of `linkGBs` GB/s (bidirectional, as datasheets print it). */
+export const alphaBeta = (linkGBs: number): Network => {
+  const bytesPerNs = (linkGBs / 2) * LINK_EFFICIENCY // GB/s = bytes/ns
+  return {
+    allReduceNs: (bytes, n) => n <= 1 ? 0 : Math.round(2 * (n - 1) * ALPHA_NS + (2 * (n - 1) / n) * bytes / bytesPerNs),
+    sendRecvNs: (bytes) => Math.round(ALPHA_NS + bytes / bytesPerNs)
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * PerfModelService: the time of one engine step on one instance for a given batch. The hot loop
+ * calls `stepTimeNs` as a plain function (no Effect per step).
+ */
+import { Context, Effect, Layer } from "effect"
+import { ConfigService } from "../config/ConfigService.js"
+import { NetworkService } from "../network/NetworkService.js"
+import type { BatchShape } from "./BatchShape.js"
+import { makeRoofline } from "./roofline.js"
+
+export interface PerfModel {
+  /** Human-readable name for reports. */
+  readonly name: string
+  /** Duration of one step computing `batch`, integer ns (> 0 for a non-empty batch). */
+  readonly stepTimeNs: (batch: BatchShape) => number
+}
+
+export class PerfModelService extends Context.Tag("llmservingsim/PerfModelService")<PerfModelService, PerfModel>() {
+  /** Datasheet roofline for the configured model, hardware and engine. */
+  static readonly roofline: Layer.Layer<PerfModelService, never, ConfigService | NetworkService> = Layer.effect(
+    PerfModelService,
+    Effect.gen(function*() {
+      const cfg = yield* ConfigService
+      const net = yield* NetworkService
+      return makeRoofline(cfg.model, cfg.hardware, cfg.engine, cfg.roofline, net)
+    })
+  )
+
+  /** Every non-empty step takes `ns` (hand-computable tests). */
+  static readonly constant = (ns: number): Layer.Layer<PerfModelService> =>
+    Layer.succeed(PerfModelService, { name: `constant(${ns}ns)`, stepTimeNs: (b) => (b.prefillTokens + b.numDecode === 0 ? 0 : ns) })
+
+  /** A perf model from a plain function. */
+  static readonly fromFunction = (name: string, f: (b: BatchShape) => number): Layer.Layer<PerfModelService> =>
+    Layer.succeed(PerfModelService, { name, stepTimeNs: f })
+}

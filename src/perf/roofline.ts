@@ -1,0 +1,108 @@
+/**
+ * Roofline step-time model (ARCHITECTURE.md, "Models of the physics"). For each kernel of a step:
+ *   t = max(FLOPs / (peak x efficiency), bytes / (bandwidth x memory efficiency)) + kernel overhead
+ * summed over the decoder layers, plus embedding, final norm, LM head and sampler once per step,
+ * plus a fixed per-step overhead, plus two all-reduces per layer under tensor parallelism.
+ *
+ * Per decoder layer (T = tokens in the step, S = sequences, shapes from the model config):
+ *  - QKV projection  [h x (heads + 2 kv_heads) head_dim], O projection [heads head_dim x h]
+ *  - MLP: gate+up [h x 2 ffn] and down [ffn x h] (gated), or fc1/fc2 (OPT); MoE: router plus the
+ *    top-k experts, reading the weights of every expert some token routes to
+ *  - attention as one FlashAttention-style kernel: prefill chunk c after p cached tokens costs
+ *    4 heads head_dim c (p + (c+1)/2) FLOPs (causal QK^T and PV) and reads p + c tokens of K/V;
+ *    a decode of context n costs 4 heads head_dim n FLOPs and reads n tokens of K/V; plus the KV write
+ *  - element-wise kernels (2 norms with residual, RoPE, activation) as pure memory traffic
+ * LM head computes logits for one position per sequence (vLLM's logits_indices).
+ */
+import type { Hardware } from "../domain/Hardware.js"
+import { peakFlops } from "../domain/Hardware.js"
+import type { EngineConfig } from "../domain/EngineConfig.js"
+import type { ModelShape } from "../domain/Model.js"
+import type { RooflineParams } from "../domain/PerfParams.js"
+import type { Network } from "../network/NetworkService.js"
+import type { BatchShape } from "./BatchShape.js"
+import type { PerfModel } from "./PerfModelService.js"
+
+/** Activation bytes per element (16-bit activations). */
+const ACT_BYTES = 2
+/** Kernels launched per decoder layer (QKV, RoPE, attention, O, 2 norms, gate/up, act, down, KV write). */
+const KERNELS_PER_LAYER = 10
+/** Kernels launched once per step (embedding, final norm, LM head, sampler). */
+const KERNELS_PER_STEP = 4
+
+/** Build the roofline perf model for one instance. */
+export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: RooflineParams, net: Network): PerfModel => {
+  const tp = e.tensorParallelSize
+  const wb = e.weightDtypeBytes
+  const kvb = e.kvCacheDtypeBytes
+  const flopsPerNs = peakFlops(hw, wb) * p.computeEfficiency / 1e9
+  const attnFlopsPerNs = peakFlops(hw, wb) * p.attentionComputeEfficiency / 1e9
+  const bytesPerNs = hw.memoryBandwidthGBs * p.memoryEfficiency // GB/s = bytes/ns
+
+  const h = m.hidden
+  const qkvOut = (m.heads + 2 * m.kvHeads) * m.headDim / tp
+  const oIn = m.heads * m.headDim / tp
+  const ffn = m.intermediate / tp
+  const kvPerTokenLayer = 2 * (m.kvHeads / tp) * m.headDim * kvb // K and V bytes of one token in one layer
+  const attnFlopsCoef = 4 * (m.heads / tp) * m.headDim
+  const layers = m.layers
+  const moeLayers = m.moe?.moeLayers ?? 0
+  const denseLayers = layers - moeLayers
+
+  /** One GEMM of T tokens through a [k x n] weight. */
+  const gemm = (T: number, k: number, n: number): number => {
+    const c = 2 * T * k * n / flopsPerNs
+    const mem = (k * n * wb + T * (k + n) * ACT_BYTES) / bytesPerNs
+    return c > mem ? c : mem
+  }
+  const denseMlp = (T: number): number =>
+    m.gatedMlp ? gemm(T, h, 2 * ffn) + gemm(T, ffn, h) : gemm(T, h, ffn) + gemm(T, ffn, h)
+
+  const moe = m.moe
+  const moeMlp = (T: number): number => {
+    if (moe === null) return 0
+    const ei = moe.expertIntermediate / tp
+    const pairs = T * moe.topK
+    // expected distinct experts hit when T tokens each pick topK of E uniformly
+    const active = moe.experts * (1 - Math.pow(1 - moe.topK / moe.experts, T))
+    const c = 2 * pairs * 3 * h * ei / flopsPerNs
+    const mem = (active * 3 * h * ei * wb + pairs * (h + 3 * ei) * ACT_BYTES) / bytesPerNs
+    return gemm(T, h, moe.experts) + (c > mem ? c : mem)
+  }
+
+  const lmHeadK = h
+  const lmHeadN = m.vocab / tp
+  const kernelNs = (layers * KERNELS_PER_LAYER + KERNELS_PER_STEP) * p.kernelOverheadNs
+
+  const stepTimeNs = (b: BatchShape): number => {
+    const T = b.prefillTokens + b.numDecode
+    if (T === 0) return 0
+    const S = b.numPrefill + b.numDecode
+
+    // attention (one kernel per layer covering prefill chunks and decodes)
+    let attnFlops = attnFlopsCoef * b.decodeContextSum
+    let kvRead = b.decodeContextSum
+    for (let i = 0; i < b.numPrefill; i++) {
+      const c = b.prefillChunk[i]!
+      const ctx = b.prefillContext[i]!
+      attnFlops += attnFlopsCoef * c * (ctx + (c + 1) / 2)
+      kvRead += ctx + c
+    }
+    const attnBytes = (kvRead + T) * kvPerTokenLayer + 2 * T * oIn * ACT_BYTES
+    const attnC = attnFlops / attnFlopsPerNs
+    const attnM = attnBytes / bytesPerNs
+    const attn = attnC > attnM ? attnC : attnM
+
+    const elementwise = T * ACT_BYTES * (6 * h + 2 * qkvOut + 3 * (m.gatedMlp ? ffn : ffn / 1.5)) / bytesPerNs
+    const perLayer = gemm(T, h, qkvOut) + gemm(T, oIn, h) + attn + elementwise
+    let total = layers * perLayer + denseLayers * denseMlp(T) + moeLayers * moeMlp(T)
+    total += 2 * layers * net.allReduceNs(T * h * ACT_BYTES, tp)
+
+    // once per step: embedding gather, final norm, LM head over S positions, sampler over S x vocab
+    total += (T * h * ACT_BYTES * 3) / bytesPerNs
+    total += gemm(S, lmHeadK, lmHeadN) + (S * m.vocab * 4 * 2) / bytesPerNs
+    return Math.round(total + kernelNs + p.stepOverheadNs)
+  }
+
+  return { name: `roofline(${hw.name})`, stepTimeNs }
+}

@@ -1,0 +1,49 @@
+/**
+ * SchedulerService: the batching policy. It hands out one Scheduler per instance (each with its
+ * own waiting queue, running list and KV cache), so instances stay independent values.
+ */
+import { Context, Effect, Layer } from "effect"
+import { ConfigService } from "../config/ConfigService.js"
+import type { EngineConfig } from "../domain/EngineConfig.js"
+import type { SimRequest } from "../domain/SimRequest.js"
+import type { KvCache } from "../memory/KvCache.js"
+import type { RequestQueue } from "./RequestQueue.js"
+import type { StepPlan } from "./StepPlan.js"
+import { makeVllmV1Scheduler } from "./vllmV1.js"
+
+export interface Scheduler {
+  readonly name: string
+  readonly waiting: RequestQueue<SimRequest>
+  readonly running: Array<SimRequest>
+  readonly kv: KvCache
+  /** Queue an arrived request. */
+  readonly enqueue: (r: SimRequest) => void
+  /**
+   * Decide the step starting at `now` (ns): fills `plan`, allocates KV blocks, advances
+   * `numComputed` of the scheduled requests, preempts when blocks run out (calling `onPreempt`).
+   */
+  readonly schedule: (now: number, plan: StepPlan, onPreempt?: (r: SimRequest, now: number) => void) => void
+  /** Drop requests that are no longer running (after the engine marked them finished). */
+  readonly removeFinished: () => void
+  /** Remove a waiting or running request and free its blocks (client abort); false if not found. */
+  readonly abort: (r: SimRequest) => boolean
+  readonly hasWork: () => boolean
+}
+
+export interface SchedulerPolicy {
+  readonly name: string
+  readonly make: (kv: KvCache) => Scheduler
+}
+
+export class SchedulerService extends Context.Tag("llmservingsim/SchedulerService")<SchedulerService, SchedulerPolicy>() {
+  /** vLLM V1 with the configured engine flags. */
+  static readonly vllmV1: Layer.Layer<SchedulerService, never, ConfigService> = Layer.effect(
+    SchedulerService,
+    Effect.map(ConfigService, (cfg) => vllmV1Policy(cfg.engine))
+  )
+
+  /** vLLM V1 with explicit engine settings (tests). */
+  static readonly vllmV1With = (e: EngineConfig): Layer.Layer<SchedulerService> => Layer.succeed(SchedulerService, vllmV1Policy(e))
+}
+
+const vllmV1Policy = (e: EngineConfig): SchedulerPolicy => ({ name: "vllm-v1", make: (kv) => makeVllmV1Scheduler(e, kv) })

@@ -1,0 +1,117 @@
+/**
+ * TraceWriter: where a run's results go. Layers:
+ *  - `files(dir)`: `requests.csv` (one row per request as it finishes or is rejected),
+ *    `steps.csv` (one row per engine step) and `summary.json`, streamed through 1 MiB buffers so
+ *    memory does not grow with the run;
+ *  - `inMemory(store)`: rows kept as objects (tests);
+ *  - `none`: discard everything but the summary.
+ */
+import { Context, Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { FileError } from "../domain/errors.js"
+import type { SimRequest } from "../domain/SimRequest.js"
+import type { EngineObserver, StepInfo } from "../engine/EngineObserver.js"
+import type { Summary } from "../metrics/Summary.js"
+import { REQUESTS_HEADER, requestRow, STEPS_HEADER, stepRow } from "./format.js"
+
+export interface TraceSink {
+  /** Receives finished/rejected requests and steps while the engine runs. */
+  readonly observer: EngineObserver
+  /** Write the run's summary and flush everything. */
+  readonly writeSummary: (s: Summary) => Effect.Effect<void, FileError>
+}
+
+export class TraceWriter extends Context.Tag("llmservingsim/TraceWriter")<TraceWriter, TraceSink>() {
+  /** Write `requests.csv`, `steps.csv` and `summary.json` into `dir` (created if missing). */
+  static readonly files = (dir: string, options: { readonly steps?: boolean } = {}): Layer.Layer<TraceWriter, FileError> =>
+    Layer.scoped(TraceWriter, makeFileSink(dir, options.steps ?? true))
+
+  /** Keep everything in `store` (tests). */
+  static readonly inMemory = (store: InMemoryTrace): Layer.Layer<TraceWriter> => Layer.succeed(TraceWriter, memorySink(store))
+
+  /** Discard rows. */
+  static readonly none: Layer.Layer<TraceWriter> = Layer.succeed(TraceWriter, { observer: {}, writeSummary: () => Effect.void })
+}
+
+export interface InMemoryTrace {
+  readonly requests: Array<{ readonly request: SimRequest; readonly reason: string; readonly row: string }>
+  readonly steps: Array<StepInfo>
+  summary: Summary | undefined
+}
+
+export const makeInMemoryTrace = (): InMemoryTrace => ({ requests: [], steps: [], summary: undefined })
+
+const memorySink = (store: InMemoryTrace): TraceSink => ({
+  observer: {
+    onStep: (s) => store.steps.push({ ...s, shape: { ...s.shape, prefillChunk: s.shape.prefillChunk.slice(0, s.shape.numPrefill), prefillContext: s.shape.prefillContext.slice(0, s.shape.numPrefill) } }),
+    onFinish: (r) => store.requests.push({ request: r, reason: "", row: requestRow(r) }),
+    onReject: (r, reason) => store.requests.push({ request: r, reason, row: requestRow(r, reason) })
+  },
+  writeSummary: (s) => Effect.sync(() => {
+    store.summary = s
+  })
+})
+
+const FLUSH_BYTES = 1 << 20
+
+/** A buffered append-only text file written with synchronous writes (no per-row Effect). */
+class BufferedFile {
+  private parts: Array<string> = []
+  private size = 0
+  constructor(readonly file: string, private readonly fd: number) {}
+  write(s: string): void {
+    this.parts.push(s)
+    this.size += s.length
+    if (this.size >= FLUSH_BYTES) this.flush()
+  }
+  flush(): void {
+    if (this.size === 0) return
+    fs.writeSync(this.fd, this.parts.join(""))
+    this.parts = []
+    this.size = 0
+  }
+  close(): void {
+    this.flush()
+    fs.closeSync(this.fd)
+  }
+}
+
+const openFile = (file: string) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => new BufferedFile(file, fs.openSync(file, "w")),
+      catch: (e) => new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` })
+    }),
+    (f) => Effect.sync(() => f.close())
+  )
+
+const makeFileSink = (dir: string, withSteps: boolean) =>
+  Effect.gen(function*() {
+    yield* Effect.try({
+      try: () => fs.mkdirSync(dir, { recursive: true }),
+      catch: (e) => new FileError({ path: dir, reason: `cannot create output directory: ${(e as Error).message}` })
+    })
+    const requests = yield* openFile(path.join(dir, "requests.csv"))
+    requests.write(REQUESTS_HEADER)
+    const steps = withSteps ? yield* openFile(path.join(dir, "steps.csv")) : undefined
+    steps?.write(STEPS_HEADER)
+    const observer: EngineObserver = {
+      onFinish: (r) => requests.write(requestRow(r)),
+      onReject: (r, reason) => requests.write(requestRow(r, reason)),
+      ...(steps === undefined ? {} : { onStep: (s: StepInfo) => steps.write(stepRow(s)) })
+    }
+    const summaryFile = path.join(dir, "summary.json")
+    return {
+      observer,
+      writeSummary: (s: Summary) =>
+        Effect.try({
+          try: () => {
+            requests.flush()
+            steps?.flush()
+            fs.writeFileSync(summaryFile, JSON.stringify(s, null, 2) + "\n")
+          },
+          catch: (e) => new FileError({ path: summaryFile, reason: `cannot write: ${(e as Error).message}` })
+        })
+    } satisfies TraceSink
+  })

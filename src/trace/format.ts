@@ -1,0 +1,36 @@
+/** Row formats of `requests.csv` and `steps.csv` (times in ms with ns resolution). */
+import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
+import type { StepInfo } from "../engine/EngineObserver.js"
+
+/** Integer ns as ms with six decimals, exactly ("12.000345"); empty for negative (unset). */
+export const nsToMs = (ns: number): string => {
+  if (ns < 0) return ""
+  const whole = Math.floor(ns / 1e6)
+  const frac = ns - whole * 1e6
+  return `${whole}.${String(frac).padStart(6, "0")}`
+}
+
+const ms6 = (x: number): string => x.toFixed(6)
+
+export const REQUESTS_HEADER =
+  "id,instance,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,preemptions,reason\n"
+
+const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+
+/** One row of requests.csv for a finished, aborted or rejected request. */
+export const requestRow = (r: SimRequest, reason = ""): string => {
+  const status = r.status === RequestStatus.Rejected ? "rejected" : r.numOutput >= r.outputTokens ? "finished" : "aborted"
+  const done = status === "finished"
+  const ttft = done ? nsToMs(r.firstTokenNs - r.arrivalNs) : ""
+  const tpot = done && r.numOutput > 1 ? ms6((r.lastTokenNs - r.firstTokenNs) / 1e6 / (r.numOutput - 1)) : ""
+  const e2e = done ? nsToMs(r.finishNs - r.arrivalNs) : ""
+  return `${r.id},${r.instance},${status},${nsToMs(r.arrivalNs)},${nsToMs(r.arrivalNs)},${nsToMs(r.firstScheduledNs)},` +
+    `${nsToMs(r.firstTokenNs)},${nsToMs(r.finishNs)},${r.promptTokens},${r.numOutput},${ttft},${tpot},${e2e},${r.preemptions},${csvQuote(reason)}\n`
+}
+
+export const STEPS_HEADER =
+  "instance,start_ms,duration_ms,prefill_seqs,prefill_tokens,decode_seqs,running,waiting,kv_blocks_used,kv_blocks_total,preempted\n"
+
+export const stepRow = (s: StepInfo): string =>
+  `${s.instance},${nsToMs(s.startNs)},${nsToMs(s.durationNs)},${s.shape.numPrefill},${s.shape.prefillTokens},${s.shape.numDecode},` +
+  `${s.running},${s.waiting},${s.kvBlocksUsed},${s.kvBlocksTotal},${s.preempted}\n`

@@ -1,0 +1,59 @@
+/**
+ * Built-in synthetic workload, shaped like vLLM's `bench serve` random dataset and arrival process:
+ * inter-arrival gaps from a gamma distribution with shape `burstiness` and mean 1 / request rate
+ * (burstiness 1 = Poisson; an infinite rate sends everything at t = 0), prompt and output lengths
+ * fixed, uniform in [len x (1 - r), len x (1 + r)] (vLLM's --random-range-ratio), or lognormal with
+ * median `len` and log-space sigma.
+ */
+import { Stream } from "effect"
+import type { Arrival } from "../engine/Engine.js"
+import { Rng } from "./Rng.js"
+
+export type LengthDist = "fixed" | "uniform" | "lognormal"
+
+export interface GeneratorSpec {
+  readonly numRequests: number
+  /** Requests per second; Infinity = all at t = 0. */
+  readonly requestRate: number
+  /** Gamma shape of inter-arrival gaps (1 = Poisson). */
+  readonly burstiness: number
+  readonly inputLen: number
+  readonly outputLen: number
+  readonly lengthDist: LengthDist
+  /** Uniform spread: lengths in [len x (1 - r), len x (1 + r)]. */
+  readonly rangeRatio: number
+  /** Lognormal sigma of ln(length). */
+  readonly lengthSigma: number
+  readonly seed: number
+}
+
+const drawLength = (rng: Rng, len: number, spec: GeneratorSpec): number => {
+  switch (spec.lengthDist) {
+    case "fixed":
+      return len
+    case "uniform": {
+      const lo = Math.max(1, Math.floor(len * (1 - spec.rangeRatio)))
+      const hi = Math.max(lo, Math.ceil(len * (1 + spec.rangeRatio)))
+      return rng.int(lo, hi)
+    }
+    case "lognormal":
+      return Math.max(1, Math.round(Math.exp(Math.log(len) + spec.lengthSigma * rng.normal())))
+  }
+}
+
+/** The arrivals as a lazy iterable (deterministic for a given spec). */
+export function* generateArrivals(spec: GeneratorSpec): Generator<Arrival> {
+  const rng = new Rng(spec.seed)
+  let t = 0
+  const meanGapNs = 1e9 / spec.requestRate
+  for (let i = 0; i < spec.numRequests; i++) {
+    if (i > 0 && Number.isFinite(spec.requestRate)) {
+      t += spec.burstiness === 1 ? rng.exponential(meanGapNs) : rng.gamma(spec.burstiness, meanGapNs / spec.burstiness)
+    }
+    const promptTokens = drawLength(rng, spec.inputLen, spec)
+    const outputTokens = drawLength(rng, spec.outputLen, spec)
+    yield { arrivalNs: Math.round(t), promptTokens, outputTokens }
+  }
+}
+
+export const generatorStream = (spec: GeneratorSpec): Stream.Stream<Arrival> => Stream.fromIterable(generateArrivals(spec))

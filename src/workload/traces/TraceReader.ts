@@ -1,0 +1,193 @@
+/**
+ * Reads a trace file as a Stream of arrivals, never holding the whole file: CSV/TSV through
+ * csv-parse, JSONL line by line. The format is detected from the extension and the header or
+ * first record, or forced with `format`. Arrivals are made relative to the first record,
+ * divided by `rateScale` (2 = twice the request rate) and cut to `numRequests`.
+ * Fails with FileError (cannot open/read) or InputError (file, line, field, what was expected).
+ */
+import { parse as csvParse } from "csv-parse"
+import { Chunk, Effect, Stream } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { FileError, InputError } from "../../domain/errors.js"
+import type { Arrival } from "../../engine/Engine.js"
+import { type CsvFormat, FORMATS, type JsonlFormat, TRACE_FORMATS, type TraceFormat, type TraceRecord } from "./formats.js"
+
+export interface TraceOptions {
+  readonly format?: TraceFormat | undefined
+  readonly numRequests?: number | undefined
+  /** Multiply the request rate by this factor (arrival times divided by it). */
+  readonly rateScale?: number | undefined
+}
+
+export type TraceError = FileError | InputError
+
+const readHead = (file: string): Effect.Effect<string, FileError> =>
+  Effect.try({
+    try: () => {
+      const st = fs.statSync(file)
+      if (st.isDirectory()) throw Object.assign(new Error("is a directory, not a trace file"), { code: "EISDIR" })
+      const fd = fs.openSync(file, "r")
+      try {
+        const buf = Buffer.alloc(65536)
+        const n = fs.readSync(fd, buf, 0, buf.length, 0)
+        return buf.subarray(0, n).toString("utf8")
+      } finally {
+        fs.closeSync(fd)
+      }
+    },
+    catch: (e) => {
+      const code = (e as NodeJS.ErrnoException).code
+      return new FileError({ path: file, reason: code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory, not a trace file" : (e as Error).message })
+    }
+  })
+
+const firstLine = (head: string) => head.replace(/^\uFEFF/, "").split(/\r?\n/).find((l) => l.trim() !== "") ?? ""
+
+/** Detect the format from the extension and the first line. */
+export const detectFormat = (file: string): Effect.Effect<TraceFormat, TraceError> =>
+  Effect.gen(function*() {
+    const head = yield* readHead(file)
+    const line = firstLine(head)
+    const ext = path.extname(file).toLowerCase()
+    const fail = (why: string) =>
+      new InputError({ path: file, line: 1, expected: `a trace in one of the formats ${TRACE_FORMATS.join(", ")} (${why}); use --trace-format to force one` })
+    if (line === "") return yield* fail("the file is empty")
+    if (line.trimStart().startsWith("{")) {
+      let o: Record<string, unknown>
+      try {
+        o = JSON.parse(line) as Record<string, unknown>
+      } catch {
+        return yield* new InputError({ path: file, line: 1, expected: "a JSON object per line", got: line.slice(0, 40) })
+      }
+      if ("input_length" in o || "hash_ids" in o) return "mooncake"
+      if ("input_toks" in o || "sub_requests" in o) return "llmservingsim-jsonl"
+      return yield* fail(`unrecognised JSON fields ${Object.keys(o).slice(0, 5).join(", ")}`)
+    }
+    const cols = line.split(line.includes("\t") ? "\t" : ",").map((c) => c.trim())
+    for (const f of TRACE_FORMATS) {
+      const spec = FORMATS[f]
+      if (spec.kind === "csv" && spec.columns.every((c) => cols.includes(c))) return f
+    }
+    return yield* fail(`unrecognised header '${line.slice(0, 60)}'${ext === "" ? "" : ` in a ${ext} file`}`)
+  })
+
+/** Raw records of a CSV/TSV trace with their line numbers. */
+const csvRecords = (file: string, spec: CsvFormat) =>
+  Stream.suspend(() => {
+    const parser = fs.createReadStream(file).pipe(csvParse({
+      delimiter: spec.delimiter,
+      columns: true,
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      info: true
+    }))
+    return Stream.fromAsyncIterable(
+      parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>,
+      (e) => {
+        const err = e as { lines?: number; message?: string; code?: string }
+        if (err.code === "ENOENT") return new FileError({ path: file, reason: "no such file" })
+        return new InputError({ path: file, line: err.lines, expected: `${spec.columns.length} ${spec.delimiter === "\t" ? "tab" : "comma"}-separated columns (${spec.columns.join(", ")})`, got: err.message?.split(":")[0] })
+      }
+    )
+  })
+
+/** Raw JSON objects of a JSONL trace with their line numbers. */
+const jsonlRecords = (file: string) => {
+  let lineNo = 0
+  return Stream.fromAsyncIterable(fs.createReadStream(file, { highWaterMark: 1 << 20 }), (e) => new FileError({ path: file, reason: (e as Error).message })).pipe(
+    Stream.map((b) => b as Uint8Array),
+    Stream.decodeText(),
+    Stream.splitLines,
+    Stream.mapChunksEffect((lines) =>
+      Effect.suspend(() => {
+        const out: Array<{ o: Record<string, unknown>; line: number }> = []
+        for (const l of lines) {
+          lineNo++
+          if (l.trim() === "") continue
+          let o: unknown
+          try {
+            o = JSON.parse(l)
+          } catch {
+            return Effect.fail(new InputError({ path: file, line: lineNo, expected: "a JSON object", got: l.length > 40 ? l.slice(0, 37) + "..." : l }))
+          }
+          if (typeof o !== "object" || o === null || Array.isArray(o)) {
+            return Effect.fail(new InputError({ path: file, line: lineNo, expected: "a JSON object", got: l.slice(0, 40) }))
+          }
+          out.push({ o: o as Record<string, unknown>, line: lineNo })
+        }
+        return Effect.succeed(Chunk.unsafeFromArray(out))
+      })
+    )
+  )
+}
+
+/** Turn raw records into arrivals: relative times, monotonic check, rate scaling. */
+const toArrivals = <R>(
+  file: string,
+  records: Stream.Stream<R, TraceError>,
+  parseOne: (r: R, out: TraceRecord) => void,
+  rateScale: number
+): Stream.Stream<Arrival, TraceError> => {
+  let first: { secs: number; ns: number } | undefined
+  let prev = 0
+  let prevLine = 0
+  const rec: TraceRecord = { secs: 0, ns: 0, prompt: 0, output: 0 }
+  return records.pipe(
+    Stream.mapChunksEffect((chunk) =>
+      Effect.suspend(() => {
+        const out: Array<Arrival> = []
+        try {
+          for (const r of chunk) {
+            parseOne(r, rec)
+            const line = (r as { line?: number; info?: { lines: number } }).line ?? (r as { info: { lines: number } }).info.lines
+            if (first === undefined) first = { secs: rec.secs, ns: rec.ns }
+            const rel = (rec.secs - first.secs) * 1e9 + (rec.ns - first.ns)
+            if (rel < prev) {
+              return Effect.fail(new InputError({ path: file, line, field: "arrival time", expected: `arrival times in non-decreasing order (line ${prevLine} is later)` }))
+            }
+            prev = rel
+            prevLine = line
+            out.push({ arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output })
+          }
+        } catch (e) {
+          if (e instanceof InputError) return Effect.fail(e)
+          throw e
+        }
+        return Effect.succeed(Chunk.unsafeFromArray(out))
+      })
+    )
+  )
+}
+
+/**
+ * Open a trace: detects (or takes) its format, checks the header, and returns the arrivals as a
+ * lazy Stream plus the format used.
+ */
+export const openTrace = (
+  file: string,
+  options: TraceOptions = {}
+): Effect.Effect<{ readonly format: TraceFormat; readonly arrivals: Stream.Stream<Arrival, TraceError> }, TraceError> =>
+  Effect.gen(function*() {
+    const format = options.format ?? (yield* detectFormat(file))
+    const spec = FORMATS[format]
+    const rateScale = options.rateScale ?? 1
+    let arrivals: Stream.Stream<Arrival, TraceError>
+    if (spec.kind === "csv") {
+      const head = firstLine(yield* readHead(file))
+      const cols = head.split(spec.delimiter).map((c) => c.trim())
+      const missing = spec.columns.filter((c) => !cols.includes(c))
+      if (missing.length > 0) {
+        return yield* new InputError({ path: file, line: 1, expected: `a header with columns ${spec.columns.join(", ")} for format ${format}`, got: `missing ${missing.join(", ")}` })
+      }
+      arrivals = toArrivals(file, csvRecords(file, spec), (r, out) => {
+        spec.parse({ path: file, line: r.info.lines }, (c) => r.record[c], out)
+      }, rateScale)
+    } else {
+      const js = spec as JsonlFormat
+      arrivals = toArrivals(file, jsonlRecords(file), (r, out) => js.parse({ path: file, line: r.line }, r.o, out), rateScale)
+    }
+    if (options.numRequests !== undefined) arrivals = Stream.take(arrivals, options.numRequests)
+    return { format, arrivals }
+  })

@@ -1,0 +1,41 @@
+/** Field checks shared by the trace readers: each failure names file, line, field and expectation. */
+import { InputError, show } from "../../domain/errors.js"
+
+export interface Where {
+  readonly path: string
+  readonly line: number
+}
+
+/** A whole number >= min, from a string or JSON value. */
+export const intField = (w: Where, field: string, raw: unknown, min: number): number => {
+  const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN
+  if (!Number.isInteger(n) || n < min) {
+    throw new InputError({ path: w.path, line: w.line, field, expected: `an integer >= ${min}`, got: raw === undefined ? "nothing" : show(raw) })
+  }
+  return n
+}
+
+/** A finite number >= 0, from a string or JSON value. */
+export const nonNegField = (w: Where, field: string, raw: unknown): number => {
+  const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN
+  if (!Number.isFinite(n) || n < 0) {
+    throw new InputError({ path: w.path, line: w.line, field, expected: "a number >= 0", got: raw === undefined ? "nothing" : show(raw) })
+  }
+  return n
+}
+
+const AZURE_TS = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|[+-]\d{2}:?\d{2})?$/
+
+/**
+ * An Azure trace timestamp ("2023-11-16 18:15:46.6805900", optionally with a UTC offset) as
+ * [whole seconds since the epoch, nanoseconds], kept apart so differences stay exact.
+ */
+export const azureTimestamp = (w: Where, field: string, raw: string): readonly [number, number] => {
+  const m = AZURE_TS.exec(raw.trim())
+  if (m === null) {
+    throw new InputError({ path: w.path, line: w.line, field, expected: "a timestamp like 2023-11-16 18:15:46.6805900", got: show(raw) })
+  }
+  const secs = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) / 1000
+  const ns = m[7] === undefined ? 0 : Number(m[7].padEnd(9, "0"))
+  return [secs, ns]
+}

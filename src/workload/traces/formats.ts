@@ -1,0 +1,101 @@
+/**
+ * Trace formats: how each names its columns and turns one record into an arrival.
+ *
+ * | format               | file                     | fields                                                      |
+ * |----------------------|--------------------------|-------------------------------------------------------------|
+ * | azure                | Azure LLM inference 2023/2024 CSV | TIMESTAMP, ContextTokens, GeneratedTokens          |
+ * | vidur                | Vidur processed trace CSV | arrived_at (s), num_prefill_tokens, num_decode_tokens      |
+ * | llmservingsim-tsv    | LLMServingSim v1 TSV     | input_toks, output_toks, arrival_time_ns                    |
+ * | llmservingsim-jsonl  | LLMServingSim 2.0 JSONL  | input_toks, output_toks, arrival_time_ns (token ids ignored)|
+ * | mooncake             | Mooncake FAST'25 JSONL   | timestamp (ms), input_length, output_length (hash_ids ignored) |
+ *
+ * Arrival times are relative to the first record (Azure: its first timestamp).
+ */
+import { InputError } from "../../domain/errors.js"
+import { azureTimestamp, intField, nonNegField, type Where } from "./fields.js"
+
+export const TRACE_FORMATS = ["azure", "vidur", "llmservingsim-tsv", "llmservingsim-jsonl", "mooncake"] as const
+export type TraceFormat = typeof TRACE_FORMATS[number]
+
+/** Parsed record: arrival (ns, absolute in the trace's own clock as [seconds, ns]) and lengths. */
+export interface TraceRecord {
+  /** Whole seconds part of the arrival (Azure) or 0. */
+  secs: number
+  /** Nanoseconds part of the arrival. */
+  ns: number
+  prompt: number
+  output: number
+}
+
+export interface CsvFormat {
+  readonly kind: "csv"
+  readonly delimiter: string
+  readonly columns: ReadonlyArray<string>
+  readonly parse: (w: Where, get: (col: string) => string | undefined, out: TraceRecord) => void
+}
+
+export interface JsonlFormat {
+  readonly kind: "jsonl"
+  readonly fields: ReadonlyArray<string>
+  readonly parse: (w: Where, o: Record<string, unknown>, out: TraceRecord) => void
+}
+
+export const FORMATS: Record<TraceFormat, CsvFormat | JsonlFormat> = {
+  azure: {
+    kind: "csv",
+    delimiter: ",",
+    columns: ["TIMESTAMP", "ContextTokens", "GeneratedTokens"],
+    parse: (w, get, out) => {
+      const [s, ns] = azureTimestamp(w, "TIMESTAMP", get("TIMESTAMP") ?? "")
+      out.secs = s
+      out.ns = ns
+      out.prompt = intField(w, "ContextTokens", get("ContextTokens"), 1)
+      out.output = intField(w, "GeneratedTokens", get("GeneratedTokens"), 1)
+    }
+  },
+  vidur: {
+    kind: "csv",
+    delimiter: ",",
+    columns: ["arrived_at", "num_prefill_tokens", "num_decode_tokens"],
+    parse: (w, get, out) => {
+      out.secs = 0
+      out.ns = Math.round(nonNegField(w, "arrived_at", get("arrived_at")) * 1e9)
+      out.prompt = intField(w, "num_prefill_tokens", get("num_prefill_tokens"), 1)
+      out.output = intField(w, "num_decode_tokens", get("num_decode_tokens"), 1)
+    }
+  },
+  "llmservingsim-tsv": {
+    kind: "csv",
+    delimiter: "\t",
+    columns: ["input_toks", "output_toks", "arrival_time_ns"],
+    parse: (w, get, out) => {
+      out.secs = 0
+      out.ns = intField(w, "arrival_time_ns", get("arrival_time_ns"), 0)
+      out.prompt = intField(w, "input_toks", get("input_toks"), 1)
+      out.output = intField(w, "output_toks", get("output_toks"), 1)
+    }
+  },
+  "llmservingsim-jsonl": {
+    kind: "jsonl",
+    fields: ["input_toks", "output_toks", "arrival_time_ns"],
+    parse: (w, o, out) => {
+      if ("sub_requests" in o) {
+        throw new InputError({ path: w.path, line: w.line, field: "sub_requests", expected: "a flat request (agentic sessions with sub_requests are not supported yet)" })
+      }
+      out.secs = 0
+      out.ns = intField(w, "arrival_time_ns", o["arrival_time_ns"], 0)
+      out.prompt = intField(w, "input_toks", o["input_toks"], 1)
+      out.output = intField(w, "output_toks", o["output_toks"], 1)
+    }
+  },
+  mooncake: {
+    kind: "jsonl",
+    fields: ["timestamp", "input_length", "output_length"],
+    parse: (w, o, out) => {
+      out.secs = 0
+      out.ns = Math.round(nonNegField(w, "timestamp", o["timestamp"]) * 1e6)
+      out.prompt = intField(w, "input_length", o["input_length"], 1)
+      out.output = intField(w, "output_length", o["output_length"], 1)
+    }
+  }
+}
