@@ -1,0 +1,24 @@
+/**
+ * The CLI program with its error policy: user mistakes (UserError) print one line
+ * `error: <message>` on stderr and give exit status 1; flag-parsing errors are printed by
+ * @effect/cli itself (status 1); anything else is a bug and prints its cause (status 1).
+ * Returns the exit status instead of exiting, so tests can run it in-process.
+ */
+import { Cause, Console, Effect } from "effect"
+import { isUserError } from "../domain/errors.js"
+import { cli } from "./main.js"
+
+const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
+
+/** Run the CLI on `argv` (process.argv layout: node, script, ...args). */
+export const runCli = (argv: ReadonlyArray<string>) =>
+  Effect.suspend(() => cli(argv)).pipe(
+    Effect.as(0),
+    Effect.catchIf(isUserError, (e) => Console.error(`error: ${e.message}`).pipe(Effect.as(1))),
+    Effect.catchAllCause((cause) => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.succeed(130)
+      const failures = [...Cause.failures(cause)]
+      const printedByCli = failures.some((f) => typeof f === "object" && f !== null && "_tag" in f && CLI_ERROR.test(String(f._tag)))
+      return (printedByCli ? Effect.void : Console.error(`internal error (please report): ${Cause.pretty(cause)}`)).pipe(Effect.as(1))
+    })
+  )

@@ -1,0 +1,64 @@
+/** Shared test wiring: a small engine over swapped layers (constant perf, fixed KV, in-memory trace). */
+import { Effect, Layer, Stream } from "effect"
+import { ConfigService, type SimConfig } from "../src/config/ConfigService.js"
+import { defaultEngineConfig, type EngineConfig } from "../src/domain/EngineConfig.js"
+import { type Hardware } from "../src/domain/Hardware.js"
+import { shapeOf } from "../src/domain/Model.js"
+import { defaultRooflineParams } from "../src/domain/PerfParams.js"
+import type { Arrival } from "../src/engine/Engine.js"
+import type { EngineObserver } from "../src/engine/EngineObserver.js"
+import { simulate } from "../src/engine/simulate.js"
+import { MemoryService } from "../src/memory/MemoryService.js"
+import type { BatchShape } from "../src/perf/BatchShape.js"
+import { PerfModelService } from "../src/perf/PerfModelService.js"
+import { SchedulerService } from "../src/scheduler/SchedulerService.js"
+import { makeInMemoryTrace, TraceWriter } from "../src/trace/TraceWriter.js"
+
+export const testModel = shapeOf("test/tiny", {
+  model_type: "llama", hidden_size: 512, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 2,
+  vocab_size: 1000, intermediate_size: 1024, max_position_embeddings: 1 << 20
+})
+
+export const testHardware: Hardware = {
+  name: "TESTGPU", fullName: "test GPU", aliases: [], vendor: "test", bf16Tflops: 100, fp16Tflops: 100, fp8Tflops: null,
+  memoryGB: 16, memoryBandwidthGBs: 1000, interconnect: "none", interconnectGBs: 64, tdpW: 100, source: "test"
+}
+
+export const testConfig = (engine: Partial<EngineConfig> = {}, numInstances = 1): SimConfig => ({
+  model: testModel,
+  modelSource: "test",
+  hardware: testHardware,
+  engine: { ...defaultEngineConfig(1 << 20, 2), ...engine },
+  roofline: defaultRooflineParams,
+  numInstances,
+  seed: 0
+})
+
+export interface ScenarioOptions {
+  readonly engine?: Partial<EngineConfig>
+  /** Step time: a constant in ns, or a function of the batch. */
+  readonly stepNs?: number | ((b: BatchShape) => number)
+  readonly numBlocks?: number
+  readonly numInstances?: number
+  readonly observer?: EngineObserver
+}
+
+/** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
+export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions = {}) =>
+  Effect.gen(function*() {
+    const store = makeInMemoryTrace()
+    const cfg = testConfig(o.engine, o.numInstances)
+    const step = o.stepNs ?? 10_000_000
+    const perf = typeof step === "number" ? PerfModelService.constant(step) : PerfModelService.fromFunction("fn", step)
+    const layer = Layer.mergeAll(
+      ConfigService.make(cfg),
+      perf,
+      MemoryService.fixed(o.numBlocks ?? 100_000, cfg.engine.blockSize),
+      SchedulerService.vllmV1With(cfg.engine),
+      TraceWriter.inMemory(store)
+    )
+    const result = yield* simulate(Stream.fromIterable(arrivals), o.observer === undefined ? {} : { observer: o.observer }).pipe(Effect.provide(layer))
+    return { store, result, summary: result.summary }
+  })
+
+export const ms = (x: number) => x * 1_000_000
