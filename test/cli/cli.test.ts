@@ -1,0 +1,74 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { runCapture } from "./capture.js"
+
+describe("llmservingsim CLI", () => {
+  it.effect("the default workload runs with no flags and prints the report", () =>
+    Effect.gen(function*() {
+      const r = yield* runCapture("simulate", "--num-requests", "50")
+      expect(r.code).toBe(0)
+      expect(r.stdout).toContain("Successful requests:                    50")
+      expect(r.stdout).toContain("Mean TTFT (ms):")
+    }))
+
+  it.effect("--output-dir writes summary.json with vLLM bench keys, requests.csv and steps.csv", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-"))
+      const r = yield* runCapture("simulate", "--num-requests", "30", "--output-dir", dir, "--quiet")
+      expect(r.code).toBe(0)
+      expect(r.stdout).toBe("")
+      const s = JSON.parse(fs.readFileSync(path.join(dir, "summary.json"), "utf8"))
+      for (const k of ["completed", "total_input_tokens", "total_output_tokens", "duration", "request_throughput", "output_throughput", "total_token_throughput", "mean_ttft_ms", "median_ttft_ms", "std_ttft_ms", "p90_ttft_ms", "p95_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_itl_ms", "p99_e2el_ms", "num_preemptions", "rejected", "kv_cache_blocks", "seed"]) {
+        expect(s).toHaveProperty(k)
+      }
+      expect(s.completed).toBe(30)
+      const rows = fs.readFileSync(path.join(dir, "requests.csv"), "utf8").trim().split("\n")
+      expect(rows[0]).toBe("id,instance,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,preemptions,reason")
+      expect(rows.length).toBe(31)
+      const steps = fs.readFileSync(path.join(dir, "steps.csv"), "utf8").trim().split("\n")
+      expect(steps.length - 1).toBe(s.num_steps)
+    }))
+
+  it.effect("same inputs and seed give byte-identical outputs", () =>
+    Effect.gen(function*() {
+      const a = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-"))
+      const b = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-"))
+      const args = ["simulate", "--num-requests", "200", "--length-dist", "lognormal", "--request-rate", "30", "--seed", "5", "--quiet"]
+      yield* runCapture(...args, "--output-dir", a)
+      yield* runCapture(...args, "--output-dir", b)
+      for (const f of ["summary.json", "requests.csv", "steps.csv"]) {
+        expect(fs.readFileSync(path.join(a, f))).toEqual(fs.readFileSync(path.join(b, f)))
+      }
+    }))
+
+  it.effect("bad input: one clear error line and exit status 1, no stack trace", () =>
+    Effect.gen(function*() {
+      const cases: Array<[ReadonlyArray<string>, string]> = [
+        [["simulate", "--model", "nope"], "error: unknown model 'nope'; known models:"],
+        [["simulate", "--hardware", "Z80"], "error: unknown hardware 'Z80'; known hardware: A10,"],
+        [["simulate", "--trace", "no/such/file.csv"], "error: no/such/file.csv: no such file"],
+        [["simulate", "--trace", "test/fixtures/traces/azure-bad-field.csv"], "error: test/fixtures/traces/azure-bad-field.csv:3: field 'ContextTokens': expected an integer >= 1"],
+        [["simulate", "--request-rate", "-1"], "error: --request-rate: expected a number > 0 or inf (got -1)"],
+        [["simulate", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--hardware", "RTX4090"], "error: no memory left for the KV cache on RTX4090"],
+        [["simulate", "--gpu-memory-utilization", "0"], "error: --gpu-memory-utilization: expected a number in (0, 1]"]
+      ]
+      for (const [args, message] of cases) {
+        const r = yield* runCapture(...args)
+        expect(r.code, args.join(" ")).toBe(1)
+        expect(r.stderr.startsWith(message), `${args.join(" ")} -> ${r.stderr}`).toBe(true)
+        expect(r.stderr.split("\n").length).toBe(1)
+        expect(r.stderr).not.toMatch(/\n\s+at /)
+      }
+      const flag = yield* runCapture("simulate", "--no-such-flag")
+      expect(flag.code).toBe(1)
+    }))
+
+  it.effect("models and hardware list the catalogue", () =>
+    Effect.gen(function*() {
+      expect((yield* runCapture("models")).stdout).toContain("Qwen/Qwen3-30B-A3B")
+      expect((yield* runCapture("hardware")).stdout).toContain("MI300X")
+    }))
+})

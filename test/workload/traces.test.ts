@@ -1,0 +1,55 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Stream } from "effect"
+import { openTrace } from "../../src/workload/traces/TraceReader.js"
+
+const dir = "test/fixtures/traces"
+const read = (file: string, options: Parameters<typeof openTrace>[1] = {}) =>
+  openTrace(`${dir}/${file}`, options).pipe(
+    Effect.flatMap((t) => Stream.runCollect(t.arrivals).pipe(Effect.map((c) => ({ format: t.format, arrivals: Chunk.toArray(c) }))))
+  )
+const failure = (file: string) => Effect.flip(read(file)).pipe(Effect.map((e) => e.message))
+
+describe("trace readers", () => {
+  it.effect("Azure 2023 CSV: timestamps relative to the first, exact to the 100 ns digit", () =>
+    Effect.gen(function*() {
+      const { format, arrivals } = yield* read("azure.csv")
+      expect(format).toBe("azure")
+      expect(arrivals).toEqual([
+        { arrivalNs: 0, promptTokens: 374, outputTokens: 44 },
+        { arrivalNs: 4_314_579_000, promptTokens: 396, outputTokens: 109 },
+        { arrivalNs: 4_319_410_000, promptTokens: 100, outputTokens: 1 }
+      ])
+    }))
+
+  it.effect("Vidur CSV, LLMServingSim TSV and JSONL, Mooncake JSONL", () =>
+    Effect.gen(function*() {
+      expect(yield* read("vidur.csv")).toEqual({ format: "vidur", arrivals: [{ arrivalNs: 0, promptTokens: 374, outputTokens: 44 }, { arrivalNs: 4_314_579_000, promptTokens: 396, outputTokens: 109 }] })
+      expect(yield* read("v1.tsv")).toEqual({ format: "llmservingsim-tsv", arrivals: [{ arrivalNs: 0, promptTokens: 10, outputTokens: 70 }, { arrivalNs: 301_012_144, promptTokens: 22, outputTokens: 104 }] })
+      expect(yield* read("v2.jsonl")).toEqual({ format: "llmservingsim-jsonl", arrivals: [{ arrivalNs: 0, promptTokens: 25, outputTokens: 619 }, { arrivalNs: 3_073_192, promptTokens: 30, outputTokens: 5 }] })
+      expect(yield* read("mooncake.jsonl")).toEqual({ format: "mooncake", arrivals: [{ arrivalNs: 0, promptTokens: 6758, outputTokens: 500 }, { arrivalNs: 1_500_000_000, promptTokens: 100, outputTokens: 3 }] })
+    }))
+
+  it.effect("--num-requests takes the first N; --rate-scale divides the gaps", () =>
+    Effect.gen(function*() {
+      const { arrivals } = yield* read("azure.csv", { numRequests: 2, rateScale: 2 })
+      expect(arrivals.map((a) => a.arrivalNs)).toEqual([0, 2_157_289_500])
+    }))
+
+  it.effect("malformed lines name the file, line, field and expectation", () =>
+    Effect.gen(function*() {
+      expect(yield* failure("azure-bad-field.csv")).toBe(`${dir}/azure-bad-field.csv:3: field 'ContextTokens': expected an integer >= 1 (got "abc")`)
+      expect(yield* failure("azure-bad-time.csv")).toContain(`${dir}/azure-bad-time.csv:3: field 'TIMESTAMP': expected a timestamp`)
+      expect(yield* failure("azure-short-row.csv")).toContain(`${dir}/azure-short-row.csv:3:`)
+      expect(yield* failure("mooncake-bad-json.jsonl")).toContain(`${dir}/mooncake-bad-json.jsonl:2: expected a JSON object`)
+      expect(yield* failure("mooncake-negative.jsonl")).toBe(`${dir}/mooncake-negative.jsonl:2: field 'input_length': expected an integer >= 1 (got -4)`)
+      expect(yield* failure("mooncake-backwards.jsonl")).toContain(":2: field 'arrival time': expected arrival times in non-decreasing order")
+      expect(yield* failure("unknown.csv")).toContain("use --trace-format")
+      expect(yield* failure("missing.csv")).toBe(`${dir}/missing.csv: no such file`)
+    }))
+
+  it.effect("a forced format checks the header", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(read("azure.csv", { format: "vidur" }))
+      expect(e.message).toContain("missing arrived_at")
+    }))
+})
