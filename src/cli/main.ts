@@ -2,6 +2,7 @@
 import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { listHardware, listModels, loadHardware } from "../config/catalog.js"
+import { serveCommand, serverCommand } from "./serveCommand.js"
 import { simulateCommand } from "./simulateCommand.js"
 
 const modelsCommand = Command.make("models", {}, () => Console.log(listModels().join("\n"))).pipe(
@@ -19,7 +20,7 @@ const hardwareCommand = Command.make("hardware", {}, () =>
 
 export const rootCommand = Command.make("llmservingsim").pipe(
   Command.withDescription("LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"),
-  Command.withSubcommands([simulateCommand, modelsCommand, hardwareCommand])
+  Command.withSubcommands([simulateCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand])
 )
 
 export const cli = Command.run(rootCommand, { name: "llmservingsim", version: "0.1.0" })

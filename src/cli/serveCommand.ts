@@ -1,0 +1,62 @@
+/**
+ * `llmservingsim serve` (alias `server`): an OpenAI-compatible HTTP server whose answers come from
+ * the live simulated engine, time-scaled to wall time.
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Layer, Option } from "effect"
+import { resolveConfig } from "../config/resolve.js"
+import { InvalidOption } from "../domain/errors.js"
+import { defaultOutputLen, serverLayer } from "../server/Http.js"
+import { makeTokenizer } from "../server/Tokenizer.js"
+import { engineOptions, toEngineFlags } from "./options.js"
+
+export const serveOptions = {
+  host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("Address to listen on")),
+  port: Options.integer("port").pipe(Options.withDefault(8000), Options.withDescription("Port to listen on (0 = any free port)")),
+  servedModelName: Options.text("served-model-name").pipe(Options.optional, Options.withDescription("Model name clients send (default: the model id)")),
+  timeScale: Options.float("time-scale").pipe(Options.withDefault(1), Options.withDescription("Simulated seconds per wall second: 1 = real time, 10 = ten times faster than the simulated hardware")),
+  maxWaiting: Options.integer("max-waiting").pipe(Options.optional, Options.withDescription("Refuse new requests (503, or --queue-full-status) while this many are waiting (default: unbounded)")),
+  queueFullStatus: Options.choice("queue-full-status", ["503", "429"]).pipe(Options.withDefault("503" as const), Options.withDescription("HTTP status when the queue is full")),
+  apiKey: Options.text("api-key").pipe(Options.optional, Options.withDescription("Require `Authorization: Bearer <key>` on /v1 endpoints")),
+  tokenizer: Options.text("tokenizer").pipe(Options.optional, Options.withDescription("Path to a Hugging Face tokenizer.json for exact prompt token counts")),
+  outputLen: Options.integer("output-len").pipe(Options.withDefault(defaultOutputLen.len), Options.withDescription("Output tokens of requests without max_tokens (median with --length-dist lognormal)")),
+  lengthDist: Options.choice("length-dist", ["fixed", "uniform", "lognormal"]).pipe(Options.withDefault("fixed" as const), Options.withDescription("Distribution of output lengths of requests without max_tokens")),
+  rangeRatio: Options.float("range-ratio").pipe(Options.withDefault(defaultOutputLen.rangeRatio), Options.withDescription("Uniform output lengths in [len x (1-r), len x (1+r)]")),
+  lengthSigma: Options.float("length-sigma").pipe(Options.withDefault(defaultOutputLen.sigma), Options.withDescription("Lognormal sigma of ln(output length)")),
+  echo: Options.boolean("echo").pipe(Options.withDescription("Answer with the prompt's tokens (in a loop) instead of filler text")),
+  timingFields: Options.boolean("timing-fields").pipe(Options.withDescription("Add sim_time_ns and due_mono_ns to every token chunk (for benchmarks)"))
+}
+
+export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOptions }, (o) =>
+  Effect.gen(function*() {
+    const cfg = yield* resolveConfig(toEngineFlags(o))
+    if (!(Number.isFinite(o.timeScale) && o.timeScale > 0)) return yield* new InvalidOption({ option: "--time-scale", reason: `expected a number > 0 (got ${o.timeScale})` })
+    if (!(Number.isInteger(o.port) && o.port >= 0 && o.port < 65536)) return yield* new InvalidOption({ option: "--port", reason: `expected 0..65535 (got ${o.port})` })
+    const maxWaiting = Option.getOrElse(o.maxWaiting, () => Infinity)
+    if (!(maxWaiting >= 0)) return yield* new InvalidOption({ option: "--max-waiting", reason: `expected an integer >= 0 (got ${maxWaiting})` })
+    if (!(o.outputLen > 0)) return yield* new InvalidOption({ option: "--output-len", reason: `expected a positive integer (got ${o.outputLen})` })
+    const tokenizer = yield* makeTokenizer(cfg.model, Option.getOrUndefined(o.tokenizer))
+    const servedModelName = Option.getOrElse(o.servedModelName, () => cfg.model.id)
+    yield* Console.error(
+      `serving ${servedModelName} (${cfg.model.id} on ${cfg.hardware.name}${cfg.numInstances > 1 ? ` x ${cfg.numInstances}` : ""}), ` +
+        `max_model_len ${cfg.engine.maxModelLen}, time scale ${o.timeScale}, tokenizer ${tokenizer.name}`
+    )
+    return yield* Layer.launch(serverLayer(cfg, {
+      servedModelName,
+      timeScale: o.timeScale,
+      maxWaiting,
+      queueFullStatus: o.queueFullStatus === "429" ? 429 : 503,
+      apiKey: Option.getOrUndefined(o.apiKey),
+      outputLen: { dist: o.lengthDist, len: o.outputLen, rangeRatio: o.rangeRatio, sigma: o.lengthSigma },
+      echo: o.echo,
+      tokenizer,
+      timingFields: o.timingFields,
+      router: o.router
+    }, o.host, o.port))
+  })
+).pipe(Command.withDescription("OpenAI-compatible server on the live simulated engine (time-scaled): /v1/completions, /v1/chat/completions, /v1/models, /metrics, /health, /status, /docs"))
+
+/** The same command under the seed's name. */
+export const serverCommand = Command.make("server", { ...engineOptions, ...serveOptions }, (o) => serveCommand.handler(o)).pipe(
+  Command.withDescription("Alias of `serve`")
+)

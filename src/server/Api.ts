@@ -1,0 +1,142 @@
+/**
+ * The HTTP contract of `serve`: one HttpApi describing the OpenAI-compatible endpoints (vLLM's
+ * dialect) and the simulator's own, from which the OpenAPI document (`/openapi.json`, `/docs`) is
+ * generated. Request schemas list the fields the simulator reads; unknown fields are ignored.
+ * The POST handlers decode bodies themselves (so malformed input gets OpenAI-format 400s, not
+ * Effect's HttpApiDecodeError) and stream SSE when `stream` is true, which the OpenAPI document
+ * cannot express (Effect 3 HttpApi has no SSE schema): see each endpoint's description.
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+
+const OptNull = <S extends Schema.Schema.Any>(s: S) => Schema.optional(Schema.NullOr(s))
+
+export const StreamOptions = Schema.Struct({
+  include_usage: OptNull(Schema.Boolean),
+  continuous_usage_stats: OptNull(Schema.Boolean)
+})
+
+const ContentPart = Schema.Struct({ type: Schema.String, text: Schema.optional(Schema.String) })
+
+export const ChatMessageIn = Schema.Struct({
+  role: Schema.String,
+  content: OptNull(Schema.Union(Schema.String, Schema.Array(ContentPart))),
+  name: Schema.optional(Schema.String)
+})
+
+const SamplingFields = {
+  model: Schema.optional(Schema.String),
+  stream: OptNull(Schema.Boolean),
+  stream_options: OptNull(StreamOptions),
+  max_tokens: OptNull(Schema.Int),
+  n: OptNull(Schema.Int),
+  ignore_eos: OptNull(Schema.Boolean),
+  min_tokens: OptNull(Schema.Int),
+  temperature: OptNull(Schema.Number),
+  top_p: OptNull(Schema.Number),
+  seed: OptNull(Schema.Int)
+}
+
+/** POST /v1/chat/completions body (the fields the simulator reads). */
+export const ChatRequest = Schema.Struct({
+  ...SamplingFields,
+  messages: Schema.Array(ChatMessageIn).pipe(Schema.minItems(1)),
+  max_completion_tokens: OptNull(Schema.Int)
+})
+export type ChatRequest = typeof ChatRequest.Type
+
+/** POST /v1/completions body. `prompt`: a string, token ids, or a one-element list of either. */
+export const CompletionRequest = Schema.Struct({
+  ...SamplingFields,
+  prompt: Schema.Union(Schema.String, Schema.Array(Schema.String), Schema.Array(Schema.Int), Schema.Array(Schema.Array(Schema.Int))),
+  echo: OptNull(Schema.Boolean)
+})
+export type CompletionRequest = typeof CompletionRequest.Type
+
+const Usage = Schema.Struct({ prompt_tokens: Schema.Int, completion_tokens: Schema.Int, total_tokens: Schema.Int })
+
+export const ChatCompletion = Schema.Struct({
+  id: Schema.String,
+  object: Schema.Literal("chat.completion"),
+  created: Schema.Int,
+  model: Schema.String,
+  choices: Schema.Array(Schema.Struct({
+    index: Schema.Int,
+    message: Schema.Struct({ role: Schema.Literal("assistant"), content: Schema.String }),
+    finish_reason: Schema.String
+  })),
+  usage: Usage
+})
+
+export const Completion = Schema.Struct({
+  id: Schema.String,
+  object: Schema.Literal("text_completion"),
+  created: Schema.Int,
+  model: Schema.String,
+  choices: Schema.Array(Schema.Struct({ index: Schema.Int, text: Schema.String, finish_reason: Schema.String })),
+  usage: Usage
+})
+
+/** OpenAI's nested error body; `code` is the HTTP status as vLLM sends it. */
+export const OpenAiErrorBody = Schema.Struct({
+  error: Schema.Struct({ message: Schema.String, type: Schema.String, param: Schema.NullOr(Schema.String), code: Schema.Int })
+})
+
+const err = (status: number) => OpenAiErrorBody.annotations({ identifier: `Error${status}` })
+
+export const ModelCard = Schema.Struct({
+  id: Schema.String,
+  object: Schema.Literal("model"),
+  created: Schema.Int,
+  owned_by: Schema.String,
+  root: Schema.String,
+  parent: Schema.Null,
+  max_model_len: Schema.Int
+})
+export const ModelList = Schema.Struct({ object: Schema.Literal("list"), data: Schema.Array(ModelCard) })
+
+export const ServerStatus = Schema.Struct({
+  pending: Schema.Int,
+  waiting: Schema.Int,
+  running: Schema.Int,
+  completed: Schema.Int,
+  kv_blocks_used: Schema.Int,
+  kv_blocks_total: Schema.Int,
+  kv_memory_used_bytes: Schema.Number,
+  kv_memory_total_bytes: Schema.Number,
+  sim_time_s: Schema.Number,
+  time_scale: Schema.Number
+})
+
+export class OpenAiGroup extends HttpApiGroup.make("openai")
+  .add(
+    HttpApiEndpoint.post("completions", "/v1/completions")
+      .setPayload(CompletionRequest)
+      .addSuccess(Completion)
+      .addError(err(400), { status: 400 })
+      .addError(err(404), { status: 404 })
+      .addError(err(503), { status: 503 })
+      .annotate(OpenApi.Description, "Text completion. With `stream: true` the answer is `text/event-stream`: one `data:` JSON chunk per token, a usage chunk when `stream_options.include_usage`, then `data: [DONE]`.")
+  )
+  .add(
+    HttpApiEndpoint.post("chatCompletions", "/v1/chat/completions")
+      .setPayload(ChatRequest)
+      .addSuccess(ChatCompletion)
+      .addError(err(400), { status: 400 })
+      .addError(err(404), { status: 404 })
+      .addError(err(503), { status: 503 })
+      .annotate(OpenApi.Description, "Chat completion. With `stream: true` the answer is `text/event-stream`: a role chunk at the first token, one chunk per token (finish_reason on the last), a usage chunk when `stream_options.include_usage`, then `data: [DONE]`.")
+  )
+  .add(HttpApiEndpoint.get("listModels", "/v1/models").addSuccess(ModelList))
+  .annotate(OpenApi.Title, "OpenAI-compatible (vLLM dialect)") {}
+
+export class ServerGroup extends HttpApiGroup.make("server")
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Void, { status: 200 }))
+  .add(HttpApiEndpoint.get("version", "/version").addSuccess(Schema.Struct({ version: Schema.String })))
+  .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4" }))
+    .annotate(OpenApi.Description, "Prometheus text with vLLM's metric names"))
+  .add(HttpApiEndpoint.get("status", "/status").addSuccess(ServerStatus))
+  .annotate(OpenApi.Title, "Simulator") {}
+
+export class ServeApi extends HttpApi.make("llmservingsim").add(OpenAiGroup).add(ServerGroup)
+  .annotate(OpenApi.Title, "LLMServingSim-TS simulated OpenAI server") {}

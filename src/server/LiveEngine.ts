@@ -1,0 +1,227 @@
+/**
+ * The live engine behind `serve`: the same `Instance`s as the offline simulation, stepped by one
+ * scheduler fiber on the Effect Clock instead of on virtual time.
+ *
+ * Time mapping: simulated time t (ns) corresponds to wall time `start + t / timeScale` on the
+ * Effect Clock (`start` = when the engine was built). An HTTP request arriving at wall time w gets
+ * the simulated arrival time `(w - start) x timeScale` (integer ns, never decreasing). An idle
+ * instance's clock jumps to the arrival (`Instance.admit`).
+ *
+ * The fiber: while some instance has work, every instance whose clock has been reached steps
+ * (`Instance.step()` schedules at its clock, applies the step's outputs and advances the clock by
+ * the step duration d); the step's token and finish events are buffered and delivered to the
+ * requests' queues at the step's end, i.e. after sleeping until `start + (clock + d) / timeScale`.
+ * Sleeping to absolute targets keeps processing overhead from accumulating as drift. With no work,
+ * the fiber waits for an arrival. Under TestClock every delivery time is exact.
+ */
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Queue, type Scope } from "effect"
+import { ConfigService, type SimConfig } from "../config/ConfigService.js"
+import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
+import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
+import { Instance } from "../engine/Instance.js"
+import { makeRouter, type Router, type RouterPolicy } from "../engine/Router.js"
+import { MemoryService } from "../memory/MemoryService.js"
+import { PerfModelService } from "../perf/PerfModelService.js"
+import { SchedulerService } from "../scheduler/SchedulerService.js"
+
+/** What a request's stream receives, at the simulated time the engine produces it. */
+export type LiveEvent =
+  /** Output token number `n` (1-based) produced at `simNs`; `last` on the final token. */
+  | { readonly _tag: "Token"; readonly n: number; readonly simNs: number; readonly wallNs: number; readonly last: boolean }
+  /** The engine dropped the request (rejected on arrival); the stream ends. */
+  | { readonly _tag: "Failed"; readonly message: string }
+
+/** A request in the live engine and the queue its events arrive on. */
+export interface LiveHandle {
+  readonly req: SimRequest
+  readonly events: Queue.Queue<LiveEvent>
+  /** Wall time (Effect Clock, ns) the request arrived. */
+  readonly arrivalWallNs: number
+}
+
+export interface LiveEngineOptions {
+  /** Simulated seconds per wall second: 1 = real time, 10 = ten times faster. */
+  readonly timeScale: number
+  readonly router?: RouterPolicy
+  /** Extra observer (Prometheus metrics, tests); called while the step is computed. */
+  readonly observer?: EngineObserver
+}
+
+/** Read the Effect Clock in ns as a number (TestClock: whole ms x 1e6). */
+export const clockNs: Effect.Effect<number> = Clock.clockWith((c) => Effect.sync(() => Number(c.unsafeCurrentTimeNanos())))
+
+export interface LiveEngine {
+  readonly config: SimConfig
+  readonly instances: ReadonlyArray<Instance>
+  readonly timeScale: number
+  /** Wall time (Effect Clock, ns) the engine started. */
+  readonly startNs: number
+  /** Current simulated time, ns. */
+  readonly simNow: Effect.Effect<number>
+  /**
+   * Submit a request arriving now with `promptTokens` and exactly `outputTokens` output tokens.
+   * Its events (one per token, then the end) arrive on `events`. Never fails: a request the engine
+   * cannot hold gets a single `Failed` event (callers check the context length first).
+   */
+  readonly submit: (promptTokens: number, outputTokens: number) => Effect.Effect<LiveHandle>
+  /** Abort a request not yet finished (client gone): frees its KV blocks. No-op when finished. */
+  readonly abort: (h: LiveHandle) => Effect.Effect<void>
+  /** Requests waiting / running over all instances, and KV blocks used / total. */
+  readonly load: () => { waiting: number; running: number; kvUsed: number; kvTotal: number; completed: number; pending: number }
+}
+
+interface Pending {
+  readonly atSim: number
+  readonly events: Array<SimRequest | number>
+}
+
+/**
+ * Build the live engine from the simulation services and fork its scheduler fiber in the current
+ * scope (interrupted when the scope closes).
+ */
+export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEngine, never, ConfigService | PerfModelService | MemoryService | SchedulerService | Scope.Scope> =>
+  Effect.gen(function*() {
+    const cfg = yield* ConfigService
+    const perf = yield* PerfModelService
+    const memory = yield* MemoryService
+    const policy = yield* SchedulerService
+    const ts = options.timeScale
+    const startNs = yield* clockNs
+    const handles = new Map<number, LiveHandle>()
+    let completed = 0
+
+    // Events of the step being computed: SimRequest = token for it (its numOutput tells which).
+    let buffer: Array<SimRequest | number> = []
+    const collect: EngineObserver = {
+      onToken: (r) => {
+        buffer.push(r, r.numOutput)
+      }
+    }
+    const observer = options.observer === undefined ? collect : combineObservers(collect, options.observer)
+    const instances: Array<Instance> = []
+    for (let i = 0; i < cfg.numInstances; i++) {
+      instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs))
+    }
+    const router: Router = makeRouter(options.router ?? "round-robin")
+    const pending: Array<Pending> = []
+
+    const wallOf = (simNs: number) => startNs + simNs / ts
+    const simOf = (wall: number) => Math.max(0, Math.round((wall - startNs) * ts))
+    const simNow = Effect.map(clockNs, simOf)
+
+    let wake = Deferred.unsafeMake<void>(FiberId.none)
+    const signal = () => {
+      Deferred.unsafeDone(wake, Exit.void)
+    }
+
+    const deliver = (p: Pending, wallNs: number) => {
+      const ev = p.events
+      for (let i = 0; i < ev.length; i += 2) {
+        const r = ev[i] as SimRequest
+        const n = ev[i + 1] as number
+        const h = handles.get(r.id)
+        if (h === undefined) continue
+        const last = n >= r.outputTokens
+        if (last) {
+          handles.delete(r.id)
+          completed++
+        }
+        Queue.unsafeOffer(h.events, { _tag: "Token", n, simNs: p.atSim, wallNs, last })
+      }
+    }
+
+    const loop = Effect.gen(function*() {
+      while (true) {
+        const now = yield* simNow
+        // 1. Step every instance whose step start has been reached.
+        for (const inst of instances) {
+          if (!inst.hasWork() || inst.clock > now) continue
+          // an instance already waiting on a delivery has clock = delivery time > now
+          buffer = []
+          const d = inst.step()
+          if (d === 0) continue
+          pending.push({ atSim: inst.clock, events: buffer })
+        }
+        // 2. Deliver what is due.
+        if (pending.length > 0) {
+          pending.sort((a, b) => a.atSim - b.atSim)
+          const wallNow = yield* clockNs
+          while (pending.length > 0 && pending[0]!.atSim <= now) deliver(pending.shift()!, wallNow)
+        }
+        // 3. Sleep until the next delivery or step start, or until an arrival.
+        let next = Infinity
+        if (pending.length > 0) next = pending[0]!.atSim
+        for (const inst of instances) if (inst.hasWork() && inst.clock < next) next = inst.clock
+        if (next <= now) continue
+        if (next === Infinity) {
+          yield* Deferred.await(wake)
+        } else {
+          const waitNs = Math.ceil(wallOf(next) - (yield* clockNs))
+          if (waitNs > 0) yield* Effect.raceFirst(Effect.sleep(Duration.nanos(BigInt(waitNs))), Deferred.await(wake))
+          else {
+            // the clock already passed `next` (ns rounding): deliver at the next pass
+            const wallNow = yield* clockNs
+            if (simOf(wallNow) < next) yield* Effect.yieldNow()
+          }
+        }
+        if (yield* Deferred.isDone(wake)) wake = Deferred.unsafeMake<void>(FiberId.none)
+      }
+    })
+    const fiber = yield* Effect.forkScoped(loop)
+    yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))
+
+    let nextId = 0
+    let lastArrival = 0
+    const submit = (promptTokens: number, outputTokens: number) =>
+      Effect.gen(function*() {
+        const wallNs = yield* clockNs
+        const t = Math.max(lastArrival, simOf(wallNs))
+        lastArrival = t
+        const r = new SimRequest(nextId++, t, promptTokens, outputTokens)
+        const events = yield* Queue.unbounded<LiveEvent>()
+        const h: LiveHandle = { req: r, events, arrivalWallNs: wallNs }
+        observer.onArrive?.(r)
+        const inst = instances[router(instances)]!
+        handles.set(r.id, h)
+        if (!inst.admit(r)) {
+          handles.delete(r.id)
+          Queue.unsafeOffer(events, { _tag: "Failed", message: inst.rejectionReason(r) ?? "rejected" })
+        } else signal()
+        return h
+      })
+
+    const abort = (h: LiveHandle) =>
+      Effect.gen(function*() {
+        if (!handles.has(h.req.id)) return
+        handles.delete(h.req.id)
+        const r = h.req
+        if (r.status === RequestStatus.Finished || r.status === RequestStatus.Rejected) return
+        const now = yield* simNow
+        instances[r.instance]!.abort(r, Math.max(now, r.arrivalNs))
+      })
+
+    const load = () => {
+      let waiting = 0
+      let running = 0
+      let kvUsed = 0
+      let kvTotal = 0
+      for (const inst of instances) {
+        waiting += inst.scheduler.waiting.length
+        running += inst.scheduler.running.length
+        kvUsed += inst.scheduler.kv.usedBlocks
+        kvTotal += inst.scheduler.kv.numBlocks
+      }
+      return { waiting, running, kvUsed, kvTotal, completed, pending: handles.size }
+    }
+
+    return {
+      config: cfg,
+      instances,
+      timeScale: ts,
+      startNs,
+      simNow,
+      submit,
+      abort,
+      load
+    } satisfies LiveEngine
+  })

@@ -1,0 +1,102 @@
+/**
+ * Prometheus metrics of the live engine with vLLM's V1 names, labels and histogram buckets, so
+ * dashboards, routers and autoscalers that read a vLLM server read this one unchanged. Times are
+ * simulated seconds. Bucket edges are vLLM's (vllm/v1/metrics/loggers.py, as listed in
+ * llm-d-inference-sim's docs): TTFT 0.001 ... 2560 s, inter-token 0.01 ... 80 s, request latencies
+ * 0.3 ... 7680 s. Gauges are read from the engine at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client"
+import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
+import type { EngineObserver } from "../engine/EngineObserver.js"
+
+export const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0]
+export const ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0]
+export const LATENCY_BUCKETS = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0]
+
+export interface EngineLoad {
+  readonly waiting: number
+  readonly running: number
+  readonly kvUsed: number
+  readonly kvTotal: number
+}
+
+export interface ServerMetrics {
+  readonly registry: Registry
+  /** Feeds the counters and histograms; pass it to the live engine. */
+  readonly observer: EngineObserver
+  /** Prometheus text exposition. */
+  readonly text: () => Promise<string>
+}
+
+const S = 1e-9
+
+/**
+ * Metrics for `modelName`; `load` is read at every scrape; `blockSize` and `numGpuBlocks` go
+ * into `vllm:cache_config_info`.
+ */
+export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cache: { blockSize: number; numGpuBlocks: number }): ServerMetrics => {
+  const registry = new Registry()
+  const labels = { model_name: modelName, engine: "0" }
+  const names = ["model_name", "engine"] as const
+  const gauge = (name: string, help: string, f: (l: EngineLoad) => number) =>
+    new Gauge({
+      name, help, labelNames: names, registers: [registry],
+      collect() {
+        this.set(labels, f(load()))
+      }
+    })
+  gauge("vllm:num_requests_running", "Number of requests in model execution batches.", (l) => l.running)
+  gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", (l) => l.waiting)
+  gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", (l) => (l.kvTotal === 0 ? 0 : l.kvUsed / l.kvTotal))
+  const info = new Gauge({ name: "vllm:cache_config_info", help: "Information of the LLMEngine CacheConfig", labelNames: ["block_size", "num_gpu_blocks", "engine"], registers: [registry] })
+  info.set({ block_size: String(cache.blockSize), num_gpu_blocks: String(cache.numGpuBlocks), engine: "0" }, 1)
+
+  const counter = (name: string, help: string, extra: ReadonlyArray<string> = []) =>
+    new Counter({ name, help, labelNames: [...names, ...extra], registers: [registry] })
+  const prompt = counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.")
+  const generation = counter("vllm:generation_tokens_total", "Number of generation tokens processed.")
+  const success = counter("vllm:request_success_total", "Count of successfully processed requests.", ["finish_reason"])
+  const preemptions = counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.")
+  const aborted = counter("vllm:request_abort_total", "Requests aborted by the client (simulator extension).")
+  for (const c of [prompt, generation, preemptions, aborted]) c.inc(labels, 0)
+
+  const hist = (name: string, help: string, buckets: Array<number>) => new Histogram({ name, help, labelNames: names, buckets, registers: [registry] })
+  const ttft = hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", TTFT_BUCKETS)
+  const itl = hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", ITL_BUCKETS)
+  const tpot = hist("vllm:request_time_per_output_token_seconds", "Histogram of time_per_output_token_seconds per request.", ITL_BUCKETS)
+  const e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", LATENCY_BUCKETS)
+  const queue = hist("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", LATENCY_BUCKETS)
+  const inference = hist("vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", LATENCY_BUCKETS)
+  const prefill = hist("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", LATENCY_BUCKETS)
+  const decode = hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", LATENCY_BUCKETS)
+
+  const observer: EngineObserver = {
+    onToken: (r: SimRequest, t: number) => {
+      generation.inc(labels, 1)
+      if (r.lastTokenNs >= 0) itl.observe(labels, (t - r.lastTokenNs) * S)
+      else {
+        prompt.inc(labels, r.promptTokens)
+        ttft.observe(labels, (t - r.arrivalNs) * S)
+      }
+    },
+    onFinish: (r: SimRequest) => {
+      if (r.status !== RequestStatus.Finished) {
+        aborted.inc(labels, 1)
+        return
+      }
+      success.inc({ ...labels, finish_reason: "length" }, 1)
+      e2e.observe(labels, (r.finishNs - r.arrivalNs) * S)
+      if (r.firstScheduledNs >= 0) {
+        queue.observe(labels, (r.firstScheduledNs - r.arrivalNs) * S)
+        inference.observe(labels, (r.finishNs - r.firstScheduledNs) * S)
+        prefill.observe(labels, (r.firstTokenNs - r.firstScheduledNs) * S)
+      }
+      decode.observe(labels, (r.finishNs - r.firstTokenNs) * S)
+      if (r.numOutput > 1) tpot.observe(labels, ((r.lastTokenNs - r.firstTokenNs) * S) / (r.numOutput - 1))
+    },
+    onPreempt: () => {
+      preemptions.inc(labels, 1)
+    }
+  }
+  return { registry, observer, text: () => registry.metrics() }
+}

@@ -1,0 +1,92 @@
+/**
+ * OpenAI/vLLM response bodies: SSE chunks and non-streaming completions, byte for byte as vLLM
+ * sends them (openai-wire.md section 5): `data: <one-line JSON>\n\n` events, no `event:` field,
+ * the chat role chunk at the first token, one token per content chunk, `finish_reason` on the last
+ * token chunk, the `choices: []` usage chunk only with `include_usage`, then `data: [DONE]`.
+ */
+
+export type Kind = "chat" | "completion"
+
+export interface Usage {
+  readonly prompt_tokens: number
+  readonly completion_tokens: number
+  readonly total_tokens: number
+}
+
+export const usageOf = (prompt: number, completion: number): Usage => ({
+  prompt_tokens: prompt,
+  completion_tokens: completion,
+  total_tokens: prompt + completion
+})
+
+/** Identity fields shared by every chunk of one response. */
+export interface ResponseMeta {
+  readonly kind: Kind
+  readonly id: string
+  readonly created: number
+  readonly model: string
+  readonly promptTokens: number
+  readonly includeUsage: boolean
+  readonly continuousUsage: boolean
+}
+
+const enc = new TextEncoder()
+
+/** One SSE event. */
+export const sseEvent = (data: unknown): string => `data: ${JSON.stringify(data)}\n\n`
+export const SSE_DONE = "data: [DONE]\n\n"
+export const encodeText = (s: string): Uint8Array => enc.encode(s)
+
+/** The chat role chunk (sent with the first token). */
+export const roleChunk = (m: ResponseMeta): string =>
+  sseEvent({
+    id: m.id, object: "chat.completion.chunk", created: m.created, model: m.model,
+    choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }],
+    ...(m.continuousUsage ? { usage: usageOf(m.promptTokens, 0) } : {})
+  })
+
+/**
+ * The chunk carrying output token `n` (1-based) with text `piece`; `finish` on the last one.
+ * `extra` (tests and benchmarks only) is merged into the chunk.
+ */
+export const tokenChunk = (m: ResponseMeta, n: number, piece: string, finish: string | null, extra?: Record<string, unknown>): string => {
+  const usage = m.continuousUsage ? { usage: usageOf(m.promptTokens, n) } : {}
+  if (m.kind === "chat") {
+    return sseEvent({
+      id: m.id, object: "chat.completion.chunk", created: m.created, model: m.model,
+      choices: [{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: finish, ...(finish === null ? {} : { stop_reason: null }) }],
+      ...usage, ...extra
+    })
+  }
+  return sseEvent({
+    id: m.id, object: "text_completion", created: m.created, model: m.model,
+    choices: [{ index: 0, text: piece, logprobs: null, finish_reason: finish, stop_reason: null }],
+    ...usage, ...extra
+  })
+}
+
+/** The final `choices: []` usage chunk (only with include_usage). */
+export const usageChunk = (m: ResponseMeta, completion: number): string =>
+  sseEvent({
+    id: m.id, object: m.kind === "chat" ? "chat.completion.chunk" : "text_completion", created: m.created, model: m.model,
+    choices: [], usage: usageOf(m.promptTokens, completion)
+  })
+
+/** An error after streaming began: `data: {"error": ...}` (then [DONE]). */
+export const errorChunk = (message: string, type = "InternalServerError", code = 500): string =>
+  sseEvent({ error: { message, type, param: null, code } })
+
+/** The non-streaming body. */
+export const fullResponse = (m: ResponseMeta, text: string, completion: number, finish: string): unknown =>
+  m.kind === "chat"
+    ? {
+      id: m.id, object: "chat.completion", created: m.created, model: m.model,
+      choices: [{ index: 0, message: { role: "assistant", content: text, tool_calls: [], reasoning_content: null }, logprobs: null, finish_reason: finish, stop_reason: null }],
+      usage: { ...usageOf(m.promptTokens, completion), prompt_tokens_details: null },
+      prompt_logprobs: null
+    }
+    : {
+      id: m.id, object: "text_completion", created: m.created, model: m.model,
+      choices: [{ index: 0, text, logprobs: null, finish_reason: finish, stop_reason: null }],
+      usage: { ...usageOf(m.promptTokens, completion), prompt_tokens_details: null }
+    }
