@@ -41,6 +41,7 @@ export interface ScenarioOptions {
   readonly numBlocks?: number
   readonly numInstances?: number
   readonly observer?: EngineObserver
+  readonly exactSteps?: boolean
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -57,7 +58,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
       SchedulerService.vllmV1With(cfg.engine),
       TraceWriter.inMemory(store)
     )
-    const result = yield* simulate(Stream.fromIterable(arrivals), o.observer === undefined ? {} : { observer: o.observer }).pipe(Effect.provide(layer))
+    const result = yield* simulate(Stream.fromIterable(arrivals), { exactSteps: o.exactSteps ?? false, ...(o.observer === undefined ? {} : { observer: o.observer }) }).pipe(Effect.provide(layer))
     return { store, result, summary: result.summary }
   })
 

@@ -29,6 +29,8 @@ export interface EngineSetup {
   readonly router: Router
   readonly maxModelLen: number
   readonly maxNumSeqs: number
+  /** Step one engine step at a time, never fast-forwarding (the oracle; default false). */
+  readonly exactSteps?: boolean
 }
 
 export class Engine {
@@ -44,10 +46,12 @@ export class Engine {
     this.instances = list
   }
 
-  /** Run every instance's steps that start before `tNs`. */
+  /** Run every instance's steps that start before `tNs` (fast-forwarding steady decode runs). */
   advanceTo(tNs: number): void {
+    const exact = this.setup.exactSteps === true
     for (const inst of this.instances) {
       while (inst.clock < tNs && inst.hasWork()) {
+        if (!exact && inst.canFastForward && inst.fastForward(tNs) > 0) continue
         if (inst.step() === 0) throw new Error(`engine stalled on instance ${inst.id} at ${inst.clock} ns with work queued`)
       }
     }

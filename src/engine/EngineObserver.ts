@@ -28,6 +28,11 @@ export interface EngineObserver {
   readonly onStep?: (s: StepInfo) => void
   /** `r` got an output token at `tNs` (its `numOutput` already counts it; `lastTokenNs` still holds the previous token's time, -1 for the first). */
   readonly onToken?: (r: SimRequest, tNs: number) => void
+  /**
+   * `count` inter-token gaps of `gapNs` each (one per output token after a request's first).
+   * Called per token by a normal step and once per fast-forwarded step for the whole batch.
+   */
+  readonly onTokenGap?: (gapNs: number, count: number) => void
   /** `r` produced its last token (times set) or was aborted. */
   readonly onFinish?: (r: SimRequest) => void
   /** `r` was rejected on arrival. */
@@ -41,6 +46,7 @@ export const combineObservers = (...obs: ReadonlyArray<EngineObserver>): EngineO
   const arrives = obs.flatMap((o) => (o.onArrive ? [o.onArrive] : []))
   const steps = obs.flatMap((o) => (o.onStep ? [o.onStep] : []))
   const tokens = obs.flatMap((o) => (o.onToken ? [o.onToken] : []))
+  const gaps = obs.flatMap((o) => (o.onTokenGap ? [o.onTokenGap] : []))
   const finishes = obs.flatMap((o) => (o.onFinish ? [o.onFinish] : []))
   const rejects = obs.flatMap((o) => (o.onReject ? [o.onReject] : []))
   const preempts = obs.flatMap((o) => (o.onPreempt ? [o.onPreempt] : []))
@@ -50,6 +56,8 @@ export const combineObservers = (...obs: ReadonlyArray<EngineObserver>): EngineO
   else if (steps.length > 1) out.onStep = (s) => { for (const f of steps) f(s) }
   if (tokens.length === 1) out.onToken = tokens[0]!
   else if (tokens.length > 1) out.onToken = (r, t) => { for (const f of tokens) f(r, t) }
+  if (gaps.length === 1) out.onTokenGap = gaps[0]!
+  else if (gaps.length > 1) out.onTokenGap = (g, n) => { for (const f of gaps) f(g, n) }
   if (finishes.length === 1) out.onFinish = finishes[0]!
   else if (finishes.length > 1) out.onFinish = (r) => { for (const f of finishes) f(r) }
   if (rejects.length > 0) out.onReject = (r, why) => { for (const f of rejects) f(r, why) }

@@ -28,6 +28,8 @@ export interface SimulationOptions {
   readonly router?: RouterPolicy
   /** Extra observer (progress, tests). */
   readonly observer?: EngineObserver
+  /** Never fast-forward steady decode runs (slower; the oracle the fast path must match). */
+  readonly exactSteps?: boolean
   /** Description of the workload, copied into summary.config. */
   readonly workload?: Record<string, unknown>
 }
@@ -54,7 +56,8 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
       observer: combineObservers(...observers),
       router: makeRouter(options.router ?? "round-robin"),
       maxModelLen: cfg.engine.maxModelLen,
-      maxNumSeqs: cfg.engine.maxNumSeqs
+      maxNumSeqs: cfg.engine.maxNumSeqs,
+      exactSteps: options.exactSteps ?? false
     })
     yield* Stream.runForEachChunk(arrivals, (chunk) =>
       Effect.sync(() => {

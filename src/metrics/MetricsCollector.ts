@@ -39,8 +39,8 @@ export class MetricsCollector {
     onStep: () => {
       this.steps++
     },
-    onToken: (r, t) => {
-      if (r.lastTokenNs >= 0) this.itl.add(t - r.lastTokenNs)
+    onTokenGap: (gap, n) => {
+      this.itl.add(gap, n)
     },
     onFinish: (r) => {
       this.inFlight--

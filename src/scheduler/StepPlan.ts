@@ -13,6 +13,8 @@ export interface StepPlan {
   readonly tokens: Int32Array
   /** Requests preempted while scheduling this step. */
   preempted: number
+  /** Requests admitted from the waiting queue this step. */
+  admitted: number
   readonly shape: BatchShape
 }
 
@@ -21,12 +23,14 @@ export const makeStepPlan = (maxSeqs: number): StepPlan => ({
   reqs: [],
   tokens: new Int32Array(maxSeqs),
   preempted: 0,
+  admitted: 0,
   shape: makeBatchShape(maxSeqs)
 })
 
 export const resetStepPlan = (p: StepPlan): void => {
   p.count = 0
   p.preempted = 0
+  p.admitted = 0
   resetBatchShape(p.shape)
 }
 

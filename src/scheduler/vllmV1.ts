@@ -86,6 +86,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
         running.push(r)
         r.status = RequestStatus.Running
         if (r.firstScheduledNs < 0) r.firstScheduledNs = now
+        plan.admitted++
         addToPlan(plan, r, n)
         r.numComputed += n
         budget -= n

@@ -1,0 +1,64 @@
+/**
+ * Fast-forward of steady decode runs must give exactly what stepping one step at a time gives:
+ * identical requests.csv rows, step rows and summaries, over random workloads and engine settings.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, FastCheck as fc } from "effect"
+import type { StepInfo } from "../../src/engine/EngineObserver.js"
+import { stepRow } from "../../src/trace/format.js"
+import { runScenario } from "../helpers.js"
+
+const workload = fc.array(
+  fc.record({ gapUs: fc.integer({ min: 0, max: 200_000 }), prompt: fc.integer({ min: 1, max: 400 }), output: fc.integer({ min: 1, max: 300 }) }),
+  { minLength: 1, maxLength: 40 }
+)
+const settings = fc.record({
+  blockSize: fc.constantFrom(1, 3, 16),
+  numBlocks: fc.integer({ min: 30, max: 600 }),
+  budget: fc.integer({ min: 64, max: 2048 }),
+  maxSeqs: fc.integer({ min: 1, max: 24 }),
+  chunked: fc.boolean(),
+  reserveFull: fc.boolean(),
+  instances: fc.integer({ min: 1, max: 2 }),
+  slope: fc.integer({ min: 0, max: 50 })
+})
+
+const run = (arrivals: ReadonlyArray<{ arrivalNs: number; promptTokens: number; outputTokens: number }>, s: fc.RecordValue<typeof settings> extends never ? never : any, exactSteps: boolean) =>
+  Effect.gen(function*() {
+    const steps: Array<string> = []
+    const capacity = s.numBlocks * s.blockSize
+    const { store, summary, result } = yield* runScenario(arrivals, {
+      engine: { blockSize: s.blockSize, maxNumBatchedTokens: s.budget, maxNumSeqs: s.maxSeqs, enableChunkedPrefill: s.chunked, schedulerReserveFullIsl: s.reserveFull, maxModelLen: s.chunked ? capacity : Math.min(capacity, s.budget) },
+      numBlocks: s.numBlocks,
+      numInstances: s.instances,
+      // piecewise-linear in the context, like the roofline's max(compute, memory)
+      stepNs: (b) => 500_000 + 3_000 * b.numDecode + Math.max(40 * b.prefillTokens, s.slope * b.decodeContextSum),
+      observer: { onStep: (i: StepInfo) => steps.push(stepRow(i)) },
+      exactSteps
+    })
+    return { rows: store.requests.map((r) => r.row), steps, summary, skipped: result.engine.instances.reduce((a, i) => a + i.fastForwardedSteps, 0) }
+  })
+
+describe("fast-forward", () => {
+  it.effect.prop("identical to exact stepping", [workload, settings], ([w, s]) =>
+    Effect.gen(function*() {
+      let t = 0
+      const arrivals = w.map((x) => ({ arrivalNs: (t += x.gapUs * 1000), promptTokens: x.prompt, outputTokens: x.output }))
+      const exact = yield* run(arrivals, s, true)
+      const fast = yield* run(arrivals, s, false)
+      expect(fast.rows).toEqual(exact.rows)
+      expect(fast.steps).toEqual(exact.steps)
+      expect(fast.summary).toEqual(exact.summary)
+    }), { fastCheck: { numRuns: 200 } })
+
+  it.effect("skips work: a long decode-only run takes one step() per finish, not per token", () =>
+    Effect.gen(function*() {
+      const arrivals = Array.from({ length: 8 }, (_, i) => ({ arrivalNs: 0, promptTokens: 100, outputTokens: 500 + i }))
+      const exact = yield* run(arrivals, { blockSize: 16, numBlocks: 10_000, budget: 2048, maxSeqs: 16, chunked: true, reserveFull: true, instances: 1, slope: 10 }, true)
+      const fast = yield* run(arrivals, { blockSize: 16, numBlocks: 10_000, budget: 2048, maxSeqs: 16, chunked: true, reserveFull: true, instances: 1, slope: 10 }, false)
+      expect(fast.rows).toEqual(exact.rows)
+      expect(exact.summary.num_steps).toBe(507)
+      expect(exact.skipped).toBe(0)
+      expect(fast.skipped).toBeGreaterThan(480)
+    }))
+})
