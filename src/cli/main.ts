@@ -4,6 +4,7 @@ import { Console, Effect } from "effect"
 import { listHardware, listModels, loadHardware } from "../config/catalog.js"
 import { serveCommand, serverCommand } from "./serveCommand.js"
 import { simulateCommand } from "./simulateCommand.js"
+import { validateCommand } from "./validateCommand.js"
 
 const modelsCommand = Command.make("models", {}, () => Console.log(listModels().join("\n"))).pipe(
   Command.withDescription("List the bundled models")
@@ -20,7 +21,7 @@ const hardwareCommand = Command.make("hardware", {}, () =>
 
 export const rootCommand = Command.make("llmservingsim").pipe(
   Command.withDescription("LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"),
-  Command.withSubcommands([simulateCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand])
+  Command.withSubcommands([simulateCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand, validateCommand])
 )
 
 export const cli = Command.run(rootCommand, { name: "llmservingsim", version: "0.1.0" })

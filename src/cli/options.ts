@@ -47,7 +47,8 @@ export const engineOptions = {
   attentionComputeEfficiency: optFloat("attention-efficiency", "Roofline: fraction of peak TFLOP/s reached by prefill attention (default 0.5)"),
   memoryEfficiency: optFloat("memory-efficiency", "Roofline: fraction of peak memory bandwidth reached (default 0.8)"),
   kernelOverheadUs: optFloat("kernel-overhead-us", "Roofline: fixed time per kernel, us (default 1.5)"),
-  stepOverheadUs: optFloat("step-overhead-us", "Roofline: fixed time per engine step, us (default 1000)")
+  stepOverheadUs: optFloat("step-overhead-us", "Roofline: fixed time per engine step, us (default 1000; 0 for profile:)"),
+  perfModel: Options.text("perf-model").pipe(Options.optional, Options.withDescription("Step-time model: roofline (default), op-roofline, profile:DIR_OR_CSV (measured tables), calibrated:FILE (from `llmservingsim calibrate`)"))
 }
 
 type ValueOf<O> = O extends Options.Options<infer A> ? A : never
@@ -74,7 +75,8 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
   attentionComputeEfficiency: get(o.attentionComputeEfficiency),
   memoryEfficiency: get(o.memoryEfficiency),
   kernelOverheadUs: get(o.kernelOverheadUs),
-  stepOverheadUs: get(o.stepOverheadUs)
+  stepOverheadUs: get(o.stepOverheadUs),
+  perfModel: get(o.perfModel)
 })
 
 export const workloadOptions = {

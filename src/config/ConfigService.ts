@@ -8,6 +8,7 @@ import type { EngineConfig } from "../domain/EngineConfig.js"
 import type { Hardware } from "../domain/Hardware.js"
 import type { ModelShape } from "../domain/Model.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
+import type { LoadedPerfModel } from "../perf/spec.js"
 
 export interface SimConfig {
   readonly model: ModelShape
@@ -20,6 +21,8 @@ export interface SimConfig {
   readonly numInstances: number
   /** Seed of every random draw (workload generator, router ties). */
   readonly seed: number
+  /** `--perf-model` (absent: the datasheet roofline) and an explicit --step-overhead-us, ns. */
+  readonly perfModel?: { readonly spec: LoadedPerfModel; readonly stepOverheadNs?: number | undefined } | undefined
 }
 
 export class ConfigService extends Context.Tag("llmservingsim/ConfigService")<ConfigService, SimConfig>() {

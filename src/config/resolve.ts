@@ -9,6 +9,7 @@ import { defaultEngineConfig, type EngineConfig } from "../domain/EngineConfig.j
 import { type FileError, type InputError, InvalidOption, type NoKvMemory, type UnknownName } from "../domain/errors.js"
 import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams.js"
 import { kvCapacity } from "../memory/capacity.js"
+import { loadPerfModel, parsePerfModelSpec } from "../perf/spec.js"
 import { loadHardware, loadModel } from "./catalog.js"
 import type { SimConfig } from "./ConfigService.js"
 
@@ -35,6 +36,8 @@ export interface EngineFlags {
   readonly memoryEfficiency?: number | undefined
   readonly kernelOverheadUs?: number | undefined
   readonly stepOverheadUs?: number | undefined
+  /** `--perf-model` spec (roofline | op-roofline | profile:PATH | calibrated:FILE). */
+  readonly perfModel?: string | undefined
 }
 
 export type ConfigError = UnknownName | FileError | InputError | InvalidOption | NoKvMemory
@@ -68,6 +71,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* fraction(f.memoryEfficiency, "--memory-efficiency")
     yield* nonNeg(f.kernelOverheadUs, "--kernel-overhead-us")
     yield* nonNeg(f.stepOverheadUs, "--step-overhead-us")
+    const perfSpec = f.perfModel === undefined ? undefined : yield* parsePerfModelSpec(f.perfModel)
 
     const model = yield* loadModel(f.model)
     const hardware = yield* loadHardware(f.hardware)
@@ -137,6 +141,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       engine: { ...engine0, maxModelLen },
       roofline,
       numInstances: f.numInstances ?? 1,
-      seed: f.seed ?? 0
+      seed: f.seed ?? 0,
+      ...(perfSpec === undefined ? {} : { perfModel: { spec: yield* loadPerfModel(perfSpec, m, hardware, tp), stepOverheadNs: f.stepOverheadUs === undefined ? undefined : Math.round(f.stepOverheadUs * 1000) } })
     } satisfies SimConfig
   })

@@ -1,0 +1,98 @@
+/**
+ * `llmservingsim validate --run DIR --workload FILE [--perf-model ...] [--output-dir DIR]
+ * [--tolerance PCT]`: replay a measured vLLM run (LLMServingSim bench layout) with its engine
+ * settings and compare TTFT/TPOT/E2E distributions and KV capacity.
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { resolveConfig } from "../config/resolve.js"
+import { FileError, InvalidOption } from "../domain/errors.js"
+import { simulate } from "../engine/simulate.js"
+import { simulationLayer } from "../layers.js"
+import { TraceWriter } from "../trace/TraceWriter.js"
+import { readBenchRun, runSettings } from "../validate/bench.js"
+import { boundFor, compareRun, formatComparison, parseTolerance } from "../validate/compare.js"
+import { resolveWorkload } from "../workload/Workload.js"
+
+const opt = (name: string, d: string) => Options.text(name).pipe(Options.optional, Options.withDescription(d))
+
+export const validateCommand = Command.make(
+  "validate",
+  {
+    run: Options.text("run").pipe(Options.withDescription("Measured run folder (holding vllm/meta.json and vllm/requests.jsonl)")),
+    workload: Options.text("workload").pipe(Options.withDescription("The workload the run replayed (trace file, e.g. LLMServingSim JSONL)")),
+    perfModel: opt("perf-model", "Step-time model: roofline (default), op-roofline, profile:DIR_OR_CSV, calibrated:FILE"),
+    hardware: opt("hardware", "GPU (default: from meta.json hardware.device_name)"),
+    model: opt("model", "Model (default: meta.json's model)"),
+    stepOverheadUs: Options.float("step-overhead-us").pipe(Options.optional, Options.withDescription("Fixed time per engine step, us (default: 1000 for roofline, 0 for profile/calibrated)")),
+    outputDir: opt("output-dir", "Write validation.json (and the simulated requests.csv, steps.csv, summary.json) here"),
+    tolerance: opt("tolerance", "Fail (exit 1) beyond this |diff| in %: PCT, or per metric: ttft=5,tpot=3,e2el=3,num_gpu_blocks=2"),
+    json: Options.boolean("json").pipe(Options.withDescription("Print validation.json to stdout instead of the table"))
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const tol = Option.isNone(o.tolerance) ? undefined : parseTolerance(o.tolerance.value)
+      if (typeof tol === "string") return yield* new InvalidOption({ option: "--tolerance", reason: tol })
+      const run = yield* readBenchRun(o.run)
+      const st = yield* runSettings(run)
+      const hardwareName = Option.getOrUndefined(o.hardware) ?? st.deviceName
+      if (hardwareName === undefined) return yield* new InvalidOption({ option: "--hardware", reason: `${run.metaPath} names no device (hardware.device_name); give --hardware` })
+      const base = yield* resolveConfig({
+        model: Option.getOrUndefined(o.model) ?? st.model,
+        hardware: hardwareName,
+        ...st.flags,
+        perfModel: Option.getOrUndefined(o.perfModel),
+        stepOverheadUs: Option.getOrUndefined(o.stepOverheadUs)
+      })
+      // the run's device memory as CUDA reported it (what vLLM sized the KV cache from)
+      const cfg = st.deviceMemoryBytes === undefined ? base : { ...base, hardware: { ...base.hardware, memoryBytesVisible: st.deviceMemoryBytes } }
+      const workload = yield* resolveWorkload({ trace: o.workload }, cfg.seed)
+      const outDir = Option.getOrUndefined(o.outputDir)
+      const writer = outDir === undefined ? TraceWriter.none : TraceWriter.files(outDir)
+      const result = yield* simulate(workload.arrivals, { workload: workload.spec }).pipe(Effect.provide(simulationLayer(cfg, writer)))
+      const rows = compareRun(run, result.summary, result.capacity.numBlocks, st.measuredBlocks)
+      const failures = tol === undefined ? [] : Object.entries(rows).filter(([k, r]) => {
+        const b = boundFor(tol, k)
+        return b !== undefined && !(Math.abs(r.diff_pct) <= b)
+      })
+      const doc = {
+        run: run.dir,
+        workload: o.workload,
+        model: cfg.model.id,
+        hardware: cfg.hardware.name,
+        perf_model: result.perfModel,
+        requests: { measured: run.requests, simulated: result.summary.completed, rejected: result.summary.rejected },
+        metrics: rows,
+        ...Object.fromEntries(Object.entries(rows)),
+        settings: { honoured: st.honoured, not_honoured: st.notHonoured },
+        tolerance: tol === undefined ? null : Object.fromEntries(tol),
+        passed: failures.length === 0
+      }
+      if (outDir !== undefined) {
+        yield* Effect.try({
+          try: () => {
+            fs.mkdirSync(outDir, { recursive: true })
+            fs.writeFileSync(path.join(outDir, "validation.json"), JSON.stringify(doc, null, 2) + "\n")
+          },
+          catch: (e) => new FileError({ path: path.join(outDir, "validation.json"), reason: (e as Error).message })
+        })
+      }
+      if (o.json) yield* Console.log(JSON.stringify(doc, null, 2))
+      else {
+        yield* Console.log(`Validation: ${run.dir}`)
+        yield* Console.log(`  model ${cfg.model.id} on ${cfg.hardware.name}; perf model ${result.perfModel}`)
+        yield* Console.log(`  requests: ${run.requests} measured, ${result.summary.completed} simulated (${result.summary.rejected} rejected); preemptions simulated: ${result.summary.num_preemptions}`)
+        yield* Console.log("")
+        yield* Console.log(formatComparison(rows, tol))
+        yield* Console.log("")
+        yield* Console.log("Engine settings reproduced: " + st.honoured.join("; "))
+        if (st.notHonoured.length > 0) yield* Console.log("Not honoured yet:\n" + st.notHonoured.map((x) => `  - ${x}`).join("\n"))
+        if (outDir !== undefined) yield* Console.log(`validation.json written to ${outDir}/`)
+      }
+      if (failures.length > 0) {
+        return yield* new InvalidOption({ option: "--tolerance", reason: `${failures.length} metric(s) beyond bounds: ${failures.map(([k, r]) => `${k} ${r.diff_pct >= 0 ? "+" : ""}${r.diff_pct.toFixed(1)}% (bound ±${boundFor(tol!, k)}%)`).join(", ")}` })
+      }
+    })
+).pipe(Command.withDescription("Replay a measured vLLM run (vllm/meta.json + requests.jsonl) and compare simulated vs measured TTFT, TPOT, E2E latency and KV capacity"))

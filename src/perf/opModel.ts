@@ -1,0 +1,233 @@
+/**
+ * Per-operator step-time model: the decoder layer split into the kernels vLLM launches, each
+ * priced on its own so that measured profiles can replace any subset of them, calibration can fit
+ * the efficiencies kernel class by kernel class, and `setup-perf` can write per-layer tables.
+ *
+ * Kernels (names as in LLMServingSim 2.0 profiles; T = tokens in the step, S = sequences):
+ *   per decoder layer: layernorm (x2, fused add+RMSNorm), qkv_proj, rotary_emb, attention,
+ *     o_proj, gate_up_proj, act_fn, down_proj (OPT: fc1 / fc2 in the last three slots; MoE
+ *     layers: router + experts instead)
+ *   once per step: embedding, final_layernorm (T); lm_head, sampler (S)
+ * Each kernel costs  combine(FLOPs / (peak x compute eff), bytes / (bandwidth x memory eff))
+ * + kernel overhead, where combine is max (a pure roofline) or, when `smoothing` p is finite,
+ * the p-norm (c^p + m^p)^(1/p), which rounds the roofline's corner as measured kernels do.
+ * The step adds 2 all-reduces per layer under TP and a fixed per-step overhead.
+ */
+import type { EngineConfig } from "../domain/EngineConfig.js"
+import { type Hardware, peakFlops } from "../domain/Hardware.js"
+import type { ModelShape } from "../domain/Model.js"
+import { defaultRooflineParams } from "../domain/PerfParams.js"
+import type { Network } from "../network/NetworkService.js"
+import type { BatchShape } from "./BatchShape.js"
+import type { PerfModel } from "./PerfModelService.js"
+
+/** Fitted or datasheet parameters of the per-operator model. */
+export interface OpParams {
+  /** Fraction of dense tensor peak reached by GEMMs. */
+  readonly gemmComputeEff: number
+  /** Fraction of peak bandwidth reached by GEMMs streaming weights (small T). */
+  readonly gemmMemoryEff: number
+  /** Fraction of dense tensor peak reached by prefill attention. */
+  readonly attnComputeEff: number
+  /** Fraction of peak bandwidth reached reading the KV cache. */
+  readonly attnMemoryEff: number
+  /** Fraction of peak bandwidth reached by element-wise kernels (norms, RoPE, activation, embedding, sampler). */
+  readonly elementwiseMemoryEff: number
+  /** Fixed time per kernel launch, ns. */
+  readonly kernelOverheadNs: number
+  /** Fixed time per engine step, ns (scheduler, input preparation; 0 with async scheduling hides it). */
+  readonly stepOverheadNs: number
+  /** p of the p-norm combining compute and memory time; >= 50 means max (pure roofline). */
+  readonly smoothing: number
+}
+
+/** Datasheet defaults: the same documented starting points as the monolithic roofline. */
+export const datasheetOpParams: OpParams = {
+  gemmComputeEff: defaultRooflineParams.computeEfficiency,
+  gemmMemoryEff: defaultRooflineParams.memoryEfficiency,
+  attnComputeEff: defaultRooflineParams.attentionComputeEfficiency,
+  attnMemoryEff: defaultRooflineParams.memoryEfficiency,
+  elementwiseMemoryEff: defaultRooflineParams.memoryEfficiency,
+  kernelOverheadNs: defaultRooflineParams.kernelOverheadNs,
+  stepOverheadNs: defaultRooflineParams.stepOverheadNs,
+  smoothing: 100
+}
+
+/** Canonical kernel names. */
+export const LAYER_TOKEN_OPS = ["layernorm", "qkv_proj", "rotary_emb", "o_proj", "gate_up_proj", "act_fn", "down_proj"] as const
+export const STEP_TOKEN_OPS = ["embedding", "final_layernorm"] as const
+export const STEP_SEQ_OPS = ["lm_head", "sampler"] as const
+export type LayerTokenOp = typeof LAYER_TOKEN_OPS[number]
+export type StepTokenOp = typeof STEP_TOKEN_OPS[number]
+export type StepSeqOp = typeof STEP_SEQ_OPS[number]
+export type OpName = LayerTokenOp | StepTokenOp | StepSeqOp | "attention" | "moe"
+/** How many times each per-layer kernel runs in one decoder layer. */
+export const LAYER_OP_COUNT: Readonly<Record<LayerTokenOp, number>> = {
+  layernorm: 2, qkv_proj: 1, rotary_emb: 1, o_proj: 1, gate_up_proj: 1, act_fn: 1, down_proj: 1
+}
+
+/**
+ * Attention work of one step for one layer. `pc`/`kp` are the summed prefill chunk and prefill
+ * context, `nd`/`kdSum` the decode count and summed decode context (the keys of LLMServingSim
+ * 2.0 attention tables); `area` = sum c (ctx + (c+1)/2) and `kvRead` = sum (ctx + c) are exact
+ * per-request sums when known (from a BatchShape), or derived from pc/kp for one prefill.
+ */
+export interface AttnArgs {
+  pc: number
+  kp: number
+  nd: number
+  kdSum: number
+  area: number
+  kvRead: number
+}
+
+export const makeAttnArgs = (): AttnArgs => ({ pc: 0, kp: 0, nd: 0, kdSum: 0, area: 0, kvRead: 0 })
+
+/** Fill `a` for one prefill of `pc` tokens after `kp` cached plus `nd` decodes of mean context `kd`. */
+export const attnArgsOf = (a: AttnArgs, pc: number, kp: number, nd: number, kd: number): AttnArgs => {
+  a.pc = pc; a.kp = kp; a.nd = nd; a.kdSum = nd * kd
+  a.area = pc * (kp + (pc + 1) / 2)
+  a.kvRead = pc > 0 ? kp + pc : 0
+  return a
+}
+
+/** Fill `a` from a batch. */
+export const attnArgsFromBatch = (a: AttnArgs, b: BatchShape): AttnArgs => {
+  let area = 0
+  let kvRead = 0
+  let kp = 0
+  for (let i = 0; i < b.numPrefill; i++) {
+    const c = b.prefillChunk[i]!
+    const ctx = b.prefillContext[i]!
+    area += c * (ctx + (c + 1) / 2)
+    kvRead += ctx + c
+    kp += ctx
+  }
+  a.pc = b.prefillTokens; a.kp = kp; a.nd = b.numDecode; a.kdSum = b.decodeContextSum
+  a.area = area; a.kvRead = kvRead
+  return a
+}
+
+/** Costs of single kernels, ns, without the per-step overhead. */
+export interface OpCosts {
+  /** Per decoder layer, T tokens. */
+  readonly layer: Readonly<Record<LayerTokenOp, (T: number) => number>>
+  /** One MoE layer's router + experts for T tokens (0 for dense models). */
+  readonly moe: (T: number) => number
+  /** One layer's attention (incl. KV-cache write). */
+  readonly attention: (a: AttnArgs) => number
+  readonly step: Readonly<Record<StepTokenOp, (T: number) => number>>
+  readonly seq: Readonly<Record<StepSeqOp, (S: number) => number>>
+}
+
+const ACT_BYTES = 2
+
+/** Kernel costs from datasheet figures and `p`, for one GPU of a TP group. */
+export const makeOpCosts = (m: ModelShape, hw: Hardware, e: EngineConfig, p: OpParams): OpCosts => {
+  const tp = e.tensorParallelSize
+  const wb = e.weightDtypeBytes
+  const kvb = e.kvCacheDtypeBytes
+  const peak = peakFlops(hw, wb) / 1e9 // FLOP/ns
+  const bw = hw.memoryBandwidthGBs // bytes/ns
+  const gC = peak * p.gemmComputeEff
+  const gM = bw * p.gemmMemoryEff
+  const aC = peak * p.attnComputeEff
+  const aM = bw * p.attnMemoryEff
+  const eM = bw * p.elementwiseMemoryEff
+  const k0 = p.kernelOverheadNs
+  const sm = p.smoothing
+  const comb = sm >= 50
+    ? (c: number, mm: number) => (c > mm ? c : mm)
+    : (c: number, mm: number) => {
+      const hi = c > mm ? c : mm
+      if (hi === 0) return 0
+      return hi * Math.pow(Math.pow(c / hi, sm) + Math.pow(mm / hi, sm), 1 / sm)
+    }
+
+  const h = m.hidden
+  const qOut = m.heads * m.headDim / tp
+  const qkvOut = (m.heads + 2 * m.kvHeads) * m.headDim / tp
+  const ropeWidth = (m.heads + m.kvHeads) * m.headDim / tp
+  const ffn = m.intermediate / tp
+  const kvPerTokenLayer = 2 * (m.kvHeads / tp) * m.headDim * kvb
+  const attnCoef = 4 * (m.heads / tp) * m.headDim
+
+  const gemm = (T: number, k: number, n: number): number =>
+    comb(2 * T * k * n / gC, (k * n * wb + T * (k + n) * ACT_BYTES) / gM) + k0
+  const elem = (bytes: number): number => bytes / eM + k0
+
+  const moe = m.moe
+  const moeCost = (T: number): number => {
+    if (moe === null) return 0
+    const ei = moe.expertIntermediate / tp
+    const pairs = T * moe.topK
+    const active = moe.experts * (1 - Math.pow(1 - moe.topK / moe.experts, T))
+    const c = 2 * pairs * 3 * h * ei / gC
+    const mem = (active * 3 * h * ei * wb + pairs * (h + 3 * ei) * ACT_BYTES) / gM
+    return gemm(T, h, moe.experts) + comb(c, mem) + 3 * k0
+  }
+
+  return {
+    layer: {
+      layernorm: (T) => elem(4 * T * h * ACT_BYTES),
+      qkv_proj: (T) => gemm(T, h, qkvOut),
+      rotary_emb: (T) => elem(2 * T * ropeWidth * ACT_BYTES),
+      o_proj: (T) => gemm(T, qOut, h),
+      gate_up_proj: (T) => m.gatedMlp ? gemm(T, h, 2 * ffn) : gemm(T, h, ffn),
+      act_fn: (T) => elem(T * ffn * ACT_BYTES * (m.gatedMlp ? 3 : 2)),
+      down_proj: (T) => gemm(T, ffn, h)
+    },
+    moe: moeCost,
+    attention: (a) => {
+      const T = a.pc + a.nd
+      if (T === 0) return 0
+      const flops = attnCoef * (a.area + a.kdSum)
+      const bytes = (a.kvRead + a.kdSum + T) * kvPerTokenLayer + 2 * T * qOut * ACT_BYTES
+      return comb(flops / aC, bytes / aM) + 2 * k0 // KV write + attention kernel
+    },
+    step: {
+      embedding: (T) => elem(2 * T * h * ACT_BYTES),
+      final_layernorm: (T) => elem(3 * T * h * ACT_BYTES)
+    },
+    seq: {
+      lm_head: (S) => gemm(S, h, m.vocab / tp),
+      sampler: (S) => elem(3 * S * m.vocab * 4)
+    }
+  }
+}
+
+/**
+ * A step-time model from kernel costs: layers x (per-layer kernels + attention) + per-step
+ * kernels + 2 all-reduces per layer under TP + `stepOverheadNs`. Allocation-free per call.
+ */
+export const composeStep = (name: string, ops: OpCosts, m: ModelShape, e: EngineConfig, net: Network, stepOverheadNs: number): PerfModel => {
+  const L = m.layers
+  const moeLayers = m.moe?.moeLayers ?? 0
+  const denseLayers = L - moeLayers
+  const tp = e.tensorParallelSize
+  const h = m.hidden
+  const ly = ops.layer
+  const { layernorm, qkv_proj, rotary_emb, o_proj, gate_up_proj, act_fn, down_proj } = ly
+  const { embedding, final_layernorm } = ops.step
+  const { lm_head, sampler } = ops.seq
+  const attention = ops.attention
+  const moe = ops.moe
+  const a = makeAttnArgs()
+  const stepTimeNs = (b: BatchShape): number => {
+    const T = b.prefillTokens + b.numDecode
+    if (T === 0) return 0
+    const S = b.numPrefill + b.numDecode
+    attnArgsFromBatch(a, b)
+    const common = 2 * layernorm(T) + qkv_proj(T) + rotary_emb(T) + o_proj(T) + attention(a)
+    const mlp = gate_up_proj(T) + act_fn(T) + down_proj(T)
+    let total = L * common + denseLayers * mlp + (moeLayers > 0 ? moeLayers * moe(T) : 0)
+    if (tp > 1) total += 2 * L * net.allReduceNs(T * h * ACT_BYTES, tp)
+    total += embedding(T) + final_layernorm(T) + lm_head(S) + sampler(S)
+    return Math.round(total + stepOverheadNs)
+  }
+  return { name, stepTimeNs }
+}
+
+/** The per-operator roofline as a perf model. */
+export const makeOpRoofline = (name: string, m: ModelShape, hw: Hardware, e: EngineConfig, p: OpParams, net: Network): PerfModel =>
+  composeStep(name, makeOpCosts(m, hw, e, p), m, e, net, p.stepOverheadNs)

@@ -1,0 +1,87 @@
+/**
+ * Small CSV reading for profile tables: whole file, header plus rows with 1-based line numbers,
+ * simple RFC 4180 quoting. Errors name the file, line and column.
+ */
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import { FileError, InputError } from "../../domain/errors.js"
+
+export interface CsvTable {
+  readonly path: string
+  readonly header: ReadonlyArray<string>
+  readonly rows: ReadonlyArray<{ readonly line: number; readonly cells: ReadonlyArray<string> }>
+}
+
+const splitLine = (l: string): Array<string> => {
+  if (!l.includes("\"")) return l.split(",").map((c) => c.trim())
+  const out: Array<string> = []
+  let cur = ""
+  let q = false
+  for (let i = 0; i < l.length; i++) {
+    const ch = l[i]!
+    if (q) {
+      if (ch === "\"" && l[i + 1] === "\"") { cur += "\""; i++ } else if (ch === "\"") q = false
+      else cur += ch
+    } else if (ch === "\"") q = true
+    else if (ch === ",") { out.push(cur.trim()); cur = "" } else cur += ch
+  }
+  out.push(cur.trim())
+  return out
+}
+
+export const readText = (file: string): Effect.Effect<string, FileError> =>
+  Effect.try({
+    try: () => fs.readFileSync(file, "utf8"),
+    catch: (e) => {
+      const code = (e as NodeJS.ErrnoException).code
+      return new FileError({ path: file, reason: code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message })
+    }
+  })
+
+/** Read a CSV file; fails if a row has a different number of cells than the header. */
+export const readCsv = (file: string): Effect.Effect<CsvTable, FileError | InputError> =>
+  Effect.flatMap(readText(file), (text) => {
+    const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/)
+    let h = 0
+    while (h < lines.length && lines[h]!.trim() === "") h++
+    if (h >= lines.length) return Effect.fail(new InputError({ path: file, line: 1, expected: "a CSV header line", got: "an empty file" }))
+    const header = splitLine(lines[h]!)
+    const rows: Array<{ line: number; cells: Array<string> }> = []
+    for (let i = h + 1; i < lines.length; i++) {
+      const l = lines[i]!
+      if (l.trim() === "") continue
+      const cells = splitLine(l)
+      if (cells.length !== header.length) {
+        return Effect.fail(new InputError({ path: file, line: i + 1, expected: `${header.length} comma-separated cells (${header.slice(0, 6).join(",")}${header.length > 6 ? ",..." : ""})`, got: `${cells.length}` }))
+      }
+      rows.push({ line: i + 1, cells })
+    }
+    return Effect.succeed({ path: file, header, rows })
+  })
+
+/** Index of a required column, or InputError naming it. */
+export const column = (t: CsvTable, name: string): Effect.Effect<number, InputError> => {
+  const i = t.header.indexOf(name)
+  return i >= 0 ? Effect.succeed(i) : Effect.fail(new InputError({ path: t.path, line: 1, field: name, expected: `a column '${name}' in the header`, got: t.header.slice(0, 8).join(",") }))
+}
+
+/** A numeric cell (finite, >= 0 unless `allowNegative`), or InputError naming file/line/field. */
+export const num = (t: CsvTable, row: { readonly line: number; readonly cells: ReadonlyArray<string> }, col: number, opts: { readonly allowEmpty?: boolean } = {}): Effect.Effect<number, InputError> => {
+  const s = row.cells[col]!
+  if (s === "" && opts.allowEmpty === true) return Effect.succeed(Number.NaN)
+  const v = Number(s)
+  return s !== "" && Number.isFinite(v) && v >= 0
+    ? Effect.succeed(v)
+    : Effect.fail(new InputError({ path: t.path, line: row.line, field: t.header[col], expected: "a number >= 0", got: JSON.stringify(s) }))
+}
+
+/** Synchronous numeric parse used inside tight loops; returns NaN on failure (caller reports). */
+export const numOrNaN = (s: string): number => {
+  if (s === "") return Number.NaN
+  const v = Number(s)
+  return Number.isFinite(v) && v >= 0 ? v : Number.NaN
+}
+
+/** The first row/column whose cell is not a number >= 0, as an InputError. */
+export const badCell = (t: CsvTable, row: { readonly line: number; readonly cells: ReadonlyArray<string> }, col: number): InputError =>
+  new InputError({ path: t.path, line: row.line, field: t.header[col], expected: "a number >= 0", got: JSON.stringify(row.cells[col]) })
