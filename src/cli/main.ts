@@ -4,7 +4,9 @@ import { Console, Effect } from "effect"
 import { listHardware, listModels, loadHardware } from "../config/catalog.js"
 import { serveCommand, serverCommand } from "./serveCommand.js"
 import { simulateCommand } from "./simulateCommand.js"
+import { testApiCommand } from "./testApiCommand.js"
 import { validateCommand } from "./validateCommand.js"
+import { calibrateCommand } from "./calibrateCommand.js"
 
 const modelsCommand = Command.make("models", {}, () => Console.log(listModels().join("\n"))).pipe(
   Command.withDescription("List the bundled models")
@@ -21,7 +23,7 @@ const hardwareCommand = Command.make("hardware", {}, () =>
 
 export const rootCommand = Command.make("llmservingsim").pipe(
   Command.withDescription("LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"),
-  Command.withSubcommands([simulateCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand, validateCommand])
+  Command.withSubcommands([simulateCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand, testApiCommand, validateCommand, calibrateCommand])
 )
 
 export const cli = Command.run(rootCommand, { name: "llmservingsim", version: "0.1.0" })

@@ -11,7 +11,7 @@
  */
 import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer, HttpServerResponse, type HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Context, Effect, Layer, ParseResult, Queue, Schema, Stream } from "effect"
+import { Chunk, Clock, Context, Effect, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
 import { createServer } from "node:http"
 import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { MemoryService } from "../memory/MemoryService.js"
@@ -25,7 +25,7 @@ import { Rng } from "../workload/Rng.js"
 import { ChatRequest, CompletionRequest, ServeApi } from "./Api.js"
 import { type LiveEngine, type LiveEvent, makeLiveEngine } from "./LiveEngine.js"
 import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
-import { encodeText, errorChunk, fullResponse, type Kind, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "./Sse.js"
+import { encodeText, errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "./Sse.js"
 import { type ChatMessage, countChat, echoPieces, outputPiece, type TextTokenizer } from "./Tokenizer.js"
 
 export const SERVER_VERSION = "0.1.0"
@@ -268,30 +268,38 @@ const respond = (st: ServeState, p: Prepared) =>
       return HttpServerResponse.unsafeJson(fullResponse(p.meta, pieces.join(""), n, p.finish))
     }
 
+    // One pull takes every event queued for this request and writes them as one buffer.
+    const write = makeTokenWriter(p.meta)
     let done = false
     let produced = 0
-    const body = Stream.fromQueue(h.events).pipe(
-      Stream.takeUntil((e) => e._tag === "Failed" || e.last),
-      Stream.map((e) => {
-        if (e._tag === "Failed") {
-          done = true
-          return errorChunk(e.message)
-        }
+    const pull = Effect.suspend(() => (done ? Effect.fail(Option.none()) : Queue.takeBetween(h.events, 1, 1024))).pipe(
+      Effect.map((events) => {
         let s = ""
-        if (e.n === 1 && p.meta.kind === "chat") s += roleChunk(p.meta)
-        const extra = extraOf(e)
-        // one chunk per token (a step yields one token per request, so this loop runs once)
-        for (; produced < e.n; produced++) {
-          const n = produced + 1
-          s += tokenChunk(p.meta, n, outputPiece(produced, p.echo), n === e.n ? finishOf(e.last) : null, extra)
+        for (const e of events) {
+          if (e._tag === "Failed") {
+            s += errorChunk(e.message) + SSE_DONE
+            done = true
+            break
+          }
+          if (e.n === 1 && p.meta.kind === "chat") s += roleChunk(p.meta)
+          const extra = extraOf(e)
+          // one chunk per token (a step yields one token per request, so this loop runs once)
+          for (; produced < e.n; produced++) {
+            const n = produced + 1
+            const finish = n === e.n ? finishOf(e.last) : null
+            s += extra === undefined ? write(n, outputPiece(produced, p.echo), finish) : tokenChunk(p.meta, n, outputPiece(produced, p.echo), finish, extra)
+          }
+          if (e.last) {
+            if (p.meta.includeUsage) s += usageChunk(p.meta, produced)
+            s += SSE_DONE
+            done = true
+            break
+          }
         }
-        if (e.last) done = true
-        return s
-      }),
-      Stream.concat(Stream.sync(() => (done && p.meta.includeUsage && produced === p.outputTokens ? usageChunk(p.meta, produced) : "") + SSE_DONE)),
-      Stream.map(encodeText),
-      Stream.ensuring(engine.abort(h))
+        return Chunk.of(encodeText(s))
+      })
     )
+    const body = Stream.repeatEffectChunkOption(pull).pipe(Stream.ensuring(engine.abort(h)))
     return HttpServerResponse.stream(body, {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }

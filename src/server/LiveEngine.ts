@@ -157,7 +157,12 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
           yield* Deferred.await(wake)
         } else {
           const waitNs = Math.ceil(wallOf(next) - (yield* clockNs))
-          if (waitNs > 0) yield* Effect.raceFirst(Effect.sleep(Duration.nanos(BigInt(waitNs))), Deferred.await(wake))
+          // an arrival can only need an earlier wake-up when some instance is idle
+          const anyIdle = instances.some((i) => !i.hasWork())
+          if (waitNs > 0) {
+            if (anyIdle) yield* Effect.raceFirst(Effect.sleep(Duration.nanos(BigInt(waitNs))), Deferred.await(wake))
+            else yield* Effect.sleep(Duration.nanos(BigInt(waitNs)))
+          }
           else {
             // the clock already passed `next` (ns rounding): deliver at the next pass
             const wallNow = yield* clockNs
@@ -175,13 +180,16 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
     const submit = (promptTokens: number, outputTokens: number) =>
       Effect.gen(function*() {
         const wallNs = yield* clockNs
-        const t = Math.max(lastArrival, simOf(wallNs))
+        const inst = instances[router(instances)]!
+        // A busy instance whose next step start lags the wall clock (the process was too slow to
+        // keep up) sees the arrival at that step start: simulated time never runs backwards.
+        let t = Math.max(lastArrival, simOf(wallNs))
+        if (inst.hasWork() && inst.clock < t) t = Math.max(lastArrival, inst.clock)
         lastArrival = t
         const r = new SimRequest(nextId++, t, promptTokens, outputTokens)
         const events = yield* Queue.unbounded<LiveEvent>()
         const h: LiveHandle = { req: r, events, arrivalWallNs: wallNs }
         observer.onArrive?.(r)
-        const inst = instances[router(instances)]!
         handles.set(r.id, h)
         if (!inst.admit(r)) {
           handles.delete(r.id)

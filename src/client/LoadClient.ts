@@ -1,0 +1,246 @@
+/**
+ * The `test-api` load client: drives any OpenAI-compatible endpoint (ours or a real vLLM) with a
+ * workload, streams every response and measures what `vllm bench serve` measures, with its
+ * definitions (openai-wire.md section 4): TTFT = first chunk with a token - send time; ITL = each
+ * gap between token chunks; TPOT = (latency - TTFT) / (output tokens - 1); E2E = last token - send;
+ * output tokens from the usage chunk (else the number of token chunks); a request fails on a
+ * non-200 status, an `error` chunk or no token at all.
+ *
+ * Arrivals are sent at `arrival / timeScale` wall seconds after the start, limited to
+ * `maxConcurrency` requests in flight (vLLM's semaphore). With `timeScale` > 1 (a simulated server
+ * running faster than real time) every measured duration is multiplied by `timeScale`, so the
+ * figures are in simulated time and compare directly with the offline simulation.
+ *
+ * Prompts: completions send the prompt as token ids (exactly `promptTokens` of them, ids < 1000 so
+ * valid for any vocabulary) with `max_tokens` = output tokens and `ignore_eos`; chat sends a
+ * user message of `promptTokens` filler words and `max_completion_tokens`. Times come from
+ * `process.hrtime` (real time; this is a client of a real server).
+ */
+import type { Arrival } from "../engine/Engine.js"
+import { type Distribution, distributionOf, Samples } from "../metrics/stats.js"
+
+export interface LoadOptions {
+  /** Base URL without /v1, e.g. http://127.0.0.1:8000. */
+  readonly baseUrl: string
+  readonly model: string
+  readonly endpoint: "completions" | "chat"
+  /** At most this many requests in flight (Infinity = unlimited). */
+  readonly maxConcurrency: number
+  /** Arrival times divided by it, measured durations multiplied by it. */
+  readonly timeScale: number
+  readonly apiKey?: string | undefined
+  /** Per-request timeout, ms of wall time. */
+  readonly timeoutMs?: number
+}
+
+export interface RequestResult {
+  readonly ok: boolean
+  readonly error?: string
+  readonly promptTokens: number
+  readonly outputTokens: number
+  /** Simulated-time ms (wall x timeScale). */
+  readonly ttftMs: number
+  readonly e2eMs: number
+  readonly itlMs: ReadonlyArray<number>
+  /** Wall ns (process.hrtime) the request was sent / finished. */
+  readonly startNs: number
+  readonly endNs: number
+}
+
+export interface LoadResult {
+  readonly requests: ReadonlyArray<RequestResult>
+  /** Received minus scheduled wall time of each token chunk, ms (only when the server sends due_mono_ns). */
+  readonly chunkLagMs: Samples
+  readonly durationS: number
+  readonly maxConcurrency: number
+}
+
+const EMPTY_CHOICES = /"choices":\s*\[\s*\]/
+const TOKEN_CHOICES = /"choices":\s*\[\s*\{/
+const ROLE_CHUNK = /"role":\s*"assistant"/
+const EMPTY_CONTENT = /"content":\s*(""|null)\s*[,}]/
+
+const now = () => Number(process.hrtime.bigint())
+
+const promptIds = (n: number): Array<number> => {
+  const out = new Array<number>(n)
+  for (let i = 0; i < n; i++) out[i] = 100 + ((i * 37) % 800)
+  return out
+}
+
+const promptWords = (n: number): string => {
+  const words = ["hello", "world", "serving", "tokens", "simulator", "latency", "batch", "model"]
+  const out: Array<string> = []
+  for (let i = 0; i < n; i++) out.push(words[i % words.length]!)
+  return out.join(" ")
+}
+
+/** Send one request and stream its answer. */
+export const runOne = async (o: LoadOptions, a: Arrival, lag: Samples | undefined): Promise<RequestResult> => {
+  const chat = o.endpoint === "chat"
+  const body = chat
+    ? { model: o.model, messages: [{ role: "user", content: promptWords(a.promptTokens) }], max_completion_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
+    : { model: o.model, prompt: promptIds(a.promptTokens), max_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
+  const headers: Record<string, string> = { "content-type": "application/json" }
+  if (o.apiKey !== undefined) headers["authorization"] = `Bearer ${o.apiKey}`
+  const ts = o.timeScale
+  const start = now()
+  let first = -1
+  let last = -1
+  const itl: Array<number> = []
+  let tokens = 0
+  let usageOut = -1
+  let usagePrompt = -1
+  const fail = (error: string): RequestResult => ({ ok: false, error, promptTokens: a.promptTokens, outputTokens: 0, ttftMs: 0, e2eMs: 0, itlMs: [], startNs: start, endNs: now() })
+  try {
+    const res = await fetch(`${o.baseUrl}/v1/${chat ? "chat/completions" : "completions"}`, {
+      method: "POST", headers, body: JSON.stringify(body),
+      ...(o.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(o.timeoutMs) })
+    })
+    if (res.status !== 200 || res.body === null) return fail(`HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`)
+    const decoder = new TextDecoder()
+    let buf = ""
+    let error: string | undefined
+    const reader = res.body.getReader()
+    outer: while (true) {
+      const { done, value } = await reader.read()
+      if (done) break
+      const t = now()
+      buf += decoder.decode(value, { stream: true })
+      let i: number
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i).trim()
+        buf = buf.slice(i + 1)
+        if (!line.startsWith("data:")) continue
+        const data = line.slice(5).trim()
+        if (data === "[DONE]") break outer
+        // Token chunks are recognised without parsing them (the client must keep up with
+        // thousands of chunks per second); usage and error chunks are parsed.
+        if (data.startsWith('{"error"') || EMPTY_CHOICES.test(data)) {
+          const c = JSON.parse(data) as { usage?: { prompt_tokens: number; completion_tokens: number }; error?: { message: string } }
+          if (c.error !== undefined) error = c.error.message
+          else if (c.usage !== undefined) {
+            usageOut = c.usage.completion_tokens
+            usagePrompt = c.usage.prompt_tokens
+          }
+          continue
+        }
+        if (chat && ROLE_CHUNK.test(data) && EMPTY_CONTENT.test(data)) continue // the role chunk is not a token
+        if (!TOKEN_CHOICES.test(data)) {
+          const c = JSON.parse(data) as { error?: { message: string } }
+          if (c.error !== undefined) error = c.error.message
+          continue
+        }
+        tokens++
+        if (first < 0) first = t
+        else itl.push(((t - last) / 1e6) * ts)
+        last = t
+        if (lag !== undefined) {
+          const k = data.indexOf('"due_mono_ns":')
+          if (k >= 0) lag.push((t - parseInt(data.slice(k + 14), 10)) / 1e6)
+        }
+      }
+    }
+    if (error !== undefined) return fail(error)
+    if (first < 0) return fail("Never received a valid chunk to calculate TTFT.")
+    return {
+      ok: true,
+      promptTokens: usagePrompt >= 0 ? usagePrompt : a.promptTokens,
+      outputTokens: usageOut >= 0 ? usageOut : tokens,
+      ttftMs: ((first - start) / 1e6) * ts,
+      e2eMs: ((last - start) / 1e6) * ts,
+      itlMs: itl,
+      startNs: start,
+      endNs: last
+    }
+  } catch (e) {
+    return fail(String((e as Error).message ?? e))
+  }
+}
+
+/** Send every arrival on schedule (wall = arrival / timeScale) and collect the results. */
+export const runLoad = async (o: LoadOptions, arrivals: ReadonlyArray<Arrival>, onDone?: (n: number) => void): Promise<LoadResult> => {
+  const lag = new Samples()
+  const results: Array<RequestResult> = new Array(arrivals.length)
+  const t0 = now()
+  let inFlight = 0
+  let maxInFlight = 0
+  let finished = 0
+  const waiters: Array<() => void> = []
+  const acquire = async () => {
+    while (inFlight >= o.maxConcurrency) await new Promise<void>((r) => waiters.push(r))
+    inFlight++
+    if (inFlight > maxInFlight) maxInFlight = inFlight
+  }
+  const release = () => {
+    inFlight--
+    waiters.shift()?.()
+  }
+  const tasks: Array<Promise<void>> = []
+  for (let i = 0; i < arrivals.length; i++) {
+    const a = arrivals[i]!
+    const due = t0 + a.arrivalNs / o.timeScale
+    const wait = (due - now()) / 1e6
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    await acquire()
+    tasks.push(runOne(o, a, lag).then((r) => {
+      results[i] = r
+      release()
+      onDone?.(++finished)
+    }))
+  }
+  await Promise.all(tasks)
+  let end = t0
+  for (const r of results) if (r.ok && r.endNs > end) end = r.endNs
+  return { requests: results, chunkLagMs: lag, durationS: ((end - t0) / 1e9) * o.timeScale, maxConcurrency: maxInFlight }
+}
+
+/** The results as `summary.json` keys of `vllm bench serve` (and of `simulate`). */
+export const loadSummary = (r: LoadResult, config: Record<string, unknown>): Record<string, unknown> => {
+  const ttft = new Samples()
+  const tpot = new Samples()
+  const e2el = new Samples()
+  const itl = new Samples()
+  let completed = 0
+  let input = 0
+  let output = 0
+  const errors: Array<string> = []
+  for (const q of r.requests) {
+    if (!q.ok) {
+      if (errors.length < 20) errors.push(q.error ?? "failed")
+      continue
+    }
+    completed++
+    input += q.promptTokens
+    output += q.outputTokens
+    ttft.push(q.ttftMs)
+    e2el.push(q.e2eMs)
+    if (q.outputTokens > 1) tpot.push((q.e2eMs - q.ttftMs) / (q.outputTokens - 1))
+    for (const x of q.itlMs) itl.push(x)
+  }
+  const d = r.durationS
+  const per = (x: number) => (d > 0 ? x / d : 0)
+  const keys = (name: string, x: Distribution) => ({
+    [`mean_${name}_ms`]: x.mean, [`median_${name}_ms`]: x.median, [`std_${name}_ms`]: x.std,
+    [`p90_${name}_ms`]: x.p90, [`p95_${name}_ms`]: x.p95, [`p99_${name}_ms`]: x.p99
+  })
+  const lag = distributionOf(r.chunkLagMs)
+  return {
+    completed,
+    failed: r.requests.length - completed,
+    total_input_tokens: input,
+    total_output_tokens: output,
+    duration: d,
+    request_throughput: per(completed),
+    output_throughput: per(output),
+    total_token_throughput: per(input + output),
+    ...keys("ttft", distributionOf(ttft)),
+    ...keys("tpot", distributionOf(tpot)),
+    ...keys("itl", distributionOf(itl)),
+    ...keys("e2el", distributionOf(e2el)),
+    max_concurrent_requests: r.maxConcurrency,
+    ...(r.chunkLagMs.length > 0 ? { chunk_lag_wall_ms: { samples: r.chunkLagMs.length, mean: lag.mean, median: lag.median, p90: lag.p90, p99: lag.p99 } } : {}),
+    errors,
+    config
+  }
+}
