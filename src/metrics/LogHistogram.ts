@@ -19,6 +19,8 @@ export class LogHistogram {
   count = 0
   sum = 0
   private zeros = 0
+  private lastValue = -1
+  private lastIndex = 0
 
   /** Add `n` samples of value `x` (x >= 0). */
   add(x: number, n = 1): void {
@@ -28,8 +30,15 @@ export class LogHistogram {
       this.zeros += n
       return
     }
-    let i = Math.ceil(Math.log(x) / LOG_GAMMA)
-    if (i >= NUM_BUCKETS) i = NUM_BUCKETS - 1
+    // consecutive samples are often equal (every decode of a step has the same gap): skip the log
+    let i: number
+    if (x === this.lastValue) i = this.lastIndex
+    else {
+      i = Math.ceil(Math.log(x) / LOG_GAMMA)
+      if (i >= NUM_BUCKETS) i = NUM_BUCKETS - 1
+      this.lastValue = x
+      this.lastIndex = i
+    }
     this.counts[i]! += n
   }
 

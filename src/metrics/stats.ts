@@ -18,9 +18,9 @@ export class Samples {
     this.data[this.length++] = x
   }
 
-  /** A sorted copy of the samples. */
+  /** The samples sorted ascending, in place (a view, no copy: pushing afterwards re-sorts). */
   sorted(): Float64Array {
-    return this.data.slice(0, this.length).sort()
+    return this.data.subarray(0, this.length).sort()
   }
 
   sum(): number {

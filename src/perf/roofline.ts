@@ -74,6 +74,24 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
   const lmHeadN = m.vocab / tp
   const kernelNs = (layers * KERNELS_PER_LAYER + KERNELS_PER_STEP) * p.kernelOverheadNs
 
+  /** Everything but attention: depends only on T tokens and S sequences (cached for the last pair). */
+  let lastT = -1
+  let lastS = -1
+  let lastCost = 0
+  const tokenCost = (T: number, S: number): number => {
+    if (T === lastT && S === lastS) return lastCost
+    const elementwise = T * ACT_BYTES * (6 * h + 2 * qkvOut + 3 * (m.gatedMlp ? ffn : ffn / 1.5)) / bytesPerNs
+    let total = layers * (gemm(T, h, qkvOut) + gemm(T, oIn, h) + elementwise) + denseLayers * denseMlp(T) + moeLayers * moeMlp(T)
+    total += 2 * layers * net.allReduceNs(T * h * ACT_BYTES, tp)
+    // once per step: embedding gather, final norm, LM head over S positions, sampler over S x vocab
+    total += (T * h * ACT_BYTES * 3) / bytesPerNs
+    total += gemm(S, lmHeadK, lmHeadN) + (S * m.vocab * 4 * 2) / bytesPerNs
+    lastT = T
+    lastS = S
+    lastCost = total
+    return total
+  }
+
   const stepTimeNs = (b: BatchShape): number => {
     const T = b.prefillTokens + b.numDecode
     if (T === 0) return 0
@@ -93,15 +111,7 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
     const attnM = attnBytes / bytesPerNs
     const attn = attnC > attnM ? attnC : attnM
 
-    const elementwise = T * ACT_BYTES * (6 * h + 2 * qkvOut + 3 * (m.gatedMlp ? ffn : ffn / 1.5)) / bytesPerNs
-    const perLayer = gemm(T, h, qkvOut) + gemm(T, oIn, h) + attn + elementwise
-    let total = layers * perLayer + denseLayers * denseMlp(T) + moeLayers * moeMlp(T)
-    total += 2 * layers * net.allReduceNs(T * h * ACT_BYTES, tp)
-
-    // once per step: embedding gather, final norm, LM head over S positions, sampler over S x vocab
-    total += (T * h * ACT_BYTES * 3) / bytesPerNs
-    total += gemm(S, lmHeadK, lmHeadN) + (S * m.vocab * 4 * 2) / bytesPerNs
-    return Math.round(total + kernelNs + p.stepOverheadNs)
+    return Math.round(layers * attn + tokenCost(T, S) + kernelNs + p.stepOverheadNs)
   }
 
   return { name: `roofline(${hw.name})`, stepTimeNs }
