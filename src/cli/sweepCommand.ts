@@ -1,0 +1,67 @@
+/** `llmservingsim sweep`: a grid of simulate configurations across worker threads. */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import { FileError, InvalidOption } from "../domain/errors.js"
+import { expandGrid, parseAxis, SWEEPABLE } from "../sweep/grid.js"
+import { runSweep } from "../sweep/pool.js"
+import { sweepCsv, sweepTable } from "../sweep/report.js"
+import { engineOptions, toEngineFlags, workloadOptions } from "./options.js"
+
+const sweepOptions = {
+  grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... (repeat for more axes; flags: ${SWEEPABLE.join(", ")})`)),
+  workers: Options.integer("workers").pipe(Options.optional, Options.withDescription("Worker threads (default: the number of CPUs; 1 = one by one in this thread)")),
+  output: Options.text("output").pipe(Options.optional, Options.withDescription("Write one CSV row per configuration to this file")),
+  compareSerial: Options.boolean("compare-serial").pipe(Options.withDescription("Also run the grid one by one in this thread and report both wall times")),
+  quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the table"))
+}
+
+export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloadOptions, ...sweepOptions }, (o) =>
+  Effect.gen(function*() {
+    const axes = []
+    for (const g of o.grid) {
+      const a = parseAxis(g)
+      if (a instanceof InvalidOption) return yield* a
+      axes.push(a)
+    }
+    if (axes.length === 0) return yield* new InvalidOption({ option: "--grid", reason: "give at least one axis, e.g. --grid request-rate=2,4,8" })
+    const workers = Option.getOrElse(o.workers, () => os.availableParallelism())
+    if (!(Number.isInteger(workers) && workers >= 1)) return yield* new InvalidOption({ option: "--workers", reason: `expected a positive integer (got ${workers})` })
+    const jobs = expandGrid(axes, {
+      engine: toEngineFlags(o),
+      router: o.router,
+      workload: {
+        trace: Option.getOrUndefined(o.trace), traceFormat: Option.getOrUndefined(o.traceFormat), numRequests: Option.getOrUndefined(o.numRequests),
+        rateScale: Option.getOrUndefined(o.rateScale), requestRate: Option.getOrUndefined(o.requestRate), burstiness: Option.getOrUndefined(o.burstiness),
+        inputLen: Option.getOrUndefined(o.inputLen), outputLen: Option.getOrUndefined(o.outputLen), lengthDist: Option.getOrUndefined(o.lengthDist),
+        rangeRatio: Option.getOrUndefined(o.rangeRatio), lengthSigma: Option.getOrUndefined(o.lengthSigma)
+      }
+    })
+    if (jobs instanceof InvalidOption) return yield* jobs
+    const tty = process.stderr.isTTY === true
+    let done = 0
+    const progress = () => {
+      done++
+      if (tty) process.stderr.write(`\rsweep: ${done}/${jobs.length} configurations`)
+    }
+    const t0 = performance.now()
+    const rows = yield* runSweep(jobs, workers, progress)
+    const wall = (performance.now() - t0) / 1000
+    if (tty) process.stderr.write("\n")
+    const names = axes.map((a) => a.flag)
+    if (Option.isSome(o.output)) {
+      const file = o.output.value
+      yield* Effect.try({ try: () => fs.writeFileSync(file, sweepCsv(names, rows)), catch: (e) => new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` }) })
+    }
+    if (!o.quiet) yield* Console.log(sweepTable(names, rows))
+    const failed = rows.filter((r) => r.error !== null).length
+    yield* Console.log(`${jobs.length} configurations (${failed} failed) in ${wall.toFixed(2)} s wall with ${Math.min(workers, jobs.length)} worker${workers > 1 ? " threads" : " (this thread)"}`)
+    if (o.compareSerial) {
+      const t1 = performance.now()
+      const serial = yield* runSweep(jobs, 1)
+      const serialWall = (performance.now() - t1) / 1000
+      const same = JSON.stringify(serial.map((r) => ({ ...r, wall_s: 0 }))) === JSON.stringify(rows.map((r) => ({ ...r, wall_s: 0 })))
+      yield* Console.log(`one by one: ${serialWall.toFixed(2)} s wall; speed-up ${(serialWall / wall).toFixed(2)}x; results ${same ? "identical" : "DIFFER"}`)
+    }
+  })).pipe(Command.withDescription("Run a grid of simulate configurations in parallel worker threads, one result row per configuration"))

@@ -1,0 +1,98 @@
+/**
+ * Sweep grids: `--grid flag=v1,v2,...` axes over the `simulate` flags, expanded to the cartesian
+ * product of configurations (first axis varies slowest). Flag names are simulate's kebab-case
+ * names without the dashes; values are parsed as the flag's type.
+ */
+import { InvalidOption } from "../domain/errors.js"
+import type { EngineFlags } from "../config/resolve.js"
+import type { WorkloadFlags } from "../workload/Workload.js"
+
+/** One configuration: flag overrides as plain data (cloned into worker threads). */
+export interface SweepJob {
+  readonly index: number
+  readonly engine: EngineFlags
+  readonly workload: WorkloadFlags
+  readonly router: "round-robin" | "least-loaded"
+  /** The axis values of this configuration, for the result row. */
+  readonly point: Readonly<Record<string, string>>
+}
+
+type Kind = "int" | "float" | "string" | "bool"
+const ENGINE: Record<string, [keyof EngineFlags, Kind]> = {
+  model: ["model", "string"], hardware: ["hardware", "string"], "block-size": ["blockSize", "int"],
+  "gpu-memory-utilization": ["gpuMemoryUtilization", "float"], "num-gpu-blocks-override": ["numGpuBlocksOverride", "int"],
+  "max-num-batched-tokens": ["maxNumBatchedTokens", "int"], "max-num-seqs": ["maxNumSeqs", "int"], "max-model-len": ["maxModelLen", "int"],
+  "enable-chunked-prefill": ["enableChunkedPrefill", "bool"], "long-prefill-token-threshold": ["longPrefillTokenThreshold", "int"],
+  "scheduler-reserve-full-isl": ["schedulerReserveFullIsl", "bool"], "kv-cache-dtype": ["kvCacheDtype", "string"], dtype: ["dtype", "string"],
+  "tensor-parallel-size": ["tensorParallelSize", "int"], "num-instances": ["numInstances", "int"], seed: ["seed", "int"],
+  "compute-efficiency": ["computeEfficiency", "float"], "attention-efficiency": ["attentionComputeEfficiency", "float"],
+  "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"]
+}
+const WORKLOAD: Record<string, [keyof WorkloadFlags, Kind]> = {
+  trace: ["trace", "string"], "num-requests": ["numRequests", "int"], "rate-scale": ["rateScale", "float"], "request-rate": ["requestRate", "string"],
+  burstiness: ["burstiness", "float"], "input-len": ["inputLen", "int"], "output-len": ["outputLen", "int"], "length-dist": ["lengthDist", "string"],
+  "range-ratio": ["rangeRatio", "float"], "length-sigma": ["lengthSigma", "float"]
+}
+
+export const SWEEPABLE = [...Object.keys(ENGINE), ...Object.keys(WORKLOAD), "router"]
+
+export interface Axis {
+  readonly flag: string
+  readonly values: ReadonlyArray<string>
+}
+
+/** Parse `flag=v1,v2`; fails with InvalidOption naming --grid. */
+export const parseAxis = (text: string): Axis | InvalidOption => {
+  const eq = text.indexOf("=")
+  const flag = (eq < 0 ? text : text.slice(0, eq)).trim().replace(/^--/, "")
+  const values = eq < 0 ? [] : text.slice(eq + 1).split(",").map((v) => v.trim()).filter((v) => v !== "")
+  if (!SWEEPABLE.includes(flag)) return new InvalidOption({ option: "--grid", reason: `'${flag}' is not a sweepable flag; use one of ${SWEEPABLE.join(", ")}` })
+  if (values.length === 0) return new InvalidOption({ option: "--grid", reason: `expected ${flag}=v1,v2,... (got '${text}')` })
+  return { flag, values }
+}
+
+const parseValue = (flag: string, kind: Kind, v: string): string | number | boolean | InvalidOption => {
+  switch (kind) {
+    case "string": return v
+    case "bool":
+      if (v === "true" || v === "on") return true
+      if (v === "false" || v === "off") return false
+      return new InvalidOption({ option: "--grid", reason: `${flag}: expected true or false (got '${v}')` })
+    default: {
+      const n = Number(v)
+      if (!Number.isFinite(n) || (kind === "int" && !Number.isInteger(n))) {
+        return new InvalidOption({ option: "--grid", reason: `${flag}: expected ${kind === "int" ? "an integer" : "a number"} (got '${v}')` })
+      }
+      return n
+    }
+  }
+}
+
+/** The cartesian product of the axes over the base flags. */
+export const expandGrid = (
+  axes: ReadonlyArray<Axis>,
+  base: { readonly engine: EngineFlags; readonly workload: WorkloadFlags; readonly router: SweepJob["router"] }
+): Array<SweepJob> | InvalidOption => {
+  let points: Array<Record<string, string>> = [{}]
+  for (const a of axes) points = points.flatMap((p) => a.values.map((v) => ({ ...p, [a.flag]: v })))
+  const jobs: Array<SweepJob> = []
+  for (const [index, point] of points.entries()) {
+    const engine: Record<string, unknown> = { ...base.engine }
+    const workload: Record<string, unknown> = { ...base.workload }
+    let router = base.router
+    for (const [flag, v] of Object.entries(point)) {
+      if (flag === "router") {
+        if (v !== "round-robin" && v !== "least-loaded") return new InvalidOption({ option: "--grid", reason: `router: expected round-robin or least-loaded (got '${v}')` })
+        router = v
+        continue
+      }
+      const spec = ENGINE[flag] ?? WORKLOAD[flag]!
+      const value = parseValue(flag, spec[1], v)
+      if (value instanceof InvalidOption) return value
+      if (flag in ENGINE) engine[spec[0]] = value
+      else workload[spec[0]] = value
+    }
+    jobs.push({ index, engine: engine as unknown as EngineFlags, workload: workload as WorkloadFlags, router, point })
+  }
+  return jobs
+}

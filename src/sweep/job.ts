@@ -1,0 +1,61 @@
+/**
+ * One sweep configuration run to completion: resolve, simulate (no files), summarise as a row.
+ * A configuration that fails (e.g. the model does not fit) gives a row with its error, so one
+ * bad point does not stop the sweep.
+ */
+import { Effect } from "effect"
+import { resolveConfig } from "../config/resolve.js"
+import { simulate } from "../engine/simulate.js"
+import { simulationLayer } from "../layers.js"
+import { TraceWriter } from "../trace/TraceWriter.js"
+import { resolveWorkload } from "../workload/Workload.js"
+import type { SweepJob } from "./grid.js"
+
+export interface SweepRow {
+  readonly index: number
+  readonly point: Readonly<Record<string, string>>
+  readonly error: string | null
+  readonly completed: number
+  readonly rejected: number
+  readonly kv_cache_blocks: number
+  readonly request_throughput: number
+  readonly output_throughput: number
+  readonly mean_ttft_ms: number
+  readonly p99_ttft_ms: number
+  readonly mean_tpot_ms: number
+  readonly p99_tpot_ms: number
+  readonly mean_e2el_ms: number
+  readonly p99_e2el_ms: number
+  readonly num_preemptions: number
+  /** Wall time of this configuration's simulation, s. */
+  readonly wall_s: number
+}
+
+export const RESULT_COLUMNS = [
+  "completed", "rejected", "kv_cache_blocks", "request_throughput", "output_throughput", "mean_ttft_ms", "p99_ttft_ms",
+  "mean_tpot_ms", "p99_tpot_ms", "mean_e2el_ms", "p99_e2el_ms", "num_preemptions", "wall_s"
+] as const
+
+export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
+  Effect.gen(function*() {
+    const t0 = performance.now()
+    const cfg = yield* resolveConfig(job.engine)
+    const workload = yield* resolveWorkload(job.workload, cfg.seed)
+    const { summary: s } = yield* simulate(workload.arrivals, { router: job.router }).pipe(Effect.provide(simulationLayer(cfg, TraceWriter.none)))
+    return {
+      index: job.index, point: job.point, error: null,
+      completed: s.completed, rejected: s.rejected, kv_cache_blocks: s.kv_cache_blocks,
+      request_throughput: s.request_throughput, output_throughput: s.output_throughput,
+      mean_ttft_ms: s.mean_ttft_ms, p99_ttft_ms: s.p99_ttft_ms, mean_tpot_ms: s.mean_tpot_ms, p99_tpot_ms: s.p99_tpot_ms,
+      mean_e2el_ms: s.mean_e2el_ms, p99_e2el_ms: s.p99_e2el_ms, num_preemptions: s.num_preemptions,
+      wall_s: (performance.now() - t0) / 1000
+    } satisfies SweepRow
+  }).pipe(
+    Effect.catchAll((e) =>
+      Effect.succeed({
+        index: job.index, point: job.point, error: e.message, completed: 0, rejected: 0, kv_cache_blocks: 0, request_throughput: 0,
+        output_throughput: 0, mean_ttft_ms: 0, p99_ttft_ms: 0, mean_tpot_ms: 0, p99_tpot_ms: 0, mean_e2el_ms: 0, p99_e2el_ms: 0,
+        num_preemptions: 0, wall_s: 0
+      } satisfies SweepRow)
+    )
+  )

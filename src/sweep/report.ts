@@ -1,0 +1,30 @@
+/** Sweep results as CSV (one row per configuration) and as a console table. */
+import { RESULT_COLUMNS, type SweepRow } from "./job.js"
+
+const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(3))
+
+export const sweepCsv = (axes: ReadonlyArray<string>, rows: ReadonlyArray<SweepRow>): string => {
+  const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+  const header = ["index", ...axes, ...RESULT_COLUMNS, "error"].join(",")
+  const lines = rows.map((r) => [String(r.index), ...axes.map((a) => quote(r.point[a] ?? "")), ...RESULT_COLUMNS.map((c) => num(r[c])), quote(r.error ?? "")].join(","))
+  return [header, ...lines].join("\n") + "\n"
+}
+
+const TABLE: ReadonlyArray<[string, keyof SweepRow]> = [
+  ["done", "completed"], ["req/s", "request_throughput"], ["tok/s", "output_throughput"], ["TTFT ms", "mean_ttft_ms"],
+  ["p99 TTFT", "p99_ttft_ms"], ["TPOT ms", "mean_tpot_ms"], ["E2E ms", "mean_e2el_ms"], ["preempt", "num_preemptions"]
+]
+
+export const sweepTable = (axes: ReadonlyArray<string>, rows: ReadonlyArray<SweepRow>): string => {
+  const head = [...axes, ...TABLE.map(([h]) => h)]
+  const body = rows.map((r) => [
+    ...axes.map((a) => r.point[a] ?? ""),
+    ...(r.error !== null ? [`error: ${r.error}`] : TABLE.map(([, k]) => {
+      const v = r[k] as number
+      return Number.isInteger(v) ? String(v) : v.toFixed(2)
+    }))
+  ])
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (i < b.length && !(b[i] ?? "").startsWith("error") ? (b[i] ?? "").length : 0))))
+  const fmt = (cells: ReadonlyArray<string>) => cells.map((c, i) => (i < widths.length && !c.startsWith("error") ? c.padStart(widths[i]!) : c)).join("  ")
+  return [fmt(head), ...body.map(fmt)].join("\n")
+}
