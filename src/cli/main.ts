@@ -4,6 +4,7 @@ import { Console, Effect } from "effect"
 import { listHardware, listModels, loadHardware } from "../config/catalog.js"
 import { serveCommand, serverCommand } from "./serveCommand.js"
 import { simulateCommand } from "./simulateCommand.js"
+import { sweepCommand } from "./sweepCommand.js"
 import { testApiCommand } from "./testApiCommand.js"
 import { validateCommand } from "./validateCommand.js"
 import { calibrateCommand } from "./calibrateCommand.js"
@@ -23,7 +24,7 @@ const hardwareCommand = Command.make("hardware", {}, () =>
 
 export const rootCommand = Command.make("llmservingsim").pipe(
   Command.withDescription("LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"),
-  Command.withSubcommands([simulateCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand, testApiCommand, validateCommand, calibrateCommand])
+  Command.withSubcommands([simulateCommand, sweepCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand, testApiCommand, validateCommand, calibrateCommand])
 )
 
 export const cli = Command.run(rootCommand, { name: "llmservingsim", version: "0.1.0" })

@@ -96,5 +96,6 @@ export const workloadOptions = {
 export const outputOptions = {
   outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv and steps.csv here")),
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the report")),
+  exactSteps: Options.boolean("exact-steps").pipe(Options.withDescription("Run every engine step one by one (no fast-forward of steady decode runs; same results, slower)")),
   json: Options.boolean("json").pipe(Options.withDescription("Print summary.json to stdout instead of the report"))
 }

@@ -29,7 +29,7 @@ export const simulateCommand = Command.make(
         lengthSigma: Option.getOrUndefined(o.lengthSigma)
       }, cfg.seed)
       const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir) })
-      const result = yield* simulate(workload.arrivals, { router: o.router, workload: workload.spec }).pipe(
+      const result = yield* simulate(workload.arrivals, { router: o.router, workload: workload.spec, exactSteps: o.exactSteps }).pipe(
         Effect.provide(simulationLayer(cfg, writer))
       )
       if (o.json) yield* Console.log(JSON.stringify(result.summary, null, 2))
