@@ -257,15 +257,18 @@ const respond = (st: ServeState, p: Prepared) =>
       timing ? { sim_time_ns: e.simNs, due_mono_ns: Math.round(engine.startNs + e.simNs / engine.timeScale - monoOffset) } : undefined
 
     if (!p.stream) {
-      const pieces: Array<string> = []
-      let n = 0
-      while (true) {
-        const e = yield* Queue.take(h.events)
-        if (e._tag === "Failed") return openAiError(500, e.message)
-        for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
-        if (e.last) break
-      }
-      return HttpServerResponse.unsafeJson(fullResponse(p.meta, pieces.join(""), n, p.finish))
+      // a client that goes away interrupts this fiber: abort the request in the engine
+      return yield* Effect.gen(function*() {
+        const pieces: Array<string> = []
+        let n = 0
+        while (true) {
+          const e = yield* Queue.take(h.events)
+          if (e._tag === "Failed") return openAiError(500, e.message)
+          for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
+          if (e.last) break
+        }
+        return HttpServerResponse.unsafeJson(fullResponse(p.meta, pieces.join(""), n, p.finish))
+      }).pipe(Effect.ensuring(engine.abort(h)))
     }
 
     // One pull takes every event queued for this request and writes them as one buffer.

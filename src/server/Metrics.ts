@@ -70,17 +70,23 @@ export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cac
   const prefill = hist("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", LATENCY_BUCKETS)
   const decode = hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", LATENCY_BUCKETS)
 
+  // per-token updates go to pre-bound children (no label hashing in the hot path)
+  const generationC = generation.labels(labels)
+  const itlC = itl.labels(labels)
+  const promptC = prompt.labels(labels)
+  const ttftC = ttft.labels(labels)
   const observer: EngineObserver = {
     onToken: (r: SimRequest, t: number) => {
-      generation.inc(labels, 1)
-      if (r.lastTokenNs >= 0) itl.observe(labels, (t - r.lastTokenNs) * S)
+      generationC.inc(1)
+      if (r.lastTokenNs >= 0) itlC.observe((t - r.lastTokenNs) * S)
       else {
-        prompt.inc(labels, r.promptTokens)
-        ttft.observe(labels, (t - r.arrivalNs) * S)
+        promptC.inc(r.promptTokens)
+        ttftC.observe((t - r.arrivalNs) * S)
       }
     },
     onFinish: (r: SimRequest) => {
-      if (r.status !== RequestStatus.Finished) {
+      if (r.status !== RequestStatus.Finished || r.numOutput < r.outputTokens) {
+        // aborted (the scheduler marks aborted requests Finished before they have all their tokens)
         aborted.inc(labels, 1)
         return
       }

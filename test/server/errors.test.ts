@@ -1,0 +1,92 @@
+/** Bad input, overload and early disconnects: the right OpenAI error, and the server keeps serving with consistent metrics. */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { MODEL, serveOptions, serverConfig, startServer } from "./serverHelpers.js"
+
+const post = (base: string, path: string, body: string) =>
+  fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body })
+
+const gauge = (metrics: string, name: string): number => {
+  const line = metrics.split("\n").find((l) => l.startsWith(name + "{"))
+  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(" ") + 1))
+}
+
+const withServer = <A>(f: (base: string) => Promise<A>, over = {}, stepNs = 10_000_000) =>
+  Effect.gen(function*() {
+    const cfg = serverConfig()
+    const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 100, ...over }), stepNs)
+    return yield* Effect.promise(() => f(base))
+  }).pipe(Effect.scoped)
+
+describe("server errors", () => {
+  it.live("malformed bodies, unknown fields, huge prompts, unknown models; still serving afterwards", () =>
+    withServer(async (base) => {
+      const cases: Array<[string, string, number, string]> = [
+        ["/v1/chat/completions", "{not json", 400, "Invalid JSON body"],
+        ["/v1/chat/completions", JSON.stringify({ model: MODEL }), 400, "messages"],
+        ["/v1/chat/completions", JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "x" }], max_tokens: "ten" }), 400, "max_tokens"],
+        ["/v1/completions", JSON.stringify({ model: MODEL, prompt: "a ".repeat(100_000), max_tokens: 5 }), 400, "maximum context length is 2048 tokens"],
+        ["/v1/completions", JSON.stringify({ model: MODEL, prompt: new Array(3000).fill(7) }), 400, "maximum context length"],
+        ["/v1/completions", JSON.stringify({ model: "gpt-9", prompt: "hi" }), 404, "The model `gpt-9` does not exist."],
+        ["/v1/completions", JSON.stringify({ model: MODEL, prompt: ["a", "b"] }), 400, "Batched prompts"]
+      ]
+      for (const [path, body, status, text] of cases) {
+        const res = await post(base, path, body)
+        expect(res.status, body.slice(0, 60)).toBe(status)
+        const j = await res.json() as { error: { message: string; type: string; code: number } }
+        expect(j.error.message).toContain(text)
+        expect(j.error.code).toBe(status)
+      }
+      // unknown fields are ignored
+      const ok = await post(base, "/v1/completions", JSON.stringify({ model: MODEL, prompt: "hi", max_tokens: 2, best_of: 1, repetition_penalty: 1.0, logprobs: null, foo: { bar: 1 } }))
+      expect(ok.status).toBe(200)
+      expect(((await ok.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(2)
+    }))
+
+  it.live("queue full: 503 with retry-after", () =>
+    withServer(async (base) => {
+      const res = await post(base, "/v1/completions", JSON.stringify({ model: MODEL, prompt: "hi", max_tokens: 2 }))
+      expect(res.status).toBe(503)
+      expect(res.headers.get("retry-after")).toBe("1")
+      expect(((await res.json()) as { error: { type: string } }).error.type).toBe("ServiceUnavailableError")
+    }, { maxWaiting: 0 }))
+
+  it.live("early disconnects abort their requests and free KV blocks; running/waiting return to 0", () =>
+    withServer(async (base) => {
+      const aborts: Array<Promise<void>> = []
+      for (let i = 0; i < 5; i++) {
+        const ac = new AbortController()
+        aborts.push((async () => {
+          const pending = fetch(`${base}/v1/chat/completions`, {
+            method: "POST", headers: { "content-type": "application/json" }, signal: ac.signal,
+            body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "hello" }], max_tokens: 1000, stream: i % 2 === 0 })
+          })
+          if (i % 2 === 0) {
+            // streaming: read the first chunk, then go away
+            const res = await pending
+            await res.body!.getReader().read()
+          } else {
+            // non-streaming: give up while waiting for the answer
+            pending.catch(() => undefined)
+            await new Promise((r) => setTimeout(r, 100))
+          }
+          ac.abort()
+        })())
+      }
+      await Promise.all(aborts)
+      let status = { running: -1, waiting: -1, kv_blocks_used: -1 }
+      for (let i = 0; i < 100 && (status.running !== 0 || status.waiting !== 0 || status.kv_blocks_used !== 0); i++) {
+        await new Promise((r) => setTimeout(r, 20))
+        status = await (await fetch(`${base}/status`)).json() as typeof status
+      }
+      expect(status).toMatchObject({ running: 0, waiting: 0, kv_blocks_used: 0 })
+      const metrics = await (await fetch(`${base}/metrics`)).text()
+      expect(gauge(metrics, "vllm:num_requests_running")).toBe(0)
+      expect(gauge(metrics, "vllm:num_requests_waiting")).toBe(0)
+      expect(gauge(metrics, "vllm:kv_cache_usage_perc")).toBe(0)
+      expect(gauge(metrics, "vllm:request_abort_total")).toBe(5)
+      // and it still serves
+      const ok = await post(base, "/v1/completions", JSON.stringify({ model: MODEL, prompt: "hi", max_tokens: 3 }))
+      expect(ok.status).toBe(200)
+    }, { timeScale: 1 }))
+})
