@@ -29,9 +29,24 @@ export const simulateCommand = Command.make(
         lengthSigma: Option.getOrUndefined(o.lengthSigma)
       }, cfg.seed)
       const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir) })
-      const result = yield* simulate(workload.arrivals, { router: o.router, workload: workload.spec, exactSteps: o.exactSteps }).pipe(
+      // progress on an interactive stderr only, at most every 200 ms of wall time
+      const tty = process.stderr.isTTY === true && !o.quiet
+      let lastShown = 0
+      const onProgress = (n: number, clockNs: number) => {
+        const now = performance.now()
+        if (now - lastShown < 200) return
+        lastShown = now
+        process.stderr.write(`\r${n} requests submitted, simulated time ${(clockNs / 1e9).toFixed(1)} s`)
+      }
+      const result = yield* simulate(workload.arrivals, {
+        router: o.router,
+        workload: workload.spec,
+        exactSteps: o.exactSteps,
+        ...(tty ? { onProgress } : {})
+      }).pipe(
         Effect.provide(simulationLayer(cfg, writer))
       )
+      if (tty && lastShown > 0) process.stderr.write("\r\x1b[K")
       if (o.json) yield* Console.log(JSON.stringify(result.summary, null, 2))
       else if (!o.quiet) yield* Console.log(formatReport(cfg, result, workload.description))
       if (Option.isSome(o.outputDir) && !o.quiet && !o.json) yield* Console.log(`results written to ${o.outputDir.value}/ (summary.json, requests.csv, steps.csv)`)

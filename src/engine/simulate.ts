@@ -30,6 +30,8 @@ export interface SimulationOptions {
   readonly observer?: EngineObserver
   /** Never fast-forward steady decode runs (slower; the oracle the fast path must match). */
   readonly exactSteps?: boolean
+  /** Called after each chunk of arrivals with the requests submitted so far and the engine clock (ns). */
+  readonly onProgress?: (submitted: number, clockNs: number) => void
   /** Description of the workload, copied into summary.config. */
   readonly workload?: Record<string, unknown>
 }
@@ -62,6 +64,7 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
     yield* Stream.runForEachChunk(arrivals, (chunk) =>
       Effect.sync(() => {
         for (const a of chunk) engine.submit(a)
+        options.onProgress?.(engine.submitted, engine.clock)
       }))
     engine.drain()
     const summary = metrics.summary({
