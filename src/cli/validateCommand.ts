@@ -26,7 +26,7 @@ export const validateCommand = Command.make(
     perfModel: opt("perf-model", "Step-time model: roofline (default), op-roofline, profile:DIR_OR_CSV, calibrated:FILE"),
     hardware: opt("hardware", "GPU (default: from meta.json hardware.device_name)"),
     model: opt("model", "Model (default: meta.json's model)"),
-    stepOverheadUs: Options.float("step-overhead-us").pipe(Options.optional, Options.withDescription("Fixed time per engine step, us (default: 1000 for roofline, 0 for profile/calibrated)")),
+    stepOverheadUs: Options.float("step-overhead-us").pipe(Options.optional, Options.withDescription("Fixed time per engine step, us (default: 0 when the run used async scheduling, else the perf model's default)")),
     outputDir: opt("output-dir", "Write validation.json (and the simulated requests.csv, steps.csv, summary.json) here"),
     tolerance: opt("tolerance", "Fail (exit 1) beyond this |diff| in %: PCT, or per metric: ttft=5,tpot=3,e2el=3,num_gpu_blocks=2"),
     json: Options.boolean("json").pipe(Options.withDescription("Print validation.json to stdout instead of the table"))
@@ -44,7 +44,7 @@ export const validateCommand = Command.make(
         hardware: hardwareName,
         ...st.flags,
         perfModel: Option.getOrUndefined(o.perfModel),
-        stepOverheadUs: Option.getOrUndefined(o.stepOverheadUs)
+        stepOverheadUs: Option.getOrUndefined(o.stepOverheadUs) ?? (st.asyncScheduling ? 0 : undefined)
       })
       // the run's device memory as CUDA reported it (what vLLM sized the KV cache from)
       const cfg = st.deviceMemoryBytes === undefined ? base : { ...base, hardware: { ...base.hardware, memoryBytesVisible: st.deviceMemoryBytes } }

@@ -14,7 +14,7 @@ import * as fs from "node:fs"
 import { FileError, InputError } from "../domain/errors.js"
 import type { OpParams } from "./opModel.js"
 
-const Frac = Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1.5))
+const Frac = Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(2.5))
 const NonNeg = Schema.Number.pipe(Schema.greaterThanOrEqualTo(0))
 
 export const OpParamsSchema = Schema.Struct({
@@ -25,7 +25,10 @@ export const OpParamsSchema = Schema.Struct({
   elementwiseMemoryEff: Frac,
   kernelOverheadNs: NonNeg,
   stepOverheadNs: NonNeg,
-  smoothing: Schema.Number.pipe(Schema.greaterThanOrEqualTo(1))
+  smoothing: Schema.Number.pipe(Schema.greaterThanOrEqualTo(1)),
+  attnSeqBandwidthGBs: Schema.optional(NonNeg),
+  attnPrefillBandwidthGBs: Schema.optional(NonNeg),
+  attnMixedMemoryEff: Schema.optional(Frac)
 })
 
 export const FitStat = Schema.Struct({ points: Schema.Number, mean_abs_err_pct: Schema.Number, max_abs_err_pct: Schema.Number, signed_mean_err_pct: Schema.Number })

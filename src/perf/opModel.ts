@@ -8,6 +8,8 @@
  *     o_proj, gate_up_proj, act_fn, down_proj (OPT: fc1 / fc2 in the last three slots; MoE
  *     layers: router + experts instead)
  *   once per step: embedding, final_layernorm (T); lm_head, sampler (S)
+ * Element-wise kernels count one read and one write of their activations (RoPE and the
+ * embedding gather one pass: measured RTX 4090 norms run at ~2x DRAM bandwidth from L2).
  * Each kernel costs  combine(FLOPs / (peak x compute eff), bytes / (bandwidth x memory eff))
  * + kernel overhead, where combine is max (a pure roofline) or, when `smoothing` p is finite,
  * the p-norm (c^p + m^p)^(1/p), which rounds the roofline's corner as measured kernels do.
@@ -39,6 +41,25 @@ export interface OpParams {
   readonly stepOverheadNs: number
   /** p of the p-norm combining compute and memory time; >= 50 means max (pure roofline). */
   readonly smoothing: number
+  /**
+   * Batches that mix prefill chunks and decodes run one varlen attention kernel without split-KV:
+   * fraction of bandwidth its KV reads reach (default: attnMemoryEff) ...
+   */
+  readonly attnMixedMemoryEff?: number | undefined
+  /**
+   * ... and the KV-read rate of one decoding sequence inside it, GB/s (0 = no limit): one
+   * sequence of 16k cached tokens next to a 16-token chunk takes 520 us per layer on an RTX 4090
+   * (~130 GB/s) against 57 us in a pure-decode step, so a mixed step's attention takes at least
+   * mean-context bytes / this.
+   */
+  readonly attnSeqBandwidthGBs?: number | undefined
+  /**
+   * KV-read rate of one prefill chunk over its cached context, GB/s; 0 = no limit. A short chunk
+   * over a long context has few query tiles to spread (16 queries over 4,096 cached tokens take
+   * 175 us per layer on an RTX 4090, ~100 GB/s), so prefill attention takes at least
+   * (context + chunk) KV bytes / this.
+   */
+  readonly attnPrefillBandwidthGBs?: number | undefined
 }
 
 /** Datasheet defaults: the same documented starting points as the monolithic roofline. */
@@ -135,6 +156,9 @@ export const makeOpCosts = (m: ModelShape, hw: Hardware, e: EngineConfig, p: OpP
   const aM = bw * p.attnMemoryEff
   const eM = bw * p.elementwiseMemoryEff
   const k0 = p.kernelOverheadNs
+  const seqBw = p.attnSeqBandwidthGBs ?? 0
+  const preBw = p.attnPrefillBandwidthGBs ?? 0
+  const aMix = bw * (p.attnMixedMemoryEff ?? p.attnMemoryEff)
   const sm = p.smoothing
   const comb = sm >= 50
     ? (c: number, mm: number) => (c > mm ? c : mm)
@@ -169,9 +193,9 @@ export const makeOpCosts = (m: ModelShape, hw: Hardware, e: EngineConfig, p: OpP
 
   return {
     layer: {
-      layernorm: (T) => elem(4 * T * h * ACT_BYTES),
+      layernorm: (T) => elem(2 * T * h * ACT_BYTES),
       qkv_proj: (T) => gemm(T, h, qkvOut),
-      rotary_emb: (T) => elem(2 * T * ropeWidth * ACT_BYTES),
+      rotary_emb: (T) => elem(T * ropeWidth * ACT_BYTES),
       o_proj: (T) => gemm(T, qOut, h),
       gate_up_proj: (T) => m.gatedMlp ? gemm(T, h, 2 * ffn) : gemm(T, h, ffn),
       act_fn: (T) => elem(T * ffn * ACT_BYTES * (m.gatedMlp ? 3 : 2)),
@@ -183,11 +207,21 @@ export const makeOpCosts = (m: ModelShape, hw: Hardware, e: EngineConfig, p: OpP
       if (T === 0) return 0
       const flops = attnCoef * (a.area + a.kdSum)
       const bytes = (a.kvRead + a.kdSum + T) * kvPerTokenLayer + 2 * T * qOut * ACT_BYTES
-      return comb(flops / aC, bytes / aM) + 2 * k0 // KV write + attention kernel
+      if (a.pc === 0) return comb(flops / aC, bytes / aM) + 2 * k0
+      let mem = bytes / aMix
+      if (seqBw > 0 && a.nd > 0) {
+        const perSeq = (a.kdSum / a.nd) * kvPerTokenLayer / seqBw
+        if (perSeq > mem) mem = perSeq
+      }
+      if (preBw > 0 && a.pc > 0) {
+        const pre = a.kvRead * kvPerTokenLayer / preBw
+        if (pre > mem) mem = pre
+      }
+      return comb(flops / aC, mem) + 2 * k0 // KV write + attention kernel
     },
     step: {
-      embedding: (T) => elem(2 * T * h * ACT_BYTES),
-      final_layernorm: (T) => elem(3 * T * h * ACT_BYTES)
+      embedding: (T) => elem(T * h * ACT_BYTES),
+      final_layernorm: (T) => elem(2 * T * h * ACT_BYTES)
     },
     seq: {
       lm_head: (S) => gemm(S, h, m.vocab / tp),

@@ -104,6 +104,8 @@ export interface RunSettings {
   readonly deviceName: string | undefined
   readonly deviceMemoryBytes: number | undefined
   readonly measuredBlocks: number | undefined
+  /** vLLM's async scheduling: the CPU's per-step work overlaps the GPU step (per-step overhead 0). */
+  readonly asyncScheduling: boolean
   readonly flags: {
     maxNumSeqs?: number
     maxNumBatchedTokens?: number
@@ -169,7 +171,7 @@ export const runSettings = (run: BenchRun): Effect.Effect<RunSettings, InputErro
     const pp = numOf(obj(rc["parallel_config"])["pipeline_parallel_size"])
     if (pp !== undefined && pp > 1) not.push(`pipeline_parallel_size=${pp}: pipeline parallelism is not modelled`)
     if (boolOf(sc["async_scheduling"]) === true) {
-      honoured.push("async_scheduling=true: CPU scheduling overlaps the GPU step, so profile/calibrated models add no per-step CPU overhead")
+      honoured.push("async_scheduling=true: CPU scheduling overlaps the GPU step, so no per-step CPU overhead is added (unless --step-overhead-us)")
       not.push("async_scheduling=true: the one-step lag of output processing is not modelled")
     }
     const prefix = boolOf(kv["enable_prefix_caching"]) ?? boolOf(cc["enable_prefix_caching"])
@@ -189,6 +191,7 @@ export const runSettings = (run: BenchRun): Effect.Effect<RunSettings, InputErro
       deviceName: typeof hw["device_name"] === "string" ? hw["device_name"] : undefined,
       deviceMemoryBytes: numOf(hw["device_total_memory_bytes"]),
       measuredBlocks: numOf(kv["num_gpu_blocks"]) ?? numOf(cc["num_gpu_blocks"]),
+      asyncScheduling: boolOf(sc["async_scheduling"]) === true,
       flags,
       honoured,
       notHonoured: not

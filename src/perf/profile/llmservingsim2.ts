@@ -130,13 +130,17 @@ export const readBundle = (dir: string, tp: number): Effect.Effect<LayerProfile,
     }
     const eff = (meta["engine_effective"] ?? {}) as Record<string, unknown>
     const ov = (eff["hf_overrides"] ?? {}) as Record<string, unknown>
-    const n = (v: unknown) => (typeof v === "number" ? v : undefined)
+    // hf_overrides are those of the profiler's last engine, which emulates a TP shard by
+    // shrinking the model: with tp_degrees [1, 2] they hold the TP-2 shard, so scale them back
+    const tpsMeta = Array.isArray(meta["tp_degrees"]) ? (meta["tp_degrees"] as Array<unknown>).filter((x): x is number => typeof x === "number") : []
+    const last = tpsMeta.length === 0 ? 1 : Math.max(...tpsMeta)
+    const n = (v: unknown, f = last) => (typeof v === "number" ? v * f : undefined)
     const shape: ProfiledShape = {
       heads: n(ov["num_attention_heads"]),
       kvHeads: n(ov["num_key_value_heads"]),
       intermediate: n(ov["intermediate_size"]),
       vocab: n(ov["vocab_size"]),
-      hidden: n(ov["hidden_size"])
+      hidden: n(ov["hidden_size"], 1)
     }
     return {
       source: tpDir,
