@@ -105,7 +105,10 @@ export const ServerStatus = Schema.Struct({
   kv_memory_used_bytes: Schema.Number,
   kv_memory_total_bytes: Schema.Number,
   sim_time_s: Schema.Number,
-  time_scale: Schema.Number
+  time_scale: Schema.Number,
+  /** Mean / max lateness of the engine's step deliveries against their scheduled wall time, ms. */
+  delivery_lag_mean_ms: Schema.Number,
+  delivery_lag_max_ms: Schema.Number
 })
 
 export class OpenAiGroup extends HttpApiGroup.make("openai")

@@ -10,8 +10,8 @@
  * A client that disconnects aborts its request (the engine frees its KV blocks).
  */
 import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer, HttpServerResponse, type HttpServerRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Chunk, Clock, Context, Effect, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
+import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import { Clock, Context, Deferred, Effect, Exit, FiberId, Layer, ParseResult, Schema, Stream } from "effect"
 import { createServer } from "node:http"
 import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { MemoryService } from "../memory/MemoryService.js"
@@ -25,7 +25,7 @@ import { Rng } from "../workload/Rng.js"
 import { ChatRequest, CompletionRequest, ServeApi } from "./Api.js"
 import { type LiveEngine, type LiveEvent, makeLiveEngine } from "./LiveEngine.js"
 import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
-import { encodeText, errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "./Sse.js"
+import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "./Sse.js"
 import { type ChatMessage, countChat, echoPieces, outputPiece, type TextTokenizer } from "./Tokenizer.js"
 
 export const SERVER_VERSION = "0.1.0"
@@ -245,69 +245,85 @@ export const drawOutputLen = (spec: OutputLenSpec, rng: Rng): number => {
 // ---------------------------------------------------------------------------------------------
 // Responses
 
-const respond = (st: ServeState, p: Prepared) =>
+/**
+ * Submit the request and answer it. Token events go straight from the engine fiber to the Node
+ * response (`sink`), with no Effect per token: at a few hundred streams the server writes tens of
+ * thousands of chunks per second. The response Stream only writes what came before the headers
+ * and then waits for the end; a disconnect interrupts it, which aborts the request.
+ */
+const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest) =>
   Effect.gen(function*() {
     const engine = st.engine
-    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens)
     const finishOf = (last: boolean) => (last ? p.finish : null)
     const timing = st.options.timingFields === true
     // due_mono_ns is on process.hrtime (CLOCK_MONOTONIC, shared by processes on one machine)
     const monoOffset = timing ? (yield* Effect.clockWith((c) => Effect.sync(() => Number(c.unsafeCurrentTimeNanos()) - Number(process.hrtime.bigint())))) : 0
     const extraOf = (e: Extract<LiveEvent, { _tag: "Token" }>) =>
       timing ? { sim_time_ns: e.simNs, due_mono_ns: Math.round(engine.startNs + e.simNs / engine.timeScale - monoOffset) } : undefined
+    const end = Deferred.unsafeMake<void>(FiberId.none)
 
     if (!p.stream) {
+      const pieces: Array<string> = []
+      let n = 0
+      let failure: string | undefined
+      const sink = (e: LiveEvent) => {
+        if (e._tag === "Failed") failure = e.message
+        else for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
+        if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
+      }
+      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink)
       // a client that goes away interrupts this fiber: abort the request in the engine
-      return yield* Effect.gen(function*() {
-        const pieces: Array<string> = []
-        let n = 0
-        while (true) {
-          const e = yield* Queue.take(h.events)
-          if (e._tag === "Failed") return openAiError(500, e.message)
-          for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
-          if (e.last) break
-        }
-        return HttpServerResponse.unsafeJson(fullResponse(p.meta, pieces.join(""), n, p.finish))
-      }).pipe(Effect.ensuring(engine.abort(h)))
+      yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
+      if (failure !== undefined) return openAiError(500, failure)
+      return HttpServerResponse.unsafeJson(fullResponse(p.meta, pieces.join(""), n, p.finish))
     }
 
-    // One pull takes every event queued for this request and writes them as one buffer.
+    const res = NodeHttpServerRequest.toServerResponse(request)
     const write = makeTokenWriter(p.meta)
-    let done = false
     let produced = 0
-    const pull = Effect.suspend(() => (done ? Effect.fail(Option.none()) : Queue.takeBetween(h.events, 1, 1024))).pipe(
-      Effect.map((events) => {
-        let s = ""
-        for (const e of events) {
-          if (e._tag === "Failed") {
-            s += errorChunk(e.message) + SSE_DONE
-            done = true
-            break
-          }
-          if (e.n === 1 && p.meta.kind === "chat") s += roleChunk(p.meta)
-          const extra = extraOf(e)
-          // one chunk per token (a step yields one token per request, so this loop runs once)
-          for (; produced < e.n; produced++) {
-            const n = produced + 1
-            const finish = n === e.n ? finishOf(e.last) : null
-            s += extra === undefined ? write(n, outputPiece(produced, p.echo), finish) : tokenChunk(p.meta, n, outputPiece(produced, p.echo), finish, extra)
-          }
-          if (e.last) {
-            if (p.meta.includeUsage) s += usageChunk(p.meta, produced)
-            s += SSE_DONE
-            done = true
-            break
-          }
-        }
-        return Chunk.of(encodeText(s))
-      })
+    let started = false
+    let early = ""
+    const out = (s: string) => {
+      if (!started) early += s
+      else if (!res.writableEnded && !res.destroyed) res.write(s)
+    }
+    const sink = (e: LiveEvent) => {
+      if (e._tag === "Failed") {
+        out(errorChunk(e.message) + SSE_DONE)
+        Deferred.unsafeDone(end, Exit.void)
+        return
+      }
+      let s = ""
+      if (e.n === 1 && p.meta.kind === "chat") s += roleChunk(p.meta)
+      const extra = extraOf(e)
+      // one chunk per token (a step yields one token per request, so this loop runs once)
+      for (; produced < e.n; produced++) {
+        const n = produced + 1
+        const finish = n === e.n ? finishOf(e.last) : null
+        s += extra === undefined ? write(n, outputPiece(produced, p.echo), finish) : tokenChunk(p.meta, n, outputPiece(produced, p.echo), finish, extra)
+      }
+      if (e.last) {
+        if (p.meta.includeUsage) s += usageChunk(p.meta, produced)
+        s += SSE_DONE
+      }
+      out(s)
+      if (e.last) Deferred.unsafeDone(end, Exit.void)
+    }
+    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink)
+    const body = Stream.execute(Effect.sync(() => {
+      // the platform has called writeHead before running the body
+      started = true
+      if (early !== "") res.write(early)
+      early = ""
+    })).pipe(
+      Stream.concat(Stream.execute(Deferred.await(end))),
+      Stream.ensuring(engine.abort(h))
     )
-    const body = Stream.repeatEffectChunkOption(pull).pipe(Stream.ensuring(engine.abort(h)))
-    return HttpServerResponse.stream(body, {
+    return HttpServerResponse.stream(body as Stream.Stream<Uint8Array>, {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
     })
-  }).pipe(Effect.onInterrupt(() => Effect.void))
+  })
 
 const completionHandler = (kind: Kind) => ({ request }: { readonly request: HttpServerRequest.HttpServerRequest }) =>
   Effect.gen(function*() {
@@ -315,7 +331,7 @@ const completionHandler = (kind: Kind) => ({ request }: { readonly request: Http
     const rng = yield* rngFor(st)
     const prepared = yield* prepare(st, kind, request, rng)
     // a non-streaming request whose client goes away is aborted too
-    const h = yield* respond(st, prepared)
+    const h = yield* respond(st, prepared, request)
     return h
   }).pipe(Effect.catchAll((e) => Effect.succeed(e instanceof Reject ? e.response : openAiError(500, String(e)))))
 
@@ -374,7 +390,9 @@ export const ServerLive = HttpApiBuilder.group(ServeApi, "server", (handlers) =>
           kv_memory_used_bytes: l.kvUsed * blockBytes,
           kv_memory_total_bytes: l.kvTotal * blockBytes,
           sim_time_s: (yield* st.engine.simNow) / 1e9,
-          time_scale: st.engine.timeScale
+          time_scale: st.engine.timeScale,
+          delivery_lag_mean_ms: l.deliveryLagMeanMs,
+          delivery_lag_max_ms: l.deliveryLagMaxMs
         }
       }))
 )

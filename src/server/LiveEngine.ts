@@ -34,7 +34,10 @@ export type LiveEvent =
 /** A request in the live engine and the queue its events arrive on. */
 export interface LiveHandle {
   readonly req: SimRequest
+  /** Events, unless a sink was given. */
   readonly events: Queue.Queue<LiveEvent>
+  /** Called by the engine fiber with each event instead of queueing it (must not throw). */
+  readonly sink?: ((e: LiveEvent) => void) | undefined
   /** Wall time (Effect Clock, ns) the request arrived. */
   readonly arrivalWallNs: number
 }
@@ -63,11 +66,21 @@ export interface LiveEngine {
    * Its events (one per token, then the end) arrive on `events`. Never fails: a request the engine
    * cannot hold gets a single `Failed` event (callers check the context length first).
    */
-  readonly submit: (promptTokens: number, outputTokens: number) => Effect.Effect<LiveHandle>
+  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void) => Effect.Effect<LiveHandle>
   /** Abort a request not yet finished (client gone): frees its KV blocks. No-op when finished. */
   readonly abort: (h: LiveHandle) => Effect.Effect<void>
   /** Requests waiting / running over all instances, and KV blocks used / total. */
-  readonly load: () => { waiting: number; running: number; kvUsed: number; kvTotal: number; completed: number; pending: number }
+  readonly load: () => {
+    waiting: number
+    running: number
+    kvUsed: number
+    kvTotal: number
+    completed: number
+    pending: number
+    /** Mean / max lateness of step deliveries against their scheduled wall time, ms. */
+    deliveryLagMeanMs: number
+    deliveryLagMaxMs: number
+  }
 }
 
 interface Pending {
@@ -114,7 +127,15 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
       Deferred.unsafeDone(wake, Exit.void)
     }
 
+    // how late deliveries are against their scheduled wall time (the engine fiber's own lag)
+    let lagSumNs = 0
+    let lagMaxNs = 0
+    let lagCount = 0
     const deliver = (p: Pending, wallNs: number) => {
+      const lag = wallNs - wallOf(p.atSim)
+      lagSumNs += lag
+      lagCount++
+      if (lag > lagMaxNs) lagMaxNs = lag
       const ev = p.events
       for (let i = 0; i < ev.length; i += 2) {
         const r = ev[i] as SimRequest
@@ -126,7 +147,15 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
           handles.delete(r.id)
           completed++
         }
-        Queue.unsafeOffer(h.events, { _tag: "Token", n, simNs: p.atSim, wallNs, last })
+        const e: LiveEvent = { _tag: "Token", n, simNs: p.atSim, wallNs, last }
+        if (h.sink === undefined) Queue.unsafeOffer(h.events, e)
+        else {
+          try {
+            h.sink(e)
+          } catch {
+            // a broken response must not stop the engine; the disconnect aborts the request
+          }
+        }
       }
     }
 
@@ -177,7 +206,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
 
     let nextId = 0
     let lastArrival = 0
-    const submit = (promptTokens: number, outputTokens: number) =>
+    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void) =>
       Effect.gen(function*() {
         const wallNs = yield* clockNs
         const inst = instances[router(instances)]!
@@ -188,12 +217,14 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         lastArrival = t
         const r = new SimRequest(nextId++, t, promptTokens, outputTokens)
         const events = yield* Queue.unbounded<LiveEvent>()
-        const h: LiveHandle = { req: r, events, arrivalWallNs: wallNs }
+        const h: LiveHandle = { req: r, events, sink, arrivalWallNs: wallNs }
         observer.onArrive?.(r)
         handles.set(r.id, h)
         if (!inst.admit(r)) {
           handles.delete(r.id)
-          Queue.unsafeOffer(events, { _tag: "Failed", message: inst.rejectionReason(r) ?? "rejected" })
+          const e: LiveEvent = { _tag: "Failed", message: inst.rejectionReason(r) ?? "rejected" }
+          if (sink !== undefined) sink(e)
+          else Queue.unsafeOffer(events, e)
         } else signal()
         return h
       })
@@ -219,7 +250,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         kvUsed += inst.scheduler.kv.usedBlocks
         kvTotal += inst.scheduler.kv.numBlocks
       }
-      return { waiting, running, kvUsed, kvTotal, completed, pending: handles.size }
+      return { waiting, running, kvUsed, kvTotal, completed, pending: handles.size, deliveryLagMeanMs: lagCount === 0 ? 0 : lagSumNs / lagCount / 1e6, deliveryLagMaxMs: lagMaxNs / 1e6 }
     }
 
     return {

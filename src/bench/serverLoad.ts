@@ -1,0 +1,68 @@
+/**
+ * Server load benchmark: starts `llmservingsim serve --timing-fields` in a child process, opens N
+ * concurrent streams (all sent at t = 0) with the test-api client, and reports failures and the
+ * lag between each token chunk's scheduled wall time (`due_mono_ns`, from the simulated time) and
+ * the time the client read it (both on CLOCK_MONOTONIC via process.hrtime).
+ *
+ *   node dist/bench/serverLoad.js [--streams 500] [--input-len 128] [--output-len 128] [--time-scale 1] [--port 18700] [-- extra serve flags]
+ */
+import { spawn } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { loadSummary, runLoad } from "../client/LoadClient.js"
+import type { Arrival } from "../engine/Engine.js"
+
+const args = process.argv.slice(2)
+const sep = args.indexOf("--")
+const own = sep < 0 ? args : args.slice(0, sep)
+const extra = sep < 0 ? [] : args.slice(sep + 1)
+const flag = (name: string, dflt: number): number => {
+  const i = own.indexOf(`--${name}`)
+  return i < 0 ? dflt : Number(own[i + 1])
+}
+const streams = flag("streams", 500)
+const inputLen = flag("input-len", 128)
+const outputLen = flag("output-len", 128)
+const timeScale = flag("time-scale", 1)
+const port = flag("port", 18700)
+
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin.js")
+const base = `http://127.0.0.1:${port}`
+
+const main = async () => {
+  const server = spawn(process.execPath, [bin, "serve", "--port", String(port), "--time-scale", String(timeScale), "--timing-fields", ...extra], { stdio: ["ignore", "inherit", "inherit"] })
+  try {
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false)
+      if (ok) break
+      if (i > 200) throw new Error("server did not start")
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: Array<{ id: string }> }
+    const arrivals: Array<Arrival> = Array.from({ length: streams }, () => ({ arrivalNs: 0, promptTokens: inputLen, outputTokens: outputLen }))
+    const t0 = process.hrtime.bigint()
+    const result = await runLoad({ baseUrl: base, model: models.data[0]!.id, endpoint: "completions", maxConcurrency: Infinity, timeScale }, arrivals)
+    const wallS = Number(process.hrtime.bigint() - t0) / 1e9
+    const s = loadSummary(result, { streams, input_len: inputLen, output_len: outputLen, time_scale: timeScale })
+    const status = (await (await fetch(`${base}/status`)).json()) as Record<string, number>
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    const gauge = (n: string) => metrics.split("\n").find((l) => l.startsWith(n + "{"))?.split(" ").pop()
+    const lag = s["chunk_lag_wall_ms"] as { samples: number; median: number; p90: number; p99: number; mean: number } | undefined
+    console.log(JSON.stringify({
+      streams, completed: s["completed"], failed: s["failed"], wall_s: Number(wallS.toFixed(2)),
+      output_tokens: s["total_output_tokens"], max_concurrent_requests: s["max_concurrent_requests"],
+      chunk_lag_ms: lag === undefined ? null : { samples: lag.samples, p50: Number(lag.median.toFixed(3)), p90: Number(lag.p90.toFixed(3)), p99: Number(lag.p99.toFixed(3)), mean: Number(lag.mean.toFixed(3)) },
+      mean_ttft_ms: s["mean_ttft_ms"], mean_tpot_ms: s["mean_tpot_ms"],
+      after: { running: gauge("vllm:num_requests_running"), waiting: gauge("vllm:num_requests_waiting"), kv_cache_usage_perc: gauge("vllm:kv_cache_usage_perc") },
+      engine_delivery_lag_ms: { mean: status["delivery_lag_mean_ms"], max: status["delivery_lag_max_ms"] },
+      errors: (s["errors"] as Array<string>).slice(0, 3)
+    }, null, 2))
+  } finally {
+    server.kill("SIGINT")
+  }
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exitCode = 1
+})
