@@ -9,7 +9,8 @@
  * sv_matmul) -> attention. Dense kernels are read at kv_cache = 0.
  * Attention: prefill rows (input, kv_cache = 0) price a chunk P(c); decode rows (1, kv) price one
  * decode D(kv); a step's attention = P(pc) scaled by the causal area ratio for a cached prefix
- * (at least P(pc) + D(kp) - D(1)) + n_decode x D(mean decode context). Tables without decode rows
+ * (at least P(pc) + D(kp) - D(1)) + D(1) + n_decode x (D(mean decode context) - D(1)) (one batched
+ * decode kernel, not one per request as v1 ran them). Tables without decode rows
  * (the v0 profiles) leave decodes to the roofline.
  */
 import { Effect } from "effect"
@@ -141,7 +142,8 @@ export const readV1 = (file: string, sel: V1Select): Effect.Effect<LayerProfile,
               t += scaled > mem ? scaled : mem
             } else t += p
           }
-          if (a.nd > 0 && D !== undefined) t += a.nd * lookup1D(D, a.kdSum / a.nd)
+          // vLLM batches decodes into one kernel: its fixed cost once, the KV-dependent part per decode
+          if (a.nd > 0 && D !== undefined) t += D1 + a.nd * (lookup1D(D, a.kdSum / a.nd) - D1)
           return t
         },
         describe: `prefill chunk <= ${maxKey(P)}` + (D === undefined ? ", no decode rows" : `, decode KV <= ${maxKey(D)}`),
