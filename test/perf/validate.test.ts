@@ -1,0 +1,60 @@
+import { describe, expect, it } from "@effect/vitest"
+import { NodeContext } from "@effect/platform-node"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { runCli } from "../../src/cli/run.js"
+import { readBenchRun, runSettings } from "../../src/validate/bench.js"
+import { boundFor, parseTolerance } from "../../src/validate/compare.js"
+
+const fx = path.join(import.meta.dirname, "..", "fixtures", "bench", "tiny")
+const ref = path.resolve(import.meta.dirname, "..", "..", "..", "shared", "reference")
+const bench = path.join(ref, "llmservingsim-bench", "RTX4090", "Llama-3.1-8B")
+
+describe("measured runs", () => {
+  it.effect("computes TTFT/TPOT/E2E from queued/first/last timestamps and maps engine settings", () =>
+    Effect.gen(function*() {
+      const run = yield* readBenchRun(fx)
+      expect(run.requests).toBe(4)
+      expect(run.ttft.mean).toBeCloseTo(250, 6) // 100, 200, 300, 400 ms
+      expect(run.tpot.mean).toBeCloseTo(20, 6)
+      expect(run.e2e.median).toBeCloseTo(250 + 180, 6)
+      const st = yield* runSettings(run)
+      expect(st.flags).toMatchObject({ maxNumSeqs: 8, maxNumBatchedTokens: 256, blockSize: 16, enableChunkedPrefill: true, schedulerReserveFullIsl: true })
+      expect(st.asyncScheduling).toBe(true)
+      expect(st.notHonoured.some((s) => s.startsWith("enable_prefix_caching"))).toBe(true)
+      expect(st.notHonoured.some((s) => s.startsWith("cudagraph_mode"))).toBe(true)
+    }))
+  it.effect("a run folder without meta.json is a FileError naming it", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(readBenchRun(path.join(fx, "vllm", "..", "..")))
+      expect(e._tag).toBe("FileError")
+      expect(e.message).toContain("meta.json")
+    }))
+  it("parses tolerances per metric family", () => {
+    const t = parseTolerance("ttft=5,tpot=3,e2e=3,num_gpu_blocks=2")
+    expect(typeof t).not.toBe("string")
+    const m = t as Map<string, number>
+    expect(boundFor(m, "p99_ttft_ms")).toBe(5)
+    expect(boundFor(m, "mean_e2el_ms")).toBe(3)
+    expect(boundFor(m, "num_gpu_blocks")).toBe(2)
+    expect(boundFor(m, "duration_s")).toBeUndefined()
+    expect(typeof parseTolerance("x=abc")).toBe("string")
+  })
+
+  describe.skipIf(!fs.existsSync(bench))("the RTX 4090 vLLM run (../shared/reference)", () => {
+    it.effect("validate writes validation.json with every metric and reproduces vLLM's 2,588 KV blocks", () =>
+      Effect.gen(function*() {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "validate-"))
+        const code = yield* runCli(["node", "llmservingsim", "validate", "--run", bench,
+          "--workload", path.join(ref, "traces", "llmservingsim", "current", "sharegpt-llama-3.1-8b-300-sps10.jsonl"),
+          "--perf-model", `profile:${path.join(ref, "llmservingsim-profiles")}`, "--output-dir", out, "--tolerance", "num_gpu_blocks=0,mean_tpot_ms=5,mean_ttft_ms=8,mean_e2el_ms=8"]).pipe(Effect.provide(NodeContext.layer))
+        expect(code).toBe(0)
+        const v = JSON.parse(fs.readFileSync(path.join(out, "validation.json"), "utf8")) as Record<string, { measured: number; simulated: number; diff_pct: number }>
+        for (const k of ["mean_ttft_ms", "median_ttft_ms", "p90_ttft_ms", "p95_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_tpot_ms", "mean_e2el_ms", "num_gpu_blocks"]) expect(v[k], k).toBeDefined()
+        expect(v["num_gpu_blocks"]!.simulated).toBe(2588)
+        fs.rmSync(out, { recursive: true })
+      }), 60_000)
+  })
+})
