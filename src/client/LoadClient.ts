@@ -16,6 +16,8 @@
  * user message of `promptTokens` filler words and `max_completion_tokens`. Times come from
  * `process.hrtime` (real time; this is a client of a real server).
  */
+import * as http from "node:http"
+import * as https from "node:https"
 import type { Arrival } from "../engine/Engine.js"
 import { type Distribution, distributionOf, Samples } from "../metrics/stats.js"
 
@@ -51,6 +53,8 @@ export interface LoadResult {
   readonly requests: ReadonlyArray<RequestResult>
   /** Received minus scheduled wall time of each token chunk, ms (only when the server sends due_mono_ns). */
   readonly chunkLagMs: Samples
+  /** Server arrival minus client send time of each request, wall ms (only with arrival_mono_ns). */
+  readonly ingestMs: Samples
   readonly durationS: number
   readonly maxConcurrency: number
 }
@@ -59,6 +63,10 @@ const EMPTY_CHOICES = /"choices":\s*\[\s*\]/
 const TOKEN_CHOICES = /"choices":\s*\[\s*\{/
 const ROLE_CHUNK = /"role":\s*"assistant"/
 const EMPTY_CONTENT = /"content":\s*(""|null)\s*[,}]/
+
+/** One keep-alive agent without a socket limit (every concurrent stream has its own connection). */
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
+const tlsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity })
 
 const now = () => Number(process.hrtime.bigint())
 
@@ -76,7 +84,7 @@ const promptWords = (n: number): string => {
 }
 
 /** Send one request and stream its answer. */
-export const runOne = async (o: LoadOptions, a: Arrival, lag: Samples | undefined): Promise<RequestResult> => {
+export const runOne = async (o: LoadOptions, a: Arrival, lag: Samples | undefined, ingest?: Samples): Promise<RequestResult> => {
   const chat = o.endpoint === "chat"
   const body = chat
     ? { model: o.model, messages: [{ role: "user", content: promptWords(a.promptTokens) }], max_completion_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
@@ -92,75 +100,108 @@ export const runOne = async (o: LoadOptions, a: Arrival, lag: Samples | undefine
   let usageOut = -1
   let usagePrompt = -1
   const fail = (error: string): RequestResult => ({ ok: false, error, promptTokens: a.promptTokens, outputTokens: 0, ttftMs: 0, e2eMs: 0, itlMs: [], startNs: start, endNs: now() })
-  try {
-    const res = await fetch(`${o.baseUrl}/v1/${chat ? "chat/completions" : "completions"}`, {
-      method: "POST", headers, body: JSON.stringify(body),
-      ...(o.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(o.timeoutMs) })
-    })
-    if (res.status !== 200 || res.body === null) return fail(`HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`)
-    const decoder = new TextDecoder()
+  return new Promise<RequestResult>((resolve) => {
     let buf = ""
     let error: string | undefined
-    const reader = res.body.getReader()
-    outer: while (true) {
-      const { done, value } = await reader.read()
-      if (done) break
-      const t = now()
-      buf += decoder.decode(value, { stream: true })
-      let i: number
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i).trim()
-        buf = buf.slice(i + 1)
-        if (!line.startsWith("data:")) continue
-        const data = line.slice(5).trim()
-        if (data === "[DONE]") break outer
-        // Token chunks are recognised without parsing them (the client must keep up with
-        // thousands of chunks per second); usage and error chunks are parsed.
-        if (data.startsWith('{"error"') || EMPTY_CHOICES.test(data)) {
-          const c = JSON.parse(data) as { usage?: { prompt_tokens: number; completion_tokens: number }; error?: { message: string } }
-          if (c.error !== undefined) error = c.error.message
-          else if (c.usage !== undefined) {
-            usageOut = c.usage.completion_tokens
-            usagePrompt = c.usage.prompt_tokens
-          }
-          continue
+    let finished = false
+    const finish = () => {
+      if (finished) return
+      finished = true
+      if (error !== undefined) return resolve(fail(error))
+      if (first < 0) return resolve(fail("Never received a valid chunk to calculate TTFT."))
+      resolve({
+        ok: true,
+        promptTokens: usagePrompt >= 0 ? usagePrompt : a.promptTokens,
+        outputTokens: usageOut >= 0 ? usageOut : tokens,
+        ttftMs: ((first - start) / 1e6) * ts,
+        e2eMs: ((last - start) / 1e6) * ts,
+        itlMs: itl,
+        startNs: start,
+        endNs: last
+      })
+    }
+    /** One `data:` payload; true at [DONE]. */
+    const onData = (data: string, t: number): boolean => {
+      if (data === "[DONE]") return true
+      // Token chunks are recognised without parsing them (the client must keep up with
+      // thousands of chunks per second); usage and error chunks are parsed.
+      if (data.startsWith('{"error"') || EMPTY_CHOICES.test(data)) {
+        const c = JSON.parse(data) as { usage?: { prompt_tokens: number; completion_tokens: number }; error?: { message: string } }
+        if (c.error !== undefined) error = c.error.message
+        else if (c.usage !== undefined) {
+          usageOut = c.usage.completion_tokens
+          usagePrompt = c.usage.prompt_tokens
         }
-        if (chat && ROLE_CHUNK.test(data) && EMPTY_CONTENT.test(data)) continue // the role chunk is not a token
-        if (!TOKEN_CHOICES.test(data)) {
-          const c = JSON.parse(data) as { error?: { message: string } }
-          if (c.error !== undefined) error = c.error.message
-          continue
-        }
-        tokens++
-        if (first < 0) first = t
-        else itl.push(((t - last) / 1e6) * ts)
-        last = t
-        if (lag !== undefined) {
-          const k = data.indexOf('"due_mono_ns":')
-          if (k >= 0) lag.push((t - parseInt(data.slice(k + 14), 10)) / 1e6)
-        }
+        return false
       }
+      if (chat && ROLE_CHUNK.test(data) && EMPTY_CONTENT.test(data)) return false // the role chunk is not a token
+      if (!TOKEN_CHOICES.test(data)) {
+        const c = JSON.parse(data) as { error?: { message: string } }
+        if (c.error !== undefined) error = c.error.message
+        return false
+      }
+      tokens++
+      if (first < 0) {
+        first = t
+        const k = data.indexOf('"arrival_mono_ns":')
+        if (k >= 0 && ingest !== undefined) ingest.push((parseInt(data.slice(k + 18), 10) - start) / 1e6)
+      } else itl.push(((t - last) / 1e6) * ts)
+      last = t
+      if (lag !== undefined) {
+        const k = data.indexOf('"due_mono_ns":')
+        if (k >= 0) lag.push((t - parseInt(data.slice(k + 14), 10)) / 1e6)
+      }
+      return false
     }
-    if (error !== undefined) return fail(error)
-    if (first < 0) return fail("Never received a valid chunk to calculate TTFT.")
-    return {
-      ok: true,
-      promptTokens: usagePrompt >= 0 ? usagePrompt : a.promptTokens,
-      outputTokens: usageOut >= 0 ? usageOut : tokens,
-      ttftMs: ((first - start) / 1e6) * ts,
-      e2eMs: ((last - start) / 1e6) * ts,
-      itlMs: itl,
-      startNs: start,
-      endNs: last
-    }
-  } catch (e) {
-    return fail(String((e as Error).message ?? e))
-  }
+    const url = new URL(`${o.baseUrl}/v1/${chat ? "chat/completions" : "completions"}`)
+    const payload = JSON.stringify(body)
+    const tls = url.protocol === "https:"
+    const request = tls ? https.request : http.request
+    const req = request(url, { method: "POST", headers: { ...headers, "content-length": Buffer.byteLength(payload) }, agent: tls ? tlsAgent : agent }, (res) => {
+      if (res.statusCode !== 200) {
+        let text = ""
+        res.setEncoding("utf8")
+        res.on("data", (c: string) => (text += c))
+        res.on("end", () => {
+          error = `HTTP ${res.statusCode}: ${text.slice(0, 200)}`
+          finish()
+        })
+        return
+      }
+      res.setEncoding("utf8")
+      res.on("data", (chunk: string) => {
+        const t = now()
+        buf += chunk
+        let i: number
+        while ((i = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, i).trim()
+          buf = buf.slice(i + 1)
+          if (!line.startsWith("data:")) continue
+          if (onData(line.slice(5).trim(), t)) {
+            finish()
+            return
+          }
+        }
+      })
+      res.on("end", finish)
+      res.on("error", (e) => {
+        error ??= e.message
+        finish()
+      })
+    })
+    req.on("error", (e) => {
+      error ??= e.message
+      finish()
+    })
+    if (o.timeoutMs !== undefined) req.setTimeout(o.timeoutMs, () => req.destroy(new Error("timeout")))
+    req.end(payload)
+  })
 }
 
 /** Send every arrival on schedule (wall = arrival / timeScale) and collect the results. */
 export const runLoad = async (o: LoadOptions, arrivals: ReadonlyArray<Arrival>, onDone?: (n: number) => void): Promise<LoadResult> => {
   const lag = new Samples()
+  const ingest = new Samples()
   const results: Array<RequestResult> = new Array(arrivals.length)
   const t0 = now()
   let inFlight = 0
@@ -183,7 +224,7 @@ export const runLoad = async (o: LoadOptions, arrivals: ReadonlyArray<Arrival>, 
     const wait = (due - now()) / 1e6
     if (wait > 1) await new Promise((r) => setTimeout(r, wait))
     await acquire()
-    tasks.push(runOne(o, a, lag).then((r) => {
+    tasks.push(runOne(o, a, lag, ingest).then((r) => {
       results[i] = r
       release()
       onDone?.(++finished)
@@ -192,7 +233,7 @@ export const runLoad = async (o: LoadOptions, arrivals: ReadonlyArray<Arrival>, 
   await Promise.all(tasks)
   let end = t0
   for (const r of results) if (r.ok && r.endNs > end) end = r.endNs
-  return { requests: results, chunkLagMs: lag, durationS: ((end - t0) / 1e9) * o.timeScale, maxConcurrency: maxInFlight }
+  return { requests: results, chunkLagMs: lag, ingestMs: ingest, durationS: ((end - t0) / 1e9) * o.timeScale, maxConcurrency: maxInFlight }
 }
 
 /** The results as `summary.json` keys of `vllm bench serve` (and of `simulate`). */
@@ -239,6 +280,7 @@ export const loadSummary = (r: LoadResult, config: Record<string, unknown>): Rec
     ...keys("itl", distributionOf(itl)),
     ...keys("e2el", distributionOf(e2el)),
     max_concurrent_requests: r.maxConcurrency,
+    ...(r.ingestMs.length > 0 ? { request_ingest_wall_ms: { samples: r.ingestMs.length, ...distributionOf(r.ingestMs) } } : {}),
     ...(r.chunkLagMs.length > 0 ? { chunk_lag_wall_ms: { samples: r.chunkLagMs.length, mean: lag.mean, median: lag.median, p90: lag.p90, p99: lag.p99 } } : {}),
     errors,
     config

@@ -12,7 +12,7 @@
 import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer, HttpServerResponse, type HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Context, Deferred, Effect, Exit, FiberId, Layer, ParseResult, Schema, Stream } from "effect"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage } from "node:http"
 import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { MemoryService } from "../memory/MemoryService.js"
 import type { NoKvMemory } from "../domain/errors.js"
@@ -245,6 +245,36 @@ export const drawOutputLen = (spec: OutputLenSpec, rng: Rng): number => {
 // ---------------------------------------------------------------------------------------------
 // Responses
 
+const ARRIVED = Symbol.for("llmservingsim/arrivedHrNs")
+
+/**
+ * A Node HTTP server that stamps every request with process.hrtime when its headers are parsed,
+ * before the HTTP stack's own work, so the simulated arrival is the socket arrival.
+ */
+export const stampingServer = () => {
+  const server = createServer()
+  server.prependListener("request", (req: IncomingMessage) => {
+    ;(req as unknown as Record<symbol, bigint>)[ARRIVED] = process.hrtime.bigint()
+  })
+  return server
+}
+
+/** The request's arrival on the Effect Clock (ns), when the server stamped it. */
+const arrivedAt = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.clockWith((c) =>
+    Effect.sync(() => {
+      let stamp: bigint | undefined
+      try {
+        stamp = (NodeHttpServerRequest.toIncomingMessage(request) as unknown as Record<symbol, bigint | undefined>)[ARRIVED]
+      } catch {
+        stamp = undefined
+      }
+      if (stamp === undefined) return undefined
+      const elapsed = Number(process.hrtime.bigint() - stamp)
+      return Number(c.unsafeCurrentTimeNanos()) - Math.max(0, elapsed)
+    })
+  )
+
 /**
  * Submit the request and answer it. Token events go straight from the engine fiber to the Node
  * response (`sink`), with no Effect per token: at a few hundred streams the server writes tens of
@@ -259,8 +289,9 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
     // due_mono_ns is on process.hrtime (CLOCK_MONOTONIC, shared by processes on one machine)
     const monoOffset = timing ? (yield* Effect.clockWith((c) => Effect.sync(() => Number(c.unsafeCurrentTimeNanos()) - Number(process.hrtime.bigint())))) : 0
     const extraOf = (e: Extract<LiveEvent, { _tag: "Token" }>) =>
-      timing ? { sim_time_ns: e.simNs, due_mono_ns: Math.round(engine.startNs + e.simNs / engine.timeScale - monoOffset) } : undefined
+      timing ? { sim_time_ns: e.simNs, due_mono_ns: Math.round(engine.startNs + e.simNs / engine.timeScale - monoOffset), arrival_mono_ns: arrivalMono } : undefined
     const end = Deferred.unsafeMake<void>(FiberId.none)
+    let arrivalMono = 0
 
     if (!p.stream) {
       const pieces: Array<string> = []
@@ -271,7 +302,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         else for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
-      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink)
+      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request))
       // a client that goes away interrupts this fiber: abort the request in the engine
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
       if (failure !== undefined) return openAiError(500, failure)
@@ -309,7 +340,8 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       out(s)
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
-    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink)
+    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request))
+    arrivalMono = Math.round(h.arrivalWallNs - monoOffset)
     const body = Stream.execute(Effect.sync(() => {
       // the platform has called writeHead before running the body
       started = true
@@ -430,5 +462,5 @@ export const httpLayer = (config: SimConfig, options: ServeOptions, services?: E
 export const serverLayer = (config: SimConfig, options: ServeOptions, host: string, port: number) =>
   httpLayer(config, options).pipe(
     HttpServer.withLogAddress,
-    Layer.provide(NodeHttpServer.layer(createServer, { port, host }))
+    Layer.provide(NodeHttpServer.layer(stampingServer, { port, host }))
   )

@@ -66,7 +66,7 @@ export interface LiveEngine {
    * Its events (one per token, then the end) arrive on `events`. Never fails: a request the engine
    * cannot hold gets a single `Failed` event (callers check the context length first).
    */
-  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void) => Effect.Effect<LiveHandle>
+  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number) => Effect.Effect<LiveHandle>
   /** Abort a request not yet finished (client gone): frees its KV blocks. No-op when finished. */
   readonly abort: (h: LiveHandle) => Effect.Effect<void>
   /** Requests waiting / running over all instances, and KV blocks used / total. */
@@ -206,9 +206,11 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
 
     let nextId = 0
     let lastArrival = 0
-    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void) =>
+    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number) =>
       Effect.gen(function*() {
-        const wallNs = yield* clockNs
+        const nowNs = yield* clockNs
+        // the request may have reached the socket earlier than now (parsing took time): that is its arrival
+        const wallNs = arrivedWallNs === undefined ? nowNs : Math.min(nowNs, Math.max(startNs, arrivedWallNs))
         const inst = instances[router(instances)]!
         // A busy instance whose next step start lags the wall clock (the process was too slow to
         // keep up) sees the arrival at that step start: simulated time never runs backwards.

@@ -5,7 +5,7 @@
  * llm-d-inference-sim's docs): TTFT 0.001 ... 2560 s, inter-token 0.01 ... 80 s, request latencies
  * 0.3 ... 7680 s. Gauges are read from the engine at scrape time.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client"
+import { Counter, Gauge, Registry } from "prom-client"
 import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
 import type { EngineObserver } from "../engine/EngineObserver.js"
 
@@ -51,16 +51,36 @@ export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cac
   const info = new Gauge({ name: "vllm:cache_config_info", help: "Information of the LLMEngine CacheConfig", labelNames: ["block_size", "num_gpu_blocks", "engine"], registers: [registry] })
   info.set({ block_size: String(cache.blockSize), num_gpu_blocks: String(cache.numGpuBlocks), engine: "0" }, 1)
 
-  const counter = (name: string, help: string, extra: ReadonlyArray<string> = []) =>
-    new Counter({ name, help, labelNames: [...names, ...extra], registers: [registry] })
-  const prompt = counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.")
-  const generation = counter("vllm:generation_tokens_total", "Number of generation tokens processed.")
-  const success = counter("vllm:request_success_total", "Count of successfully processed requests.", ["finish_reason"])
-  const preemptions = counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.")
-  const aborted = counter("vllm:request_abort_total", "Requests aborted by the client (simulator extension).")
-  for (const c of [prompt, generation, preemptions, aborted]) c.inc(labels, 0)
+  // Counters and histograms are plain numbers in the hot path (the engine fiber calls the observer
+  // for every token); prom-client reads the counters at scrape time, the histograms render themselves.
+  const n = { prompt: 0, generation: 0, preemptions: 0, aborted: 0, success: 0 }
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name, help, labelNames: names, registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(labels, read())
+      }
+    })
+  counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.", () => n.prompt)
+  counter("vllm:generation_tokens_total", "Number of generation tokens processed.", () => n.generation)
+  counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.", () => n.preemptions)
+  counter("vllm:request_abort_total", "Requests aborted by the client (simulator extension).", () => n.aborted)
+  new Counter({
+    name: "vllm:request_success_total", help: "Count of successfully processed requests.", labelNames: [...names, "finish_reason"], registers: [registry],
+    collect() {
+      this.reset()
+      this.inc({ ...labels, finish_reason: "length" }, n.success)
+    }
+  })
 
-  const hist = (name: string, help: string, buckets: Array<number>) => new Histogram({ name, help, labelNames: names, buckets, registers: [registry] })
+  const labelText = `model_name=${JSON.stringify(modelName)},engine="0"`
+  const hists: Array<FastHistogram> = []
+  const hist = (name: string, help: string, buckets: Array<number>) => {
+    const h = new FastHistogram(name, help, buckets)
+    hists.push(h)
+    return h
+  }
   const ttft = hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", TTFT_BUCKETS)
   const itl = hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", ITL_BUCKETS)
   const tpot = hist("vllm:request_time_per_output_token_seconds", "Histogram of time_per_output_token_seconds per request.", ITL_BUCKETS)
@@ -70,39 +90,69 @@ export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cac
   const prefill = hist("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", LATENCY_BUCKETS)
   const decode = hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", LATENCY_BUCKETS)
 
-  // per-token updates go to pre-bound children (no label hashing in the hot path)
-  const generationC = generation.labels(labels)
-  const itlC = itl.labels(labels)
-  const promptC = prompt.labels(labels)
-  const ttftC = ttft.labels(labels)
   const observer: EngineObserver = {
     onToken: (r: SimRequest, t: number) => {
-      generationC.inc(1)
-      if (r.lastTokenNs >= 0) itlC.observe((t - r.lastTokenNs) * S)
+      n.generation++
+      if (r.lastTokenNs >= 0) itl.observe((t - r.lastTokenNs) * S)
       else {
-        promptC.inc(r.promptTokens)
-        ttftC.observe((t - r.arrivalNs) * S)
+        n.prompt += r.promptTokens
+        ttft.observe((t - r.arrivalNs) * S)
       }
     },
     onFinish: (r: SimRequest) => {
       if (r.status !== RequestStatus.Finished || r.numOutput < r.outputTokens) {
         // aborted (the scheduler marks aborted requests Finished before they have all their tokens)
-        aborted.inc(labels, 1)
+        n.aborted++
         return
       }
-      success.inc({ ...labels, finish_reason: "length" }, 1)
-      e2e.observe(labels, (r.finishNs - r.arrivalNs) * S)
+      n.success++
+      e2e.observe((r.finishNs - r.arrivalNs) * S)
       if (r.firstScheduledNs >= 0) {
-        queue.observe(labels, (r.firstScheduledNs - r.arrivalNs) * S)
-        inference.observe(labels, (r.finishNs - r.firstScheduledNs) * S)
-        prefill.observe(labels, (r.firstTokenNs - r.firstScheduledNs) * S)
+        queue.observe((r.firstScheduledNs - r.arrivalNs) * S)
+        inference.observe((r.finishNs - r.firstScheduledNs) * S)
+        prefill.observe((r.firstTokenNs - r.firstScheduledNs) * S)
       }
-      decode.observe(labels, (r.finishNs - r.firstTokenNs) * S)
-      if (r.numOutput > 1) tpot.observe(labels, ((r.lastTokenNs - r.firstTokenNs) * S) / (r.numOutput - 1))
+      decode.observe((r.finishNs - r.firstTokenNs) * S)
+      if (r.numOutput > 1) tpot.observe(((r.lastTokenNs - r.firstTokenNs) * S) / (r.numOutput - 1))
     },
     onPreempt: () => {
-      preemptions.inc(labels, 1)
+      n.preemptions++
     }
   }
-  return { registry, observer, text: () => registry.metrics() }
+  const text = async () => (await registry.metrics()) + hists.map((h) => h.render(labelText)).join("")
+  return { registry, observer, text }
+}
+
+/** A Prometheus histogram (cumulative `le` buckets, `_sum`, `_count`) updated without allocation. */
+export class FastHistogram {
+  private readonly counts: Float64Array
+  private sum = 0
+  private count = 0
+  constructor(readonly name: string, readonly help: string, readonly buckets: ReadonlyArray<number>) {
+    this.counts = new Float64Array(buckets.length)
+  }
+
+  observe(v: number): void {
+    this.sum += v
+    this.count++
+    const b = this.buckets
+    for (let i = 0; i < b.length; i++) {
+      if (v <= b[i]!) {
+        this.counts[i]!++
+        return
+      }
+    }
+  }
+
+  /** Text exposition with the given label pairs (`a="x",b="y"`). */
+  render(labels: string): string {
+    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`
+    let cum = 0
+    for (let i = 0; i < this.buckets.length; i++) {
+      cum += this.counts[i]!
+      out += `${this.name}_bucket{le="${this.buckets[i]}",${labels}} ${cum}\n`
+    }
+    out += `${this.name}_bucket{le="+Inf",${labels}} ${this.count}\n${this.name}_sum{${labels}} ${this.sum}\n${this.name}_count{${labels}} ${this.count}\n\n`
+    return out
+  }
 }

@@ -1,0 +1,38 @@
+/** The test-api load client against the simulated server: counts, summary keys, failures. */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { loadSummary, runLoad } from "../../src/client/LoadClient.js"
+import { MODEL, serveOptions, serverConfig, startServer } from "./serverHelpers.js"
+
+const arrivals = [0, 1, 2, 3, 4].map((i) => ({ arrivalNs: i * 5_000_000, promptTokens: 10 + i, outputTokens: 3 + i }))
+
+describe("test-api load client", () => {
+  for (const endpoint of ["completions", "chat"] as const) {
+    it.live(`${endpoint}: every request streamed, exact token counts, vLLM bench keys`, () =>
+      Effect.gen(function*() {
+        const cfg = serverConfig()
+        const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 100, timingFields: true }), 10_000_000)
+        const r = yield* Effect.promise(() => runLoad({ baseUrl: base, model: MODEL, endpoint, maxConcurrency: 2, timeScale: 100 }, arrivals))
+        const s = loadSummary(r, {})
+        expect(s["completed"]).toBe(5)
+        expect(s["failed"]).toBe(0)
+        expect(s["total_output_tokens"]).toBe(3 + 4 + 5 + 6 + 7)
+        if (endpoint === "completions") expect(s["total_input_tokens"]).toBe(10 + 11 + 12 + 13 + 14)
+        expect(r.maxConcurrency).toBeLessThanOrEqual(2)
+        for (const k of ["mean_ttft_ms", "p99_tpot_ms", "median_itl_ms", "p90_e2el_ms", "request_throughput", "output_throughput"]) expect(typeof s[k]).toBe("number")
+        // 10 ms steps: TPOT is one step in simulated time (client times x time scale)
+        expect(s["median_tpot_ms"] as number).toBeGreaterThan(5)
+        expect(r.chunkLagMs.length).toBe(25)
+      }).pipe(Effect.scoped))
+  }
+
+  it.live("failures: unknown model is counted as failed with the server's message", () =>
+    Effect.gen(function*() {
+      const cfg = serverConfig()
+      const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 100 }), 10_000_000)
+      const r = yield* Effect.promise(() => runLoad({ baseUrl: base, model: "nope", endpoint: "completions", maxConcurrency: Infinity, timeScale: 100 }, arrivals.slice(0, 2)))
+      const s = loadSummary(r, {})
+      expect(s["failed"]).toBe(2)
+      expect((s["errors"] as Array<string>)[0]).toContain("HTTP 404")
+    }).pipe(Effect.scoped))
+})
