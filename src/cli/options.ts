@@ -5,6 +5,7 @@
 import { Options } from "@effect/cli"
 import { Option } from "effect"
 import type { EngineFlags } from "../config/resolve.js"
+import type { WorkloadFlags } from "../workload/Workload.js"
 
 const optInt = (name: string, description: string) =>
   Options.integer(name).pipe(Options.optional, Options.withDescription(description))
@@ -92,6 +93,23 @@ export const workloadOptions = {
   rangeRatio: optFloat("range-ratio", "Uniform lengths in [len x (1-r), len x (1+r)] (default 0.5)"),
   lengthSigma: optFloat("length-sigma", "Lognormal sigma of ln(length), median = len (default 0.5)")
 }
+
+type WorkloadOptionValues = { readonly [K in keyof typeof workloadOptions]: ValueOf<typeof workloadOptions[K]> }
+
+/** The workload flags as plain data (undefined = default). */
+export const toWorkloadFlags = (o: WorkloadOptionValues): WorkloadFlags => ({
+  trace: get(o.trace),
+  traceFormat: get(o.traceFormat),
+  numRequests: get(o.numRequests),
+  rateScale: get(o.rateScale),
+  requestRate: get(o.requestRate),
+  burstiness: get(o.burstiness),
+  inputLen: get(o.inputLen),
+  outputLen: get(o.outputLen),
+  lengthDist: get(o.lengthDist),
+  rangeRatio: get(o.rangeRatio),
+  lengthSigma: get(o.lengthSigma)
+})
 
 export const outputOptions = {
   outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv and steps.csv here")),

@@ -6,7 +6,7 @@ import { simulate } from "../engine/simulate.js"
 import { simulationLayer } from "../layers.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { resolveWorkload } from "../workload/Workload.js"
-import { engineOptions, outputOptions, toEngineFlags, workloadOptions } from "./options.js"
+import { engineOptions, outputOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 import { formatReport } from "./report.js"
 
 export const simulateCommand = Command.make(
@@ -15,19 +15,7 @@ export const simulateCommand = Command.make(
   (o) =>
     Effect.gen(function*() {
       const cfg = yield* resolveConfig(toEngineFlags(o))
-      const workload = yield* resolveWorkload({
-        trace: Option.getOrUndefined(o.trace),
-        traceFormat: Option.getOrUndefined(o.traceFormat),
-        numRequests: Option.getOrUndefined(o.numRequests),
-        rateScale: Option.getOrUndefined(o.rateScale),
-        requestRate: Option.getOrUndefined(o.requestRate),
-        burstiness: Option.getOrUndefined(o.burstiness),
-        inputLen: Option.getOrUndefined(o.inputLen),
-        outputLen: Option.getOrUndefined(o.outputLen),
-        lengthDist: Option.getOrUndefined(o.lengthDist),
-        rangeRatio: Option.getOrUndefined(o.rangeRatio),
-        lengthSigma: Option.getOrUndefined(o.lengthSigma)
-      }, cfg.seed)
+      const workload = yield* resolveWorkload(toWorkloadFlags(o), cfg.seed)
       const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir) })
       // progress on an interactive stderr only, at most every 200 ms of wall time
       const tty = process.stderr.isTTY === true && !o.quiet

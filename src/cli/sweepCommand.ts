@@ -7,7 +7,7 @@ import { FileError, InvalidOption } from "../domain/errors.js"
 import { expandGrid, parseAxis, SWEEPABLE } from "../sweep/grid.js"
 import { runSweep } from "../sweep/pool.js"
 import { sweepCsv, sweepTable } from "../sweep/report.js"
-import { engineOptions, toEngineFlags, workloadOptions } from "./options.js"
+import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 
 const sweepOptions = {
   grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... (repeat for more axes; flags: ${SWEEPABLE.join(", ")})`)),
@@ -31,12 +31,7 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
     const jobs = expandGrid(axes, {
       engine: toEngineFlags(o),
       router: o.router,
-      workload: {
-        trace: Option.getOrUndefined(o.trace), traceFormat: Option.getOrUndefined(o.traceFormat), numRequests: Option.getOrUndefined(o.numRequests),
-        rateScale: Option.getOrUndefined(o.rateScale), requestRate: Option.getOrUndefined(o.requestRate), burstiness: Option.getOrUndefined(o.burstiness),
-        inputLen: Option.getOrUndefined(o.inputLen), outputLen: Option.getOrUndefined(o.outputLen), lengthDist: Option.getOrUndefined(o.lengthDist),
-        rangeRatio: Option.getOrUndefined(o.rangeRatio), lengthSigma: Option.getOrUndefined(o.lengthSigma)
-      }
+      workload: toWorkloadFlags(o)
     })
     if (jobs instanceof InvalidOption) return yield* jobs
     const tty = process.stderr.isTTY === true

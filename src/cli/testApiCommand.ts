@@ -15,7 +15,7 @@ import { simulate } from "../engine/simulate.js"
 import { simulationLayer } from "../layers.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { resolveWorkload } from "../workload/Workload.js"
-import { engineOptions, toEngineFlags, workloadOptions } from "./options.js"
+import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 
 const testApiOptions = {
   baseUrl: Options.text("base-url").pipe(Options.withDefault("http://127.0.0.1:8000"), Options.withDescription("Server to test (without /v1)")),
@@ -85,19 +85,7 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
     const maxConcurrency = Option.getOrElse(o.maxConcurrency, () => Infinity)
     if (!(maxConcurrency > 0)) return yield* new InvalidOption({ option: "--max-concurrency", reason: `expected a positive integer (got ${maxConcurrency})` })
     const cfg = yield* resolveConfig(toEngineFlags(o))
-    const flags = {
-      trace: Option.getOrUndefined(o.trace),
-      traceFormat: Option.getOrUndefined(o.traceFormat),
-      numRequests: Option.getOrUndefined(o.numRequests),
-      rateScale: Option.getOrUndefined(o.rateScale),
-      requestRate: Option.getOrUndefined(o.requestRate),
-      burstiness: Option.getOrUndefined(o.burstiness),
-      inputLen: Option.getOrUndefined(o.inputLen),
-      outputLen: Option.getOrUndefined(o.outputLen),
-      lengthDist: Option.getOrUndefined(o.lengthDist),
-      rangeRatio: Option.getOrUndefined(o.rangeRatio),
-      lengthSigma: Option.getOrUndefined(o.lengthSigma)
-    }
+    const flags = toWorkloadFlags(o)
     const workload = yield* resolveWorkload(flags, cfg.seed)
     const arrivals = Chunk.toReadonlyArray(yield* Stream.runCollect(workload.arrivals))
     const apiKey = Option.getOrUndefined(o.apiKey)
