@@ -1,5 +1,6 @@
 /** CLI entry point (see cli/run.ts for the error policy). */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect } from "effect"
 import { runCli } from "./cli/run.js"
 

@@ -16,6 +16,7 @@ import { FileError, InvalidOption } from "../domain/errors.js"
 import { type CalibrationFile, readCalibration } from "../perf/calibration.js"
 import { datasheetOpParams, makeOpCosts } from "../perf/opModel.js"
 import { bundleCsvs, bundleMeta, V1_HEADER, v1Rows } from "../perf/setupPerf.js"
+import { mkdirs } from "../domain/mkdirs.js"
 
 /** The GPUs of the fork's setup-perf (tools/perf_models/generate_perf_models.py) plus its base. */
 export const SEED_HARDWARE = ["RTX3090", "H100", "A100", "L40", "RTX4090", "A6000", "A40", "RTX4080", "A10", "V100", "T4"]
@@ -27,7 +28,7 @@ const list = (s: string) => s.split(",").map((x) => x.trim()).filter((x) => x !=
 const write = (file: string, text: string) =>
   Effect.try({
     try: () => {
-      fs.mkdirSync(path.dirname(file), { recursive: true })
+      mkdirs(path.dirname(file))
       fs.writeFileSync(file, text)
     },
     catch: (e) => new FileError({ path: file, reason: (e as Error).message })

@@ -4,7 +4,7 @@ import { Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { FileError, InvalidOption } from "../domain/errors.js"
-import { expandGrid, parseAxis, SWEEPABLE } from "../sweep/grid.js"
+import { type Axis, expandGrid, parseAxis, SWEEPABLE } from "../sweep/grid.js"
 import { runSweep } from "../sweep/pool.js"
 import { sweepCsv, sweepTable } from "../sweep/report.js"
 import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
@@ -19,10 +19,13 @@ const sweepOptions = {
 
 export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloadOptions, ...sweepOptions }, (o) =>
   Effect.gen(function*() {
-    const axes = []
+    const axes: Array<Axis> = []
     for (const g of o.grid) {
       const a = parseAxis(g)
       if (a instanceof InvalidOption) return yield* a
+      if (axes.some((x) => x.flag === a.flag)) {
+        return yield* new InvalidOption({ option: "--grid", reason: `'${a.flag}' is given twice; list all its values in one axis (${a.flag}=v1,v2,...)` })
+      }
       axes.push(a)
     }
     if (axes.length === 0) return yield* new InvalidOption({ option: "--grid", reason: "give at least one axis, e.g. --grid request-rate=2,4,8" })

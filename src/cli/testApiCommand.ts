@@ -16,6 +16,7 @@ import { simulationLayer } from "../layers.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
+import { mkdirs } from "../domain/mkdirs.js"
 
 const testApiOptions = {
   baseUrl: Options.text("base-url").pipe(Options.withDefault("http://127.0.0.1:8000"), Options.withDescription("Server to test (without /v1)")),
@@ -109,7 +110,7 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
       const dir = o.outputDir.value
       yield* Effect.try({
         try: () => {
-          fs.mkdirSync(dir, { recursive: true })
+          mkdirs(dir)
           fs.writeFileSync(path.join(dir, "summary.json"), JSON.stringify(summary, null, 2) + "\n")
           if (offline !== undefined) fs.writeFileSync(path.join(dir, "offline_summary.json"), JSON.stringify(offline, null, 2) + "\n")
         },

@@ -15,6 +15,7 @@ import { TraceWriter } from "../trace/TraceWriter.js"
 import { readBenchRun, runSettings } from "../validate/bench.js"
 import { boundFor, compareRun, formatComparison, parseTolerance } from "../validate/compare.js"
 import { resolveWorkload } from "../workload/Workload.js"
+import { mkdirs } from "../domain/mkdirs.js"
 
 const opt = (name: string, d: string) => Options.text(name).pipe(Options.optional, Options.withDescription(d))
 
@@ -73,7 +74,7 @@ export const validateCommand = Command.make(
       if (outDir !== undefined) {
         yield* Effect.try({
           try: () => {
-            fs.mkdirSync(outDir, { recursive: true })
+            mkdirs(outDir)
             fs.writeFileSync(path.join(outDir, "validation.json"), JSON.stringify(doc, null, 2) + "\n")
           },
           catch: (e) => new FileError({ path: path.join(outDir, "validation.json"), reason: (e as Error).message })

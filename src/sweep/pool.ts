@@ -4,8 +4,8 @@
  * isolated: it writes no files and shares no state. Rows come back in configuration order;
  * `onDone` is called as each finishes (progress).
  */
-import { Worker } from "@effect/platform"
-import { NodeWorker } from "@effect/platform-node"
+import * as Worker from "@effect/platform/Worker"
+import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import { Effect } from "effect"
 import * as WT from "node:worker_threads"
 import type { SweepJob } from "./grid.js"

@@ -1,7 +1,11 @@
-/** Sweep worker thread: runs the configurations it is sent (see pool.ts). */
-import { WorkerRunner } from "@effect/platform"
-import { NodeRuntime, NodeWorkerRunner } from "@effect/platform-node"
-import { Layer } from "effect"
+/**
+ * Sweep worker thread: runs the configurations it is sent (see pool.ts). Deep imports keep the
+ * thread's start-up short (the package indexes load the HTTP stack too).
+ */
+import * as WorkerRunner from "@effect/platform/WorkerRunner"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
+import * as Layer from "effect/Layer"
 import type { SweepJob } from "./grid.js"
 import { runJob } from "./job.js"
 

@@ -14,6 +14,7 @@ import type { SimRequest } from "../domain/SimRequest.js"
 import type { EngineObserver, StepInfo } from "../engine/EngineObserver.js"
 import type { Summary } from "../metrics/Summary.js"
 import { REQUESTS_HEADER, requestRow, STEPS_HEADER, stepRow } from "./format.js"
+import { mkdirs } from "../domain/mkdirs.js"
 
 export interface TraceSink {
   /** Receives finished/rejected requests and steps while the engine runs. */
@@ -89,7 +90,7 @@ const openFile = (file: string) =>
 const makeFileSink = (dir: string, withSteps: boolean) =>
   Effect.gen(function*() {
     yield* Effect.try({
-      try: () => fs.mkdirSync(dir, { recursive: true }),
+      try: () => mkdirs(dir),
       catch: (e) => new FileError({ path: dir, reason: `cannot create output directory: ${(e as Error).message}` })
     })
     const requests = yield* openFile(path.join(dir, "requests.csv"))
