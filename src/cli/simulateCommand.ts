@@ -2,6 +2,7 @@
 import { Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { resolveConfig } from "../config/resolve.js"
+import { InputError } from "../domain/errors.js"
 import { simulate } from "../engine/simulate.js"
 import { simulationLayer } from "../layers.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
@@ -35,6 +36,9 @@ export const simulateCommand = Command.make(
         Effect.provide(simulationLayer(cfg, writer))
       )
       if (tty && lastShown > 0) process.stderr.write("\r\x1b[K")
+      if (result.engine.submitted === 0) {
+        return yield* new InputError({ path: Option.getOrElse(o.trace, () => "workload"), expected: "at least one request (the trace has none)" })
+      }
       if (o.json) yield* Console.log(JSON.stringify(result.summary, null, 2))
       else if (!o.quiet) yield* Console.log(formatReport(cfg, result, workload.description))
       if (Option.isSome(o.outputDir) && !o.quiet && !o.json) yield* Console.log(`results written to ${o.outputDir.value}/ (summary.json, requests.csv, steps.csv)`)

@@ -5,7 +5,8 @@
  * so `--max-model-len` can default to what fits, as vLLM requires it to.
  */
 import { Effect } from "effect"
-import { defaultEngineConfig, type EngineConfig } from "../domain/EngineConfig.js"
+import { batchDefaults, defaultEngineConfig, type EngineConfig } from "../domain/EngineConfig.js"
+import { usableMemoryBytes } from "../domain/Hardware.js"
 import { type FileError, type InputError, InvalidOption, type NoKvMemory, type UnknownName } from "../domain/errors.js"
 import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams.js"
 import { kvCapacity } from "../memory/capacity.js"
@@ -39,6 +40,9 @@ export interface EngineFlags {
   /** `--perf-model` spec (roofline | op-roofline | profile:PATH | calibrated:FILE). */
   readonly perfModel?: string | undefined
 }
+
+/** KV block sizes vLLM accepts (`--block-size`). */
+const BLOCK_SIZES = [1, 8, 16, 32, 64, 128, 256]
 
 export type ConfigError = UnknownName | FileError | InputError | InvalidOption | NoKvMemory
 
@@ -80,7 +84,13 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     if (weightDtypeBytes === 1 && hardware.fp8Tflops === null) {
       return yield* new InvalidOption({ option: "--dtype", reason: `${hardware.name} has no FP8 tensor cores` })
     }
-    const base = defaultEngineConfig(m.maxPositions, weightDtypeBytes)
+    if (f.dtype === "bfloat16" && hardware.bf16Tflops === null) {
+      return yield* new InvalidOption({ option: "--dtype", reason: `${hardware.name} has no bfloat16 support; use --dtype float16 (auto casts to it)` })
+    }
+    if (f.blockSize !== undefined && !BLOCK_SIZES.includes(f.blockSize)) {
+      return yield* new InvalidOption({ option: "--block-size", reason: `expected one of ${BLOCK_SIZES.join(", ")} (got ${f.blockSize})` })
+    }
+    const base = { ...defaultEngineConfig(m.maxPositions, weightDtypeBytes), ...batchDefaults(usableMemoryBytes(hardware), hardware.name) }
     const tp = f.tensorParallelSize ?? 1
     if (m.kvHeads % tp !== 0 && tp % m.kvHeads !== 0) {
       return yield* new InvalidOption({ option: "--tensor-parallel-size", reason: `${tp} does not divide ${m.id}'s ${m.kvHeads} KV heads` })
@@ -88,7 +98,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     if (m.heads % tp !== 0) {
       return yield* new InvalidOption({ option: "--tensor-parallel-size", reason: `${tp} does not divide ${m.id}'s ${m.heads} attention heads` })
     }
-    const engine0: EngineConfig = {
+    let engine0: EngineConfig = {
       ...base,
       blockSize: f.blockSize ?? base.blockSize,
       gpuMemoryUtilization: f.gpuMemoryUtilization ?? base.gpuMemoryUtilization,
@@ -101,9 +111,26 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       kvCacheDtypeBytes: f.kvCacheDtype === "fp8" ? 1 : 2,
       tensorParallelSize: tp
     }
-    const cap = kvCapacity(m, hardware, engine0)
+    if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
+      return yield* new InvalidOption({
+        option: "--max-num-batched-tokens",
+        reason: `${engine0.maxNumBatchedTokens} must be at least --max-num-seqs ${engine0.maxNumSeqs} (every running request needs a token per step)`
+      })
+    }
+    let cap = kvCapacity(m, hardware, engine0)
     if ("_tag" in cap) return yield* cap
-    const kvTokens = cap.numBlocks * cap.blockSize
+    let kvTokens = cap.numBlocks * cap.blockSize
+    // Without chunked prefill and no explicit budget, vLLM raises the budget to the longest prompt:
+    // max(max_model_len, default budget); the larger profiling pass then shrinks the KV cache.
+    if (!engine0.enableChunkedPrefill && f.maxNumBatchedTokens === undefined) {
+      const wanted = f.maxModelLen ?? Math.min(m.maxPositions, kvTokens)
+      if (wanted > engine0.maxNumBatchedTokens) {
+        engine0 = { ...engine0, maxNumBatchedTokens: wanted }
+        cap = kvCapacity(m, hardware, engine0)
+        if ("_tag" in cap) return yield* cap
+        kvTokens = cap.numBlocks * cap.blockSize
+      }
+    }
 
     let maxModelLen: number
     if (f.maxModelLen !== undefined) {

@@ -10,9 +10,9 @@ export interface EngineConfig {
   readonly gpuMemoryUtilization: number
   /** Fixed number of KV blocks, bypassing the memory computation (`--num-gpu-blocks-override`). */
   readonly numGpuBlocksOverride: number | null
-  /** Token budget per step (`--max-num-batched-tokens`, default 2048). */
+  /** Token budget per step (`--max-num-batched-tokens`; default from batchDefaults). */
   readonly maxNumBatchedTokens: number
-  /** Maximum running requests (`--max-num-seqs`, default 256). */
+  /** Maximum running requests (`--max-num-seqs`; default from batchDefaults). */
   readonly maxNumSeqs: number
   /** Longest prompt + output accepted (`--max-model-len`; default: the model's max positions). */
   readonly maxModelLen: number
@@ -32,6 +32,16 @@ export interface EngineConfig {
   /** Tensor-parallel degree (`--tensor-parallel-size`). */
   readonly tensorParallelSize: number
 }
+
+/**
+ * vLLM's default token budget and sequence limit for the OpenAI server
+ * (`EngineArgs.get_batch_defaults`): 8,192 tokens and 1,024 sequences on GPUs with at least 70 GiB
+ * that are not A100s (H100, H200, B200, MI300X, RTX PRO 6000), else 2,048 and 256.
+ */
+export const batchDefaults = (deviceMemoryBytes: number, hardwareName: string): { maxNumBatchedTokens: number; maxNumSeqs: number } =>
+  deviceMemoryBytes >= 70 * 2 ** 30 && !/^a100/i.test(hardwareName)
+    ? { maxNumBatchedTokens: 8192, maxNumSeqs: 1024 }
+    : { maxNumBatchedTokens: 2048, maxNumSeqs: 256 }
 
 export const defaultEngineConfig = (maxModelLen: number, weightDtypeBytes: number): EngineConfig => ({
   blockSize: 16,
