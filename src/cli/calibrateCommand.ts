@@ -8,7 +8,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { loadHardware, loadModel } from "../config/catalog.js"
 import { defaultEngineConfig } from "../domain/EngineConfig.js"
-import { InvalidOption } from "../domain/errors.js"
+import { FitRejected, InvalidOption } from "../domain/errors.js"
 import { calibrate } from "../perf/calibrate.js"
 import { type CalibrationFile, writeCalibration } from "../perf/calibration.js"
 import type { FitStat } from "../perf/calibration.js"
@@ -34,7 +34,8 @@ export const calibrateCommand = Command.make(
     model: Options.text("model").pipe(Options.withDescription("The model the profile measured (bundled id or config.json path)")),
     output: Options.text("output").pipe(Options.withAlias("o"), Options.optional, Options.withDescription("Write the calibration JSON here")),
     tensorParallelSize: Options.integer("tensor-parallel-size").pipe(Options.withDefault(1), Options.withDescription("TP degree of the profile tables to fit (default 1)")),
-    json: Options.boolean("json").pipe(Options.withDescription("Print the calibration JSON to stdout"))
+    json: Options.boolean("json").pipe(Options.withDescription("Print the calibration JSON to stdout")),
+    force: Options.boolean("force").pipe(Options.withDescription("Write the calibration even when it fits the profile worse than the datasheet defaults"))
   },
   (o) =>
     Effect.gen(function*() {
@@ -52,6 +53,21 @@ export const calibrateCommand = Command.make(
         fitted_on: { profile: prof.source, model: model.id, format: prof.format },
         params: r.params,
         fit: r.fit
+      }
+      // A fit worse than the defaults it started from means the tables hold something the roofline
+      // cannot express (e.g. per-layer framework overhead in the v0 profiles): refuse to write it.
+      const meanErr = (stats: Record<string, FitStat>) => {
+        const xs = Object.values(stats).map((x) => x.mean_abs_err_pct)
+        return xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length)
+      }
+      const before = meanErr(r.datasheet)
+      const after = r.fit === undefined ? before : meanErr(r.fit)
+      if (after > before && !o.force) {
+        yield* Console.error(formatFitTable(r.datasheet, r.fit))
+        return yield* new FitRejected({
+          reason: `the fit is worse than the datasheet defaults (mean kernel error ${after.toFixed(1)}% vs ${before.toFixed(1)}%) on ${prof.source}: ` +
+            `its tables likely carry overheads the roofline cannot express; calibration not written (use --force to write it anyway)`
+        })
       }
       if (Option.isSome(o.output)) yield* writeCalibration(o.output.value, doc)
       if (o.json) return yield* Console.log(JSON.stringify(doc, null, 2))

@@ -55,9 +55,16 @@ export class NoKvMemory extends Data.TaggedError("NoKvMemory")<{ readonly reason
   }
 }
 
-export type UserError = UnknownName | FileError | InputError | InvalidOption | NoKvMemory
+/** A calibration fit that would make predictions worse than the datasheet defaults. */
+export class FitRejected extends Data.TaggedError("FitRejected")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
 
-const userTags = new Set(["UnknownName", "FileError", "InputError", "InvalidOption", "NoKvMemory"])
+export type UserError = UnknownName | FileError | InputError | InvalidOption | NoKvMemory | FitRejected
+
+const userTags = new Set(["UnknownName", "FileError", "InputError", "InvalidOption", "NoKvMemory", "FitRejected"])
 
 /** True for the errors above (a user's mistake, printed as one line). */
 export const isUserError = (u: unknown): u is UserError =>
