@@ -8,7 +8,7 @@ import { Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { resolveConfig } from "../config/resolve.js"
-import { FileError, InvalidOption } from "../domain/errors.js"
+import { FileError, InputError, InvalidOption } from "../domain/errors.js"
 import { simulate } from "../engine/simulate.js"
 import { simulationLayer } from "../layers.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
@@ -53,7 +53,23 @@ export const validateCommand = Command.make(
       const outDir = Option.getOrUndefined(o.outputDir)
       const writer = outDir === undefined ? TraceWriter.none : TraceWriter.files(outDir)
       const result = yield* simulate(workload.arrivals, { workload: workload.spec }).pipe(Effect.provide(simulationLayer(cfg, writer)))
+      const sim = result.summary
+      // the same requests must have run: counts and token totals (rejections mean settings differ)
+      if (sim.rejected > 0 || sim.completed !== run.requests || sim.total_input_tokens !== run.totalInput || sim.total_output_tokens !== run.totalOutput) {
+        return yield* new InputError({
+          path: o.workload,
+          expected: `the workload the run replayed: ${run.requests} requests, ${run.totalInput} input and ${run.totalOutput} output tokens in ${run.dir}/vllm/requests.jsonl`,
+          got: `${sim.completed} requests${sim.rejected > 0 ? ` (+${sim.rejected} rejected: ${sim.rejections[0]?.reason})` : ""}, ${sim.total_input_tokens} input and ${sim.total_output_tokens} output tokens`
+        })
+      }
       const rows = compareRun(run, result.summary, result.capacity.numBlocks, st.measuredBlocks)
+      if (tol !== undefined) {
+        const known = new Set(["default", "ttft", "tpot", "e2el", ...Object.keys(rows)])
+        const unknown = [...tol.keys()].filter((k) => !known.has(k))
+        if (unknown.length > 0) {
+          return yield* new InvalidOption({ option: "--tolerance", reason: `unknown metric ${unknown.join(", ")}; use ttft, tpot, e2el or one of ${Object.keys(rows).join(", ")}` })
+        }
+      }
       const failures = tol === undefined ? [] : Object.entries(rows).filter(([k, r]) => {
         const b = boundFor(tol, k)
         return b !== undefined && !(Math.abs(r.diff_pct) <= b)
