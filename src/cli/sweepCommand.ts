@@ -11,7 +11,7 @@ import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "
 
 const sweepOptions = {
   grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... (repeat for more axes; flags: ${SWEEPABLE.join(", ")})`)),
-  workers: Options.integer("workers").pipe(Options.optional, Options.withDescription("Worker threads (default: the number of CPUs; 1 = one by one in this thread)")),
+  workers: Options.integer("workers").pipe(Options.optional, Options.withDescription("Worker processes (default: the number of CPUs; 1 = one by one in this process)")),
   output: Options.text("output").pipe(Options.optional, Options.withDescription("Write one CSV row per configuration to this file")),
   compareSerial: Options.boolean("compare-serial").pipe(Options.withDescription("Also run the grid one by one in this thread and report both wall times")),
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the table"))
@@ -54,7 +54,7 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
     }
     if (!o.quiet) yield* Console.log(sweepTable(names, rows))
     const failed = rows.filter((r) => r.error !== null).length
-    yield* Console.log(`${jobs.length} configurations (${failed} failed) in ${wall.toFixed(2)} s wall with ${Math.min(workers, jobs.length)} worker${workers > 1 ? " threads" : " (this thread)"}`)
+    yield* Console.log(`${jobs.length} configurations (${failed} failed) in ${wall.toFixed(2)} s wall with ${workers > 1 ? `${Math.min(workers, jobs.length)} worker processes` : "no workers (one by one)"}`)
     if (o.compareSerial) {
       const t1 = performance.now()
       const serial = yield* runSweep(jobs, 1)
@@ -62,4 +62,4 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
       const same = JSON.stringify(serial.map((r) => ({ ...r, wall_s: 0 }))) === JSON.stringify(rows.map((r) => ({ ...r, wall_s: 0 })))
       yield* Console.log(`one by one: ${serialWall.toFixed(2)} s wall; speed-up ${(serialWall / wall).toFixed(2)}x; results ${same ? "identical" : "DIFFER"}`)
     }
-  })).pipe(Command.withDescription("Run a grid of simulate configurations in parallel worker threads, one result row per configuration"))
+  })).pipe(Command.withDescription("Run a grid of simulate configurations in parallel worker processes, one result row per configuration"))

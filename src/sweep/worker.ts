@@ -1,5 +1,5 @@
 /**
- * Sweep worker thread: runs the configurations it is sent (see pool.ts). Deep imports keep the
+ * Sweep worker (a child process): runs the configurations it is sent (see pool.ts). Deep imports keep the
  * thread's start-up short (the package indexes load the HTTP stack too).
  */
 import * as WorkerRunner from "@effect/platform/WorkerRunner"
