@@ -6,8 +6,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Layer, Option } from "effect"
 import { resolveConfig } from "../config/resolve.js"
 import { InvalidOption } from "../domain/errors.js"
-import { defaultOutputLen, serverLayer } from "../server/Http.js"
-import { makeTokenizer } from "../server/Tokenizer.js"
+import { defaultOutputLen } from "../server/OutputLen.js"
 import { engineOptions, toEngineFlags } from "./options.js"
 
 export const serveOptions = {
@@ -35,6 +34,9 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
     const maxWaiting = Option.getOrElse(o.maxWaiting, () => Infinity)
     if (!(maxWaiting >= 0)) return yield* new InvalidOption({ option: "--max-waiting", reason: `expected an integer >= 0 (got ${maxWaiting})` })
     if (!(o.outputLen > 0)) return yield* new InvalidOption({ option: "--output-len", reason: `expected a positive integer (got ${o.outputLen})` })
+    // the HTTP stack and tokenizers load only when serving (keeps every other command's start-up short)
+    const { makeTokenizer } = yield* Effect.promise(() => import("../server/Tokenizer.js"))
+    const { serverLayer } = yield* Effect.promise(() => import("../server/Http.js"))
     const tokenizer = yield* makeTokenizer(cfg.model, Option.getOrUndefined(o.tokenizer))
     const servedModelName = Option.getOrElse(o.servedModelName, () => cfg.model.id)
     yield* Console.error(

@@ -22,6 +22,8 @@ import { simulationLayer } from "../layers.js"
 import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { Rng } from "../workload/Rng.js"
+import type { OutputLenSpec } from "./OutputLen.js"
+export { defaultOutputLen, type OutputLenSpec } from "./OutputLen.js"
 import { ChatRequest, CompletionRequest, ServeApi } from "./Api.js"
 import { type LiveEngine, type LiveEvent, makeLiveEngine } from "./LiveEngine.js"
 import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
@@ -30,14 +32,6 @@ import { type ChatMessage, countChat, echoPieces, outputPiece, type TextTokenize
 
 export const SERVER_VERSION = "0.1.0"
 
-/** Distribution of the output length of requests that give no max_tokens (before the context cap). */
-export interface OutputLenSpec {
-  readonly dist: "fixed" | "uniform" | "lognormal"
-  /** Median / fixed length, tokens. */
-  readonly len: number
-  readonly rangeRatio: number
-  readonly sigma: number
-}
 
 export interface ServeOptions {
   /** Name clients send as `model` (default: the model id). */
@@ -58,7 +52,6 @@ export interface ServeOptions {
   readonly observer?: EngineObserver
 }
 
-export const defaultOutputLen: OutputLenSpec = { dist: "fixed", len: 256, rangeRatio: 0.5, sigma: 0.5 }
 
 /** The running server's state: engine, metrics, options. */
 export interface ServeState {
