@@ -40,7 +40,7 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
     const tokenizer = yield* makeTokenizer(cfg.model, Option.getOrUndefined(o.tokenizer))
     const servedModelName = Option.getOrElse(o.servedModelName, () => cfg.model.id)
     yield* Console.error(
-      `serving ${servedModelName} (${cfg.model.id} on ${cfg.hardware.name}${cfg.numInstances > 1 ? ` x ${cfg.numInstances}` : ""}), ` +
+      `starting: ${servedModelName} (${cfg.model.id} on ${cfg.hardware.name}${cfg.numInstances > 1 ? ` x ${cfg.numInstances}` : ""}), ` +
         `max_model_len ${cfg.engine.maxModelLen}, time scale ${o.timeScale}, tokenizer ${tokenizer.name}`
     )
     return yield* Layer.launch(serverLayer(cfg, {
@@ -54,7 +54,16 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
       tokenizer,
       timingFields: o.timingFields,
       router: o.router
-    }, o.host, o.port))
+    }, o.host, o.port)).pipe(
+      // the listener could not start (port in use, address not available): a user's problem, one line
+      Effect.catchTag("ServeError", (e) => {
+        const code = (e.cause as { code?: string } | undefined)?.code
+        return new InvalidOption({
+          option: "--port",
+          reason: code === "EADDRINUSE" ? `${o.host}:${o.port} is already in use` : `cannot listen on ${o.host}:${o.port}: ${code ?? String((e.cause as Error | undefined)?.message ?? e.cause)}`
+        })
+      })
+    )
   })
 ).pipe(Command.withDescription("OpenAI-compatible server on the live simulated engine (time-scaled): /v1/completions, /v1/chat/completions, /v1/models, /metrics, /health, /status, /docs"))
 

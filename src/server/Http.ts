@@ -9,7 +9,7 @@
  * bad API key 401. After streaming began an error is a `data: {"error": ...}` chunk then [DONE].
  * A client that disconnects aborts its request (the engine frees its KV blocks).
  */
-import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer, HttpServerResponse, type HttpServerRequest } from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpMiddleware, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Context, Deferred, Effect, Exit, FiberId, Layer, ParseResult, Schema, Stream } from "effect"
 import { createServer, type IncomingMessage } from "node:http"
@@ -89,6 +89,20 @@ export const openAiError = (status: number, message: string, param: string | nul
     { error: { message, type: errorType(status), param, code: status } },
     { status, headers }
   )
+
+/**
+ * Unknown routes and bodies the platform cannot even parse (e.g. JSON nested too deeply) would
+ * answer with an empty 404/500; clients expect OpenAI's error body, so give them one.
+ */
+const withOpenAiFallbacks = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  // a pre-response handler sees every response, including those the platform makes from errors
+  HttpApp.withPreResponseHandler(app, (req, res) =>
+    Effect.succeed(
+      res.body._tag !== "Empty" ? res
+        : res.status === 404 ? openAiError(404, `no route ${req.method} ${req.url}`)
+        : res.status >= 500 ? openAiError(400, "the request could not be parsed")
+        : res
+    ))
 
 const errorType = (status: number): string =>
   status === 400 ? "BadRequestError" : status === 401 ? "AuthenticationError" : status === 404 ? "NotFoundError" :
@@ -445,7 +459,7 @@ export const appLayer = (config: SimConfig, options: ServeOptions, services: Eng
 
 /** The HTTP app (no logger middleware: it would cost per request) with /docs and /openapi.json. */
 export const httpLayer = (config: SimConfig, options: ServeOptions, services?: EngineServices) =>
-  HttpApiBuilder.serve(HttpMiddleware.cors()).pipe(
+  HttpApiBuilder.serve((app) => HttpMiddleware.cors()(withOpenAiFallbacks(app))).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi()),
     Layer.provide(appLayer(config, options, services))

@@ -202,7 +202,24 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
       }
     })
     const fiber = yield* Effect.forkScoped(loop)
-    yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))
+    yield* Effect.addFinalizer(() =>
+      Fiber.interrupt(fiber).pipe(Effect.zipRight(Effect.sync(() => {
+        // shutting down: end every open request (an error chunk and [DONE] for streams) so that
+        // responses complete and the HTTP server can close instead of waiting on them
+        const e: LiveEvent = { _tag: "Failed", message: "the server is shutting down" }
+        for (const h of handles.values()) {
+          if (h.sink === undefined) Queue.unsafeOffer(h.events, e)
+          else {
+            try {
+              h.sink(e)
+            } catch {
+              // a sink must not throw; ignore it during shutdown
+            }
+          }
+        }
+        handles.clear()
+      })))
+    )
 
     let nextId = 0
     let lastArrival = 0
