@@ -43,6 +43,17 @@ describe("server errors", () => {
       expect(((await ok.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(2)
     }))
 
+  it.live("unknown routes and unparseable bodies get OpenAI error bodies, not empty responses", () =>
+    withServer(async (base) => {
+      const missing = await fetch(`${base}/v1/embeddings`)
+      expect(missing.status).toBe(404)
+      expect(((await missing.json()) as { error: { message: string } }).error.message).toBe("no route GET /v1/embeddings")
+      const deep = await post(base, "/v1/completions", `{"prompt":${"[".repeat(20_000)}${"]".repeat(20_000)},"max_tokens":2}`)
+      expect(deep.status).toBe(400)
+      expect(((await deep.json()) as { error: { type: string } }).error.type).toBe("BadRequestError")
+      expect((await fetch(`${base}/health`)).status).toBe(200)
+    }))
+
   it.live("queue full: 503 with retry-after", () =>
     withServer(async (base) => {
       const res = await post(base, "/v1/completions", JSON.stringify({ model: MODEL, prompt: "hi", max_tokens: 2 }))
