@@ -77,7 +77,8 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
         scheduler: policy.name,
         num_instances: cfg.numInstances,
         engine: cfg.engine,
-        roofline: cfg.roofline,
+        // the datasheet roofline's parameters, only when it is the model in use
+        ...(cfg.perfModel === undefined ? { roofline: cfg.roofline } : {}),
         kv_cache: memory.capacity,
         ...(options.workload === undefined ? {} : { workload: options.workload })
       }
