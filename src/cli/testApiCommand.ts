@@ -119,5 +119,10 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
     }
     if (o.json) yield* Console.log(JSON.stringify(offline === undefined ? summary : { server: summary, offline }, null, 2))
     else yield* Console.log(formatTestApiReport(summary, offline))
+    // a run in which nothing succeeded is a failure of the run, not a measurement
+    const done = (summary as unknown as { completed: number }).completed
+    if (done === 0 && arrivals.length > 0) {
+      return yield* new InvalidOption({ option: "--base-url", reason: `all ${arrivals.length} requests to ${o.baseUrl} failed (see "first error" above)` })
+    }
   })
 ).pipe(Command.withDescription("Load-test an OpenAI-compatible server (ours or vLLM) with a workload; reports vLLM bench serve's metrics, optionally next to the offline simulation"))
