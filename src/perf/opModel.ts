@@ -22,6 +22,7 @@ import { defaultRooflineParams } from "../domain/PerfParams.js"
 import type { Network } from "../network/NetworkService.js"
 import type { BatchShape } from "./BatchShape.js"
 import type { PerfModel } from "./PerfModelService.js"
+import { type MoeTraffic, moeTraffic } from "./moeTraffic.js"
 
 /** Fitted or datasheet parameters of the per-operator model. */
 export interface OpParams {
@@ -180,15 +181,10 @@ export const makeOpCosts = (m: ModelShape, hw: Hardware, e: EngineConfig, p: OpP
     comb(2 * T * k * n / gC, (k * n * wb + T * (k + n) * ACT_BYTES) / gM) + k0
   const elem = (bytes: number): number => bytes / eM + k0
 
-  const moe = m.moe
+  const traffic: MoeTraffic = { flops: 0, bytes: 0 }
   const moeCost = (T: number): number => {
-    if (moe === null) return 0
-    const ei = moe.expertIntermediate / tp
-    const pairs = T * moe.topK
-    const active = moe.experts * (1 - Math.pow(1 - moe.topK / moe.experts, T))
-    const c = 2 * pairs * 3 * h * ei / gC
-    const mem = (active * 3 * h * ei * wb + pairs * (h + 3 * ei) * ACT_BYTES) / gM
-    return gemm(T, h, moe.experts) + comb(c, mem) + 3 * k0
+    if (!moeTraffic(m, T, tp, wb, traffic)) return 0
+    return gemm(T, h, m.moe!.experts) + comb(traffic.flops / gC, traffic.bytes / gM) + 3 * k0
   }
 
   return {

@@ -21,6 +21,7 @@ import type { ModelShape } from "../domain/Model.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
 import type { Network } from "../network/NetworkService.js"
 import type { BatchShape } from "./BatchShape.js"
+import { type MoeTraffic, moeTraffic } from "./moeTraffic.js"
 import type { PerfModel } from "./PerfModelService.js"
 
 /** Activation bytes per element (16-bit activations). */
@@ -58,16 +59,12 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
   const denseMlp = (T: number): number =>
     m.gatedMlp ? gemm(T, h, 2 * ffn) + gemm(T, ffn, h) : gemm(T, h, ffn) + gemm(T, ffn, h)
 
-  const moe = m.moe
+  const traffic: MoeTraffic = { flops: 0, bytes: 0 }
   const moeMlp = (T: number): number => {
-    if (moe === null) return 0
-    const ei = moe.expertIntermediate / tp
-    const pairs = T * moe.topK
-    // expected distinct experts hit when T tokens each pick topK of E uniformly
-    const active = moe.experts * (1 - Math.pow(1 - moe.topK / moe.experts, T))
-    const c = 2 * pairs * 3 * h * ei / flopsPerNs
-    const mem = (active * 3 * h * ei * wb + pairs * (h + 3 * ei) * ACT_BYTES) / bytesPerNs
-    return gemm(T, h, moe.experts) + (c > mem ? c : mem)
+    if (!moeTraffic(m, T, tp, wb, traffic)) return 0
+    const c = traffic.flops / flopsPerNs
+    const mem = traffic.bytes / bytesPerNs
+    return gemm(T, h, m.moe!.experts) + (c > mem ? c : mem)
   }
 
   const lmHeadK = h
