@@ -54,7 +54,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
     const layer = Layer.mergeAll(
       ConfigService.make(cfg),
       perf,
-      MemoryService.fixed(o.numBlocks ?? 100_000, cfg.engine.blockSize),
+      MemoryService.fixed(o.numBlocks ?? 100_000, cfg.engine.blockSize, cfg.engine.enablePrefixCaching),
       SchedulerService.vllmV1With(cfg.engine),
       TraceWriter.inMemory(store)
     )

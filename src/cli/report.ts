@@ -30,6 +30,7 @@ export const formatReport = (cfg: SimConfig, res: SimulationResult, workload: st
   out.push(line("Output token throughput (tok/s):", f2(s.output_throughput)))
   out.push(line("Total token throughput (tok/s):", f2(s.total_token_throughput)))
   out.push(line("Preemptions:", String(s.num_preemptions)))
+  if (cfg.engine.enablePrefixCaching) out.push(line("Prefix cache hit rate (%):", f2(100 * s.prefix_cache_hit_rate)))
   out.push(line("Engine steps:", String(s.num_steps)))
   const block = (title: string, key: "ttft" | "tpot" | "itl" | "e2el", name: string) => {
     const g = (p: string) => (s as unknown as Record<string, number>)[`${p}_${key}_ms`]!

@@ -27,6 +27,7 @@ export interface EngineFlags {
   readonly enableChunkedPrefill?: boolean | undefined
   readonly longPrefillTokenThreshold?: number | undefined
   readonly schedulerReserveFullIsl?: boolean | undefined
+  readonly enablePrefixCaching?: boolean | undefined
   readonly kvCacheDtype?: "auto" | "fp8" | undefined
   readonly dtype?: "auto" | "bfloat16" | "float16" | "fp8" | undefined
   readonly tensorParallelSize?: number | undefined
@@ -108,6 +109,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       enableChunkedPrefill: f.enableChunkedPrefill ?? base.enableChunkedPrefill,
       longPrefillTokenThreshold: f.longPrefillTokenThreshold ?? base.longPrefillTokenThreshold,
       schedulerReserveFullIsl: f.schedulerReserveFullIsl ?? base.schedulerReserveFullIsl,
+      enablePrefixCaching: f.enablePrefixCaching ?? base.enablePrefixCaching,
       kvCacheDtypeBytes: f.kvCacheDtype === "fp8" ? 1 : 2,
       tensorParallelSize: tp
     }

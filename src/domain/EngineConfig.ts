@@ -25,6 +25,11 @@ export interface EngineConfig {
    * chunk (vLLM 0.19 `scheduler_reserve_full_isl`, on in the reference run).
    */
   readonly schedulerReserveFullIsl: boolean
+  /**
+   * Automatic prefix caching (`--enable-prefix-caching`, on by default in vLLM V1): released KV
+   * blocks stay cached by content hash until evicted, and a request starts at its cached prefix.
+   */
+  readonly enablePrefixCaching: boolean
   /** Bytes per KV element: 2 for auto (16-bit models), 1 for fp8 (`--kv-cache-dtype`). */
   readonly kvCacheDtypeBytes: number
   /** Bytes per weight element (`--dtype`; auto = the checkpoint's dtype). */
@@ -53,6 +58,7 @@ export const defaultEngineConfig = (maxModelLen: number, weightDtypeBytes: numbe
   enableChunkedPrefill: true,
   longPrefillTokenThreshold: 0,
   schedulerReserveFullIsl: true,
+  enablePrefixCaching: true,
   kvCacheDtypeBytes: 2,
   weightDtypeBytes,
   tensorParallelSize: 1

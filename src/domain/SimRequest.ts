@@ -3,6 +3,8 @@
  * place by the scheduler and the engine (no per-token allocation). Times are integer ns of
  * simulated time; -1 means "not yet".
  */
+import type { PromptContent } from "../memory/blockHash.js"
+
 export const enum RequestStatus {
   Waiting = 0,
   Running = 1,
@@ -17,6 +19,14 @@ export class SimRequest {
   numOutput = 0
   /** KV blocks held. */
   blocks = 0
+  /** Prefix caching: ids of the KV blocks held, in token order (see KvCache). */
+  blockTable: Int32Array | undefined = undefined
+  /** Prefix caching: hash lanes of its full blocks computed so far. */
+  hashes: Array<number> | undefined = undefined
+  /** Prefix caching: leading blocks already offered to the cache. */
+  cachedBlocks = 0
+  /** Prompt tokens whose KV came from the prefix cache, summed over its admissions. */
+  cachedPromptTokens = 0
   status: RequestStatus = RequestStatus.Waiting
   /** Start of the first step that scheduled it. */
   firstScheduledNs = -1
@@ -37,7 +47,9 @@ export class SimRequest {
     readonly arrivalNs: number,
     readonly promptTokens: number,
     /** Output tokens it will generate (max_tokens with ignore_eos, or the trace's length). */
-    readonly outputTokens: number
+    readonly outputTokens: number,
+    /** What is known of the prompt's tokens, for prefix-cache hits; undefined = unique. */
+    readonly content: PromptContent | undefined = undefined
   ) {}
 
   /** Tokens known so far: prompt plus generated (vLLM `num_tokens`). */

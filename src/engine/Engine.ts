@@ -8,16 +8,19 @@
 import { SimRequest } from "../domain/SimRequest.js"
 import type { PerfModel } from "../perf/PerfModelService.js"
 import type { SchedulerPolicy } from "../scheduler/SchedulerService.js"
+import type { PromptContent } from "../memory/blockHash.js"
 import type { KvCache } from "../memory/KvCache.js"
 import type { EngineObserver } from "./EngineObserver.js"
 import { Instance } from "./Instance.js"
 import type { Router } from "./Router.js"
 
-/** One request as it arrives: arrival time (ns) and token counts. */
+/** One request as it arrives: arrival time (ns), token counts and, when known, prompt content. */
 export interface Arrival {
   readonly arrivalNs: number
   readonly promptTokens: number
   readonly outputTokens: number
+  /** Token ids or block hash ids of the prompt (prefix-cache hits across requests). */
+  readonly content?: PromptContent | undefined
 }
 
 export interface EngineSetup {
@@ -64,7 +67,7 @@ export class Engine {
     }
     this.lastArrival = a.arrivalNs
     this.advanceTo(a.arrivalNs)
-    const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens)
+    const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens, a.content)
     this.setup.observer.onArrive?.(r)
     const inst = this.instances[this.setup.router(this.instances)]!
     inst.admit(r)

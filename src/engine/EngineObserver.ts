@@ -37,7 +37,10 @@ export interface EngineObserver {
   readonly onFinish?: (r: SimRequest) => void
   /** `r` was rejected on arrival. */
   readonly onReject?: (r: SimRequest, reason: string) => void
-  /** `r` was preempted (recompute) while scheduling the step at `tNs`. */
+  /**
+   * `r` is being preempted (recompute) while scheduling the step at `tNs`; called before its KV
+   * is released, so `r.numComputed` still counts the tokens it loses.
+   */
   readonly onPreempt?: (r: SimRequest, tNs: number) => void
 }
 

@@ -120,7 +120,7 @@ export class Instance {
       if (r.numOutput >= r.outputTokens) {
         r.status = RequestStatus.Finished
         r.finishNs = end
-        kv.release(r)
+        kv.release(r, true)
         finished++
         obs.onFinish?.(r)
       }

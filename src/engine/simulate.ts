@@ -67,8 +67,14 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
         options.onProgress?.(engine.submitted, engine.clock)
       }))
     engine.drain()
+    const prefixCache = { queries: 0, hits: 0 }
+    for (const inst of engine.instances) {
+      prefixCache.queries += inst.scheduler.kv.stats.queries
+      prefixCache.hits += inst.scheduler.kv.stats.hits
+    }
     const summary = metrics.summary({
       kvCacheBlocks: memory.capacity.numBlocks,
+      prefixCache,
       seed: cfg.seed,
       config: {
         model: cfg.model.id,

@@ -1,16 +1,85 @@
 /**
- * Paged KV cache of one instance, with vLLM's block semantics: a request holds
- * `ceil(tokens / block_size)` blocks for the tokens it has computed (or is computing this step),
- * allocated on demand as it grows and all freed when it finishes or is preempted. Counting only
- * (no block ids) until prefix caching needs them.
+ * Paged KV cache of one instance, with vLLM V1's block semantics (vllm/v1/core/kv_cache_manager.py):
+ * a request holds `ceil(tokens / block_size)` blocks for the tokens it has computed (or is
+ * computing this step), allocated on demand as it grows and all released when it finishes or is
+ * preempted.
+ *
+ * Two implementations share this interface:
+ * - `CountingKvCache` (`--no-enable-prefix-caching`): block counts only, no block identities.
+ * - `PrefixCachingKvCache` (`--enable-prefix-caching`, vLLM V1's default): block ids, content
+ *   hashes and an LRU free queue, so released blocks stay reusable until evicted.
  */
+import type { PromptContent } from "./blockHash.js"
+
+/** The per-request state a KV cache reads and updates (fields of SimRequest). */
 export interface KvHolder {
   /** Blocks this request holds now. */
   blocks: number
+  /** Unique id within the engine (keys the hashes of its content-unknown blocks). */
+  readonly id: number
+  readonly promptTokens: number
+  /** Prompt + generated tokens so far (vLLM `num_tokens`). */
+  readonly numTokens: number
+  /** What is known of the prompt's tokens (prefix caching); undefined = unique to this request. */
+  readonly content: PromptContent | undefined
+  /** Prefix caching: ids of the blocks held, in token order. */
+  blockTable: Int32Array | undefined
+  /** Prefix caching: hash lanes (h1, h2 interleaved) of its full blocks computed so far. */
+  hashes: Array<number> | undefined
+  /** Prefix caching: leading blocks of `blockTable` already offered to the cache. */
+  cachedBlocks: number
 }
 
-export class KvCache {
+/** Prefix-cache counters, in tokens (vLLM `prefix_cache_queries` / `prefix_cache_hits`). */
+export interface PrefixCacheStats {
+  /** Tokens of the requests admitted (vLLM counts `request.num_tokens` per lookup). */
+  queries: number
+  /** Of those, tokens whose KV was found in the cache. */
+  hits: number
+}
+
+export interface KvCache {
+  /** Capacity in blocks (vLLM `num_gpu_blocks`). */
+  readonly numBlocks: number
+  /** Tokens per block (vLLM `block_size`). */
+  readonly blockSize: number
+  readonly prefixCaching: boolean
+  /** Blocks not held by any request (with prefix caching: including cached, evictable ones). */
+  readonly free: number
+  /** Blocks held by requests (0..numBlocks). */
+  readonly usedBlocks: number
+  readonly stats: PrefixCacheStats
+  /**
+   * Tokens of `r`'s known tokens whose KV is already cached: the longest run of full blocks whose
+   * hashes are cached, capped below `r.numTokens` so at least one token is computed (vLLM
+   * `get_computed_blocks`). 0 without prefix caching. The hit blocks are remembered for the
+   * `admit` call that follows.
+   */
+  computedPrefix(r: KvHolder): number
+  /**
+   * Admit a request that holds nothing (vLLM `allocate_slots` for a waiting request): take the
+   * `hitTokens` blocks found by the preceding `computedPrefix(r)` and allocate blocks for
+   * `totalTokens` tokens. When `fullTokens >= 0`, fail unless blocks for all `fullTokens` would
+   * fit (`scheduler_reserve_full_isl`). Returns false, changing nothing, when blocks do not suffice.
+   */
+  admit(r: KvHolder, hitTokens: number, totalTokens: number, fullTokens: number): boolean
+  /**
+   * Grow `r` to cover `totalTokens` tokens (vLLM `allocate_slots` for a running request). Returns
+   * false, changing nothing, when the free blocks do not suffice.
+   */
+  allocate(r: KvHolder, totalTokens: number): boolean
+  /**
+   * Return `r`'s blocks (vLLM `free`). With prefix caching they stay cached until evicted, the
+   * last block first; `finished` also drops the request's hashes.
+   */
+  release(r: KvHolder, finished: boolean): void
+}
+
+/** Block counting only (prefix caching off). */
+export class CountingKvCache implements KvCache {
   private freeBlocks: number
+  readonly prefixCaching = false
+  readonly stats: PrefixCacheStats = { queries: 0, hits: 0 }
 
   /**
    * @param numBlocks capacity in blocks (vLLM's `num_gpu_blocks`)
@@ -20,7 +89,6 @@ export class KvCache {
     this.freeBlocks = numBlocks
   }
 
-  /** Blocks in use (0..numBlocks). */
   get usedBlocks(): number {
     return this.numBlocks - this.freeBlocks
   }
@@ -29,32 +97,26 @@ export class KvCache {
     return this.freeBlocks
   }
 
-  /** Blocks needed to hold `tokens` tokens. */
-  blocksFor(tokens: number): number {
-    return Math.ceil(tokens / this.blockSize)
+  computedPrefix(): number {
+    return 0
   }
 
-  /** True if `tokens` tokens of a request that holds nothing yet would fit in the free blocks. */
-  fits(tokens: number): boolean {
-    return this.blocksFor(tokens) <= this.freeBlocks
+  admit(r: KvHolder, _hitTokens: number, totalTokens: number, fullTokens: number): boolean {
+    if (fullTokens >= 0 && Math.ceil(fullTokens / this.blockSize) - r.blocks > this.freeBlocks) return false
+    return this.allocate(r, totalTokens)
   }
 
-  /**
-   * Grow `holder` to cover `totalTokens` tokens (vLLM `allocate_slots`). Returns false, changing
-   * nothing, when the free blocks do not suffice.
-   */
-  allocate(holder: KvHolder, totalTokens: number): boolean {
-    const need = Math.ceil(totalTokens / this.blockSize) - holder.blocks
+  allocate(r: KvHolder, totalTokens: number): boolean {
+    const need = Math.ceil(totalTokens / this.blockSize) - r.blocks
     if (need <= 0) return true
     if (need > this.freeBlocks) return false
     this.freeBlocks -= need
-    holder.blocks += need
+    r.blocks += need
     return true
   }
 
-  /** Return all of `holder`'s blocks to the pool. */
-  release(holder: KvHolder): void {
-    this.freeBlocks += holder.blocks
-    holder.blocks = 0
+  release(r: KvHolder): void {
+    this.freeBlocks += r.blocks
+    r.blocks = 0
   }
 }

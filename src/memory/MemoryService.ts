@@ -6,7 +6,8 @@ import { Context, Effect, Layer } from "effect"
 import { ConfigService } from "../config/ConfigService.js"
 import type { NoKvMemory } from "../domain/errors.js"
 import { type KvCapacity, kvCapacity } from "./capacity.js"
-import { KvCache } from "./KvCache.js"
+import { CountingKvCache, type KvCache } from "./KvCache.js"
+import { PrefixCachingKvCache } from "./PrefixCachingKvCache.js"
 
 export interface Memory {
   readonly capacity: KvCapacity
@@ -22,18 +23,22 @@ export class MemoryService extends Context.Tag("llmservingsim/MemoryService")<Me
       const cfg = yield* ConfigService
       const cap = kvCapacity(cfg.model, cfg.hardware, cfg.engine)
       if ("_tag" in cap) return yield* cap
-      return fromCapacity(cap)
+      return fromCapacity(cap, cfg.engine.enablePrefixCaching)
     })
   )
 
   /** A fixed number of blocks (tests). */
-  static readonly fixed = (numBlocks: number, blockSize: number): Layer.Layer<MemoryService> =>
+  static readonly fixed = (numBlocks: number, blockSize: number, prefixCaching = false): Layer.Layer<MemoryService> =>
     Layer.succeed(MemoryService, fromCapacity({
       numBlocks, blockSize, blockBytes: 0, kvBytesPerToken: 0, weightBytes: 0, activationReserveBytes: 0, usableBytes: 0, overridden: true
-    }))
+    }, prefixCaching))
 }
 
-const fromCapacity = (capacity: KvCapacity): Memory => ({
+/** A fresh cache per call: with prefix caching (vLLM V1's default) or block counting only. */
+export const makeKvCache = (numBlocks: number, blockSize: number, prefixCaching: boolean): KvCache =>
+  prefixCaching ? new PrefixCachingKvCache(numBlocks, blockSize) : new CountingKvCache(numBlocks, blockSize)
+
+const fromCapacity = (capacity: KvCapacity, prefixCaching: boolean): Memory => ({
   capacity,
-  makeKvCache: () => new KvCache(capacity.numBlocks, capacity.blockSize)
+  makeKvCache: () => makeKvCache(capacity.numBlocks, capacity.blockSize, prefixCaching)
 })

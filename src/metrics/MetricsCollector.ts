@@ -5,6 +5,7 @@
  * ITL = every gap between consecutive tokens of a request; E2E = last token - arrival.
  * Memory: three doubles per finished request plus a fixed-size ITL histogram.
  */
+import type { PrefixCacheStats } from "../memory/KvCache.js"
 import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
 import type { EngineObserver } from "../engine/EngineObserver.js"
 import { LogHistogram } from "./LogHistogram.js"
@@ -68,7 +69,7 @@ export class MetricsCollector {
     return this.completed === 0 ? 0 : (this.lastFinishNs - this.firstArrivalNs) / 1e9
   }
 
-  summary(extra: { kvCacheBlocks: number; seed: number; config: Record<string, unknown> }): Summary {
+  summary(extra: { kvCacheBlocks: number; prefixCache: PrefixCacheStats; seed: number; config: Record<string, unknown> }): Summary {
     const d = this.durationS
     const per = (x: number) => (d > 0 ? x / d : 0)
     const ttft = distributionOf(this.ttft)
@@ -98,6 +99,9 @@ export class MetricsCollector {
       ...keys("e2el", e2el),
       num_preemptions: this.preemptions,
       kv_cache_blocks: extra.kvCacheBlocks,
+      prefix_cache_queries: extra.prefixCache.queries,
+      prefix_cache_hits: extra.prefixCache.hits,
+      prefix_cache_hit_rate: extra.prefixCache.queries === 0 ? 0 : extra.prefixCache.hits / extra.prefixCache.queries,
       seed: extra.seed,
       num_steps: this.steps,
       max_concurrent_requests: this.maxInFlight,

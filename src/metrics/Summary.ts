@@ -39,6 +39,12 @@ export interface Summary {
   readonly p99_e2el_ms: number
   readonly num_preemptions: number
   readonly kv_cache_blocks: number
+  /** Prompt tokens looked up in the prefix cache at admission (vLLM prefix_cache_queries). */
+  readonly prefix_cache_queries: number
+  /** Of those, tokens found cached (vLLM prefix_cache_hits). */
+  readonly prefix_cache_hits: number
+  /** hits / queries (0 without lookups). */
+  readonly prefix_cache_hit_rate: number
   readonly seed: number
   /** Engine steps executed (all instances). */
   readonly num_steps: number

@@ -10,7 +10,8 @@
  *    lasts and fewer than --max-num-seqs are running. Without chunked prefill a prompt that does
  *    not fit the remaining budget stops admission; with --scheduler-reserve-full-isl a request is
  *    admitted only if blocks for all its known tokens are free. The first request that cannot be
- *    admitted stops admission (no preemption on behalf of waiting requests).
+ *    admitted stops admission (no preemption on behalf of waiting requests). With prefix caching
+ *    a request starts at its cached prefix (`get_computed_blocks`) and computes only the rest.
  *
  * `num_computed_tokens` advances when scheduled (vLLM `_update_after_schedule`).
  */
@@ -31,12 +32,12 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
   const reserveFull = e.schedulerReserveFullIsl
 
   const preempt = (r: SimRequest, now: number, onPreempt: ((r: SimRequest, now: number) => void) | undefined) => {
-    kv.release(r)
+    if (onPreempt !== undefined) onPreempt(r, now) // sees the tokens it is about to lose
+    kv.release(r, false)
     r.numComputed = 0
     r.status = RequestStatus.Waiting
     r.preemptions++
     waiting.pushFront(r)
-    if (onPreempt !== undefined) onPreempt(r, now)
   }
 
   const schedule = (now: number, plan: StepPlan, onPreempt?: (r: SimRequest, now: number) => void): void => {
@@ -76,12 +77,15 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
       while (waiting.length > 0 && budget > 0) {
         if (running.length >= maxSeqs) break
         const r = waiting.peek()!
-        let n = r.numTokens - r.numComputed
+        // a waiting request holds nothing (new or preempted); the prefix cache may cover a prefix
+        const hit = kv.computedPrefix(r)
+        let n = r.numTokens - hit
         if (threshold > 0 && n > threshold) n = threshold
         if (!chunked && n > budget) break
         if (n > budget) n = budget
-        if (reserveFull && !kv.fits(r.numTokens)) break
-        if (!kv.allocate(r, r.numComputed + n)) break
+        if (!kv.admit(r, hit, hit + n, reserveFull ? r.numTokens : -1)) break
+        r.numComputed = hit
+        r.cachedPromptTokens += hit
         waiting.popFront()
         running.push(r)
         r.status = RequestStatus.Running
@@ -113,7 +117,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
     } else {
       return false
     }
-    kv.release(r)
+    kv.release(r, true)
     r.status = RequestStatus.Finished
     return true
   }

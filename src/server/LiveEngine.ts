@@ -75,6 +75,9 @@ export interface LiveEngine {
     running: number
     kvUsed: number
     kvTotal: number
+    /** Prefix-cache lookups and hits, tokens (vLLM prefix_cache_queries / prefix_cache_hits). */
+    prefixQueries: number
+    prefixHits: number
     completed: number
     pending: number
     /** Mean / max lateness of step deliveries against their scheduled wall time, ms. */
@@ -263,13 +266,17 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
       let running = 0
       let kvUsed = 0
       let kvTotal = 0
+      let prefixQueries = 0
+      let prefixHits = 0
       for (const inst of instances) {
         waiting += inst.scheduler.waiting.length
         running += inst.scheduler.running.length
         kvUsed += inst.scheduler.kv.usedBlocks
         kvTotal += inst.scheduler.kv.numBlocks
+        prefixQueries += inst.scheduler.kv.stats.queries
+        prefixHits += inst.scheduler.kv.stats.hits
       }
-      return { waiting, running, kvUsed, kvTotal, completed, pending: handles.size, deliveryLagMeanMs: lagCount === 0 ? 0 : lagSumNs / lagCount / 1e6, deliveryLagMaxMs: lagMaxNs / 1e6 }
+      return { waiting, running, kvUsed, kvTotal, prefixQueries, prefixHits, completed, pending: handles.size, deliveryLagMeanMs: lagCount === 0 ? 0 : lagSumNs / lagCount / 1e6, deliveryLagMaxMs: lagMaxNs / 1e6 }
     }
 
     return {

@@ -18,6 +18,8 @@ export interface EngineLoad {
   readonly running: number
   readonly kvUsed: number
   readonly kvTotal: number
+  readonly prefixQueries: number
+  readonly prefixHits: number
 }
 
 export interface ServerMetrics {
@@ -65,6 +67,8 @@ export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cac
   counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.", () => n.prompt)
   counter("vllm:generation_tokens_total", "Number of generation tokens processed.", () => n.generation)
   counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.", () => n.preemptions)
+  counter("vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens.", () => load().prefixQueries)
+  counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.", () => load().prefixHits)
   counter("vllm:request_abort_total", "Requests aborted by the client (simulator extension).", () => n.aborted)
   new Counter({
     name: "vllm:request_success_total", help: "Count of successfully processed requests.", labelNames: [...names, "finish_reason"], registers: [registry],

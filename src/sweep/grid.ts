@@ -23,7 +23,7 @@ const ENGINE: Record<string, [keyof EngineFlags, Kind]> = {
   "gpu-memory-utilization": ["gpuMemoryUtilization", "float"], "num-gpu-blocks-override": ["numGpuBlocksOverride", "int"],
   "max-num-batched-tokens": ["maxNumBatchedTokens", "int"], "max-num-seqs": ["maxNumSeqs", "int"], "max-model-len": ["maxModelLen", "int"],
   "enable-chunked-prefill": ["enableChunkedPrefill", "bool"], "long-prefill-token-threshold": ["longPrefillTokenThreshold", "int"],
-  "scheduler-reserve-full-isl": ["schedulerReserveFullIsl", "bool"], "kv-cache-dtype": ["kvCacheDtype", "string"], dtype: ["dtype", "string"],
+  "scheduler-reserve-full-isl": ["schedulerReserveFullIsl", "bool"], "enable-prefix-caching": ["enablePrefixCaching", "bool"], "kv-cache-dtype": ["kvCacheDtype", "string"], dtype: ["dtype", "string"],
   "tensor-parallel-size": ["tensorParallelSize", "int"], "num-instances": ["numInstances", "int"], seed: ["seed", "int"],
   "compute-efficiency": ["computeEfficiency", "float"], "attention-efficiency": ["attentionComputeEfficiency", "float"],
   "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"]

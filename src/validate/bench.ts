@@ -115,6 +115,7 @@ export interface RunSettings {
     numGpuBlocksOverride?: number
     enableChunkedPrefill?: boolean
     schedulerReserveFullIsl?: boolean
+    enablePrefixCaching?: boolean
     longPrefillTokenThreshold?: number
     tensorParallelSize?: number
     kvCacheDtype?: "auto" | "fp8"
@@ -174,8 +175,7 @@ export const runSettings = (run: BenchRun): Effect.Effect<RunSettings, InputErro
       honoured.push("async_scheduling=true: CPU scheduling overlaps the GPU step, so no per-step CPU overhead is added (unless --step-overhead-us)")
       not.push("async_scheduling=true: the one-step lag of output processing is not modelled")
     }
-    const prefix = boolOf(kv["enable_prefix_caching"]) ?? boolOf(cc["enable_prefix_caching"])
-    if (prefix === true) not.push("enable_prefix_caching=true: no prefix cache (cross-request hits and re-use of a preempted request's freed blocks); every preemption recomputes its whole prefix")
+    take("enablePrefixCaching", "enable_prefix_caching", boolOf(kv["enable_prefix_caching"]) ?? boolOf(cc["enable_prefix_caching"]))
     const pol = typeof sc["policy"] === "string" ? sc["policy"] : undefined
     if (pol !== undefined && pol !== "fcfs") not.push(`policy=${pol}: only FCFS is simulated`)
     else if (pol === "fcfs") honoured.push("policy=fcfs")

@@ -4,12 +4,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc } from "effect"
+import type { Arrival } from "../../src/engine/Engine.js"
 import type { StepInfo } from "../../src/engine/EngineObserver.js"
 import { stepRow } from "../../src/trace/format.js"
 import { runScenario } from "../helpers.js"
 
 const workload = fc.array(
-  fc.record({ gapUs: fc.integer({ min: 0, max: 200_000 }), prompt: fc.integer({ min: 1, max: 400 }), output: fc.integer({ min: 1, max: 300 }) }),
+  // `family` > 0: the prompt's tokens follow one of 3 shared sequences (prefix-cache hits across requests)
+  fc.record({ gapUs: fc.integer({ min: 0, max: 200_000 }), prompt: fc.integer({ min: 1, max: 400 }), output: fc.integer({ min: 1, max: 300 }), family: fc.integer({ min: 0, max: 3 }) }),
   { minLength: 1, maxLength: 40 }
 )
 const settings = fc.record({
@@ -19,16 +21,17 @@ const settings = fc.record({
   maxSeqs: fc.integer({ min: 1, max: 24 }),
   chunked: fc.boolean(),
   reserveFull: fc.boolean(),
+  prefixCaching: fc.boolean(),
   instances: fc.integer({ min: 1, max: 2 }),
   slope: fc.integer({ min: 0, max: 50 })
 })
 
-const run = (arrivals: ReadonlyArray<{ arrivalNs: number; promptTokens: number; outputTokens: number }>, s: fc.RecordValue<typeof settings> extends never ? never : any, exactSteps: boolean) =>
+const run = (arrivals: ReadonlyArray<Arrival>, s: fc.RecordValue<typeof settings> extends never ? never : any, exactSteps: boolean) =>
   Effect.gen(function*() {
     const steps: Array<string> = []
     const capacity = s.numBlocks * s.blockSize
     const { store, summary, result } = yield* runScenario(arrivals, {
-      engine: { blockSize: s.blockSize, maxNumBatchedTokens: s.budget, maxNumSeqs: s.maxSeqs, enableChunkedPrefill: s.chunked, schedulerReserveFullIsl: s.reserveFull, maxModelLen: s.chunked ? capacity : Math.min(capacity, s.budget) },
+      engine: { blockSize: s.blockSize, maxNumBatchedTokens: s.budget, maxNumSeqs: s.maxSeqs, enableChunkedPrefill: s.chunked, schedulerReserveFullIsl: s.reserveFull, enablePrefixCaching: s.prefixCaching, maxModelLen: s.chunked ? capacity : Math.min(capacity, s.budget) },
       numBlocks: s.numBlocks,
       numInstances: s.instances,
       // piecewise-linear in the context, like the roofline's max(compute, memory)
@@ -43,7 +46,11 @@ describe("fast-forward", () => {
   it.effect.prop("identical to exact stepping", [workload, settings], ([w, s]) =>
     Effect.gen(function*() {
       let t = 0
-      const arrivals = w.map((x) => ({ arrivalNs: (t += x.gapUs * 1000), promptTokens: x.prompt, outputTokens: x.output }))
+      const families = [1, 2, 3].map((f) => Int32Array.from({ length: 400 }, (_, i) => (i < 100 ? 7 : f * 1000 + i)))
+      const arrivals: Array<Arrival> = w.map((x) => ({
+        arrivalNs: (t += x.gapUs * 1000), promptTokens: x.prompt, outputTokens: x.output,
+        content: x.family === 0 ? undefined : { kind: "tokens", ids: families[x.family - 1]!.subarray(0, x.prompt) }
+      }))
       const exact = yield* run(arrivals, s, true)
       const fast = yield* run(arrivals, s, false)
       expect(fast.rows).toEqual(exact.rows)
@@ -54,8 +61,8 @@ describe("fast-forward", () => {
   it.effect("skips work: a long decode-only run takes one step() per finish, not per token", () =>
     Effect.gen(function*() {
       const arrivals = Array.from({ length: 8 }, (_, i) => ({ arrivalNs: 0, promptTokens: 100, outputTokens: 500 + i }))
-      const exact = yield* run(arrivals, { blockSize: 16, numBlocks: 10_000, budget: 2048, maxSeqs: 16, chunked: true, reserveFull: true, instances: 1, slope: 10 }, true)
-      const fast = yield* run(arrivals, { blockSize: 16, numBlocks: 10_000, budget: 2048, maxSeqs: 16, chunked: true, reserveFull: true, instances: 1, slope: 10 }, false)
+      const exact = yield* run(arrivals, { blockSize: 16, numBlocks: 10_000, budget: 2048, maxSeqs: 16, chunked: true, reserveFull: true, prefixCaching: true, instances: 1, slope: 10 }, true)
+      const fast = yield* run(arrivals, { blockSize: 16, numBlocks: 10_000, budget: 2048, maxSeqs: 16, chunked: true, reserveFull: true, prefixCaching: true, instances: 1, slope: 10 }, false)
       expect(fast.rows).toEqual(exact.rows)
       expect(exact.summary.num_steps).toBe(507)
       expect(exact.skipped).toBe(0)

@@ -20,7 +20,7 @@ export const engineServices = (cfg: SimConfig, stepNs: number, numBlocks = 10_00
   Layer.mergeAll(
     ConfigService.make(cfg),
     PerfModelService.constant(stepNs),
-    MemoryService.fixed(numBlocks, cfg.engine.blockSize),
+    MemoryService.fixed(numBlocks, cfg.engine.blockSize, cfg.engine.enablePrefixCaching),
     SchedulerService.vllmV1With(cfg.engine)
   )
 

@@ -133,13 +133,14 @@ const toArrivals = <R>(
   let first: { secs: number; ns: number } | undefined
   let prev = 0
   let prevLine = 0
-  const rec: TraceRecord = { secs: 0, ns: 0, prompt: 0, output: 0 }
+  const rec: TraceRecord = { secs: 0, ns: 0, prompt: 0, output: 0, content: undefined }
   return records.pipe(
     Stream.mapChunksEffect((chunk) =>
       Effect.suspend(() => {
         const out: Array<Arrival> = []
         try {
           for (const r of chunk) {
+            rec.content = undefined
             parseOne(r, rec)
             const line = (r as { line?: number; info?: { lines: number } }).line ?? (r as { info: { lines: number } }).info.lines
             if (first === undefined) first = { secs: rec.secs, ns: rec.ns }
@@ -149,7 +150,9 @@ const toArrivals = <R>(
             }
             prev = rel
             prevLine = line
-            out.push({ arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output })
+            out.push(rec.content === undefined
+              ? { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output }
+              : { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output, content: rec.content })
           }
         } catch (e) {
           if (e instanceof InputError) return Effect.fail(e)

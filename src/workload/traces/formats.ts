@@ -6,12 +6,16 @@
  * | azure                | Azure LLM inference 2023/2024 CSV | TIMESTAMP, ContextTokens, GeneratedTokens          |
  * | vidur                | Vidur processed trace CSV | arrived_at (s), num_prefill_tokens, num_decode_tokens      |
  * | llmservingsim-tsv    | LLMServingSim v1 TSV     | input_toks, output_toks, arrival_time_ns                    |
- * | llmservingsim-jsonl  | LLMServingSim 2.0 JSONL  | input_toks, output_toks, arrival_time_ns (token ids ignored)|
- * | mooncake             | Mooncake FAST'25 JSONL   | timestamp (ms), input_length, output_length (hash_ids ignored) |
+ * | llmservingsim-jsonl  | LLMServingSim 2.0 JSONL  | input_toks, output_toks, arrival_time_ns, optional input_tok_ids |
+ * | mooncake             | Mooncake FAST'25 JSONL   | timestamp (ms), input_length, output_length, optional hash_ids (512-token blocks) |
+ *
+ * Prompt content (token ids, Mooncake's block hash ids) feeds prefix-cache hits across requests;
+ * formats without it give every request unique content.
  *
  * Arrival times are relative to the first record (Azure: its first timestamp).
  */
 import { InputError } from "../../domain/errors.js"
+import type { PromptContent } from "../../memory/blockHash.js"
 import { azureTimestamp, intField, nonNegField, type Where } from "./fields.js"
 
 export const TRACE_FORMATS = ["azure", "vidur", "llmservingsim-tsv", "llmservingsim-jsonl", "mooncake"] as const
@@ -25,6 +29,18 @@ export interface TraceRecord {
   ns: number
   prompt: number
   output: number
+  /** Prompt content when the format carries it, else undefined. */
+  content: PromptContent | undefined
+}
+
+/** Mooncake FAST'25 traces hash the prompt in blocks of this many tokens. */
+export const MOONCAKE_HASH_BLOCK_TOKENS = 512
+
+const intArray = (w: Where, field: string, v: unknown): Array<number> => {
+  if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) {
+    throw new InputError({ path: w.path, line: w.line, field, expected: "an array of integers" })
+  }
+  return v as Array<number>
 }
 
 export interface CsvFormat {
@@ -86,6 +102,8 @@ export const FORMATS: Record<TraceFormat, CsvFormat | JsonlFormat> = {
       out.ns = intField(w, "arrival_time_ns", o["arrival_time_ns"], 0)
       out.prompt = intField(w, "input_toks", o["input_toks"], 1)
       out.output = intField(w, "output_toks", o["output_toks"], 1)
+      const ids = o["input_tok_ids"]
+      out.content = ids === undefined ? undefined : { kind: "tokens", ids: Int32Array.from(intArray(w, "input_tok_ids", ids)) }
     }
   },
   mooncake: {
@@ -96,6 +114,10 @@ export const FORMATS: Record<TraceFormat, CsvFormat | JsonlFormat> = {
       out.ns = Math.round(nonNegField(w, "timestamp", o["timestamp"]) * 1e6)
       out.prompt = intField(w, "input_length", o["input_length"], 1)
       out.output = intField(w, "output_length", o["output_length"], 1)
+      const ids = o["hash_ids"]
+      out.content = ids === undefined
+        ? undefined
+        : { kind: "hash-blocks", ids: Float64Array.from(intArray(w, "hash_ids", ids)), blockTokens: MOONCAKE_HASH_BLOCK_TOKENS }
     }
   }
 }
