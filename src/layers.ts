@@ -5,7 +5,7 @@
 import { Layer } from "effect"
 import { ConfigService, type SimConfig } from "./config/ConfigService.js"
 import { MemoryService } from "./memory/MemoryService.js"
-import { NetworkService } from "./network/NetworkService.js"
+import { networkLayer } from "./network/spec.js"
 import { PerfModelService } from "./perf/PerfModelService.js"
 import { perfModelLayer } from "./perf/spec.js"
 import { SchedulerService } from "./scheduler/SchedulerService.js"
@@ -13,7 +13,7 @@ import { TraceWriter } from "./trace/TraceWriter.js"
 
 export const simulationLayer = <E, R>(config: SimConfig, writer: Layer.Layer<TraceWriter, E, R>) => {
   const cfg = ConfigService.make(config)
-  const net = NetworkService.alphaBeta.pipe(Layer.provide(cfg))
+  const net = networkLayer(config.network).pipe(Layer.provide(cfg))
   const perf = (config.perfModel === undefined ? PerfModelService.roofline : perfModelLayer(config.perfModel.spec, config.perfModel.stepOverheadNs))
     .pipe(Layer.provide(net), Layer.provide(cfg))
   const memory = MemoryService.paged.pipe(Layer.provide(cfg))

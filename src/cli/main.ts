@@ -9,6 +9,7 @@ import { testApiCommand } from "./testApiCommand.js"
 import { validateCommand } from "./validateCommand.js"
 import { calibrateCommand } from "./calibrateCommand.js"
 import { setupPerfCommand } from "./setupPerfCommand.js"
+import { networkFitCommand } from "./networkFitCommand.js"
 
 const modelsCommand = Command.make("models", {}, () => Console.log(listModels().join("\n"))).pipe(
   Command.withDescription("List the bundled models")
@@ -25,7 +26,7 @@ const hardwareCommand = Command.make("hardware", {}, () =>
 
 export const rootCommand = Command.make("llmservingsim").pipe(
   Command.withDescription("LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"),
-  Command.withSubcommands([simulateCommand, sweepCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand, testApiCommand, validateCommand, calibrateCommand, setupPerfCommand])
+  Command.withSubcommands([simulateCommand, sweepCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand, testApiCommand, validateCommand, calibrateCommand, setupPerfCommand, networkFitCommand])
 )
 
 export const cli = Command.run(rootCommand, { name: "llmservingsim", version: "0.1.0" })

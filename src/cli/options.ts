@@ -50,7 +50,8 @@ export const engineOptions = {
   memoryEfficiency: optFloat("memory-efficiency", "Roofline: fraction of peak memory bandwidth reached (default 0.8)"),
   kernelOverheadUs: optFloat("kernel-overhead-us", "Roofline: fixed time per kernel, us (default 1.5)"),
   stepOverheadUs: optFloat("step-overhead-us", "Roofline: fixed time per engine step, us (default 1000; 0 for profile:)"),
-  perfModel: Options.text("perf-model").pipe(Options.optional, Options.withDescription("Step-time model: roofline (default), op-roofline, profile:DIR_OR_CSV (measured tables), calibrated:FILE (from `llmservingsim calibrate`)"))
+  perfModel: Options.text("perf-model").pipe(Options.optional, Options.withDescription("Step-time model: roofline (default), op-roofline, profile:DIR_OR_CSV (measured tables), calibrated:FILE (from `llmservingsim calibrate`)")),
+  network: Options.text("network").pipe(Options.optional, Options.withDescription("Collective-time model: alpha-beta (default, from the hardware's interconnect), table:DIR (measured all_reduce.csv/send_recv.csv, Vidur format), fit:DIR (alpha-beta fitted to them)"))
 }
 
 type ValueOf<O> = O extends Options.Options<infer A> ? A : never
@@ -79,7 +80,8 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
   memoryEfficiency: get(o.memoryEfficiency),
   kernelOverheadUs: get(o.kernelOverheadUs),
   stepOverheadUs: get(o.stepOverheadUs),
-  perfModel: get(o.perfModel)
+  perfModel: get(o.perfModel),
+  network: get(o.network)
 })
 
 export const workloadOptions = {

@@ -25,6 +25,7 @@ export const validateCommand = Command.make(
     run: Options.text("run").pipe(Options.withDescription("Measured run folder (holding vllm/meta.json and vllm/requests.jsonl)")),
     workload: Options.text("workload").pipe(Options.withDescription("The workload the run replayed (trace file, e.g. LLMServingSim JSONL)")),
     perfModel: opt("perf-model", "Step-time model: roofline (default), op-roofline, profile:DIR_OR_CSV, calibrated:FILE"),
+    network: opt("network", "Collective-time model: alpha-beta (default), table:DIR, fit:DIR (Vidur all_reduce.csv/send_recv.csv)"),
     hardware: opt("hardware", "GPU (default: from meta.json hardware.device_name)"),
     model: opt("model", "Model (default: meta.json's model)"),
     stepOverheadUs: Options.float("step-overhead-us").pipe(Options.optional, Options.withDescription("Fixed time per engine step, us (default: 0 when the run used async scheduling, else the perf model's default)")),
@@ -45,6 +46,7 @@ export const validateCommand = Command.make(
         hardware: hardwareName,
         ...st.flags,
         perfModel: Option.getOrUndefined(o.perfModel),
+        network: Option.getOrUndefined(o.network),
         stepOverheadUs: Option.getOrUndefined(o.stepOverheadUs) ?? (st.asyncScheduling ? 0 : undefined)
       })
       // the run's device memory as CUDA reported it (what vLLM sized the KV cache from)

@@ -8,6 +8,7 @@ import type { EngineConfig } from "../domain/EngineConfig.js"
 import type { Hardware } from "../domain/Hardware.js"
 import type { ModelShape } from "../domain/Model.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
+import type { LoadedNetwork } from "../network/spec.js"
 import type { LoadedPerfModel } from "../perf/spec.js"
 
 export interface SimConfig {
@@ -23,6 +24,8 @@ export interface SimConfig {
   readonly seed: number
   /** `--perf-model` (absent: the datasheet roofline) and an explicit --step-overhead-us, ns. */
   readonly perfModel?: { readonly spec: LoadedPerfModel; readonly stepOverheadNs?: number | undefined } | undefined
+  /** `--network` (absent: alpha-beta from the hardware's interconnect). */
+  readonly network?: LoadedNetwork | undefined
 }
 
 export class ConfigService extends Context.Tag("llmservingsim/ConfigService")<ConfigService, SimConfig>() {

@@ -10,6 +10,7 @@ import { usableMemoryBytes } from "../domain/Hardware.js"
 import { type FileError, type InputError, InvalidOption, type NoKvMemory, type UnknownName } from "../domain/errors.js"
 import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams.js"
 import { kvCapacity } from "../memory/capacity.js"
+import { loadNetwork, parseNetworkSpec } from "../network/spec.js"
 import { loadPerfModel, parsePerfModelSpec } from "../perf/spec.js"
 import { loadHardware, loadModel } from "./catalog.js"
 import type { SimConfig } from "./ConfigService.js"
@@ -40,6 +41,8 @@ export interface EngineFlags {
   readonly stepOverheadUs?: number | undefined
   /** `--perf-model` spec (roofline | op-roofline | profile:PATH | calibrated:FILE). */
   readonly perfModel?: string | undefined
+  /** `--network` spec (alpha-beta | table:DIR | fit:DIR). */
+  readonly network?: string | undefined
 }
 
 /** KV block sizes vLLM accepts (`--block-size`). */
@@ -77,6 +80,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* nonNeg(f.kernelOverheadUs, "--kernel-overhead-us")
     yield* nonNeg(f.stepOverheadUs, "--step-overhead-us")
     const perfSpec = f.perfModel === undefined ? undefined : yield* parsePerfModelSpec(f.perfModel)
+    const networkSpec = f.network === undefined ? undefined : yield* parseNetworkSpec(f.network)
 
     const model = yield* loadModel(f.model)
     const hardware = yield* loadHardware(f.hardware)
@@ -171,6 +175,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       roofline,
       numInstances: f.numInstances ?? 1,
       seed: f.seed ?? 0,
+      ...(networkSpec === undefined ? {} : { network: yield* loadNetwork(networkSpec) }),
       ...(perfSpec === undefined ? {} : { perfModel: { spec: yield* loadPerfModel(perfSpec, m, hardware, tp), stepOverheadNs: f.stepOverheadUs === undefined ? undefined : Math.round(f.stepOverheadUs * 1000) } })
     } satisfies SimConfig
   })

@@ -13,6 +13,7 @@ import { PerfModelService } from "../perf/PerfModelService.js"
 import { SchedulerService } from "../scheduler/SchedulerService.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import type { FileError } from "../domain/errors.js"
+import { networkConfig } from "../network/spec.js"
 import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
 import { makeRouter, type RouterPolicy } from "./Router.js"
@@ -80,6 +81,7 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
         model: cfg.model.id,
         hardware: cfg.hardware.name,
         perf_model: perf.name,
+        network: networkConfig(cfg),
         scheduler: policy.name,
         num_instances: cfg.numInstances,
         engine: cfg.engine,

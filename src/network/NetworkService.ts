@@ -4,8 +4,8 @@
  *   t = 2(n-1) x alpha + 2(n-1)/n x bytes / (link bandwidth x efficiency)
  * with the link bandwidth per direction (half the datasheet's bidirectional figure).
  * Constants: alpha = 5 us per hop (NCCL small-message latency on NVLink is a few us) and 0.8
- * link efficiency; the measured collectives in ../shared/reference/vidur-profiling are for a later
- * table-driven layer.
+ * link efficiency. This is `--network alpha-beta` (the default); measured collective tables
+ * (`table:DIR`, `fit:DIR`) are in network/spec.ts, network/tableNetwork.ts and network/vidurCsv.ts.
  */
 import { Context, Effect, Layer } from "effect"
 import { ConfigService } from "../config/ConfigService.js"

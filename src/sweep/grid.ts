@@ -26,7 +26,8 @@ const ENGINE: Record<string, [keyof EngineFlags, Kind]> = {
   "scheduler-reserve-full-isl": ["schedulerReserveFullIsl", "bool"], "enable-prefix-caching": ["enablePrefixCaching", "bool"], "kv-cache-dtype": ["kvCacheDtype", "string"], dtype: ["dtype", "string"],
   "tensor-parallel-size": ["tensorParallelSize", "int"], "num-instances": ["numInstances", "int"], seed: ["seed", "int"],
   "compute-efficiency": ["computeEfficiency", "float"], "attention-efficiency": ["attentionComputeEfficiency", "float"],
-  "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"]
+  "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"],
+  network: ["network", "string"]
 }
 const WORKLOAD: Record<string, [keyof WorkloadFlags, Kind]> = {
   trace: ["trace", "string"], "num-requests": ["numRequests", "int"], "rate-scale": ["rateScale", "float"], "request-rate": ["requestRate", "string"],

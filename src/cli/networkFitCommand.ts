@@ -1,0 +1,60 @@
+/**
+ * `llmservingsim network-fit DIR [--hardware H] [--json]`: read Vidur network tables
+ * (DIR/all_reduce.csv, DIR/send_recv.csv, or one such CSV) and print the least-squares alpha-beta
+ * link fitted to each num_workers and to the whole table (what `--network fit:DIR` uses), with the
+ * fit error; with --hardware, also the datasheet alpha-beta that `--network alpha-beta` uses.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { loadHardware } from "../config/catalog.js"
+import { ALPHA_NS, LINK_EFFICIENCY } from "../network/NetworkService.js"
+import { fitJson, loadNetwork } from "../network/spec.js"
+import { fitAlphaBeta, fitTable, tablePoints } from "../network/tableNetwork.js"
+import type { CollectiveTable } from "../network/vidurCsv.js"
+
+const kib = (b: number) => b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(b % (1 << 20) === 0 ? 0 : 1)} MiB` : `${(b / 1024).toFixed(0)} KiB`
+const row = (label: string, f: ReturnType<typeof fitJson>) =>
+  `  ${label.padEnd(34)} alpha ${String(f.alpha_us).padStart(7)} us/hop  bus ${String(f.bus_GBs).padStart(8)} GB/s  MAPE ${String(f.mape_pct).padStart(6)}%  max ${String(f.max_err_pct).padStart(7)}%`
+
+const tableDoc = (t: CollectiveTable) => ({
+  file: t.path,
+  collective: t.collective,
+  rows: t.rows,
+  curves: t.curves.map((c) => ({
+    num_workers: c.numWorkers,
+    devices_per_node: c.devicesPerNode ?? null,
+    sizes: c.sizes.length,
+    min_bytes: c.sizes[0],
+    max_bytes: c.sizes[c.sizes.length - 1],
+    fit: fitJson(fitAlphaBeta(t.collective, tablePoints(t, c.numWorkers)))
+  })),
+  fit: fitJson(fitTable(t))
+})
+
+export const networkFitCommand = Command.make(
+  "network-fit",
+  {
+    dir: Args.text({ name: "DIR" }).pipe(Args.withDescription("Folder holding Vidur's all_reduce.csv and/or send_recv.csv (or one such CSV file)")),
+    hardware: Options.text("hardware").pipe(Options.optional, Options.withDescription("Also show this GPU's datasheet alpha-beta (what --network alpha-beta uses)")),
+    json: Options.boolean("json").pipe(Options.withDescription("Print the fits as JSON"))
+  },
+  (o) =>
+    Effect.gen(function*() {
+      const loaded = yield* loadNetwork({ kind: "fit", path: o.dir })
+      const tables = loaded.kind === "alpha-beta" ? [] : [loaded.allReduce, loaded.sendRecv].filter((t): t is CollectiveTable => t !== undefined)
+      const hw = Option.isSome(o.hardware) ? yield* loadHardware(o.hardware.value) : undefined
+      const datasheet = hw === undefined ? undefined : { hardware: hw.name, alpha_us: ALPHA_NS / 1000, bus_GBs: (hw.interconnectGBs / 2) * LINK_EFFICIENCY }
+      const docs = tables.map(tableDoc)
+      if (o.json) return yield* Console.log(JSON.stringify({ tables: docs, ...(datasheet === undefined ? {} : { datasheet }) }, null, 2))
+      for (const d of docs) {
+        yield* Console.log(`${d.file}: ${d.collective}, ${d.rows} rows (times: median, ms -> ns; size: bytes)`)
+        for (const c of d.curves) {
+          yield* Console.log(row(`num_workers ${c.num_workers} (dpn ${c.devices_per_node ?? "-"}, ${c.sizes} sizes ${kib(c.min_bytes!)}..${kib(c.max_bytes!)})`, c.fit))
+        }
+        yield* Console.log(row("whole table (fit:DIR uses this)", d.fit))
+      }
+      if (datasheet !== undefined) {
+        yield* Console.log(`datasheet alpha-beta for ${datasheet.hardware} (--network alpha-beta): alpha ${datasheet.alpha_us} us/hop, bus ${datasheet.bus_GBs} GB/s`)
+      }
+    })
+).pipe(Command.withDescription("Fit alpha-beta links (latency per hop, bus bandwidth) to measured collective tables (Vidur's network CSVs) and print the fit error"))

@@ -1,0 +1,114 @@
+/**
+ * `--network` selection:
+ *   alpha-beta   the hardware JSON's interconnect, alpha-beta (NetworkService.alphaBeta; default)
+ *   table:DIR    measured collectives (Vidur's all_reduce.csv and/or send_recv.csv in DIR, or one
+ *                such CSV file), interpolated (network/tableNetwork.ts `tableNetwork`)
+ *   fit:DIR      alpha-beta fitted to those tables (`fittedNetwork`)
+ * A collective whose table is missing from DIR keeps the hardware alpha-beta.
+ */
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type { SimConfig } from "../config/ConfigService.js"
+import { ConfigService } from "../config/ConfigService.js"
+import { FileError, type InputError, InvalidOption } from "../domain/errors.js"
+import { ALPHA_NS, alphaBeta, LINK_EFFICIENCY, type Network, NetworkService } from "./NetworkService.js"
+import { type AlphaBetaFit, fittedNetwork, fitTable, tableNetwork } from "./tableNetwork.js"
+import { type CollectiveTable, readCollectiveCsv } from "./vidurCsv.js"
+
+export type NetworkSpec =
+  | { readonly kind: "alpha-beta" }
+  | { readonly kind: "table" | "fit"; readonly path: string }
+
+export const NETWORK_HELP = "alpha-beta | table:DIR | fit:DIR (DIR holds Vidur's all_reduce.csv and/or send_recv.csv)"
+
+export const parseNetworkSpec = (s: string): Effect.Effect<NetworkSpec, InvalidOption> => {
+  const t = s.trim()
+  if (t === "alpha-beta") return Effect.succeed({ kind: "alpha-beta" })
+  const i = t.indexOf(":")
+  const kind = i < 0 ? t : t.slice(0, i)
+  const p = i < 0 ? "" : t.slice(i + 1).trim()
+  if ((kind === "table" || kind === "fit") && p !== "") return Effect.succeed({ kind, path: p })
+  const why = (kind === "table" || kind === "fit") ? `${kind}: needs a folder, e.g. ${kind}:profiling/network/h100_dgx` : `expected ${NETWORK_HELP}`
+  return Effect.fail(new InvalidOption({ option: "--network", reason: `${why} (got ${JSON.stringify(s)})` }))
+}
+
+/** A spec with its tables read (while resolving the configuration, so a bad file fails early). */
+export type LoadedNetwork =
+  | { readonly kind: "alpha-beta" }
+  | {
+    readonly kind: "table" | "fit"
+    readonly path: string
+    readonly allReduce: CollectiveTable | undefined
+    readonly sendRecv: CollectiveTable | undefined
+  }
+
+/** Read the tables a spec names: DIR/all_reduce.csv and DIR/send_recv.csv (at least one), or one CSV file. */
+export const loadNetwork = (spec: NetworkSpec): Effect.Effect<LoadedNetwork, FileError | InputError> =>
+  Effect.gen(function*() {
+    if (spec.kind === "alpha-beta") return spec
+    const st = yield* Effect.try({
+      try: () => fs.statSync(spec.path),
+      catch: (e) => new FileError({ path: spec.path, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or folder (--network)" : (e as Error).message })
+    })
+    if (!st.isDirectory()) {
+      const t = yield* readCollectiveCsv(spec.path)
+      return { ...spec, allReduce: t.collective === "all_reduce" ? t : undefined, sendRecv: t.collective === "send_recv" ? t : undefined }
+    }
+    const ar = path.join(spec.path, "all_reduce.csv")
+    const sr = path.join(spec.path, "send_recv.csv")
+    if (!fs.existsSync(ar) && !fs.existsSync(sr)) return yield* new FileError({ path: spec.path, reason: "holds neither all_reduce.csv nor send_recv.csv (--network)" })
+    const allReduce = fs.existsSync(ar) ? yield* readCollectiveCsv(ar, "all_reduce") : undefined
+    const sendRecv = fs.existsSync(sr) ? yield* readCollectiveCsv(sr, "send_recv") : undefined
+    return { ...spec, allReduce, sendRecv }
+  })
+
+/** The Network of a loaded spec over a link of `linkGBs` (the hardware's interconnect, bidirectional GB/s). */
+export const makeNetwork = (spec: LoadedNetwork, linkGBs: number): Network => {
+  const base = alphaBeta(linkGBs)
+  switch (spec.kind) {
+    case "alpha-beta":
+      return base
+    case "table":
+      return tableNetwork(spec.allReduce, spec.sendRecv, base)
+    case "fit":
+      return fittedNetwork(spec.allReduce, spec.sendRecv, base)
+  }
+}
+
+/** NetworkService for the configured `--network` (alpha-beta when none was given). */
+export const networkLayer = (spec: LoadedNetwork | undefined): Layer.Layer<NetworkService, never, ConfigService> =>
+  spec === undefined || spec.kind === "alpha-beta"
+    ? NetworkService.alphaBeta
+    : Layer.effect(NetworkService, Effect.map(ConfigService, (cfg) => makeNetwork(spec, cfg.hardware.interconnectGBs)))
+
+const r3 = (x: number) => Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null
+
+/** A fit as plain JSON: alpha in us per hop, bus bandwidth in GB/s, errors in %. */
+export const fitJson = (f: AlphaBetaFit) => ({
+  alpha_us: r3(f.alphaNs / 1000),
+  bus_GBs: r3(f.busBytesPerNs),
+  mape_pct: r3(f.mape * 100),
+  max_err_pct: r3(f.maxRelErr * 100),
+  points: f.points
+})
+
+const tableJson = (t: CollectiveTable | undefined) =>
+  t === undefined ? null : {
+    file: t.path,
+    num_workers: t.curves.map((c) => c.numWorkers),
+    devices_per_node: t.curves.map((c) => c.devicesPerNode ?? null),
+    fit: fitJson(fitTable(t))
+  }
+
+/** What summary.json's config records about the network model. */
+export const networkConfig = (cfg: SimConfig): Record<string, unknown> => {
+  const spec = cfg.network ?? { kind: "alpha-beta" as const }
+  const link = { alpha_us: ALPHA_NS / 1000, bus_GBs: (cfg.hardware.interconnectGBs / 2) * LINK_EFFICIENCY, link_GBs: cfg.hardware.interconnectGBs }
+  if (spec.kind === "alpha-beta") return { model: "alpha-beta", ...link }
+  return {
+    model: `${spec.kind}:${spec.path}`,
+    all_reduce: tableJson(spec.allReduce) ?? { model: "alpha-beta", ...link },
+    send_recv: tableJson(spec.sendRecv) ?? { model: "alpha-beta", ...link }
+  }
+}
