@@ -1,7 +1,7 @@
 /**
  * One benchmark point in its own process (so peak RSS is this run's): simulate N requests of the
  * repeated Azure conversation trace and print one JSON line {requests, wallS, reqPerS, peakRssMb, ...}.
- * Usage: node dist/bench/one.js N [--hardware H] [--model M] [--trace FILE]
+ * Usage: node dist/bench/one.js N [--hardware H] [--model M] [--trace FILE] [--no-enable-prefix-caching]
  */
 import { Effect, Stream } from "effect"
 import { parseArgs } from "node:util"
@@ -13,12 +13,12 @@ import { DEFAULT_TRACE, loadBase, repeated } from "./workload.js"
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { hardware: { type: "string", default: "H100" }, model: { type: "string", default: "meta-llama/Llama-3.1-8B-Instruct" }, trace: { type: "string", default: DEFAULT_TRACE } }
+  options: { hardware: { type: "string", default: "H100" }, model: { type: "string", default: "meta-llama/Llama-3.1-8B-Instruct" }, trace: { type: "string", default: DEFAULT_TRACE }, "no-enable-prefix-caching": { type: "boolean", default: false } }
 })
 const n = Number(positionals[0] ?? 10_000)
 
 const program = Effect.gen(function*() {
-  const cfg = yield* resolveConfig({ model: values.model!, hardware: values.hardware! })
+  const cfg = yield* resolveConfig({ model: values.model!, hardware: values.hardware!, enablePrefixCaching: !values["no-enable-prefix-caching"] })
   const base = yield* loadBase(values.trace!)
   const t0 = performance.now()
   const res = yield* simulate(Stream.fromIterable(repeated(base, n))).pipe(Effect.provide(simulationLayer(cfg, TraceWriter.none)))
