@@ -19,8 +19,10 @@ export class SimRequest {
   numOutput = 0
   /** KV blocks held. */
   blocks = 0
-  /** Prefix caching: ids of the KV blocks held, in token order (see KvCache). */
+  /** Prefix caching: ids of the known-content KV blocks held, in token order (see KvCache). */
   blockTable: Int32Array | undefined = undefined
+  /** Prefix caching: free-queue entry of its own blocks after a preemption, or -1. */
+  ownRun = -1
   /** Prefix caching: hash lanes of its full blocks computed so far. */
   hashes: Array<number> | undefined = undefined
   /** Prefix caching: leading blocks already offered to the cache. */

@@ -22,8 +22,10 @@ export interface KvHolder {
   readonly numTokens: number
   /** What is known of the prompt's tokens (prefix caching); undefined = unique to this request. */
   readonly content: PromptContent | undefined
-  /** Prefix caching: ids of the blocks held, in token order. */
+  /** Prefix caching: ids of the known-content blocks held, in token order. */
   blockTable: Int32Array | undefined
+  /** Prefix caching: free-queue entry of its own blocks after a preemption, or -1. */
+  ownRun: number
   /** Prefix caching: hash lanes (h1, h2 interleaved) of its full blocks computed so far. */
   hashes: Array<number> | undefined
   /** Prefix caching: leading blocks of `blockTable` already offered to the cache. */

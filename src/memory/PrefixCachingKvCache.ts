@@ -2,61 +2,73 @@
  * Paged KV cache with automatic prefix caching, after vLLM V1's BlockPool
  * (vllm/v1/core/block_pool.py) and KVCacheManager:
  *
- * - Every block has an id, a reference count and, once full, a content hash (see blockHash.ts).
- *   Full blocks are registered in a hash → block map when they are allocated for tokens about to
- *   be computed (`cache_full_blocks`); a hash already registered keeps its first block.
- * - Free blocks (reference count 0) sit in an LRU queue. Releasing a request appends its blocks
- *   last-block-first, so a request's tail is evicted before its prefix. Allocation pops from the
- *   head and evicts the popped block's hash (`_maybe_evict_cached_block`).
- * - A waiting request looks up its full-block hashes in order and stops at the first miss
+ * - Full blocks are cached under a chained hash of their tokens (blockHash.ts) when they are
+ *   allocated for tokens about to be computed (`cache_full_blocks`); a hash already cached keeps
+ *   its first block.
+ * - Free blocks sit in an LRU queue. Releasing a request appends its blocks last-block-first, so a
+ *   request's tail is evicted before its prefix. Allocation pops from the head and evicts what it
+ *   pops (`_maybe_evict_cached_block`).
+ * - A waiting request looks up its full blocks in order and stops at the first miss
  *   (`find_longest_cache_hit`), capped at num_tokens - 1. Admission "touches" the hit blocks
  *   (reference count + 1, out of the free queue if they were free): a hit block that was free
  *   still costs a free block, exactly as vLLM counts `num_evictable_computed_blocks`.
  *
- * Blocks whose content is known (token ids, hash ids) are keyed by their chained hash in a map, so
- * any request can hit them. Blocks of content unique to one request (no known content, or any
- * block past it) can only be hit by that same request after a preemption; they skip hashing and
- * the map and are tagged with (owner request, block index) instead: a preempted request keeps its
- * former block ids and finds a block again while the tag is still on it (not yet evicted).
+ * Two kinds of blocks, so that a request whose content is unknown costs O(1), not O(blocks):
+ * - Known-content blocks (the full blocks of a prompt's known tokens, see PromptContent) can be
+ *   shared by any request. Each has an id, a reference count and a hash, and a queue entry of its
+ *   own while free.
+ * - Every other block (content unique to its request: unknown prompts, every block past the known
+ *   part, all output) can only ever be hit by its own request, after a preemption. These are
+ *   anonymous: a request holds a count of them, and releasing it appends one queue entry, a run
+ *   covering its block indices [lo, hi) of which the first `full - lo` are hittable. Popping takes
+ *   units from the run's top (its last block first, as vLLM's per-block order would), so the blocks
+ *   the request can find again are always the run's bottom part.
  *
- * Everything lives in typed arrays (a doubly linked free list over block ids); the per-request
- * block table is an Int32Array (pooled across requests) and the hash list a plain array.
+ * The queue is a doubly linked list of entries in typed arrays; a run's owner is a reference kept
+ * beside it. The free queue holds exactly the blocks vLLM's would, in the same order, so hits,
+ * evictions and admission decisions match a per-block model (tested against one).
  */
 import { blockHash, knownLength } from "./blockHash.js"
 import type { KvCache, KvHolder, PrefixCacheStats } from "./KvCache.js"
 
-/** Block states. */
-const NONE = 0
-const IN_MAP = 1
-const OWNED = 2
-/** Field offsets in the per-block record, and its width. */
-const REF = 0
-const PREV = 1
-const NEXT = 2
-const STATE = 3
-const OWNER = 4
-const IDX = 5
-const H1 = 6
-const H2 = 7
-const W = 8
+/** Queue entry kind (eBlock): a run of anonymous blocks, or else the id of one known block. */
+const RUN = -1
+/** Entry 0 is the list's sentinel: head = eNext[0], tail = ePrev[0]. */
+const S = 0
 
 export class PrefixCachingKvCache implements KvCache {
   readonly prefixCaching = true
   readonly stats: PrefixCacheStats = { queries: 0, hits: 0 }
-  /**
-   * Per-block fields, 8 int32 per block so one block's state shares a cache line (block
-   * numBlocks is the free list's sentinel: head = its NEXT, tail = its PREV).
-   */
-  private readonly m: Int32Array
-  private readonly byHash = new Map<number, number>()
   private freeCount: number
-  /** Hits found by the last computedPrefix() call, for the admit() that follows. */
+
+  // queue entries (index 0 = sentinel); at most one per free block, so numBlocks + 1 suffice
+  private readonly ePrev: Int32Array
+  private readonly eNext: Int32Array
+  private readonly eBlock: Int32Array
+  private readonly eLo: Int32Array
+  private readonly eHi: Int32Array
+  private readonly eFull: Int32Array
+  private readonly eOwner: Array<KvHolder | null>
+  private readonly freeEntries: Int32Array
+  private freeEntryTop: number
+
+  // known blocks, by id
+  private readonly refCnt: Int32Array
+  private readonly entryOf: Int32Array
+  private readonly h1: Int32Array
+  private readonly h2: Int32Array
+  private readonly inMap: Uint8Array
+  private readonly byHash = new Map<number, number>()
+  private readonly freeIds: Int32Array
+  private freeIdTop: number
+
+  /** Known-block hits of the last computedPrefix() call, plus own anonymous hits, for admit(). */
   private hits = new Int32Array(64)
-  private hitCount = 0
+  private hitKnown = 0
+  private hitOwn = 0
   private hitEvictable = 0
   private hitOwner: KvHolder | undefined = undefined
   private readonly lanes = new Int32Array(2)
-  /** Block tables of finished requests, reused (no garbage per request). */
   private readonly tablePool: Array<Int32Array> = []
 
   /**
@@ -64,13 +76,29 @@ export class PrefixCachingKvCache implements KvCache {
    * @param blockSize tokens per block (vLLM's `block_size`)
    */
   constructor(readonly numBlocks: number, readonly blockSize: number) {
-    const m = this.m = new Int32Array((numBlocks + 1) * W)
-    const S = numBlocks
-    for (let b = 0; b <= numBlocks; b++) {
-      m[b * W + NEXT] = b === S ? (numBlocks === 0 ? S : 0) : b + 1 === numBlocks ? S : b + 1
-      m[b * W + PREV] = b === S ? (numBlocks === 0 ? S : numBlocks - 1) : b === 0 ? S : b - 1
-    }
-    this.freeCount = numBlocks
+    const n = numBlocks + 1
+    this.ePrev = new Int32Array(n)
+    this.eNext = new Int32Array(n)
+    this.eBlock = new Int32Array(n)
+    this.eLo = new Int32Array(n)
+    this.eHi = new Int32Array(n)
+    this.eFull = new Int32Array(n)
+    this.eOwner = new Array<KvHolder | null>(n).fill(null)
+    this.freeEntries = new Int32Array(n)
+    this.freeEntryTop = 0
+    for (let e = n - 1; e >= 1; e--) this.freeEntries[this.freeEntryTop++] = e
+    this.refCnt = new Int32Array(numBlocks)
+    this.entryOf = new Int32Array(numBlocks)
+    this.h1 = new Int32Array(numBlocks)
+    this.h2 = new Int32Array(numBlocks)
+    this.inMap = new Uint8Array(numBlocks)
+    this.freeIds = new Int32Array(numBlocks)
+    this.freeIdTop = 0
+    for (let b = numBlocks - 1; b >= 0; b--) this.freeIds[this.freeIdTop++] = b
+    this.ePrev[S] = this.eNext[S] = S
+    this.freeCount = 0
+    // the never-used blocks: one ownerless run
+    if (numBlocks > 0) this.appendRun(null, 0, numBlocks, 0)
   }
 
   get free(): number {
@@ -81,37 +109,83 @@ export class PrefixCachingKvCache implements KvCache {
     return this.numBlocks - this.freeCount
   }
 
-  /** Blocks registered in the hash map (cached, whether held or free). Tests and reports. */
+  /** Known blocks cached under their hash (held or free). Tests and reports. */
   get cachedBlocks(): number {
     return this.byHash.size
   }
 
-  private unlink(b: number): void {
-    const p = this.m[b * W + PREV]!
-    const n = this.m[b * W + NEXT]!
-    this.m[p * W + NEXT] = n
-    this.m[n * W + PREV] = p
-    this.freeCount--
+  // ---- the free queue
+
+  private link(e: number): void {
+    const t = this.ePrev[S]!
+    this.eNext[t] = e
+    this.ePrev[e] = t
+    this.eNext[e] = S
+    this.ePrev[S] = e
   }
 
-  private append(b: number): void {
-    const S = this.numBlocks
-    const t = this.m[S * W + PREV]!
-    this.m[t * W + NEXT] = b
-    this.m[b * W + PREV] = t
-    this.m[b * W + NEXT] = S
-    this.m[S * W + PREV] = b
+  private unlink(e: number): void {
+    const p = this.ePrev[e]!
+    const n = this.eNext[e]!
+    this.eNext[p] = n
+    this.ePrev[n] = p
+    this.eOwner[e] = null
+    this.freeEntries[this.freeEntryTop++] = e
+  }
+
+  private appendRun(owner: KvHolder | null, lo: number, hi: number, full: number): number {
+    const e = this.freeEntries[--this.freeEntryTop]!
+    this.eBlock[e] = RUN
+    this.eLo[e] = lo
+    this.eHi[e] = hi
+    this.eFull[e] = full
+    this.eOwner[e] = owner
+    this.link(e)
+    this.freeCount += hi - lo
+    return e
+  }
+
+  private appendKnown(b: number): void {
+    const e = this.freeEntries[--this.freeEntryTop]!
+    this.eBlock[e] = b
+    this.entryOf[b] = e
+    this.link(e)
     this.freeCount++
   }
 
-  /** Pop the least recently freed block, evicting its hash. */
-  private popFree(): number {
-    const b = this.m[this.numBlocks * W + NEXT]!
-    this.unlink(b)
-    if (this.m[b * W + STATE] === IN_MAP && this.byHash.get(this.m[b * W + H1]!) === b) this.byHash.delete(this.m[b * W + H1]!)
-    this.m[b * W + STATE] = NONE
-    this.m[b * W + REF] = 1
-    return b
+  /** Take `n` (<= free) blocks from the head of the queue, evicting what they cached. */
+  private popBlocks(n: number): void {
+    this.freeCount -= n
+    while (n > 0) {
+      const e = this.eNext[S]!
+      const b = this.eBlock[e]!
+      if (b === RUN) {
+        const size = this.eHi[e]! - this.eLo[e]!
+        const t = size < n ? size : n
+        this.eHi[e]! -= t
+        n -= t
+        if (t === size) {
+          const owner = this.eOwner[e]
+          if (owner !== null) owner.ownRun = -1
+          this.unlink(e)
+        }
+      } else {
+        if (this.inMap[b] === 1) {
+          if (this.byHash.get(this.h1[b]!) === b) this.byHash.delete(this.h1[b]!)
+          this.inMap[b] = 0
+        }
+        this.freeIds[this.freeIdTop++] = b
+        this.unlink(e)
+        n--
+      }
+    }
+  }
+
+  // ---- requests
+
+  /** Full blocks of `r` with known content (hashed, shareable). */
+  private knownBlocks(r: KvHolder): number {
+    return r.content === undefined ? 0 : Math.floor(knownLength(r.content, r.promptTokens) / this.blockSize)
   }
 
   /** Make sure `r.hashes` covers its first `n` blocks. */
@@ -131,77 +205,112 @@ export class PrefixCachingKvCache implements KvCache {
     return hs
   }
 
-  /** `r`'s block table with room for `n` ids (entries below r.blocks kept). */
-  private tableFor(r: KvHolder, n: number): Int32Array {
+  /** `r`'s table of known block ids with room for `n` (entries below `keep` kept). */
+  private tableFor(r: KvHolder, n: number, keep: number): Int32Array {
     let t = r.blockTable
     if (t === undefined) t = r.blockTable = this.tablePool.pop() ?? new Int32Array(Math.max(16, n))
     if (t.length < n) {
       const g = new Int32Array(Math.max(n, 2 * t.length))
-      g.set(t.subarray(0, r.blocks))
+      g.set(t.subarray(0, keep))
       t = r.blockTable = g
     }
     return t
   }
 
-  /** Full blocks of `r` with known content (hashed, shareable). */
-  private knownBlocks(r: KvHolder): number {
-    return Math.floor(knownLength(r.content, r.promptTokens) / this.blockSize)
+  /** Known blocks `r` holds when it holds `blocks` blocks. */
+  private heldKnown(r: KvHolder, blocks: number): number {
+    const k = this.knownBlocks(r)
+    return blocks < k ? blocks : k
+  }
+
+  /** Give `r` blocks [from, to): pop them from the queue; known positions get ids. */
+  private grow(r: KvHolder, from: number, to: number): void {
+    this.popBlocks(to - from)
+    const known = this.knownBlocks(r)
+    if (from < known) {
+      const end = to < known ? to : known
+      const table = this.tableFor(r, end, from)
+      for (let k = from; k < end; k++) {
+        const b = this.freeIds[--this.freeIdTop]!
+        this.refCnt[b] = 1
+        table[k] = b
+      }
+    }
+    r.blocks = to
   }
 
   computedPrefix(r: KvHolder): number {
     const bs = this.blockSize
     const maxBlocks = Math.floor((r.numTokens - 1) / bs)
     this.hitOwner = r
-    this.hitCount = 0
+    this.hitKnown = 0
+    this.hitOwn = 0
     this.hitEvictable = 0
     if (maxBlocks <= 0) return 0
-    if (this.hits.length < maxBlocks) this.hits = new Int32Array(Math.max(maxBlocks, 2 * this.hits.length))
-    const known = Math.min(this.knownBlocks(r), maxBlocks)
+    const knownAll = this.knownBlocks(r)
+    const known = knownAll < maxBlocks ? knownAll : maxBlocks
     let k = 0
     let evictable = 0
     if (known > 0) {
+      if (this.hits.length < known) this.hits = new Int32Array(Math.max(known, 2 * this.hits.length))
       const hs = this.ensureHashes(r, known)
       for (; k < known; k++) {
         const b = this.byHash.get(hs[2 * k]!)
-        if (b === undefined || this.m[b * W + H2] !== hs[2 * k + 1]) break
+        if (b === undefined || this.h2[b] !== hs[2 * k + 1]) break
         this.hits[k] = b
-        if (this.m[b * W + REF] === 0) evictable++
+        if (this.refCnt[b] === 0) evictable++
       }
     }
-    const former = r.blockTable
-    if (k === known && former !== undefined) {
-      // its own blocks from before a preemption, while not evicted (they are all free)
-      const end = Math.min(maxBlocks, former.length)
-      for (; k < end; k++) {
-        const b = former[k]!
-        if (this.m[b * W + STATE] !== OWNED || this.m[b * W + OWNER] !== r.id || this.m[b * W + IDX] !== k) break
-        this.hits[k] = b
-        evictable++
+    this.hitKnown = k
+    // its own anonymous blocks from before a preemption: the bottom of its run, while not evicted
+    const e = r.ownRun
+    if (k === knownAll && e >= 0 && this.eLo[e] === k) {
+      let top = this.eHi[e]!
+      if (this.eFull[e]! < top) top = this.eFull[e]!
+      if (maxBlocks < top) top = maxBlocks
+      if (top > k) {
+        this.hitOwn = top - k
+        evictable += top - k
+        k = top
       }
     }
-    this.hitCount = k
     this.hitEvictable = evictable
     return k * bs
   }
 
   admit(r: KvHolder, hitTokens: number, totalTokens: number, fullTokens: number): boolean {
     const bs = this.blockSize
-    const h = this.hitOwner === r && hitTokens === this.hitCount * bs ? this.hitCount : 0
+    const h = this.hitOwner === r ? this.hitKnown + this.hitOwn : 0
     if (h * bs !== hitTokens) throw new Error("admit: hitTokens do not match the preceding computedPrefix()")
     const extra = h === 0 ? 0 : this.hitEvictable
     if (fullTokens >= 0 && Math.ceil(fullTokens / bs) - h + extra > this.freeCount) return false
-    const fresh = Math.ceil(totalTokens / bs) - h
-    if (fresh + extra > this.freeCount) return false
-    // (ids from before a preemption are overwritten: the hits among them are in `hits`)
-    const table = this.tableFor(r, h + fresh)
-    for (let k = 0; k < h; k++) {
-      const b = this.hits[k]!
-      if (this.m[b * W + REF] === 0) this.unlink(b)
-      this.m[b * W + REF]++
-      table[k] = b
+    const total = Math.ceil(totalTokens / bs)
+    if (total - h + extra > this.freeCount) return false
+    const hk = h === 0 ? 0 : this.hitKnown
+    if (hk > 0) {
+      const table = this.tableFor(r, hk, 0)
+      for (let k = 0; k < hk; k++) {
+        const b = this.hits[k]!
+        if (this.refCnt[b] === 0) {
+          this.unlink(this.entryOf[b]!)
+          this.freeCount--
+        }
+        this.refCnt[b]++
+        table[k] = b
+      }
     }
-    for (let k = h; k < h + fresh; k++) table[k] = this.popFree()
-    r.blocks = h + fresh
+    const e = r.ownRun
+    if (e >= 0) {
+      // take the hit part of its old run; what is left of the run is no longer its own
+      const own = h === 0 ? 0 : this.hitOwn
+      this.eLo[e]! += own
+      this.freeCount -= own
+      if (this.eLo[e] === this.eHi[e]) this.unlink(e)
+      else this.eOwner[e] = null
+      r.ownRun = -1
+    }
+    r.blocks = h
+    this.grow(r, h, total)
     r.cachedBlocks = h
     this.hitOwner = undefined
     this.stats.queries += r.numTokens
@@ -211,63 +320,65 @@ export class PrefixCachingKvCache implements KvCache {
   }
 
   allocate(r: KvHolder, totalTokens: number): boolean {
-    const need = Math.ceil(totalTokens / this.blockSize) - r.blocks
+    const total = Math.ceil(totalTokens / this.blockSize)
+    const need = total - r.blocks
     if (need > this.freeCount) return false
-    if (need > 0) {
-      const have = r.blocks
-      const table = this.tableFor(r, have + need)
-      for (let k = have; k < have + need; k++) table[k] = this.popFree()
-      r.blocks = have + need
-    }
+    if (need > 0) this.grow(r, r.blocks, total)
     this.cacheFull(r, totalTokens)
     return true
   }
 
-  /** Register `r`'s full blocks among its first min(tokens, numTokens) tokens. */
+  /** Cache `r`'s full blocks among its first min(tokens, numTokens) tokens. */
   private cacheFull(r: KvHolder, tokens: number): void {
     const upTo = Math.floor((tokens < r.numTokens ? tokens : r.numTokens) / this.blockSize)
-    let k = r.cachedBlocks
-    if (upTo <= k) return
-    const table = r.blockTable!
-    const known = Math.min(this.knownBlocks(r), upTo)
-    if (k < known) {
+    const k0 = r.cachedBlocks
+    if (upTo <= k0) return
+    const knownAll = this.knownBlocks(r)
+    const known = knownAll < upTo ? knownAll : upTo
+    if (k0 < known) {
       const hs = this.ensureHashes(r, known)
-      for (; k < known; k++) {
+      const table = r.blockTable!
+      for (let k = k0; k < known; k++) {
         const b = table[k]!
         const a = hs[2 * k]!
-        if (this.m[b * W + STATE] === NONE && !this.byHash.has(a)) {
+        if (this.inMap[b] === 0 && !this.byHash.has(a)) {
           this.byHash.set(a, b)
-          this.m[b * W + H1] = a
-          this.m[b * W + H2] = hs[2 * k + 1]!
-          this.m[b * W + STATE] = IN_MAP
+          this.h1[b] = a
+          this.h2[b] = hs[2 * k + 1]!
+          this.inMap[b] = 1
         }
       }
-    }
-    for (; k < upTo; k++) {
-      const b = table[k]!
-      if (this.m[b * W + STATE] !== NONE) continue
-      this.m[b * W + STATE] = OWNED
-      this.m[b * W + OWNER] = r.id
-      this.m[b * W + IDX] = k
     }
     r.cachedBlocks = upTo
   }
 
   release(r: KvHolder, finished: boolean): void {
-    const table = r.blockTable
-    if (table !== undefined && r.blocks > 0) {
-      for (let k = r.blocks - 1; k >= 0; k--) {
-        const b = table[k]!
-        if (--this.m[b * W + REF] === 0) this.append(b)
+    const blocks = r.blocks
+    if (blocks > 0) {
+      // vLLM frees in reverse: the anonymous tail first (one run), then the known blocks
+      const hk = this.heldKnown(r, blocks)
+      if (blocks > hk) {
+        const full = r.cachedBlocks < blocks ? r.cachedBlocks : blocks
+        const e = this.appendRun(finished ? null : r, hk, blocks, full)
+        if (!finished) r.ownRun = e
       }
-      // a preempted request keeps the ids to find its own blocks again (computedPrefix)
+      const table = r.blockTable
+      for (let k = hk - 1; k >= 0; k--) {
+        const b = table![k]!
+        if (--this.refCnt[b] === 0) this.appendKnown(b)
+      }
+    } else if (r.ownRun >= 0) {
+      if (finished) {
+        this.eOwner[r.ownRun] = null
+        r.ownRun = -1
+      }
     }
     r.blocks = 0
     r.cachedBlocks = 0
     if (finished) {
-      if (table !== undefined) this.tablePool.push(table)
-      r.hashes = undefined
+      if (r.blockTable !== undefined) this.tablePool.push(r.blockTable)
       r.blockTable = undefined
+      r.hashes = undefined
     }
   }
 }

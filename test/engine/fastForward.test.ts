@@ -12,7 +12,7 @@ import { runScenario } from "../helpers.js"
 const workload = fc.array(
   // `family` > 0: the prompt's tokens follow one of 3 shared sequences (prefix-cache hits across requests)
   fc.record({ gapUs: fc.integer({ min: 0, max: 200_000 }), prompt: fc.integer({ min: 1, max: 400 }), output: fc.integer({ min: 1, max: 300 }), family: fc.integer({ min: 0, max: 3 }) }),
-  { minLength: 1, maxLength: 40 }
+  { minLength: 1, maxLength: 40, size: "max" }
 )
 const settings = fc.record({
   blockSize: fc.constantFrom(1, 3, 16),

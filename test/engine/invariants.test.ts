@@ -9,7 +9,7 @@ import { runScenario } from "../helpers.js"
 
 const workload = fc.array(
   fc.record({ gapUs: fc.integer({ min: 0, max: 50_000 }), prompt: fc.integer({ min: 1, max: 600 }), output: fc.integer({ min: 1, max: 60 }) }),
-  { minLength: 1, maxLength: 40 }
+  { minLength: 1, maxLength: 40, size: "max" }
 )
 const settings = fc.record({
   blockSize: fc.constantFrom(1, 4, 16),

@@ -10,7 +10,7 @@ let nextId = 0
 const holder = (promptTokens: number, content?: PromptContent) => {
   const h = {
     blocks: 0, id: nextId++, promptTokens, numTokens: promptTokens, content,
-    blockTable: undefined as Int32Array | undefined, hashes: undefined as Array<number> | undefined, cachedBlocks: 0
+    blockTable: undefined as Int32Array | undefined, ownRun: -1, hashes: undefined as Array<number> | undefined, cachedBlocks: 0
   }
   return h satisfies KvHolder
 }
@@ -44,7 +44,7 @@ describe.each([
 
   it.prop("blocks in use never exceed capacity and equal the holders' sum (no shared content)", [
     fc.integer({ min: 1, max: 64 }),
-    fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 2000 }), fc.boolean()), { maxLength: 200 })
+    fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 2000 }), fc.boolean()), { maxLength: 200, size: "max" })
   ], ([capacity, ops]) => {
     const kv = make(capacity, 16)
     const holders = Array.from({ length: 8 }, () => holder(2000))
@@ -143,7 +143,7 @@ describe("prefix caching", () => {
 
   it.prop("shared blocks are counted once; used + free = capacity; every block returns when all finish", [
     fc.integer({ min: 8, max: 80 }),
-    fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 120 }), fc.integer({ min: 0, max: 2 }), fc.boolean()), { maxLength: 150 })
+    fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 120 }), fc.integer({ min: 0, max: 2 }), fc.boolean()), { maxLength: 150, size: "max" })
   ], ([capacity, ops]) => {
     const kv = new PrefixCachingKvCache(capacity, 4)
     const live: Array<KvHolder | undefined> = Array.from({ length: 6 })
