@@ -21,6 +21,7 @@ import type { SchedulerService } from "../scheduler/SchedulerService.js"
 import { simulationLayer } from "../layers.js"
 import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
+import type { PromptContent } from "../memory/blockHash.js"
 import { Rng } from "../workload/Rng.js"
 import type { OutputLenSpec } from "./OutputLen.js"
 export { defaultOutputLen, type OutputLenSpec } from "./OutputLen.js"
@@ -28,7 +29,7 @@ import { ChatRequest, CompletionRequest, ServeApi } from "./Api.js"
 import { type LiveEngine, type LiveEvent, makeLiveEngine } from "./LiveEngine.js"
 import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
 import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "./Sse.js"
-import { type ChatMessage, countChat, echoPieces, outputPiece, type TextTokenizer } from "./Tokenizer.js"
+import { type ChatMessage, chatTokenIds, echoPieces, outputPiece, type TextTokenizer } from "./Tokenizer.js"
 
 export const SERVER_VERSION = "0.1.0"
 
@@ -123,6 +124,8 @@ interface Prepared {
   readonly outputTokens: number
   readonly finish: "length" | "stop"
   readonly echo: ReadonlyArray<string> | undefined
+  /** The prompt's token ids (prefix-cache hits between requests). */
+  readonly content: PromptContent
 }
 
 const contentText = (c: (typeof ChatRequest.Type)["messages"][number]["content"]): string =>
@@ -164,6 +167,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     const maxLen = st.config.engine.maxModelLen
     const tok = o.tokenizer
     let promptTokens: number
+    let promptIds: ReadonlyArray<number>
     let echoIds: ReadonlyArray<number> | undefined
     let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined }
     let maxTokens: number | null | undefined
@@ -178,7 +182,8 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       const msgs: Array<ChatMessage> = c.messages.map((m) => ({ role: m.role, content: contentText(m.content) }))
       const chars = msgs.reduce((s, m) => s + m.content.length, 0)
       if (tooLong(chars)) return yield* contextError(Math.ceil(chars / 64), maxTokens ?? undefined)
-      promptTokens = countChat(tok, msgs)
+      promptIds = chatTokenIds(tok, msgs)
+      promptTokens = Math.max(1, promptIds.length)
       if (o.echo) echoIds = tok.encode(msgs[msgs.length - 1]!.content).slice(0, 4096)
     } else {
       const c = yield* decodeBody(CompletionRequest, raw)
@@ -192,10 +197,12 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       if (typeof p === "string") {
         if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
         const ids = tok.encode(p)
+        promptIds = ids
         promptTokens = ids.length
         if (o.echo) echoIds = ids.slice(0, 4096)
       } else {
         const ids = p as ReadonlyArray<number>
+        promptIds = ids
         promptTokens = ids.length
         if (o.echo) echoIds = ids.slice(0, 4096)
       }
@@ -232,7 +239,8 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       continuousUsage: stream && so?.include_usage === true && so?.continuous_usage_stats === true
     }
     const echo = echoIds === undefined ? undefined : echoPieces(tok, echoIds, Math.min(echoIds.length, outputTokens))
-    return { meta, stream, outputTokens, finish, echo } satisfies Prepared
+    const content: PromptContent = { kind: "tokens", ids: Int32Array.from(promptIds) }
+    return { meta, stream, outputTokens, finish, echo, content } satisfies Prepared
   })
 
 /** Draw an output length (tokens >= 1) from `spec`. */
@@ -309,7 +317,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         else for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
-      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request))
+      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
       // a client that goes away interrupts this fiber: abort the request in the engine
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
       if (failure !== undefined) return openAiError(500, failure)
@@ -347,7 +355,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       out(s)
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
-    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request))
+    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
     arrivalMono = Math.round(h.arrivalWallNs - monoOffset)
     const body = Stream.execute(Effect.sync(() => {
       // the platform has called writeHead before running the body

@@ -14,6 +14,7 @@
  * Sleeping to absolute targets keeps processing overhead from accumulating as drift. With no work,
  * the fiber waits for an arrival. Under TestClock every delivery time is exact.
  */
+import type { PromptContent } from "../memory/blockHash.js"
 import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Queue, type Scope } from "effect"
 import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
@@ -65,8 +66,9 @@ export interface LiveEngine {
    * Submit a request arriving now with `promptTokens` and exactly `outputTokens` output tokens.
    * Its events (one per token, then the end) arrive on `events`. Never fails: a request the engine
    * cannot hold gets a single `Failed` event (callers check the context length first).
+   * `content` (the prompt's token ids) lets requests with a common prefix hit the prefix cache.
    */
-  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number) => Effect.Effect<LiveHandle>
+  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent) => Effect.Effect<LiveHandle>
   /** Abort a request not yet finished (client gone): frees its KV blocks. No-op when finished. */
   readonly abort: (h: LiveHandle) => Effect.Effect<void>
   /** Requests waiting / running over all instances, and KV blocks used / total. */
@@ -226,7 +228,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
 
     let nextId = 0
     let lastArrival = 0
-    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number) =>
+    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent) =>
       Effect.gen(function*() {
         const nowNs = yield* clockNs
         // the request may have reached the socket earlier than now (parsing took time): that is its arrival
@@ -237,7 +239,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         let t = Math.max(lastArrival, simOf(wallNs))
         if (inst.hasWork() && inst.clock < t) t = Math.max(lastArrival, inst.clock)
         lastArrival = t
-        const r = new SimRequest(nextId++, t, promptTokens, outputTokens)
+        const r = new SimRequest(nextId++, t, promptTokens, outputTokens, content)
         const events = yield* Queue.unbounded<LiveEvent>()
         const h: LiveHandle = { req: r, events, sink, arrivalWallNs: wallNs }
         observer.onArrive?.(r)

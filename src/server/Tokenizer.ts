@@ -35,19 +35,50 @@ export interface ChatMessage {
   readonly content: string
 }
 
-/** Prompt tokens of `messages` rendered with the chat template and the generation prompt. */
-export const countChat = (tok: TextTokenizer, messages: ReadonlyArray<ChatMessage>): number => {
-  let n = 0
+/** Llama 3 template tokens (the real ids of its vocabulary). */
+const LLAMA3 = { begin: 128000, startHeader: 128006, endHeader: 128007, eot: 128009 }
+/** ChatML template tokens (Qwen's ids). */
+const CHATML = { imStart: 151644, imEnd: 151645 }
+
+/**
+ * Token ids of `messages` rendered with the chat template and the generation prompt (template
+ * special tokens as their ids; with the cl100k estimate the text ids are cl100k's). Their count is
+ * the prompt's token count; the ids key prefix-cache hits between requests.
+ */
+export const chatTokenIds = (tok: TextTokenizer, messages: ReadonlyArray<ChatMessage>): Array<number> => {
+  const out: Array<number> = []
+  const add = (ids: ReadonlyArray<number>) => {
+    for (const id of ids) out.push(id)
+  }
   switch (tok.template) {
     case "llama3":
-      n = 1 // <|begin_of_text|>
-      for (const m of messages) n += 3 + tok.encode(m.role).length + tok.encode("\n\n").length + tok.encode(m.content.trim()).length // start, end header, eot
-      return n + 2 + tok.encode("assistant").length + tok.encode("\n\n").length
+      out.push(LLAMA3.begin)
+      for (const m of messages) {
+        out.push(LLAMA3.startHeader)
+        add(tok.encode(m.role))
+        out.push(LLAMA3.endHeader)
+        add(tok.encode("\n\n"))
+        add(tok.encode(m.content.trim()))
+        out.push(LLAMA3.eot)
+      }
+      out.push(LLAMA3.startHeader)
+      add(tok.encode("assistant"))
+      out.push(LLAMA3.endHeader)
+      add(tok.encode("\n\n"))
+      return out
     case "chatml":
-      for (const m of messages) n += 2 + tok.encode(`${m.role}\n${m.content}`).length + tok.encode("\n").length // im_start, im_end
-      return n + 1 + tok.encode("assistant\n").length
+      for (const m of messages) {
+        out.push(CHATML.imStart)
+        add(tok.encode(`${m.role}\n${m.content}`))
+        out.push(CHATML.imEnd)
+        add(tok.encode("\n"))
+      }
+      out.push(CHATML.imStart)
+      add(tok.encode("assistant\n"))
+      return out
     case "plain":
-      return Math.max(1, tok.encode(messages.map((m) => `${m.role}: ${m.content}\n`).join("") + "assistant:").length)
+      add(tok.encode(messages.map((m) => `${m.role}: ${m.content}\n`).join("") + "assistant:"))
+      return out
   }
 }
 

@@ -100,4 +100,20 @@ describe("server errors", () => {
       const ok = await post(base, "/v1/completions", JSON.stringify({ model: MODEL, prompt: "hi", max_tokens: 3 }))
       expect(ok.status).toBe(200)
     }, { timeScale: 1 }))
+
+  it.live("requests sharing a prompt prefix hit the prefix cache (vllm:prefix_cache_*_total)", () =>
+    withServer(async (base) => {
+      const system = { role: "system", content: "You are a careful assistant. ".repeat(40) }
+      const ask = (q: string) =>
+        post(base, "/v1/chat/completions", JSON.stringify({ model: MODEL, messages: [system, { role: "user", content: q }], max_tokens: 3 }))
+      const first = (await (await ask("What is a KV cache?")).json()) as { usage: { prompt_tokens: number } }
+      await ask("And what is paged attention?")
+      const metrics = await (await fetch(`${base}/metrics`)).text()
+      const queries = gauge(metrics, "vllm:prefix_cache_queries_total")
+      const hits = gauge(metrics, "vllm:prefix_cache_hits_total")
+      expect(queries).toBeGreaterThan(2 * first.usage.prompt_tokens - 20)
+      // the second request finds the system prompt's full blocks (the first finds nothing)
+      expect(hits).toBeGreaterThan(first.usage.prompt_tokens - 2 * 16 - 10)
+      expect(hits).toBeLessThan(first.usage.prompt_tokens)
+    }))
 })
