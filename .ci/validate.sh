@@ -18,9 +18,10 @@ run() { # name, then validate args
   echo "== $name"
   if $CLI validate --run "$BENCH" --workload "$WL" --output-dir "$OUT/$name" "$@"; then echo "ok: $name"; else echo "FAILED: $name"; fail=1; fi
 }
-# 1. measured RTX 4090 profile tables (issue target: TPOT/E2E 3%, TTFT 5%, KV 2%, on mean/p50/p90/p99)
+# 1. measured RTX 4090 profile tables (issue target: TPOT/E2E 3%, TTFT 5%, KV 2%, on mean/p50/p90/p99;
+#    p95 held to the same bounds)
 B="num_gpu_blocks=2"
-for m in mean median p90 p99; do B="$B,${m}_ttft_ms=5,${m}_tpot_ms=3,${m}_e2el_ms=3"; done
+for m in mean median p90 p95 p99; do B="$B,${m}_ttft_ms=5,${m}_tpot_ms=3,${m}_e2el_ms=3"; done
 run profile --perf-model "profile:$PROFILES" --tolerance "$B"
 # 2. roofline calibrated on the RTX 4090 profile: a few fitted efficiencies reproduce the tables'
 #    step times to about 5% (measured -4.7..-6.4% on mean/p50/p90/p99), so its bound is 8%
