@@ -29,10 +29,10 @@ describe("trace readers", () => {
       const v2 = yield* read("v2.jsonl")
       expect(v2.format).toBe("llmservingsim-jsonl")
       expect(v2.arrivals.map(({ content: _, ...a }) => a)).toEqual([{ arrivalNs: 0, promptTokens: 25, outputTokens: 619 }, { arrivalNs: 3_073_192, promptTokens: 30, outputTokens: 5 }])
-      expect(v2.arrivals.map((a) => a.content?.kind === "tokens" ? Array.from(a.content.ids) : a.content)).toEqual([[1, 2], undefined])
+      expect(v2.arrivals.map((a) => a.content?.kind === "tokens" ? Array.from(a.content.ids) : a.content)).toEqual([Array.from({ length: 25 }, (_, i) => i + 1), undefined])
       const mc = yield* read("mooncake.jsonl")
       expect(mc.arrivals.map(({ content: _, ...a }) => a)).toEqual([{ arrivalNs: 0, promptTokens: 6758, outputTokens: 500 }, { arrivalNs: 1_500_000_000, promptTokens: 100, outputTokens: 3 }])
-      expect(mc.arrivals.map((a) => a.content?.kind === "hash-blocks" ? [Array.from(a.content.ids), a.content.blockTokens] : a.content)).toEqual([[[0, 1], 512], [[2], 512]])
+      expect(mc.arrivals.map((a) => a.content?.kind === "hash-blocks" ? [Array.from(a.content.ids), a.content.blockTokens] : a.content)).toEqual([[Array.from({ length: 14 }, (_, i) => i), 512], [[14], 512]])
     }))
 
   it.effect("--num-requests takes the first N; --rate-scale divides the gaps", () =>
@@ -49,7 +49,8 @@ describe("trace readers", () => {
       expect(yield* failure("mooncake-bad-json.jsonl")).toContain(`${dir}/mooncake-bad-json.jsonl:2: expected a JSON object`)
       expect(yield* failure("mooncake-negative.jsonl")).toBe(`${dir}/mooncake-negative.jsonl:2: field 'input_length': expected an integer >= 1 (got -4)`)
       expect(yield* failure("mooncake-backwards.jsonl")).toContain(":2: field 'arrival time': expected arrival times in non-decreasing order")
-      expect(yield* failure("v2-bad-ids.jsonl")).toBe(`${dir}/v2-bad-ids.jsonl:2: field 'input_tok_ids': expected an array of integers`)
+      expect(yield* failure("v2-bad-ids.jsonl")).toBe(`${dir}/v2-bad-ids.jsonl:2: field 'input_tok_ids': expected an array of integers >= 0`)
+      expect(yield* failure("mooncake-short-hash.jsonl")).toBe(`${dir}/mooncake-short-hash.jsonl:1: field 'hash_ids': expected 3 ids (one per 512 tokens of input_length) (got 2)`)
       expect(yield* failure("unknown.csv")).toContain("use --trace-format")
       expect(yield* failure("missing.csv")).toBe(`${dir}/missing.csv: no such file`)
     }))

@@ -36,9 +36,13 @@ export interface TraceRecord {
 /** Mooncake FAST'25 traces hash the prompt in blocks of this many tokens. */
 export const MOONCAKE_HASH_BLOCK_TOKENS = 512
 
-const intArray = (w: Where, field: string, v: unknown): Array<number> => {
-  if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) {
-    throw new InputError({ path: w.path, line: w.line, field, expected: "an array of integers" })
+/** An array of `length` integers >= 0 (token ids, block hash ids), else an InputError naming the field. */
+const idArray = (w: Where, field: string, v: unknown, length: number, what: string): Array<number> => {
+  if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0)) {
+    throw new InputError({ path: w.path, line: w.line, field, expected: "an array of integers >= 0" })
+  }
+  if (v.length !== length) {
+    throw new InputError({ path: w.path, line: w.line, field, expected: `${length} ids (${what})`, got: `${v.length}` })
   }
   return v as Array<number>
 }
@@ -103,7 +107,7 @@ export const FORMATS: Record<TraceFormat, CsvFormat | JsonlFormat> = {
       out.prompt = intField(w, "input_toks", o["input_toks"], 1)
       out.output = intField(w, "output_toks", o["output_toks"], 1)
       const ids = o["input_tok_ids"]
-      out.content = ids === undefined ? undefined : { kind: "tokens", ids: Int32Array.from(intArray(w, "input_tok_ids", ids)) }
+      out.content = ids === undefined ? undefined : { kind: "tokens", ids: Int32Array.from(idArray(w, "input_tok_ids", ids, out.prompt, "one per input_toks")) }
     }
   },
   mooncake: {
@@ -117,7 +121,11 @@ export const FORMATS: Record<TraceFormat, CsvFormat | JsonlFormat> = {
       const ids = o["hash_ids"]
       out.content = ids === undefined
         ? undefined
-        : { kind: "hash-blocks", ids: Float64Array.from(intArray(w, "hash_ids", ids)), blockTokens: MOONCAKE_HASH_BLOCK_TOKENS }
+        : {
+          kind: "hash-blocks",
+          ids: Float64Array.from(idArray(w, "hash_ids", ids, Math.ceil(out.prompt / MOONCAKE_HASH_BLOCK_TOKENS), `one per ${MOONCAKE_HASH_BLOCK_TOKENS} tokens of input_length`)),
+          blockTokens: MOONCAKE_HASH_BLOCK_TOKENS
+        }
     }
   }
 }
