@@ -12,6 +12,45 @@ const optInt = (name: string, description: string) =>
 const optFloat = (name: string, description: string) =>
   Options.float(name).pipe(Options.optional, Options.withDescription(description))
 /** `--name` / `--no-name`; neither gives None (so the default applies). */
+/** The on/off engine flags (each also accepts `--no-NAME`). */
+export const ON_OFF_FLAGS = ["enable-chunked-prefill", "scheduler-reserve-full-isl", "enable-prefix-caching"] as const
+
+/**
+ * Normalise the on/off flags before @effect/cli parses them: `--NAME false`, `--NAME=false` (or
+ * no/off/0) mean `--no-NAME`, and true/yes/on/1 mean `--NAME`; when a flag is given several
+ * times, the last one wins. Other arguments are untouched.
+ */
+const BOOL = /^(true|false|yes|no|on|off|y|n|1|0)$/i
+const TRUE = /^(true|yes|on|y|1)$/i
+
+export const normalizeOnOffFlags = (args: ReadonlyArray<string>): Array<string> => {
+  const out: Array<string | undefined> = []
+  const last = new Map<string, number>()
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    const name = ON_OFF_FLAGS.find((n) => a === `--${n}` || a === `--no-${n}` || a.startsWith(`--${n}=`))
+    if (name === undefined) {
+      out.push(a)
+      continue
+    }
+    let on = !a.startsWith("--no-")
+    const eq = a.indexOf("=")
+    const value = eq >= 0 ? a.slice(eq + 1) : on && BOOL.test(args[i + 1] ?? "") ? args[++i]! : undefined
+    if (value !== undefined) {
+      if (!BOOL.test(value)) {
+        out.push(a) // let the parser report it
+        continue
+      }
+      on = TRUE.test(value)
+    }
+    const prev = last.get(name)
+    if (prev !== undefined) out[prev] = undefined
+    last.set(name, out.length)
+    out.push(on ? `--${name}` : `--no-${name}`)
+  }
+  return out.filter((a): a is string => a !== undefined)
+}
+
 const onOff = (name: string, description: string) =>
   Options.all([
     Options.boolean(name).pipe(Options.withDescription(description)),

@@ -7,12 +7,13 @@
 import { Cause, Console, Effect } from "effect"
 import { isUserError } from "../domain/errors.js"
 import { cli } from "./main.js"
+import { normalizeOnOffFlags } from "./options.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
 
 /** Run the CLI on `argv` (process.argv layout: node, script, ...args). */
 export const runCli = (argv: ReadonlyArray<string>) =>
-  Effect.suspend(() => cli(argv)).pipe(
+  Effect.suspend(() => cli([...argv.slice(0, 2), ...normalizeOnOffFlags(argv.slice(2))])).pipe(
     Effect.as(0),
     Effect.catchIf(isUserError, (e) => Console.error(`error: ${e.message}`).pipe(Effect.as(1))),
     Effect.catchAllCause((cause) => {

@@ -68,6 +68,9 @@ export const validateCommand = Command.make(
       if (tol !== undefined) {
         const known = new Set(["default", "ttft", "tpot", "e2el", ...Object.keys(rows)])
         const unknown = [...tol.keys()].filter((k) => !known.has(k))
+        if (unknown.includes("num_gpu_blocks")) {
+          return yield* new InvalidOption({ option: "--tolerance", reason: `num_gpu_blocks: ${run.metaPath} records no KV block count (kv_cache.num_gpu_blocks), so it cannot be compared` })
+        }
         if (unknown.length > 0) {
           return yield* new InvalidOption({ option: "--tolerance", reason: `unknown metric ${unknown.join(", ")}; use ttft, tpot, e2el or one of ${Object.keys(rows).join(", ")}` })
         }
@@ -83,6 +86,7 @@ export const validateCommand = Command.make(
         hardware: cfg.hardware.name,
         perf_model: result.perfModel,
         requests: { measured: run.requests, simulated: result.summary.completed, rejected: result.summary.rejected },
+        simulated: { num_preemptions: sim.num_preemptions, prefix_cache_hit_rate: sim.prefix_cache_hit_rate },
         metrics: rows,
         ...Object.fromEntries(Object.entries(rows)),
         settings: { honoured: st.honoured, not_honoured: st.notHonoured },
@@ -102,7 +106,11 @@ export const validateCommand = Command.make(
       else {
         yield* Console.log(`Validation: ${run.dir}`)
         yield* Console.log(`  model ${cfg.model.id} on ${cfg.hardware.name}; perf model ${result.perfModel}`)
-        yield* Console.log(`  requests: ${run.requests} measured, ${result.summary.completed} simulated (${result.summary.rejected} rejected); preemptions simulated: ${result.summary.num_preemptions}`)
+        yield* Console.log(`  requests: ${run.requests} measured, ${result.summary.completed} simulated (${result.summary.rejected} rejected); preemptions simulated: ${result.summary.num_preemptions}` +
+          (cfg.engine.enablePrefixCaching ? `; prefix-cache hit rate simulated: ${(100 * result.summary.prefix_cache_hit_rate).toFixed(2)}%` : ""))
+        if (st.deviceName !== undefined && Option.isSome(o.hardware)) {
+          yield* Console.log(`  note: --hardware ${o.hardware.value} replaces the run's ${st.deviceName} for compute; the KV cache is still sized from the run's reported device memory`)
+        }
         yield* Console.log("")
         yield* Console.log(formatComparison(rows, tol))
         yield* Console.log("")

@@ -41,8 +41,12 @@ const vllmDir = (dir: string): string => fs.existsSync(path.join(dir, "vllm", "m
 export const readBenchRun = (dir: string): Effect.Effect<BenchRun, FileError | InputError> =>
   Effect.gen(function*() {
     if (!fs.existsSync(dir)) return yield* new FileError({ path: dir, reason: "no such folder" })
-    const v = vllmDir(dir)
+    // a path to the run's meta.json itself is taken as its folder
+    const v = fs.statSync(dir).isFile() && path.basename(dir) === "meta.json" ? path.dirname(dir) : vllmDir(dir)
     const metaPath = path.join(v, "meta.json")
+    if (!fs.existsSync(metaPath)) {
+      return yield* new FileError({ path: dir, reason: "holds no vllm/meta.json (expected the LLMServingSim bench layout: RUN/vllm/meta.json and RUN/vllm/requests.jsonl)" })
+    }
     const { text } = yield* readJsonFile(metaPath)
     const meta = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => new InputError({ path: metaPath, expected: "valid JSON", got: (e as Error).message }) })
     if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return yield* new InputError({ path: metaPath, expected: "a JSON object" })
@@ -175,7 +179,9 @@ export const runSettings = (run: BenchRun): Effect.Effect<RunSettings, InputErro
       honoured.push("async_scheduling=true: CPU scheduling overlaps the GPU step, so no per-step CPU overhead is added (unless --step-overhead-us)")
       not.push("async_scheduling=true: the one-step lag of output processing is not modelled")
     }
-    take("enablePrefixCaching", "enable_prefix_caching", boolOf(kv["enable_prefix_caching"]) ?? boolOf(cc["enable_prefix_caching"]))
+    const prefix = boolOf(kv["enable_prefix_caching"]) ?? boolOf(cc["enable_prefix_caching"])
+    if (prefix !== undefined) take("enablePrefixCaching", "enable_prefix_caching", prefix)
+    else honoured.push("enable_prefix_caching not recorded: vLLM V1's default (on) assumed")
     const pol = typeof sc["policy"] === "string" ? sc["policy"] : undefined
     if (pol !== undefined && pol !== "fcfs") not.push(`policy=${pol}: only FCFS is simulated`)
     else if (pol === "fcfs") honoured.push("policy=fcfs")

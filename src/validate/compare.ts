@@ -35,13 +35,22 @@ export const compareRun = (run: BenchRun, s: Summary, simBlocks: number, measure
  * metric family (ttft, tpot, e2el; e2e is accepted), an exact metric name, or "default".
  * Metrics without a bound are reported but not checked; duration_s is checked only when named.
  */
+/**
+ * Parse `--tolerance`: `PCT` (every metric) or comma-separated `metric=PCT` (a family ttft, tpot,
+ * e2el, or an exact metric name); PCT >= 0. Returns the bounds or a reason string.
+ */
 export const parseTolerance = (s: string): Map<string, number> | string => {
   const m = new Map<string, number>()
-  for (const part of s.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+  const parts = s.split(",").map((x) => x.trim())
+  if (parts.length > 1 && parts.some((x) => x === "")) return `empty entry in ${JSON.stringify(s)}`
+  for (const part of parts) {
     const eq = part.indexOf("=")
     const key = eq < 0 ? "default" : part.slice(0, eq).trim().replace(/^e2e$/, "e2el")
-    const v = Number(eq < 0 ? part : part.slice(eq + 1))
-    if (!(Number.isFinite(v) && v >= 0)) return `expected PCT or metric=PCT,... with PCT >= 0 (got ${JSON.stringify(part)})`
+    const raw = (eq < 0 ? part : part.slice(eq + 1)).trim()
+    if (key === "") return `expected metric=PCT (got ${JSON.stringify(part)})`
+    const v = Number(raw)
+    if (raw === "" || !(Number.isFinite(v) && v >= 0)) return `expected PCT or metric=PCT,... with PCT >= 0 (got ${JSON.stringify(part)})`
+    if (m.has(key)) return `${key === "default" ? "a default bound" : key} given twice`
     m.set(key, v)
   }
   return m.size === 0 ? "expected a percentage" : m

@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { normalizeOnOffFlags } from "../../src/cli/options.js"
 import { runCapture } from "./capture.js"
 
 describe("llmservingsim CLI", () => {
@@ -71,4 +72,14 @@ describe("llmservingsim CLI", () => {
       expect((yield* runCapture("models")).stdout).toContain("Qwen/Qwen3-30B-A3B")
       expect((yield* runCapture("hardware")).stdout).toContain("MI300X")
     }))
+})
+
+describe("on/off engine flags", () => {
+  it("accept --NAME false / --NAME=no as --no-NAME, and the last of several wins", () => {
+    expect(normalizeOnOffFlags(["simulate", "--enable-prefix-caching", "false", "--num-requests", "5"])).toEqual(["simulate", "--no-enable-prefix-caching", "--num-requests", "5"])
+    expect(normalizeOnOffFlags(["--enable-chunked-prefill=no", "--scheduler-reserve-full-isl", "TRUE"])).toEqual(["--no-enable-chunked-prefill", "--scheduler-reserve-full-isl"])
+    expect(normalizeOnOffFlags(["--no-enable-prefix-caching", "--seed", "1", "--enable-prefix-caching"])).toEqual(["--seed", "1", "--enable-prefix-caching"])
+    expect(normalizeOnOffFlags(["--enable-prefix-caching", "--trace", "x"])).toEqual(["--enable-prefix-caching", "--trace", "x"])
+    expect(normalizeOnOffFlags(["--enable-prefix-caching=maybe"])).toEqual(["--enable-prefix-caching=maybe"])
+  })
 })

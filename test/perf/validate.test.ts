@@ -41,6 +41,8 @@ describe("measured runs", () => {
     expect(boundFor(m, "num_gpu_blocks")).toBe(2)
     expect(boundFor(m, "duration_s")).toBeUndefined()
     expect(typeof parseTolerance("x=abc")).toBe("string")
+    // empty values, empty entries, keyless and repeated entries are mistakes, not 0% bounds
+    for (const bad of ["tpot=", "tpot=5,,ttft=3", "=5", "tpot=5,tpot=7", "5,7", ""]) expect(typeof parseTolerance(bad), bad).toBe("string")
   })
 
   describe.skipIf(!fs.existsSync(bench))("the RTX 4090 vLLM run (../shared/reference)", () => {
