@@ -1,35 +1,44 @@
 /**
  * `llmservingsim network-fit DIR [--hardware H] [--json]`: read Vidur network tables
  * (DIR/all_reduce.csv, DIR/send_recv.csv, or one such CSV) and print the least-squares alpha-beta
- * link fitted to each num_workers and to the whole table (what `--network fit:DIR` uses), with the
- * fit error; with --hardware, also the datasheet alpha-beta that `--network alpha-beta` uses.
+ * link fitted to each num_workers and to the whole table, with the fit error and which of them
+ * `--network fit:DIR` uses (a measured num_workers: its own fit; all-reduce over any other
+ * num_workers: the whole-table fit; send/recv: the num_workers 2 fit); with --hardware, also the
+ * datasheet alpha-beta that `--network alpha-beta` uses.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { loadHardware } from "../config/catalog.js"
 import { ALPHA_NS, LINK_EFFICIENCY } from "../network/NetworkService.js"
 import { fitJson, loadNetwork } from "../network/spec.js"
-import { fitAlphaBeta, fitTable, tablePoints } from "../network/tableNetwork.js"
+import { fitCurves, fitTable } from "../network/tableNetwork.js"
 import type { CollectiveTable } from "../network/vidurCsv.js"
 
 const kib = (b: number) => b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(b % (1 << 20) === 0 ? 0 : 1)} MiB` : `${(b / 1024).toFixed(0)} KiB`
 const row = (label: string, f: ReturnType<typeof fitJson>) =>
   `  ${label.padEnd(34)} alpha ${String(f.alpha_us).padStart(7)} us/hop  bus ${String(f.bus_GBs).padStart(8)} GB/s  MAPE ${String(f.mape_pct).padStart(6)}%  max ${String(f.max_err_pct).padStart(7)}%`
 
-const tableDoc = (t: CollectiveTable) => ({
-  file: t.path,
-  collective: t.collective,
-  rows: t.rows,
-  curves: t.curves.map((c) => ({
-    num_workers: c.numWorkers,
-    devices_per_node: c.devicesPerNode ?? null,
-    sizes: c.sizes.length,
-    min_bytes: c.sizes[0],
-    max_bytes: c.sizes[c.sizes.length - 1],
-    fit: fitJson(fitAlphaBeta(t.collective, tablePoints(t, c.numWorkers)))
-  })),
-  fit: fitJson(fitTable(t))
-})
+/** Which fit `--network fit:DIR` prices what with (see tableNetwork.ts `fittedNetwork`). */
+const tableDoc = (t: CollectiveTable) => {
+  const byN = fitCurves(t)
+  const sendRecvHas2 = byN.has(2)
+  return {
+    file: t.path,
+    collective: t.collective,
+    rows: t.rows,
+    curves: t.curves.map((c) => ({
+      num_workers: c.numWorkers,
+      devices_per_node: c.devicesPerNode ?? null,
+      sizes: c.sizes.length,
+      min_bytes: c.sizes[0],
+      max_bytes: c.sizes[c.sizes.length - 1],
+      fit: fitJson(byN.get(c.numWorkers)!),
+      used_by_fit: t.collective === "all_reduce" ? `all-reduce over ${c.numWorkers} GPUs` : c.numWorkers === 2 ? "send/recv" : null
+    })),
+    fit: fitJson(fitTable(t)),
+    fit_used_by_fit: t.collective === "all_reduce" ? "all-reduce over a num_workers not in the table" : sendRecvHas2 ? null : "send/recv (the table has no num_workers 2 rows)"
+  }
+}
 
 export const networkFitCommand = Command.make(
   "network-fit",
@@ -40,7 +49,7 @@ export const networkFitCommand = Command.make(
   },
   (o) =>
     Effect.gen(function*() {
-      const loaded = yield* loadNetwork({ kind: "fit", path: o.dir })
+      const loaded = yield* loadNetwork({ kind: "fit", path: o.dir }, "network-fit DIR")
       const tables = loaded.kind === "alpha-beta" ? [] : [loaded.allReduce, loaded.sendRecv].filter((t): t is CollectiveTable => t !== undefined)
       const hw = Option.isSome(o.hardware) ? yield* loadHardware(o.hardware.value) : undefined
       const datasheet = hw === undefined ? undefined : { hardware: hw.name, alpha_us: ALPHA_NS / 1000, bus_GBs: (hw.interconnectGBs / 2) * LINK_EFFICIENCY }
@@ -49,9 +58,10 @@ export const networkFitCommand = Command.make(
       for (const d of docs) {
         yield* Console.log(`${d.file}: ${d.collective}, ${d.rows} rows (times: median, ms -> ns; size: bytes)`)
         for (const c of d.curves) {
-          yield* Console.log(row(`num_workers ${c.num_workers} (dpn ${c.devices_per_node ?? "-"}, ${c.sizes} sizes ${kib(c.min_bytes!)}..${kib(c.max_bytes!)})`, c.fit))
+          yield* Console.log(row(`num_workers ${c.num_workers} (dpn ${c.devices_per_node ?? "-"}, ${c.sizes} sizes ${kib(c.min_bytes!)}..${kib(c.max_bytes!)})`, c.fit) +
+            (c.used_by_fit === null ? "" : `  <- fit:DIR, ${c.used_by_fit}`))
         }
-        yield* Console.log(row("whole table (fit:DIR uses this)", d.fit))
+        yield* Console.log(row("whole table", d.fit) + (d.fit_used_by_fit === null ? "" : `  <- fit:DIR, ${d.fit_used_by_fit}`))
       }
       if (datasheet !== undefined) {
         yield* Console.log(`datasheet alpha-beta for ${datasheet.hardware} (--network alpha-beta): alpha ${datasheet.alpha_us} us/hop, bus ${datasheet.bus_GBs} GB/s`)

@@ -3,7 +3,9 @@
  *   alpha-beta   the hardware JSON's interconnect, alpha-beta (NetworkService.alphaBeta; default)
  *   table:DIR    measured collectives (Vidur's all_reduce.csv and/or send_recv.csv in DIR, or one
  *                such CSV file), interpolated (network/tableNetwork.ts `tableNetwork`)
- *   fit:DIR      alpha-beta fitted to those tables (`fittedNetwork`)
+ *   fit:DIR      alpha-beta fitted to those tables (`fittedNetwork`): for a num_workers the table
+ *                measured, the fit of that num_workers' rows (the rows table:DIR uses); for any
+ *                other, one fit over the whole table
  * A collective whose table is missing from DIR keeps the hardware alpha-beta.
  */
 import { Effect, Layer } from "effect"
@@ -13,7 +15,7 @@ import type { SimConfig } from "../config/ConfigService.js"
 import { ConfigService } from "../config/ConfigService.js"
 import { FileError, type InputError, InvalidOption } from "../domain/errors.js"
 import { ALPHA_NS, alphaBeta, LINK_EFFICIENCY, type Network, NetworkService } from "./NetworkService.js"
-import { type AlphaBetaFit, fittedNetwork, fitTable, tableNetwork } from "./tableNetwork.js"
+import { type AlphaBetaFit, fitCurves, fittedNetwork, fitTable, tableNetwork } from "./tableNetwork.js"
 import { type CollectiveTable, readCollectiveCsv } from "./vidurCsv.js"
 
 export type NetworkSpec =
@@ -43,13 +45,17 @@ export type LoadedNetwork =
     readonly sendRecv: CollectiveTable | undefined
   }
 
-/** Read the tables a spec names: DIR/all_reduce.csv and DIR/send_recv.csv (at least one), or one CSV file. */
-export const loadNetwork = (spec: NetworkSpec): Effect.Effect<LoadedNetwork, FileError | InputError> =>
+/**
+ * Read the tables a spec names: DIR/all_reduce.csv and DIR/send_recv.csv (at least one), or one CSV
+ * file. `source` names where the path came from in error messages (the `--network` flag, or a
+ * command's argument such as `network-fit DIR`).
+ */
+export const loadNetwork = (spec: NetworkSpec, source = "--network"): Effect.Effect<LoadedNetwork, FileError | InputError> =>
   Effect.gen(function*() {
     if (spec.kind === "alpha-beta") return spec
     const st = yield* Effect.try({
       try: () => fs.statSync(spec.path),
-      catch: (e) => new FileError({ path: spec.path, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or folder (--network)" : (e as Error).message })
+      catch: (e) => new FileError({ path: spec.path, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? `no such file or folder (${source})` : (e as Error).message })
     })
     if (!st.isDirectory()) {
       const t = yield* readCollectiveCsv(spec.path)
@@ -57,7 +63,7 @@ export const loadNetwork = (spec: NetworkSpec): Effect.Effect<LoadedNetwork, Fil
     }
     const ar = path.join(spec.path, "all_reduce.csv")
     const sr = path.join(spec.path, "send_recv.csv")
-    if (!fs.existsSync(ar) && !fs.existsSync(sr)) return yield* new FileError({ path: spec.path, reason: "holds neither all_reduce.csv nor send_recv.csv (--network)" })
+    if (!fs.existsSync(ar) && !fs.existsSync(sr)) return yield* new FileError({ path: spec.path, reason: `holds neither all_reduce.csv nor send_recv.csv (${source})` })
     const allReduce = fs.existsSync(ar) ? yield* readCollectiveCsv(ar, "all_reduce") : undefined
     const sendRecv = fs.existsSync(sr) ? yield* readCollectiveCsv(sr, "send_recv") : undefined
     return { ...spec, allReduce, sendRecv }
@@ -93,12 +99,18 @@ export const fitJson = (f: AlphaBetaFit) => ({
   points: f.points
 })
 
+/**
+ * A table as summary.json records it: `fit` is the whole-table fit (what fit:DIR uses for a
+ * num_workers the table lacks), `fits_by_num_workers` the per-num_workers fits (what fit:DIR uses
+ * for a measured num_workers; send/recv is priced at 2).
+ */
 const tableJson = (t: CollectiveTable | undefined) =>
   t === undefined ? null : {
     file: t.path,
     num_workers: t.curves.map((c) => c.numWorkers),
     devices_per_node: t.curves.map((c) => c.devicesPerNode ?? null),
-    fit: fitJson(fitTable(t))
+    fit: fitJson(fitTable(t)),
+    fits_by_num_workers: Object.fromEntries([...fitCurves(t)].map(([n, f]) => [String(n), fitJson(f)]))
   }
 
 /** What summary.json's config records about the network model. */

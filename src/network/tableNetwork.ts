@@ -14,6 +14,8 @@
  *    with alpha in ns per hop and B the effective bus bandwidth in bytes/ns (= GB/s; nccl-tests'
  *    "busbw", comparable to NetworkService.alphaBeta's link x efficiency). Least squares on the
  *    relative error, so a 2 KiB and a 64 MiB message weigh alike.
+ *  - `fitCurves`: one such fit per measured num_workers, on the rows `table:` keeps for that
+ *    num_workers (vidurCsv.ts `curvesOf`); `fitTable`: one fit over the whole table.
  *  - `tableNetwork` / `fittedNetwork`: the Network of a loaded table (see each for fall-backs).
  */
 import type { Network } from "./NetworkService.js"
@@ -110,6 +112,13 @@ export const tablePoints = (t: CollectiveTable, numWorkers?: number): Array<FitP
     .flatMap((c) => c.sizes.map((bytes, i) => ({ n: c.numWorkers, bytes, ns: c.measuredNs[i]! })))
 
 /**
+ * Fit of each measured num_workers on its own, from the rows `table:` uses for it (the curve's
+ * measured medians, before the isotonic fit), keyed by num_workers.
+ */
+export const fitCurves = (t: CollectiveTable): ReadonlyMap<number, AlphaBetaFit> =>
+  new Map(t.curves.map((c) => [c.numWorkers, fitAlphaBeta(t.collective, tablePoints(t, c.numWorkers))] as const))
+
+/**
  * Fit of a whole table: every num_workers together, from the single-node curves (devices_per_node
  * equal to num_workers) when the table has any, so that multi-node rows (a100_dgx's 16 workers over
  * two 8-GPU nodes) do not drag the fit used for intra-node TP.
@@ -195,15 +204,24 @@ export const tableNetwork = (allReduce: CollectiveTable | undefined, sendRecv: C
 }
 
 /**
- * Fitted alpha-beta network (`--network fit:DIR`): each collective priced by the alpha-beta fitted
- * to its table (all-reduce: one alpha and bus bandwidth across the measured num_workers, `fitTable`), or by
- * `base` when its table is absent. Times in ns, rounded.
+ * Fitted alpha-beta network (`--network fit:DIR`): each collective priced by an alpha-beta fitted
+ * to its table, or by `base` when its table is absent. All-reduce over n GPUs: 0 for n <= 1; the
+ * fit of the rows for n (`fitCurves`: the rows `table:` uses for n) when the table measured n;
+ * otherwise the whole-table fit (`fitTable`: one alpha and bus bandwidth across the measured
+ * num_workers) for that n. Send/recv: the fit of the num_workers 2 rows, or the whole-table fit
+ * when the table has none. Times in ns, rounded.
  */
 export const fittedNetwork = (allReduce: CollectiveTable | undefined, sendRecv: CollectiveTable | undefined, base: Network): Network => {
-  const ar = allReduce === undefined ? undefined : fitTable(allReduce)
-  const sr = sendRecv === undefined ? undefined : fitTable(sendRecv)
-  return {
-    allReduceNs: ar === undefined ? base.allReduceNs : (bytes, n) => n <= 1 ? 0 : Math.round(alphaBetaNs("all_reduce", ar, bytes, n)),
-    sendRecvNs: sr === undefined ? base.sendRecvNs : (bytes) => Math.round(alphaBetaNs("send_recv", sr, bytes, 2))
+  let allReduceNs = base.allReduceNs
+  if (allReduce !== undefined) {
+    const whole = fitTable(allReduce)
+    const byN = fitCurves(allReduce)
+    allReduceNs = (bytes, n) => n <= 1 ? 0 : Math.round(alphaBetaNs("all_reduce", byN.get(n) ?? whole, bytes, n))
   }
+  let sendRecvNs = base.sendRecvNs
+  if (sendRecv !== undefined) {
+    const sr = fitCurves(sendRecv).get(2) ?? fitTable(sendRecv)
+    sendRecvNs = (bytes) => Math.round(alphaBetaNs("send_recv", sr, bytes, 2))
+  }
+  return { allReduceNs, sendRecvNs }
 }
