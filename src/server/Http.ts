@@ -73,7 +73,7 @@ export const serveContextLayer = (options: ServeOptions) =>
       let engineRef: LiveEngine | undefined
       // the metrics read the engine's load at scrape time; the engine feeds the metrics' observer
       const loadOf = () => engineRef?.load() ?? { waiting: 0, running: 0, kvUsed: 0, kvTotal: 0, prefixQueries: 0, prefixHits: 0 }
-      const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks })
+      const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching })
       const observer = options.observer === undefined ? metrics.observer : combineObservers(metrics.observer, options.observer)
       const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer })
       engineRef = engine

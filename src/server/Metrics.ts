@@ -36,7 +36,7 @@ const S = 1e-9
  * Metrics for `modelName`; `load` is read at every scrape; `blockSize` and `numGpuBlocks` go
  * into `vllm:cache_config_info`.
  */
-export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cache: { blockSize: number; numGpuBlocks: number }): ServerMetrics => {
+export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cache: { blockSize: number; numGpuBlocks: number; enablePrefixCaching: boolean }): ServerMetrics => {
   const registry = new Registry()
   const labels = { model_name: modelName, engine: "0" }
   const names = ["model_name", "engine"] as const
@@ -50,8 +50,8 @@ export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cac
   gauge("vllm:num_requests_running", "Number of requests in model execution batches.", (l) => l.running)
   gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", (l) => l.waiting)
   gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", (l) => (l.kvTotal === 0 ? 0 : l.kvUsed / l.kvTotal))
-  const info = new Gauge({ name: "vllm:cache_config_info", help: "Information of the LLMEngine CacheConfig", labelNames: ["block_size", "num_gpu_blocks", "engine"], registers: [registry] })
-  info.set({ block_size: String(cache.blockSize), num_gpu_blocks: String(cache.numGpuBlocks), engine: "0" }, 1)
+  const info = new Gauge({ name: "vllm:cache_config_info", help: "Information of the LLMEngine CacheConfig", labelNames: ["block_size", "num_gpu_blocks", "enable_prefix_caching", "engine"], registers: [registry] })
+  info.set({ block_size: String(cache.blockSize), num_gpu_blocks: String(cache.numGpuBlocks), enable_prefix_caching: cache.enablePrefixCaching ? "True" : "False", engine: "0" }, 1)
 
   // Counters and histograms are plain numbers in the hot path (the engine fiber calls the observer
   // for every token); prom-client reads the counters at scrape time, the histograms render themselves.

@@ -27,13 +27,15 @@ export interface SweepRow {
   readonly mean_e2el_ms: number
   readonly p99_e2el_ms: number
   readonly num_preemptions: number
+  /** Prompt tokens found in the prefix cache / prompt tokens looked up. */
+  readonly prefix_cache_hit_rate: number
   /** Wall time of this configuration's simulation, s. */
   readonly wall_s: number
 }
 
 export const RESULT_COLUMNS = [
   "completed", "rejected", "kv_cache_blocks", "request_throughput", "output_throughput", "mean_ttft_ms", "p99_ttft_ms",
-  "mean_tpot_ms", "p99_tpot_ms", "mean_e2el_ms", "p99_e2el_ms", "num_preemptions", "wall_s"
+  "mean_tpot_ms", "p99_tpot_ms", "mean_e2el_ms", "p99_e2el_ms", "num_preemptions", "prefix_cache_hit_rate", "wall_s"
 ] as const
 
 export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
@@ -48,6 +50,7 @@ export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
       request_throughput: s.request_throughput, output_throughput: s.output_throughput,
       mean_ttft_ms: s.mean_ttft_ms, p99_ttft_ms: s.p99_ttft_ms, mean_tpot_ms: s.mean_tpot_ms, p99_tpot_ms: s.p99_tpot_ms,
       mean_e2el_ms: s.mean_e2el_ms, p99_e2el_ms: s.p99_e2el_ms, num_preemptions: s.num_preemptions,
+      prefix_cache_hit_rate: s.prefix_cache_hit_rate,
       wall_s: (performance.now() - t0) / 1000
     } satisfies SweepRow
   }).pipe(
@@ -55,7 +58,7 @@ export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
       Effect.succeed({
         index: job.index, point: job.point, error: e.message, completed: 0, rejected: 0, kv_cache_blocks: 0, request_throughput: 0,
         output_throughput: 0, mean_ttft_ms: 0, p99_ttft_ms: 0, mean_tpot_ms: 0, p99_tpot_ms: 0, mean_e2el_ms: 0, p99_e2el_ms: 0,
-        num_preemptions: 0, wall_s: 0
+        num_preemptions: 0, prefix_cache_hit_rate: 0, wall_s: 0
       } satisfies SweepRow)
     )
   )

@@ -13,7 +13,7 @@ export const nsToMs = (ns: number): string => {
 const ms6 = (x: number): string => x.toFixed(6)
 
 export const REQUESTS_HEADER =
-  "id,instance,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,preemptions,reason\n"
+  "id,instance,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,preemptions,cached_tokens,reason\n"
 
 const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
@@ -25,7 +25,7 @@ export const requestRow = (r: SimRequest, reason = ""): string => {
   const tpot = done && r.numOutput > 1 ? ms6((r.lastTokenNs - r.firstTokenNs) / 1e6 / (r.numOutput - 1)) : ""
   const e2e = done ? nsToMs(r.finishNs - r.arrivalNs) : ""
   return `${r.id},${r.instance},${status},${nsToMs(r.arrivalNs)},${nsToMs(r.arrivalNs)},${nsToMs(r.firstScheduledNs)},` +
-    `${nsToMs(r.firstTokenNs)},${nsToMs(r.finishNs)},${r.promptTokens},${r.numOutput},${ttft},${tpot},${e2e},${r.preemptions},${csvQuote(reason)}\n`
+    `${nsToMs(r.firstTokenNs)},${nsToMs(r.finishNs)},${r.promptTokens},${r.numOutput},${ttft},${tpot},${e2e},${r.preemptions},${r.cachedPromptTokens},${csvQuote(reason)}\n`
 }
 
 export const STEPS_HEADER =
