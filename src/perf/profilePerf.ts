@@ -67,6 +67,7 @@ export const profileCosts = (prof: LayerProfile, m: ModelShape, hw: Hardware, e:
 export const makeProfilePerf = (prof: LayerProfile, m: ModelShape, hw: Hardware, e: EngineConfig, net: Network, fallback: OpParams, stepOverheadNs: number): PerfModel => {
   const { fallbacks, ops } = profileCosts(prof, m, hw, e, fallback)
   const name = `profile(${prof.format}: ${prof.hardware ?? hw.name}/${prof.model ?? m.id}, tp${prof.tp}` +
-    (fallbacks.length > 0 ? `; roofline for ${fallbacks.join(", ")}` : "") + `)`
+    (fallbacks.length > 0 ? `; roofline for ${fallbacks.join(", ")}` : "") +
+    ((prof.ignored?.length ?? 0) > 0 ? `; not modelled, not priced: ${prof.ignored!.join(", ")}` : "") + `)`
   return composeStep(name, ops, m, e, net, stepOverheadNs)
 }

@@ -1,6 +1,8 @@
 /**
  * Small CSV reading for profile tables: whole file, header plus rows with 1-based line numbers,
- * simple RFC 4180 quoting. Errors name the file, line and column.
+ * simple RFC 4180 quoting. Errors name the file, line and column; a table with a header but no
+ * data rows is an error (a profile table that measured nothing would silently fall back to the
+ * roofline for every kernel it should hold).
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -56,6 +58,7 @@ export const readCsv = (file: string): Effect.Effect<CsvTable, FileError | Input
       }
       rows.push({ line: i + 1, cells })
     }
+    if (rows.length === 0) return Effect.fail(new InputError({ path: file, line: h + 2, expected: `at least one data row after the header (${header.slice(0, 6).join(",")}${header.length > 6 ? ",..." : ""})`, got: "only the header" }))
     return Effect.succeed({ path: file, header, rows })
   })
 
@@ -85,3 +88,26 @@ export const numOrNaN = (s: string): number => {
 /** The first row/column whose cell is not a number >= 0, as an InputError. */
 export const badCell = (t: CsvTable, row: { readonly line: number; readonly cells: ReadonlyArray<string> }, col: number): InputError =>
   new InputError({ path: t.path, line: row.line, field: t.header[col], expected: "a number >= 0", got: JSON.stringify(row.cells[col]) })
+
+/** Synchronous integer parse (a count: tokens, sequences, KV length): an integer >= `min`, else NaN. */
+export const intOrNaN = (s: string, min: number): number => {
+  const v = numOrNaN(s)
+  return Number.isInteger(v) && v >= min ? v : Number.NaN
+}
+
+/** A cell that is not an integer >= `min`, as an InputError naming file/line/field and `what`. */
+export const badInt = (t: CsvTable, row: { readonly line: number; readonly cells: ReadonlyArray<string> }, col: number, what: string, min: number): InputError =>
+  new InputError({ path: t.path, line: row.line, field: t.header[col], expected: `an integer ${what} >= ${min}`, got: JSON.stringify(row.cells[col]) })
+
+/**
+ * A layer name that a format does not define, as an InputError naming file/line/field and the
+ * names it accepts (`known`: the names we model, then those we read but do not model).
+ */
+export const unknownLayer = (t: CsvTable, row: { readonly line: number; readonly cells: ReadonlyArray<string> }, col: number, known: ReadonlyArray<string>, ignored: ReadonlyArray<string>): InputError =>
+  new InputError({
+    path: t.path,
+    line: row.line,
+    field: t.header[col],
+    expected: `a known layer name: ${known.join(", ")}` + (ignored.length > 0 ? ` (read but not modelled: ${ignored.join(", ")})` : ""),
+    got: JSON.stringify(row.cells[col])
+  })

@@ -6,7 +6,13 @@
  *   tp<N>/attention.csv       prefill_chunk,kv_prefill,n_decode,kv_decode,time_us
  * Layer names follow vLLM's attributes (see LLMServingSim profiler/models/llama.yaml): layernorm
  * runs twice per decoder layer; the rest once; embedding/final_layernorm/lm_head/sampler once
- * per step. Unknown layer names are ignored (reported), missing ones fall back to the roofline.
+ * per step. Missing layers fall back to the roofline. Layer names must be known: the ones we model
+ * (and their aliases), or the extra per-architecture layers LLMServingSim's profiler catalogs
+ * define (profiler/models/*.yaml: Qwen3's qk_norm, Qwen3.5's gated-DeltaNet gdn_*, DeepSeek's
+ * mla_* and indexer_*, MiniMax's sparse_*), which are read but not modelled (LayerProfile.ignored);
+ * any other name (a typo) is an InputError naming the file, line and the known names. Token and
+ * sequence counts must be integers >= 1, attention keys integers >= 0; a table without data rows
+ * is an error.
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -14,7 +20,7 @@ import * as path from "node:path"
 import { parse as parseYaml } from "yaml"
 import { FileError, InputError } from "../../domain/errors.js"
 import { LAYER_TOKEN_OPS, type LayerTokenOp, STEP_SEQ_OPS, STEP_TOKEN_OPS, type StepSeqOp, type StepTokenOp } from "../opModel.js"
-import { badCell, column, numOrNaN, readCsv, readText } from "./csv.js"
+import { badCell, badInt, column, intOrNaN, numOrNaN, readCsv, readText, unknownLayer } from "./csv.js"
 import { lookup4D, makeGrid4D } from "./grid.js"
 import { makeTable1D, maxKey, type Table1D } from "./interp.js"
 import type { AttentionTable, LayerProfile, ProfiledShape } from "./types.js"
@@ -22,7 +28,22 @@ import type { AttentionTable, LayerProfile, ProfiledShape } from "./types.js"
 /** Aliases some bundles use. */
 const ALIAS: Record<string, string> = { input_layernorm: "layernorm", post_attention_layernorm: "layernorm", rope: "rotary_emb", embed_tokens: "embedding", norm: "final_layernorm" }
 
-const readKeyed = (file: string, keyCol: string) =>
+/** Names we model (dense.csv may also hold the per-sequence kernels; fc1/fc2 are OPT's MLP). */
+const MODELLED: ReadonlyArray<string> = [...LAYER_TOKEN_OPS, ...STEP_TOKEN_OPS, ...STEP_SEQ_OPS, "fc1", "fc2", ...Object.keys(ALIAS)]
+/**
+ * Layers LLMServingSim's profiler catalogs (profiler/models/*.yaml) put in dense.csv for
+ * architectures we do not model layer by layer: read, not modelled, listed in LayerProfile.ignored.
+ */
+export const NOT_MODELLED_2: ReadonlyArray<string> = [
+  "qk_norm", "qk_norm_rope", "attn_glue", // Qwen3, Qwen3.5, MiniMax-M3
+  "gdn_in_proj", "gdn_norm", "gdn_out_proj", "gdn_glue", // Qwen3.5 gated DeltaNet
+  "mla_qkv_a_proj", "mla_a_layernorm", "mla_b_proj", // DeepSeek-V3.2 / GLM-5 MLA
+  "indexer_wq_b", "indexer_wk_proj", "indexer_k_norm", "indexer_rope_emb", "indexer_q_rope_quant", "indexer_glue",
+  "sparse_qkv_proj", "sparse_qk_norm_rope", "sparse_o_proj" // MiniMax-M3 sparse attention
+]
+const KNOWN_2 = new Set([...MODELLED, ...NOT_MODELLED_2])
+
+const readKeyed = (file: string, keyCol: string, ignored: Set<string>) =>
   Effect.gen(function*() {
     const t = yield* readCsv(file)
     const li = yield* column(t, "layer")
@@ -30,11 +51,17 @@ const readKeyed = (file: string, keyCol: string) =>
     const vi = yield* column(t, "time_us")
     const by = new Map<string, Array<readonly [number, number]>>()
     for (const r of t.rows) {
-      const k = numOrNaN(r.cells[ki]!)
-      if (Number.isNaN(k)) return yield* badCell(t, r, ki)
+      const raw = r.cells[li]!
+      if (!KNOWN_2.has(raw)) return yield* unknownLayer(t, r, li, MODELLED, NOT_MODELLED_2)
+      const k = intOrNaN(r.cells[ki]!, 1)
+      if (Number.isNaN(k)) return yield* badInt(t, r, ki, keyCol === "tokens" ? "token count" : "sequence count", 1)
       const v = numOrNaN(r.cells[vi]!)
       if (Number.isNaN(v)) return yield* badCell(t, r, vi)
-      const name = ALIAS[r.cells[li]!] ?? r.cells[li]!
+      if (NOT_MODELLED_2.includes(raw)) {
+        ignored.add(raw)
+        continue
+      }
+      const name = ALIAS[raw] ?? raw
       let l = by.get(name)
       if (l === undefined) by.set(name, l = [])
       l.push([k, v * 1000])
@@ -49,9 +76,10 @@ export const readAttention2 = (file: string): Effect.Effect<AttentionTable, File
     const rows: Array<[number, number, number, number, number]> = []
     for (const r of t.rows) {
       const v: Array<number> = []
-      for (const c of cols) {
-        const x = numOrNaN(r.cells[c]!)
-        if (Number.isNaN(x)) return yield* badCell(t, r, c)
+      for (const [i, c] of cols.entries()) {
+        // the four keys are token / request counts; time_us any number >= 0
+        const x = i < 4 ? intOrNaN(r.cells[c]!, 0) : numOrNaN(r.cells[c]!)
+        if (Number.isNaN(x)) return yield* (i < 4 ? badInt(t, r, c, i === 2 ? "decode count" : "token count", 0) : badCell(t, r, c))
         v.push(x)
       }
       rows.push([v[0]!, v[1]!, v[2]!, v[3]!, v[4]! * 1000])
@@ -107,9 +135,10 @@ export const readBundle = (dir: string, tp: number): Effect.Effect<LayerProfile,
       })
       if (typeof parsed === "object" && parsed !== null) meta = parsed as Record<string, unknown>
     }
-    const dense = yield* readKeyed(path.join(tpDir, "dense.csv"), "tokens")
+    const ignored = new Set<string>()
+    const dense = yield* readKeyed(path.join(tpDir, "dense.csv"), "tokens", ignored)
     const perSeqFile = path.join(tpDir, "per_sequence.csv")
-    const perSeq = fs.existsSync(perSeqFile) ? yield* readKeyed(perSeqFile, "sequences") : new Map<string, Table1D>()
+    const perSeq = fs.existsSync(perSeqFile) ? yield* readKeyed(perSeqFile, "sequences", ignored) : new Map<string, Table1D>()
     const attnFile = path.join(tpDir, "attention.csv")
     const attention = fs.existsSync(attnFile) ? yield* readAttention2(attnFile) : null
 
@@ -153,6 +182,7 @@ export const readBundle = (dir: string, tp: number): Effect.Effect<LayerProfile,
       step,
       seq,
       attention,
+      ignored: [...ignored],
       maxTokens: Math.max(0, ...[...dense.values()].map(maxKey))
     } satisfies LayerProfile
   })

@@ -39,6 +39,8 @@ export interface LayerProfile {
   readonly step: Partial<Record<StepTokenOp, Table1D>>
   readonly seq: Partial<Record<StepSeqOp, Table1D>>
   readonly attention: AttentionTable | null
+  /** Layers the files measured that we do not model (known to the format, e.g. Qwen3's qk_norm); not priced. */
+  readonly ignored?: ReadonlyArray<string> | undefined
   /** Largest token count measured by the dense tables (for reports). */
   readonly maxTokens: number
 }

@@ -12,15 +12,31 @@
  * (at least P(pc) + D(kp) - D(1)) + D(1) + n_decode x (D(mean decode context) - D(1)) (one batched
  * decode kernel, not one per request as v1 ran them). Tables without decode rows
  * (the v0 profiles) leave decodes to the roofline.
+ *
+ * Checks: `input` is an integer >= 1 (new tokens) and `kv_cache` an integer >= 0; `layer_name`
+ * is one of the names above, or one of LLMServingSim v1's GPT-style names (perf_model/*.csv:
+ * vocab_embedding, attention/qkv, attention/wrapper, attention/dense, mlp/fc, mlp/gelu, mlp/proj,
+ * ln_f), which are read but not modelled (LayerProfile.ignored); any other name is an InputError
+ * naming the file, line and the known names.
  */
 import { Effect } from "effect"
 import { InputError, type FileError } from "../../domain/errors.js"
 import type { LayerTokenOp, StepSeqOp, StepTokenOp } from "../opModel.js"
-import { badCell, column, type CsvTable, numOrNaN, readCsv } from "./csv.js"
+import { badCell, badInt, column, type CsvTable, intOrNaN, numOrNaN, readCsv, unknownLayer } from "./csv.js"
 import { lookup1D, makeTable1D, maxKey, sumTables, type Table1D } from "./interp.js"
 import type { AttentionTable, LayerProfile } from "./types.js"
 
 const norm = (s: string) => s.toLowerCase().replace(/[-_\s]/g, "")
+
+/** The layer names this reader maps to kernels. */
+const MODELLED_V1: ReadonlyArray<string> = [
+  "embedding", "input_layernorm", "post_layernorm", "q_proj", "k_proj", "v_proj", "qkv_proj", "rope", "rotary_emb", "o_proj",
+  "gate_proj", "up_proj", "gate_up_proj", "fc1", "fc2", "act_fn", "down_proj", "final_layernorm", "lm_head", "sampler",
+  "attn", "qk_matmul", "softmax", "sv_matmul"
+]
+/** LLMServingSim v1's GPT-2/GPT-3 layer names (its perf_model/*.csv): read, not modelled. */
+export const NOT_MODELLED_V1: ReadonlyArray<string> = ["vocab_embedding", "attention/qkv", "attention/wrapper", "attention/dense", "mlp/fc", "mlp/gelu", "mlp/proj", "ln_f"]
+const KNOWN_V1 = new Set([...MODELLED_V1, ...NOT_MODELLED_V1])
 
 export const isV1Header = (h: ReadonlyArray<string>) => h.includes("layer_name") && h.includes("latency(ns)")
 
@@ -74,21 +90,34 @@ export const readV1 = (file: string, sel: V1Select): Effect.Effect<LayerProfile,
     const { rows, hw, model, tp } = yield* selectRows(t, sel)
     const dense = new Map<string, Array<readonly [number, number]>>()
     const decode = new Map<string, Array<readonly [number, number]>>()
+    const ignored = new Set<string>()
     for (const r of rows) {
-      const inp = numOrNaN(r.cells[ii]!)
-      if (Number.isNaN(inp)) return yield* badCell(t, r, ii)
-      const kv = numOrNaN(r.cells[ki]!)
-      if (Number.isNaN(kv)) return yield* badCell(t, r, ki)
+      const name = r.cells[li]!
+      if (!KNOWN_V1.has(name)) return yield* unknownLayer(t, r, li, MODELLED_V1, NOT_MODELLED_V1)
+      const inp = intOrNaN(r.cells[ii]!, 1)
+      if (Number.isNaN(inp)) return yield* badInt(t, r, ii, "count of new tokens", 1)
+      const kv = intOrNaN(r.cells[ki]!, 0)
+      if (Number.isNaN(kv)) return yield* badInt(t, r, ki, "count of cached tokens", 0)
       const v = numOrNaN(r.cells[vi]!)
       if (Number.isNaN(v)) return yield* badCell(t, r, vi)
-      const name = r.cells[li]!
+      if (NOT_MODELLED_V1.includes(name)) {
+        ignored.add(name)
+        continue
+      }
       const target = kv === 0 ? dense : inp === 1 ? decode : null
       if (target === null) continue
       let l = target.get(name)
       if (l === undefined) target.set(name, l = [])
       l.push([kv === 0 ? inp : kv, v])
     }
-    if (dense.size === 0) return yield* new InputError({ path: file, line: 2, expected: "rows with kv_cache = 0 (dense kernels)" })
+    if (dense.size === 0) {
+      return yield* new InputError({
+        path: file,
+        line: 2,
+        expected: "rows with kv_cache = 0 (dense kernels)" + (ignored.size > 0 ? ` of layers we model (${MODELLED_V1.join(", ")})` : ""),
+        ...(ignored.size > 0 ? { got: `only layers we do not model: ${[...ignored].join(", ")}` } : {})
+      })
+    }
     const tab = (n: string): Table1D | undefined => {
       const p = dense.get(n)
       return p === undefined ? undefined : makeTable1D(p)
@@ -161,6 +190,7 @@ export const readV1 = (file: string, sel: V1Select): Effect.Effect<LayerProfile,
       step,
       seq,
       attention,
+      ignored: [...ignored],
       maxTokens: Math.max(0, ...[...dense.values()].map((p) => Math.max(...p.map(([k]) => k))))
     } satisfies LayerProfile
   })

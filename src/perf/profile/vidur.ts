@@ -12,13 +12,16 @@
  * rotary_emb; attn_post_proj -> o_proj; mlp_up_proj -> gate_up_proj; mlp_act -> act_fn;
  * mlp_down_proj -> down_proj. Vidur has no final norm, LM head or sampler: those fall back.
  * Attention: prefill P(chunk, kv) + decode D(batch, kv) on 2-D grids.
+ * Checks: num_tokens, batch_size and prefill_chunk_size are integers >= 1, kv_cache_size an
+ * integer >= 0; a file without data rows is an error. The operators are columns, so there are no
+ * layer names to check (unknown time_stats columns are not read).
  */
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type FileError, InputError } from "../../domain/errors.js"
 import type { LayerTokenOp, StepTokenOp } from "../opModel.js"
-import { badCell, column, type CsvTable, numOrNaN, readCsv } from "./csv.js"
+import { badCell, badInt, column, type CsvTable, intOrNaN, numOrNaN, readCsv } from "./csv.js"
 import { lookup2D, makeGrid2D } from "./grid.js"
 import { makeTable1D, type Table1D } from "./interp.js"
 import type { AttentionTable, LayerProfile } from "./types.js"
@@ -50,16 +53,16 @@ const readVidurAttention = (file: string, tp: number): Effect.Effect<AttentionTa
       const col = prefill ? pi : di
       const v = numOrNaN(r.cells[col]!)
       if (Number.isNaN(v)) return yield* badCell(t, r, col)
-      const kv = numOrNaN(r.cells[ki]!)
-      if (Number.isNaN(kv)) return yield* badCell(t, r, ki)
+      const kv = intOrNaN(r.cells[ki]!, 0)
+      if (Number.isNaN(kv)) return yield* badInt(t, r, ki, "KV-cache token count", 0)
       if (prefill) {
-        const c = numOrNaN(r.cells[ci]!)
-        if (Number.isNaN(c)) return yield* badCell(t, r, ci)
+        const c = intOrNaN(r.cells[ci]!, 1)
+        if (Number.isNaN(c)) return yield* badInt(t, r, ci, "prefill chunk token count", 1)
         // Vidur's kv_cache_size for a prefill counts the chunk itself; key by the cached prefix
         pre.push([c, Math.max(0, kv - c), v * 1e6])
       } else {
-        const b = numOrNaN(r.cells[bi]!)
-        if (Number.isNaN(b)) return yield* badCell(t, r, bi)
+        const b = intOrNaN(r.cells[bi]!, 1)
+        if (Number.isNaN(b)) return yield* badInt(t, r, bi, "decode batch size", 1)
         dec.push([b, kv, v * 1e6])
       }
     }
@@ -93,8 +96,8 @@ export const readVidur = (fileOrDir: string, tp: number): Effect.Effect<LayerPro
     for (const r of t.rows) {
       if (tpi >= 0 && Number(r.cells[tpi]) !== tpUse) continue
       first ??= r
-      const n = numOrNaN(r.cells[ni]!)
-      if (Number.isNaN(n)) return yield* badCell(t, r, ni)
+      const n = intOrNaN(r.cells[ni]!, 1)
+      if (Number.isNaN(n)) return yield* badInt(t, r, ni, "token count", 1)
       for (const [op, c] of cols) {
         const v = numOrNaN(r.cells[c]!)
         if (Number.isNaN(v)) return yield* badCell(t, r, c)
