@@ -11,9 +11,10 @@
  * running faster than real time) every measured duration is multiplied by `timeScale`, so the
  * figures are in simulated time and compare directly with the offline simulation.
  *
- * Prompts: completions send the prompt as token ids (exactly `promptTokens` of them, ids < 1000 so
- * valid for any vocabulary) with `max_tokens` = output tokens and `ignore_eos`; chat sends a
- * user message of `promptTokens` filler words and `max_completion_tokens`. Times come from
+ * Prompts: completions send the prompt as token ids (exactly `promptTokens` of them, see
+ * `promptIds`: the trace's own when it has them, else unique per request) with `max_tokens` =
+ * output tokens and `ignore_eos`; chat sends a user message of `promptTokens` one-token words,
+ * different for every request, and `max_completion_tokens`. Times come from
  * `process.hrtime` (real time; this is a client of a real server).
  */
 import * as http from "node:http"
@@ -70,25 +71,47 @@ const tlsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity })
 
 const now = () => Number(process.hrtime.bigint())
 
-const promptIds = (n: number): Array<number> => {
+const mix = (a: number, b: number): number => {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35)
+  h ^= h >>> 15
+  return Math.imul(h, 0x27d4eb2f) >>> 0
+}
+
+/**
+ * Prompt token ids of request `index`: the trace's own ids when it carries them (so shared prefixes
+ * hit the server's prefix cache exactly as in the offline simulation), ids derived from Mooncake's
+ * block hash ids (equal blocks, equal ids), else ids drawn per request (unique prompts, as
+ * `vllm bench serve`'s random dataset). All ids are below 1000, valid for any vocabulary, except a
+ * trace's own.
+ */
+export const promptIds = (a: Arrival, index: number): Array<number> => {
+  const n = a.promptTokens
   const out = new Array<number>(n)
-  for (let i = 0; i < n; i++) out[i] = 100 + ((i * 37) % 800)
+  const c = a.content
+  for (let i = 0; i < n; i++) {
+    if (c !== undefined && c.kind === "tokens" && i < c.ids.length) out[i] = c.ids[i]!
+    else if (c !== undefined && c.kind === "hash-blocks" && Math.floor(i / c.blockTokens) < c.ids.length) {
+      out[i] = 100 + (mix(c.ids[Math.floor(i / c.blockTokens)]!, i % c.blockTokens) % 800)
+    } else out[i] = 100 + (mix(index + 1_000_003, i) % 800)
+  }
   return out
 }
 
-const promptWords = (n: number): string => {
-  const words = ["hello", "world", "serving", "tokens", "simulator", "latency", "batch", "model"]
+const WORDS = ["hello", "world", "serving", "tokens", "simulator", "latency", "batch", "model"]
+
+/** A chat message of `n` one-token words, different for every request `index`. */
+const promptWords = (n: number, index: number): string => {
   const out: Array<string> = []
-  for (let i = 0; i < n; i++) out.push(words[i % words.length]!)
+  for (let i = 0; i < n; i++) out.push(WORDS[mix(index, i) % WORDS.length]!)
   return out.join(" ")
 }
 
 /** Send one request and stream its answer. */
-export const runOne = async (o: LoadOptions, a: Arrival, lag: Samples | undefined, ingest?: Samples): Promise<RequestResult> => {
+export const runOne = async (o: LoadOptions, a: Arrival, lag: Samples | undefined, ingest?: Samples, index = 0): Promise<RequestResult> => {
   const chat = o.endpoint === "chat"
   const body = chat
-    ? { model: o.model, messages: [{ role: "user", content: promptWords(a.promptTokens) }], max_completion_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
-    : { model: o.model, prompt: promptIds(a.promptTokens), max_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
+    ? { model: o.model, messages: [{ role: "user", content: promptWords(a.promptTokens, index) }], max_completion_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
+    : { model: o.model, prompt: promptIds(a, index), max_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
   const headers: Record<string, string> = { "content-type": "application/json" }
   if (o.apiKey !== undefined) headers["authorization"] = `Bearer ${o.apiKey}`
   const ts = o.timeScale
@@ -224,7 +247,7 @@ export const runLoad = async (o: LoadOptions, arrivals: ReadonlyArray<Arrival>, 
     const wait = (due - now()) / 1e6
     if (wait > 1) await new Promise((r) => setTimeout(r, wait))
     await acquire()
-    tasks.push(runOne(o, a, lag, ingest).then((r) => {
+    tasks.push(runOne(o, a, lag, ingest, i).then((r) => {
       results[i] = r
       release()
       onDone?.(++finished)

@@ -1,7 +1,7 @@
 /** The test-api load client against the simulated server: counts, summary keys, failures. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { loadSummary, runLoad } from "../../src/client/LoadClient.js"
+import { loadSummary, promptIds, runLoad } from "../../src/client/LoadClient.js"
 import { MODEL, serveOptions, serverConfig, startServer } from "./serverHelpers.js"
 
 const arrivals = [0, 1, 2, 3, 4].map((i) => ({ arrivalNs: i * 5_000_000, promptTokens: 10 + i, outputTokens: 3 + i }))
@@ -36,4 +36,19 @@ describe("test-api load client", () => {
       expect(s["failed"]).toBe(2)
       expect((s["errors"] as Array<string>)[0]).toContain("HTTP 404")
     }).pipe(Effect.scoped))
+})
+
+describe("load client prompts", () => {
+  it("send a trace's own token ids, equal ids for equal Mooncake blocks, and otherwise a different prompt per request", () => {
+    const ids = Int32Array.from({ length: 20 }, (_, i) => 5000 + i)
+    expect(promptIds({ arrivalNs: 0, promptTokens: 20, outputTokens: 1, content: { kind: "tokens", ids } }, 0)).toEqual(Array.from(ids))
+    const a = promptIds({ arrivalNs: 0, promptTokens: 600, outputTokens: 1, content: { kind: "hash-blocks", ids: Float64Array.of(7, 8), blockTokens: 512 } }, 0)
+    const b = promptIds({ arrivalNs: 0, promptTokens: 600, outputTokens: 1, content: { kind: "hash-blocks", ids: Float64Array.of(7, 9), blockTokens: 512 } }, 1)
+    expect(a.slice(0, 512)).toEqual(b.slice(0, 512))
+    expect(a.slice(512)).not.toEqual(b.slice(512))
+    const u0 = promptIds({ arrivalNs: 0, promptTokens: 64, outputTokens: 1 }, 0)
+    const u1 = promptIds({ arrivalNs: 0, promptTokens: 64, outputTokens: 1 }, 1)
+    expect(u0.slice(0, 16)).not.toEqual(u1.slice(0, 16))
+    expect(u0.every((x) => x >= 100 && x < 900)).toBe(true)
+  })
 })
