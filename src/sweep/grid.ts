@@ -27,7 +27,7 @@ const ENGINE: Record<string, [keyof EngineFlags, Kind]> = {
   "tensor-parallel-size": ["tensorParallelSize", "int"], "num-instances": ["numInstances", "int"], seed: ["seed", "int"],
   "compute-efficiency": ["computeEfficiency", "float"], "attention-efficiency": ["attentionComputeEfficiency", "float"],
   "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"],
-  network: ["network", "string"]
+  network: ["network", "string"], "perf-model": ["perfModel", "string"]
 }
 const WORKLOAD: Record<string, [keyof WorkloadFlags, Kind]> = {
   trace: ["trace", "string"], "num-requests": ["numRequests", "int"], "rate-scale": ["rateScale", "float"], "request-rate": ["requestRate", "string"],
