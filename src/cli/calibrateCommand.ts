@@ -2,14 +2,15 @@
  * `llmservingsim calibrate --profile PATH --hardware H --model M -o FILE`: fit the per-operator
  * roofline's efficiencies and overheads to a measured profile and write them as a calibration
  * file (`--perf-model calibrated:FILE`). Prints per-kernel error of the datasheet defaults and of
- * the fit.
+ * the fit. Refuses a profile without points of one kernel family (GEMM, attention, element-wise);
+ * prints one note per fitted efficiency above 100% of the datasheet peak, saying why it is kept.
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { loadHardware, loadModel } from "../config/catalog.js"
 import { defaultEngineConfig } from "../domain/EngineConfig.js"
 import { FitRejected, InvalidOption } from "../domain/errors.js"
-import { calibrate } from "../perf/calibrate.js"
+import { calibrate, checkFamilies, efficiencyNotes } from "../perf/calibrate.js"
 import { type CalibrationFile, writeCalibration } from "../perf/calibration.js"
 import type { FitStat } from "../perf/calibration.js"
 import { loadProfile } from "../perf/profile/load.js"
@@ -44,8 +45,10 @@ export const calibrateCommand = Command.make(
       const hw = yield* loadHardware(o.hardware)
       const prof = yield* loadProfile(o.profile, { model, hardware: hw, tp: o.tensorParallelSize })
       const engine = { ...defaultEngineConfig(model.maxPositions, model.dtypeBytes), tensorParallelSize: prof.tp }
+      yield* checkFamilies(prof)
       const t0 = Date.now()
       const r = calibrate(prof, model, hw, engine)
+      const notes = efficiencyNotes(r.params, hw, engine.weightDtypeBytes)
       const doc: CalibrationFile = {
         format: "llmservingsim-ts/calibration",
         version: 1,
@@ -70,12 +73,16 @@ export const calibrateCommand = Command.make(
         })
       }
       if (Option.isSome(o.output)) yield* writeCalibration(o.output.value, doc)
-      if (o.json) return yield* Console.log(JSON.stringify(doc, null, 2))
+      if (o.json) {
+        for (const n of notes) yield* Console.error(`note: ${n}`)
+        return yield* Console.log(JSON.stringify(doc, null, 2))
+      }
       const p = r.params
       yield* Console.log(`Calibration of ${hw.name} from ${prof.format} profile ${prof.source} (${model.id}, tp${prof.tp}; ${r.points} points, ${Date.now() - t0} ms)`)
       yield* Console.log(`  GEMM: ${(p.gemmComputeEff * 100).toFixed(1)}% of ${hw.bf16Tflops ?? hw.fp16Tflops} TFLOP/s, ${(p.gemmMemoryEff * 100).toFixed(1)}% of ${hw.memoryBandwidthGBs} GB/s`)
       yield* Console.log(`  attention: ${(p.attnComputeEff * 100).toFixed(1)}% of peak FLOP/s, ${(p.attnMemoryEff * 100).toFixed(1)}% of bandwidth;  element-wise: ${(p.elementwiseMemoryEff * 100).toFixed(1)}% of bandwidth`)
       yield* Console.log(`  kernel overhead ${(p.kernelOverheadNs / 1000).toFixed(2)} us, roofline smoothing p = ${p.smoothing.toFixed(2)}, step overhead ${p.stepOverheadNs} ns (not in a kernel profile)`)
+      for (const n of notes) yield* Console.log(`  note: ${n}`)
       yield* Console.log("")
       yield* Console.log(formatFitTable(r.datasheet, r.fit))
       if (Option.isSome(o.output)) yield* Console.log(`\ncalibration written to ${o.output.value} (use --perf-model calibrated:${o.output.value})`)

@@ -4,9 +4,14 @@
  * smoothing, by Nelder-Mead on the squared log error, each kernel weighted equally (so the fit
  * describes the GPU, not one kernel's grid density) and points within a kernel by sqrt(time). Profiles time kernels only, so the
  * per-step overhead is not fitted (0: vLLM's async scheduling hides the CPU's work).
+ * A profile without points of one kernel family (GEMM, attention, element-wise) is refused
+ * (`checkFamilies`): that family's efficiencies would be unconstrained. Fitted efficiencies above
+ * 100% of a datasheet peak are kept and explained (`efficiencyNotes`).
  */
+import { Effect } from "effect"
 import type { EngineConfig } from "../domain/EngineConfig.js"
-import type { Hardware } from "../domain/Hardware.js"
+import { FitRejected } from "../domain/errors.js"
+import { type Hardware, peakFlops } from "../domain/Hardware.js"
 import type { ModelShape } from "../domain/Model.js"
 import type { FitStat } from "./calibration.js"
 import { attnArgsOf, datasheetOpParams, LAYER_TOKEN_OPS, makeAttnArgs, makeOpCosts, type OpCosts, type OpParams, STEP_SEQ_OPS, STEP_TOKEN_OPS } from "./opModel.js"
@@ -49,6 +54,45 @@ export const fitPoints = (p: LayerProfile): ReadonlyArray<FitPoint> => {
     }
   }
   return pts.filter((x) => x.measuredNs > 0)
+}
+
+/** The kernel families whose efficiencies the fit sets, and the kernels that measure each. */
+export const KERNEL_FAMILIES: Readonly<Record<string, ReadonlyArray<string>>> = {
+  GEMM: ["qkv_proj", "o_proj", "gate_up_proj", "down_proj", "lm_head"],
+  attention: ["attention"],
+  "element-wise": ["layernorm", "rotary_emb", "act_fn", "embedding", "final_layernorm", "sampler"]
+}
+
+/** Refuse a profile that has no points of some kernel family (its efficiencies would be unconstrained). */
+export const checkFamilies = (p: LayerProfile): Effect.Effect<void, FitRejected> => {
+  const ops = new Set(fitPoints(p).map((x) => x.op))
+  const missing = Object.entries(KERNEL_FAMILIES).filter(([, ks]) => !ks.some((k) => ops.has(k)))
+  if (missing.length === 0) return Effect.void
+  return Effect.fail(new FitRejected({
+    reason: `cannot calibrate from ${p.source}: it has no ${missing.map(([f, ks]) => `${f} kernel points (${ks.join(", ")})`).join(" and no ")}, ` +
+      `so the ${missing.map(([f]) => f).join(" and ")} efficiencies would be unconstrained; profile those kernels or use the datasheet roofline`
+  }))
+}
+
+/**
+ * One line for each fitted efficiency above 1.0 (100% of the datasheet peak), saying why it can
+ * be real; the values are kept.
+ */
+export const efficiencyNotes = (p: OpParams, hw: Hardware, weightBytes = 2): Array<string> => {
+  const tflops = peakFlops(hw, weightBytes) / 1e12
+  const bw = `${hw.memoryBandwidthGBs} GB/s`
+  const notes: Array<string> = []
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`
+  const add = (x: number | undefined, what: string) => {
+    if (x !== undefined && x > 1) notes.push(`${what.replace("{}", pct(x))}; kept`)
+  }
+  add(p.gemmComputeEff, `GEMM {} of datasheet ${tflops.toFixed(1)} TFLOP/s: the GPU ran above the clock the datasheet peak assumes, or the datasheet figure is conservative`)
+  add(p.gemmMemoryEff, `GEMM {} of datasheet ${bw}: small weight and activation tiles served from L2`)
+  add(p.attnComputeEff, `attention {} of datasheet ${tflops.toFixed(1)} TFLOP/s: the kernel does less work than the roofline counts (e.g. causal masking skips tiles)`)
+  add(p.attnMemoryEff, `decode attention {} of datasheet ${bw}: KV shared by the query heads of a GQA group is re-read from L2, not HBM`)
+  add(p.attnMixedMemoryEff, `mixed-batch attention {} of datasheet ${bw}: KV shared by the query heads of a GQA group is re-read from L2, not HBM`)
+  add(p.elementwiseMemoryEff, `element-wise {} of datasheet ${bw}: small tensors served from L2`)
+  return notes
 }
 
 /** Per-kernel error of `params` against the points. */
