@@ -1,7 +1,10 @@
 /**
  * The CLI program with its error policy: user mistakes (UserError) print one line
  * `error: <message>` on stderr and give exit status 1; flag-parsing errors are printed by
- * @effect/cli itself (status 1); anything else is a bug and prints its cause (status 1).
+ * @effect/cli itself (status 1), with the same `error: ` prefix; anything else is a bug and prints
+ * its cause (status 1). Commands print status lines with Console.warn (stderr); Console.error
+ * belongs to @effect/cli's parse errors. Help text loses its colour codes when stdout is not a
+ * terminal.
  * Returns the exit status instead of exiting, so tests can run it in-process.
  */
 import { Cause, Console, Effect } from "effect"
@@ -11,9 +14,18 @@ import { normalizeOnOffFlags } from "./options.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
 
+const ANSI = /\x1b\[[0-9;]*m/g
+
+/** The console the command tree runs with (see the module comment). */
+const cliConsole = (c: Console.Console): Console.Console => ({
+  ...c,
+  error: (...xs) => c.error(...xs.map((x) => (typeof x === "string" ? `error: ${x.replace(ANSI, "").trim()}` : x))),
+  log: (...xs) => c.log(...(process.stdout.isTTY === true ? xs : xs.map((x) => (typeof x === "string" ? x.replace(ANSI, "") : x))))
+})
+
 /** Run the CLI on `argv` (process.argv layout: node, script, ...args). */
 export const runCli = (argv: ReadonlyArray<string>) =>
-  Effect.suspend(() => cli([...argv.slice(0, 2), ...normalizeOnOffFlags(argv.slice(2))])).pipe(
+  Console.consoleWith((c) => Effect.suspend(() => cli([...argv.slice(0, 2), ...normalizeOnOffFlags(argv.slice(2))])).pipe(Effect.withConsole(cliConsole(c)))).pipe(
     Effect.as(0),
     Effect.catchIf(isUserError, (e) => Console.error(`error: ${e.message}`).pipe(Effect.as(1))),
     Effect.catchAllCause((cause) => {

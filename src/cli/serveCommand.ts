@@ -39,7 +39,7 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
     const { serverLayer } = yield* Effect.promise(() => import("../server/Http.js"))
     const tokenizer = yield* makeTokenizer(cfg.model, Option.getOrUndefined(o.tokenizer))
     const servedModelName = Option.getOrElse(o.servedModelName, () => cfg.model.id)
-    yield* Console.error(
+    yield* Console.warn(
       `starting: ${servedModelName} (${cfg.model.id} on ${cfg.hardware.name}${cfg.numInstances > 1 ? ` x ${cfg.numInstances}` : ""}), ` +
         `max_model_len ${cfg.engine.maxModelLen}, time scale ${o.timeScale}, tokenizer ${tokenizer.name}`
     )

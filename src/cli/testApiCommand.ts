@@ -91,7 +91,7 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
     const arrivals = Chunk.toReadonlyArray(yield* Stream.runCollect(workload.arrivals))
     const apiKey = Option.getOrUndefined(o.apiKey)
     const model = Option.isSome(o.servedModelName) ? o.servedModelName.value : yield* firstModel(o.baseUrl, apiKey)
-    yield* Console.error(`test-api: ${arrivals.length} requests (${workload.description}) -> ${o.baseUrl} /v1/${o.endpoint === "chat" ? "chat/completions" : "completions"} as ${model}${o.timeScale === 1 ? "" : `, time scale ${o.timeScale}`}`)
+    yield* Console.warn(`test-api: ${arrivals.length} requests (${workload.description}) -> ${o.baseUrl} /v1/${o.endpoint === "chat" ? "chat/completions" : "completions"} as ${model}${o.timeScale === 1 ? "" : `, time scale ${o.timeScale}`}`)
     const result: LoadResult = yield* Effect.promise(() =>
       runLoad({ baseUrl: o.baseUrl, model, endpoint: o.endpoint, maxConcurrency, timeScale: o.timeScale, apiKey }, arrivals)
     )

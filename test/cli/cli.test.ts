@@ -83,3 +83,12 @@ describe("on/off engine flags", () => {
     expect(normalizeOnOffFlags(["--enable-prefix-caching=maybe"])).toEqual(["--enable-prefix-caching=maybe"])
   })
 })
+
+describe("flag-parsing errors", () => {
+  it.effect("print one `error:` line and exit 1, like the simulator's own errors", () =>
+    Effect.gen(function*() {
+      const r = yield* runCapture("simulate", "--bogus-flag")
+      expect(r.code).toBe(1)
+      expect(r.stderr).toBe("error: Received unknown argument: '--bogus-flag'")
+    }))
+})
