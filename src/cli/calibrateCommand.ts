@@ -66,7 +66,7 @@ export const calibrateCommand = Command.make(
       const before = meanErr(r.datasheet)
       const after = r.fit === undefined ? before : meanErr(r.fit)
       if (after > before && !o.force) {
-        yield* Console.error(formatFitTable(r.datasheet, r.fit))
+        yield* Console.warn(formatFitTable(r.datasheet, r.fit))
         return yield* new FitRejected({
           reason: `the fit is worse than the datasheet defaults (mean kernel error ${after.toFixed(1)}% vs ${before.toFixed(1)}%) on ${prof.source}: ` +
             `its tables likely carry overheads the roofline cannot express; calibration not written (use --force to write it anyway)`
@@ -74,7 +74,7 @@ export const calibrateCommand = Command.make(
       }
       if (Option.isSome(o.output)) yield* writeCalibration(o.output.value, doc)
       if (o.json) {
-        for (const n of notes) yield* Console.error(`note: ${n}`)
+        for (const n of notes) yield* Console.warn(`note: ${n}`)
         return yield* Console.log(JSON.stringify(doc, null, 2))
       }
       const p = r.params
