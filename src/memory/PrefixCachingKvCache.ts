@@ -28,7 +28,7 @@
  * beside it. The free queue holds exactly the blocks vLLM's would, in the same order, so hits,
  * evictions and admission decisions match a per-block model (tested against one).
  */
-import { blockHash, knownLength } from "./blockHash.js"
+import { blockHashesOf, knownLength } from "./blockHash.js"
 import type { KvCache, KvHolder, PrefixCacheStats } from "./KvCache.js"
 
 /** Queue entry kind (eBlock): a run of anonymous blocks, or else the id of one known block. */
@@ -68,7 +68,6 @@ export class PrefixCachingKvCache implements KvCache {
   private hitOwn = 0
   private hitEvictable = 0
   private hitOwner: KvHolder | undefined = undefined
-  private readonly lanes = new Int32Array(2)
   private readonly tablePool: Array<Int32Array> = []
 
   /**
@@ -188,22 +187,7 @@ export class PrefixCachingKvCache implements KvCache {
     return r.content === undefined ? 0 : Math.floor(knownLength(r.content, r.promptTokens) / this.blockSize)
   }
 
-  /** Make sure `r.hashes` covers its first `n` blocks. */
-  private ensureHashes(r: KvHolder, n: number): Array<number> {
-    let hs = r.hashes
-    if (hs === undefined) hs = r.hashes = []
-    let have = hs.length >> 1
-    if (have >= n) return hs
-    const known = knownLength(r.content, r.promptTokens)
-    const out = this.lanes
-    for (; have < n; have++) {
-      const p1 = have === 0 ? 0 : hs[2 * have - 2]!
-      const p2 = have === 0 ? 0 : hs[2 * have - 1]!
-      blockHash(p1, p2, r.content, known, r.id, have, this.blockSize, out)
-      hs.push(out[0]!, out[1]!)
-    }
-    return hs
-  }
+
 
   /** `r`'s table of known block ids with room for `n` (entries below `keep` kept). */
   private tableFor(r: KvHolder, n: number, keep: number): Int32Array {
@@ -253,7 +237,7 @@ export class PrefixCachingKvCache implements KvCache {
     let evictable = 0
     if (known > 0) {
       if (this.hits.length < known) this.hits = new Int32Array(Math.max(known, 2 * this.hits.length))
-      const hs = this.ensureHashes(r, known)
+      const hs = blockHashesOf(r, known, this.blockSize)
       for (; k < known; k++) {
         const b = this.byHash.get(hs[2 * k]!)
         if (b === undefined || this.h2[b] !== hs[2 * k + 1]) break
@@ -336,7 +320,7 @@ export class PrefixCachingKvCache implements KvCache {
     const knownAll = this.knownBlocks(r)
     const known = knownAll < upTo ? knownAll : upTo
     if (k0 < known) {
-      const hs = this.ensureHashes(r, known)
+      const hs = blockHashesOf(r, known, this.blockSize)
       const table = r.blockTable!
       for (let k = k0; k < known; k++) {
         const b = table[k]!

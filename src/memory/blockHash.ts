@@ -97,3 +97,28 @@ export const blockHash = (
   out[0] = fmix(h1)
   out[1] = fmix(h2 ^ 0x3c6ef372)
 }
+
+const chainLanes = new Int32Array(2)
+
+/**
+ * The hash lanes (h1, h2 interleaved) of a request's first `n` blocks, extending the chain kept in
+ * `r.hashes` (vLLM keeps `request.block_hashes` the same way).
+ */
+export const blockHashesOf = (
+  r: { hashes: Array<number> | undefined; readonly content: PromptContent | undefined; readonly promptTokens: number; readonly id: number },
+  n: number,
+  blockSize: number
+): Array<number> => {
+  let hs = r.hashes
+  if (hs === undefined) hs = r.hashes = []
+  let have = hs.length >> 1
+  if (have >= n) return hs
+  const known = knownLength(r.content, r.promptTokens)
+  for (; have < n; have++) {
+    const p1 = have === 0 ? 0 : hs[2 * have - 2]!
+    const p2 = have === 0 ? 0 : hs[2 * have - 1]!
+    blockHash(p1, p2, r.content, known, r.id, have, blockSize, chainLanes)
+    hs.push(chainLanes[0]!, chainLanes[1]!)
+  }
+  return hs
+}

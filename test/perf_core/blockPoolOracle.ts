@@ -4,7 +4,7 @@
  * simulator's PrefixCachingKvCache keeps runs of request-unique blocks as single queue entries and
  * must make the same decisions (test/perf_core/prefixCache.test.ts).
  */
-import { blockHash, knownLength } from "../../src/memory/blockHash.js"
+import { blockHashesOf, knownLength } from "../../src/memory/blockHash.js"
 import type { KvCache, KvHolder, PrefixCacheStats } from "../../src/memory/KvCache.js"
 
 /** Block states. */
@@ -37,7 +37,6 @@ export class BlockPoolOracle implements KvCache {
   private hitCount = 0
   private hitEvictable = 0
   private hitOwner: KvHolder | undefined = undefined
-  private readonly lanes = new Int32Array(2)
   /** Block tables of finished requests, reused (no garbage per request). */
   private readonly tablePool: Array<Int32Array> = []
 
@@ -96,22 +95,7 @@ export class BlockPoolOracle implements KvCache {
     return b
   }
 
-  /** Make sure `r.hashes` covers its first `n` blocks. */
-  private ensureHashes(r: KvHolder, n: number): Array<number> {
-    let hs = r.hashes
-    if (hs === undefined) hs = r.hashes = []
-    let have = hs.length >> 1
-    if (have >= n) return hs
-    const known = knownLength(r.content, r.promptTokens)
-    const out = this.lanes
-    for (; have < n; have++) {
-      const p1 = have === 0 ? 0 : hs[2 * have - 2]!
-      const p2 = have === 0 ? 0 : hs[2 * have - 1]!
-      blockHash(p1, p2, r.content, known, r.id, have, this.blockSize, out)
-      hs.push(out[0]!, out[1]!)
-    }
-    return hs
-  }
+
 
   /** `r`'s block table with room for `n` ids (entries below r.blocks kept). */
   private tableFor(r: KvHolder, n: number): Int32Array {
@@ -142,7 +126,7 @@ export class BlockPoolOracle implements KvCache {
     let k = 0
     let evictable = 0
     if (known > 0) {
-      const hs = this.ensureHashes(r, known)
+      const hs = blockHashesOf(r, known, this.blockSize)
       for (; k < known; k++) {
         const b = this.byHash.get(hs[2 * k]!)
         if (b === undefined || this.m[b * W + H2] !== hs[2 * k + 1]) break
@@ -213,7 +197,7 @@ export class BlockPoolOracle implements KvCache {
     const table = r.blockTable!
     const known = Math.min(this.knownBlocks(r), upTo)
     if (k < known) {
-      const hs = this.ensureHashes(r, known)
+      const hs = blockHashesOf(r, known, this.blockSize)
       for (; k < known; k++) {
         const b = table[k]!
         const a = hs[2 * k]!
