@@ -78,18 +78,18 @@ const mix = (a: number, b: number): number => {
 }
 
 /**
- * Prompt token ids of request `index`: the trace's own ids when it carries them (so shared prefixes
- * hit the server's prefix cache exactly as in the offline simulation), ids derived from Mooncake's
- * block hash ids (equal blocks, equal ids), else ids drawn per request (unique prompts, as
- * `vllm bench serve`'s random dataset). All ids are below 1000, valid for any vocabulary, except a
- * trace's own.
+ * Prompt token ids of request `index`: derived from the trace's own token ids when it carries them
+ * (equal ids stay equal, so shared prefixes hit the server's prefix cache as in the offline
+ * simulation), from Mooncake's block hash ids (equal blocks, equal ids), else drawn per request
+ * (unique prompts, as `vllm bench serve`'s random dataset). All ids are in [100, 900), valid for any
+ * vocabulary; two different 16-token blocks map to the same ids with probability 800^-16.
  */
 export const promptIds = (a: Arrival, index: number): Array<number> => {
   const n = a.promptTokens
   const out = new Array<number>(n)
   const c = a.content
   for (let i = 0; i < n; i++) {
-    if (c !== undefined && c.kind === "tokens" && i < c.ids.length) out[i] = c.ids[i]!
+    if (c !== undefined && c.kind === "tokens" && i < c.ids.length) out[i] = 100 + (mix(c.ids[i]!, -1) % 800)
     else if (c !== undefined && c.kind === "hash-blocks" && Math.floor(i / c.blockTokens) < c.ids.length) {
       out[i] = 100 + (mix(c.ids[Math.floor(i / c.blockTokens)]!, i % c.blockTokens) % 800)
     } else out[i] = 100 + (mix(index + 1_000_003, i) % 800)

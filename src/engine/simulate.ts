@@ -5,6 +5,7 @@
  */
 import { Effect, Stream } from "effect"
 import { ConfigService } from "../config/ConfigService.js"
+import { emptyPrefixCacheStats } from "../memory/KvCache.js"
 import { MemoryService } from "../memory/MemoryService.js"
 import type { KvCapacity } from "../memory/capacity.js"
 import { MetricsCollector } from "../metrics/MetricsCollector.js"
@@ -68,10 +69,13 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
         options.onProgress?.(engine.submitted, engine.clock)
       }))
     engine.drain()
-    const prefixCache = { queries: 0, hits: 0 }
+    const prefixCache = emptyPrefixCacheStats()
     for (const inst of engine.instances) {
-      prefixCache.queries += inst.scheduler.kv.stats.queries
-      prefixCache.hits += inst.scheduler.kv.stats.hits
+      const st = inst.scheduler.kv.stats
+      prefixCache.queries += st.queries
+      prefixCache.hits += st.hits
+      prefixCache.preemptedQueries += st.preemptedQueries
+      prefixCache.preemptedHits += st.preemptedHits
     }
     const summary = metrics.summary({
       kvCacheBlocks: memory.capacity.numBlocks,

@@ -20,6 +20,8 @@ export interface KvHolder {
   readonly promptTokens: number
   /** Prompt + generated tokens so far (vLLM `num_tokens`). */
   readonly numTokens: number
+  /** Times it was preempted (its lookups then count as preempted ones). */
+  readonly preemptions: number
   /** What is known of the prompt's tokens (prefix caching); undefined = unique to this request. */
   readonly content: PromptContent | undefined
   /** Prefix caching: ids of the known-content blocks held, in token order. */
@@ -32,13 +34,34 @@ export interface KvHolder {
   cachedBlocks: number
 }
 
-/** Prefix-cache counters, in tokens (vLLM `prefix_cache_queries` / `prefix_cache_hits`). */
+/**
+ * Prefix-cache counters, in tokens, per admission. As vLLM's PrefixCacheStats
+ * (vllm/v1/metrics/stats.py), a request admitted again after a preemption counts apart, so a
+ * victim finding its own blocks again does not inflate the hit rate; `queries` and `hits` are what
+ * vLLM exports as `vllm:prefix_cache_queries` / `vllm:prefix_cache_hits`.
+ */
 export interface PrefixCacheStats {
-  /** Tokens of the requests admitted (vLLM counts `request.num_tokens` per lookup). */
+  /** Tokens of the requests admitted for the first time (`request.num_tokens` at the lookup). */
   queries: number
   /** Of those, tokens whose KV was found in the cache. */
   hits: number
+  /** The same for admissions after a preemption. */
+  preemptedQueries: number
+  preemptedHits: number
 }
+
+/** Add one admission's lookup to `s`. */
+export const recordLookup = (s: PrefixCacheStats, preempted: boolean, tokens: number, hits: number): void => {
+  if (preempted) {
+    s.preemptedQueries += tokens
+    s.preemptedHits += hits
+  } else {
+    s.queries += tokens
+    s.hits += hits
+  }
+}
+
+export const emptyPrefixCacheStats = (): PrefixCacheStats => ({ queries: 0, hits: 0, preemptedQueries: 0, preemptedHits: 0 })
 
 export interface KvCache {
   /** Capacity in blocks (vLLM `num_gpu_blocks`). */
@@ -81,7 +104,7 @@ export interface KvCache {
 export class CountingKvCache implements KvCache {
   private freeBlocks: number
   readonly prefixCaching = false
-  readonly stats: PrefixCacheStats = { queries: 0, hits: 0 }
+  readonly stats: PrefixCacheStats = emptyPrefixCacheStats()
 
   /**
    * @param numBlocks capacity in blocks (vLLM's `num_gpu_blocks`)

@@ -29,7 +29,7 @@
  * evictions and admission decisions match a per-block model (tested against one).
  */
 import { blockHashesOf, knownLength } from "./blockHash.js"
-import type { KvCache, KvHolder, PrefixCacheStats } from "./KvCache.js"
+import { emptyPrefixCacheStats, type KvCache, type KvHolder, type PrefixCacheStats, recordLookup } from "./KvCache.js"
 
 /** Queue entry kind (eBlock): a run of anonymous blocks, or else the id of one known block. */
 const RUN = -1
@@ -38,7 +38,7 @@ const S = 0
 
 export class PrefixCachingKvCache implements KvCache {
   readonly prefixCaching = true
-  readonly stats: PrefixCacheStats = { queries: 0, hits: 0 }
+  readonly stats: PrefixCacheStats = emptyPrefixCacheStats()
   private freeCount: number
 
   // queue entries (index 0 = sentinel); at most one per free block, so numBlocks + 1 suffice
@@ -297,8 +297,7 @@ export class PrefixCachingKvCache implements KvCache {
     this.grow(r, h, total)
     r.cachedBlocks = h
     this.hitOwner = undefined
-    this.stats.queries += r.numTokens
-    this.stats.hits += hitTokens
+    recordLookup(this.stats, r.preemptions > 0, r.numTokens, hitTokens)
     this.cacheFull(r, totalTokens)
     return true
   }

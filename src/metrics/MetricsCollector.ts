@@ -102,6 +102,8 @@ export class MetricsCollector {
       prefix_cache_queries: extra.prefixCache.queries,
       prefix_cache_hits: extra.prefixCache.hits,
       prefix_cache_hit_rate: extra.prefixCache.queries === 0 ? 0 : extra.prefixCache.hits / extra.prefixCache.queries,
+      prefix_cache_preempted_queries: extra.prefixCache.preemptedQueries,
+      prefix_cache_preempted_hits: extra.prefixCache.preemptedHits,
       seed: extra.seed,
       num_steps: this.steps,
       max_concurrent_requests: this.maxInFlight,

@@ -39,12 +39,16 @@ export interface Summary {
   readonly p99_e2el_ms: number
   readonly num_preemptions: number
   readonly kv_cache_blocks: number
-  /** Prompt tokens looked up in the prefix cache at admission (vLLM prefix_cache_queries). */
+  /** Prompt tokens looked up in the prefix cache at first admission (vLLM prefix_cache_queries). */
   readonly prefix_cache_queries: number
   /** Of those, tokens found cached (vLLM prefix_cache_hits). */
   readonly prefix_cache_hits: number
-  /** hits / queries (0 without lookups). */
+  /** hits / queries (0 without lookups), as vLLM's prefix-cache hit rate. */
   readonly prefix_cache_hit_rate: number
+  /** Tokens looked up when requests were admitted again after a preemption (vLLM preempted_queries). */
+  readonly prefix_cache_preempted_queries: number
+  /** Of those, tokens found cached: mostly the request's own blocks (vLLM preempted_hits). */
+  readonly prefix_cache_preempted_hits: number
   readonly seed: number
   /** Engine steps executed (all instances). */
   readonly num_steps: number

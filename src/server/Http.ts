@@ -202,6 +202,10 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
         if (o.echo) echoIds = ids.slice(0, 4096)
       } else {
         const ids = p as ReadonlyArray<number>
+        // as vLLM: a token id outside the vocabulary is a bad request
+        const vocab = st.config.model.vocab
+        const bad = ids.find((x) => x < 0 || x >= vocab)
+        if (bad !== undefined) return yield* reject(400, `Token id ${bad} is out of vocabulary (vocab_size ${vocab})`, "prompt")
         promptIds = ids
         promptTokens = ids.length
         if (o.echo) echoIds = ids.slice(0, 4096)

@@ -12,7 +12,7 @@ export const sweepCsv = (axes: ReadonlyArray<string>, rows: ReadonlyArray<SweepR
 
 const TABLE: ReadonlyArray<[string, keyof SweepRow]> = [
   ["done", "completed"], ["req/s", "request_throughput"], ["tok/s", "output_throughput"], ["TTFT ms", "mean_ttft_ms"],
-  ["p99 TTFT", "p99_ttft_ms"], ["TPOT ms", "mean_tpot_ms"], ["E2E ms", "mean_e2el_ms"], ["preempt", "num_preemptions"], ["hit rate", "prefix_cache_hit_rate"]
+  ["p99 TTFT", "p99_ttft_ms"], ["TPOT ms", "mean_tpot_ms"], ["E2E ms", "mean_e2el_ms"], ["preempt", "num_preemptions"], ["hit %", "prefix_cache_hit_rate"]
 ]
 
 export const sweepTable = (axes: ReadonlyArray<string>, rows: ReadonlyArray<SweepRow>): string => {
@@ -20,7 +20,7 @@ export const sweepTable = (axes: ReadonlyArray<string>, rows: ReadonlyArray<Swee
   const body = rows.map((r) => [
     ...axes.map((a) => r.point[a] ?? ""),
     ...(r.error !== null ? [`error: ${r.error}`] : TABLE.map(([, k]) => {
-      const v = r[k] as number
+      const v = (k === "prefix_cache_hit_rate" ? 100 : 1) * (r[k] as number)
       return Number.isInteger(v) ? String(v) : v.toFixed(2)
     }))
   ])

@@ -5,7 +5,7 @@
  * must make the same decisions (test/perf_core/prefixCache.test.ts).
  */
 import { blockHashesOf, knownLength } from "../../src/memory/blockHash.js"
-import type { KvCache, KvHolder, PrefixCacheStats } from "../../src/memory/KvCache.js"
+import { emptyPrefixCacheStats, type KvCache, type KvHolder, type PrefixCacheStats, recordLookup } from "../../src/memory/KvCache.js"
 
 /** Block states. */
 const NONE = 0
@@ -24,7 +24,7 @@ const W = 8
 
 export class BlockPoolOracle implements KvCache {
   readonly prefixCaching = true
-  readonly stats: PrefixCacheStats = { queries: 0, hits: 0 }
+  readonly stats: PrefixCacheStats = emptyPrefixCacheStats()
   /**
    * Per-block fields, 8 int32 per block so one block's state shares a cache line (block
    * numBlocks is the free list's sentinel: head = its NEXT, tail = its PREV).
@@ -170,8 +170,7 @@ export class BlockPoolOracle implements KvCache {
     r.blocks = h + fresh
     r.cachedBlocks = h
     this.hitOwner = undefined
-    this.stats.queries += r.numTokens
-    this.stats.hits += hitTokens
+    recordLookup(this.stats, r.preemptions > 0, r.numTokens, hitTokens)
     this.cacheFull(r, totalTokens)
     return true
   }

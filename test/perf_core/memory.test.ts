@@ -9,7 +9,7 @@ let nextId = 0
 /** A request-like KV holder whose numTokens can be set. */
 const holder = (promptTokens: number, content?: PromptContent) => {
   const h = {
-    blocks: 0, id: nextId++, promptTokens, numTokens: promptTokens, content,
+    blocks: 0, id: nextId++, promptTokens, numTokens: promptTokens, preemptions: 0, content,
     blockTable: undefined as Int32Array | undefined, ownRun: -1, hashes: undefined as Array<number> | undefined, cachedBlocks: 0
   }
   return h satisfies KvHolder
@@ -84,7 +84,7 @@ describe("prefix caching", () => {
     // an identical 48-token prompt hits 2 blocks, not 3: the last token must be computed
     const c = holder(48, tokens(48))
     expect(admit(kv, c, 16).hit).toBe(32)
-    expect(kv.stats).toEqual({ queries: 50 + 60 + 48, hits: 64 })
+    expect(kv.stats).toEqual({ queries: 50 + 60 + 48, hits: 64, preemptedQueries: 0, preemptedHits: 0 })
   })
 
   it("released blocks stay cached until evicted, the request's tail first (LRU)", () => {
@@ -109,7 +109,12 @@ describe("prefix caching", () => {
     ;(r as { numTokens: number }).numTokens = 105 // five tokens generated
     kv.allocate(r, 105)
     kv.release(r, false) // preempted: recompute from the cache
+    ;(r as { preemptions: number }).preemptions++
     expect(kv.computedPrefix(r)).toBe(96) // 6 full blocks of 105 tokens
+    expect(kv.admit(r, 96, 105, -1)).toBe(true)
+    // its re-admission counts apart, as vLLM's preempted_queries / preempted_hits
+    expect(kv.stats).toEqual({ queries: 100, hits: 0, preemptedQueries: 105, preemptedHits: 96 })
+    kv.release(r, false)
     const other = holder(105)
     expect(kv.computedPrefix(other)).toBe(0) // unknown content never matches another request
     kv.release(r, true) // aborted while waiting: it holds nothing, nothing is freed twice

@@ -13,12 +13,13 @@ import { BlockPoolOracle } from "./blockPoolOracle.js"
 
 interface Req extends KvHolder {
   numTokens: number
+  preemptions: number
   /** 0 waiting (never or preempted), 1 running, 2 done */
   phase: number
 }
 
 const mkReq = (id: number, prompt: number, content: PromptContent | undefined): Req => ({
-  blocks: 0, id, promptTokens: prompt, numTokens: prompt, content, blockTable: undefined, ownRun: -1, hashes: undefined, cachedBlocks: 0, phase: 0
+  blocks: 0, id, promptTokens: prompt, numTokens: prompt, preemptions: 0, content, blockTable: undefined, ownRun: -1, hashes: undefined, cachedBlocks: 0, phase: 0
 })
 
 // 3 shared token sequences: family f > 0 shares its first 40 tokens with every family, then its own
@@ -85,6 +86,7 @@ describe("prefix cache vs per-block model", () => {
             if (k < 0) break
             kv.release(list[k]!, false)
             list[k]!.phase = 0
+            list[k]!.preemptions++
             break
           }
           case "finish": {
@@ -96,7 +98,7 @@ describe("prefix cache vs per-block model", () => {
             break
           }
         }
-        out.push(kv.free, kv.usedBlocks, kv.stats.queries, kv.stats.hits, list.map((r) => r.blocks).join(","))
+        out.push(kv.free, kv.usedBlocks, { ...kv.stats }, list.map((r) => r.blocks).join(","))
         expect(kv.free + kv.usedBlocks).toBe(numBlocks)
         expect(kv.free).toBeGreaterThanOrEqual(0)
       }

@@ -49,7 +49,7 @@ describe("trace readers", () => {
       expect(yield* failure("mooncake-bad-json.jsonl")).toContain(`${dir}/mooncake-bad-json.jsonl:2: expected a JSON object`)
       expect(yield* failure("mooncake-negative.jsonl")).toBe(`${dir}/mooncake-negative.jsonl:2: field 'input_length': expected an integer >= 1 (got -4)`)
       expect(yield* failure("mooncake-backwards.jsonl")).toContain(":2: field 'arrival time': expected arrival times in non-decreasing order")
-      expect(yield* failure("v2-bad-ids.jsonl")).toBe(`${dir}/v2-bad-ids.jsonl:2: field 'input_tok_ids': expected an array of integers >= 0`)
+      expect(yield* failure("v2-bad-ids.jsonl")).toBe(`${dir}/v2-bad-ids.jsonl:2: field 'input_tok_ids': expected an array of integers >= 0 (got "two" at index 1)`)
       expect(yield* failure("mooncake-short-hash.jsonl")).toBe(`${dir}/mooncake-short-hash.jsonl:1: field 'hash_ids': expected 3 ids (one per 512 tokens of input_length) (got 2)`)
       expect(yield* failure("unknown.csv")).toContain("use --trace-format")
       expect(yield* failure("missing.csv")).toBe(`${dir}/missing.csv: no such file`)

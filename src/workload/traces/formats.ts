@@ -38,9 +38,9 @@ export const MOONCAKE_HASH_BLOCK_TOKENS = 512
 
 /** An array of `length` integers >= 0 (token ids, block hash ids), else an InputError naming the field. */
 const idArray = (w: Where, field: string, v: unknown, length: number, what: string): Array<number> => {
-  if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0)) {
-    throw new InputError({ path: w.path, line: w.line, field, expected: "an array of integers >= 0" })
-  }
+  if (!Array.isArray(v)) throw new InputError({ path: w.path, line: w.line, field, expected: "an array of integers >= 0" })
+  const bad = v.findIndex((x) => !(Number.isInteger(x) && x >= 0))
+  if (bad >= 0) throw new InputError({ path: w.path, line: w.line, field, expected: "an array of integers >= 0", got: `${JSON.stringify(v[bad])} at index ${bad}` })
   if (v.length !== length) {
     throw new InputError({ path: w.path, line: w.line, field, expected: `${length} ids (${what})`, got: `${v.length}` })
   }
