@@ -1,9 +1,10 @@
 /**
- * Small CSV reading for profile tables: whole file, header plus rows with 1-based line numbers,
- * simple RFC 4180 quoting. Errors name the file, line and column; a table with a header but no
+ * CSV reading for profile tables: whole file (csv-parse), header plus rows with 1-based line
+ * numbers. Errors name the file, line and column; a table with a header but no
  * data rows is an error (a profile table that measured nothing would silently fall back to the
  * roofline for every kernel it should hold).
  */
+import { parse as parseCsv } from "csv-parse/sync"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import { FileError, InputError } from "../../domain/errors.js"
@@ -12,23 +13,6 @@ export interface CsvTable {
   readonly path: string
   readonly header: ReadonlyArray<string>
   readonly rows: ReadonlyArray<{ readonly line: number; readonly cells: ReadonlyArray<string> }>
-}
-
-const splitLine = (l: string): Array<string> => {
-  if (!l.includes("\"")) return l.split(",").map((c) => c.trim())
-  const out: Array<string> = []
-  let cur = ""
-  let q = false
-  for (let i = 0; i < l.length; i++) {
-    const ch = l[i]!
-    if (q) {
-      if (ch === "\"" && l[i + 1] === "\"") { cur += "\""; i++ } else if (ch === "\"") q = false
-      else cur += ch
-    } else if (ch === "\"") q = true
-    else if (ch === ",") { out.push(cur.trim()); cur = "" } else cur += ch
-  }
-  out.push(cur.trim())
-  return out
 }
 
 export const readText = (file: string): Effect.Effect<string, FileError> =>
@@ -40,25 +24,28 @@ export const readText = (file: string): Effect.Effect<string, FileError> =>
     }
   })
 
-/** Read a CSV file; fails if a row has a different number of cells than the header. */
+/** Read a CSV file (csv-parse); fails if a row has a different number of cells than the header. */
 export const readCsv = (file: string): Effect.Effect<CsvTable, FileError | InputError> =>
   Effect.flatMap(readText(file), (text) => {
-    const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/)
-    let h = 0
-    while (h < lines.length && lines[h]!.trim() === "") h++
-    if (h >= lines.length) return Effect.fail(new InputError({ path: file, line: 1, expected: "a CSV header line", got: "an empty file" }))
-    const header = splitLine(lines[h]!)
-    const rows: Array<{ line: number; cells: Array<string> }> = []
-    for (let i = h + 1; i < lines.length; i++) {
-      const l = lines[i]!
-      if (l.trim() === "") continue
-      const cells = splitLine(l)
-      if (cells.length !== header.length) {
-        return Effect.fail(new InputError({ path: file, line: i + 1, expected: `${header.length} comma-separated cells (${header.slice(0, 6).join(",")}${header.length > 6 ? ",..." : ""})`, got: `${cells.length}` }))
-      }
-      rows.push({ line: i + 1, cells })
+    let records: Array<{ record: Array<string>; info: { lines: number } }>
+    try {
+      records = parseCsv(text, { bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, info: true }) as unknown as typeof records
+    } catch (e) {
+      const err = e as { lines?: number; message?: string }
+      return Effect.fail(new InputError({ path: file, line: err.lines, expected: "well-formed CSV", got: err.message?.split(":")[0] }))
     }
-    if (rows.length === 0) return Effect.fail(new InputError({ path: file, line: h + 2, expected: `at least one data row after the header (${header.slice(0, 6).join(",")}${header.length > 6 ? ",..." : ""})`, got: "only the header" }))
+    if (records.length === 0) return Effect.fail(new InputError({ path: file, line: 1, expected: "a CSV header line", got: "an empty file" }))
+    const header = records[0]!.record
+    const shown = `${header.slice(0, 6).join(",")}${header.length > 6 ? ",..." : ""}`
+    const rows: Array<{ line: number; cells: Array<string> }> = []
+    for (let k = 1; k < records.length; k++) {
+      const { record: cells, info } = records[k]!
+      if (cells.length !== header.length) {
+        return Effect.fail(new InputError({ path: file, line: info.lines, expected: `${header.length} comma-separated cells (${shown})`, got: `${cells.length}` }))
+      }
+      rows.push({ line: info.lines, cells })
+    }
+    if (rows.length === 0) return Effect.fail(new InputError({ path: file, line: records[0]!.info.lines + 1, expected: `at least one data row after the header (${shown})`, got: "only the header" }))
     return Effect.succeed({ path: file, header, rows })
   })
 
