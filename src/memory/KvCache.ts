@@ -30,7 +30,7 @@ export interface KvHolder {
   ownRun: number
   /** Prefix caching: hash lanes (h1, h2 interleaved) of its full blocks computed so far. */
   hashes: Array<number> | undefined
-  /** Prefix caching: leading blocks of `blockTable` already offered to the cache. */
+  /** Prefix caching: its leading full blocks already offered to the cache. */
   cachedBlocks: number
 }
 
@@ -68,7 +68,6 @@ export interface KvCache {
   readonly numBlocks: number
   /** Tokens per block (vLLM `block_size`). */
   readonly blockSize: number
-  readonly prefixCaching: boolean
   /** Blocks not held by any request (with prefix caching: including cached, evictable ones). */
   readonly free: number
   /** Blocks held by requests (0..numBlocks). */
@@ -103,7 +102,6 @@ export interface KvCache {
 /** Block counting only (prefix caching off). */
 export class CountingKvCache implements KvCache {
   private freeBlocks: number
-  readonly prefixCaching = false
   readonly stats: PrefixCacheStats = emptyPrefixCacheStats()
 
   /**

@@ -35,7 +35,7 @@ export class MemoryService extends Context.Tag("llmservingsim/MemoryService")<Me
 }
 
 /** A fresh cache per call: with prefix caching (vLLM V1's default) or block counting only. */
-export const makeKvCache = (numBlocks: number, blockSize: number, prefixCaching: boolean): KvCache =>
+const makeKvCache = (numBlocks: number, blockSize: number, prefixCaching: boolean): KvCache =>
   prefixCaching ? new PrefixCachingKvCache(numBlocks, blockSize) : new CountingKvCache(numBlocks, blockSize)
 
 const fromCapacity = (capacity: KvCapacity, prefixCaching: boolean): Memory => ({

@@ -37,7 +37,6 @@ const RUN = -1
 const S = 0
 
 export class PrefixCachingKvCache implements KvCache {
-  readonly prefixCaching = true
   readonly stats: PrefixCacheStats = emptyPrefixCacheStats()
   private freeCount: number
 

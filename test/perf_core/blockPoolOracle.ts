@@ -23,7 +23,6 @@ const H2 = 7
 const W = 8
 
 export class BlockPoolOracle implements KvCache {
-  readonly prefixCaching = true
   readonly stats: PrefixCacheStats = emptyPrefixCacheStats()
   /**
    * Per-block fields, 8 int32 per block so one block's state shares a cache line (block
