@@ -9,13 +9,9 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { ConfigService } from "../config/ConfigService.js"
+import type { Network } from "../domain/Network.js"
 
-export interface Network {
-  /** All-reduce of `bytes` across `n` GPUs, ns (0 when n = 1). */
-  readonly allReduceNs: (bytes: number, n: number) => number
-  /** Point-to-point send of `bytes` between two GPUs, ns. */
-  readonly sendRecvNs: (bytes: number) => number
-}
+export type { Network } from "../domain/Network.js"
 
 export class NetworkService extends Context.Tag("llmservingsim/NetworkService")<NetworkService, Network>() {
   /** Alpha-beta model from the configured hardware's interconnect. */

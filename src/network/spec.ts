@@ -11,10 +11,11 @@
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { SimConfig } from "../config/ConfigService.js"
 import { ConfigService } from "../config/ConfigService.js"
+import type { Network } from "../domain/Network.js"
+import type { LoadedNetwork, SimConfig } from "../domain/SimConfig.js"
 import { FileError, type InputError, InvalidOption } from "../domain/errors.js"
-import { ALPHA_NS, alphaBeta, LINK_EFFICIENCY, type Network, NetworkService } from "./NetworkService.js"
+import { ALPHA_NS, alphaBeta, LINK_EFFICIENCY, NetworkService } from "./NetworkService.js"
 import { type AlphaBetaFit, fitCurves, fittedNetwork, fitTable, tableNetwork } from "./tableNetwork.js"
 import { type CollectiveTable, readCollectiveCsv } from "./vidurCsv.js"
 
@@ -35,15 +36,7 @@ export const parseNetworkSpec = (s: string): Effect.Effect<NetworkSpec, InvalidO
   return Effect.fail(new InvalidOption({ option: "--network", reason: `${why} (got ${JSON.stringify(s)})` }))
 }
 
-/** A spec with its tables read (while resolving the configuration, so a bad file fails early). */
-export type LoadedNetwork =
-  | { readonly kind: "alpha-beta" }
-  | {
-    readonly kind: "table" | "fit"
-    readonly path: string
-    readonly allReduce: CollectiveTable | undefined
-    readonly sendRecv: CollectiveTable | undefined
-  }
+export type { LoadedNetwork } from "../domain/SimConfig.js"
 
 /**
  * Read the tables a spec names: DIR/all_reduce.csv and DIR/send_recv.csv (at least one), or one CSV

@@ -18,7 +18,7 @@
  *    num_workers (vidurCsv.ts `curvesOf`); `fitTable`: one fit over the whole table.
  *  - `tableNetwork` / `fittedNetwork`: the Network of a loaded table (see each for fall-backs).
  */
-import type { Network } from "./NetworkService.js"
+import type { Network } from "../domain/Network.js"
 import type { Collective, CollectiveCurve, CollectiveTable } from "./vidurCsv.js"
 
 /** Hops and bytes-per-GPU factor of a collective over n GPUs (ring). */

@@ -8,7 +8,7 @@
 import type { EngineConfig } from "../domain/EngineConfig.js"
 import type { Hardware } from "../domain/Hardware.js"
 import type { ModelShape } from "../domain/Model.js"
-import type { Network } from "../network/NetworkService.js"
+import type { Network } from "../domain/Network.js"
 import { composeStep, LAYER_TOKEN_OPS, type LayerTokenOp, makeOpCosts, type OpCosts, type OpParams, STEP_SEQ_OPS, STEP_TOKEN_OPS, type StepSeqOp, type StepTokenOp } from "./opModel.js"
 import type { PerfModel } from "./PerfModelService.js"
 import { lookup1D, type Table1D } from "./profile/interp.js"

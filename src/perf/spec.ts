@@ -8,18 +8,19 @@
  *   calibrated:FILE   the per-operator roofline with efficiencies fitted by `llmservingsim calibrate`
  */
 import { Effect, Layer } from "effect"
-import { ConfigService, type SimConfig } from "../config/ConfigService.js"
+import { ConfigService } from "../config/ConfigService.js"
+import type { Network } from "../domain/Network.js"
+import type { LoadedPerfModel, SimConfig } from "../domain/SimConfig.js"
 import { type FileError, type InputError, InvalidOption } from "../domain/errors.js"
 import type { Hardware } from "../domain/Hardware.js"
 import type { ModelShape } from "../domain/Model.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
-import { type Network, NetworkService } from "../network/NetworkService.js"
-import { type CalibrationFile, readCalibration } from "./calibration.js"
+import { NetworkService } from "../network/NetworkService.js"
+import { readCalibration } from "./calibration.js"
 import { makeOpRoofline, type OpParams } from "./opModel.js"
 import { type PerfModel, PerfModelService } from "./PerfModelService.js"
 import { makeProfilePerf } from "./profilePerf.js"
 import { loadProfile } from "./profile/load.js"
-import type { LayerProfile } from "./profile/types.js"
 import { makeRoofline } from "./roofline.js"
 
 export type PerfModelSpec =
@@ -64,12 +65,7 @@ export const PROFILE_STEP_OVERHEAD_NS = 0
 
 export type PerfModelError = FileError | InputError | InvalidOption
 
-/** A spec with its files read (done while resolving the configuration, so a bad file fails early). */
-export type LoadedPerfModel =
-  | { readonly kind: "roofline" }
-  | { readonly kind: "op-roofline" }
-  | { readonly kind: "profile"; readonly path: string; readonly profile: LayerProfile }
-  | { readonly kind: "calibrated"; readonly path: string; readonly calibration: CalibrationFile }
+export type { LoadedPerfModel } from "../domain/SimConfig.js"
 
 /** Read the files a spec names, for `model` on `hardware` at TP `tp`. */
 export const loadPerfModel = (spec: PerfModelSpec, model: ModelShape, hardware: Hardware, tp: number): Effect.Effect<LoadedPerfModel, PerfModelError> =>
