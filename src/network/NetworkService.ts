@@ -13,6 +13,16 @@ import type { Network } from "../domain/Network.js"
 
 export type { Network } from "../domain/Network.js"
 
+/** Every collective and transfer is free. */
+export const zeroNetwork: Network = {
+  allReduceNs: () => 0,
+  allGatherNs: () => 0,
+  reduceScatterNs: () => 0,
+  allToAllNs: () => 0,
+  sendRecvNs: () => 0,
+  kvTransferNs: () => 0
+}
+
 export class NetworkService extends Context.Tag("llmservingsim/NetworkService")<NetworkService, Network>() {
   /** Alpha-beta model from the configured hardware's interconnect. */
   static readonly alphaBeta: Layer.Layer<NetworkService, never, ConfigService> = Layer.effect(
@@ -21,7 +31,7 @@ export class NetworkService extends Context.Tag("llmservingsim/NetworkService")<
   )
 
   /** Free communication (tests, single GPU). */
-  static readonly zero: Layer.Layer<NetworkService> = Layer.succeed(NetworkService, { allReduceNs: () => 0, sendRecvNs: () => 0 })
+  static readonly zero: Layer.Layer<NetworkService> = Layer.succeed(NetworkService, zeroNetwork)
 }
 
 export const ALPHA_NS = 5_000
@@ -30,8 +40,14 @@ export const LINK_EFFICIENCY = 0.8
 /** Alpha-beta network over a link of `linkGBs` GB/s (bidirectional, as datasheets print it). */
 export const alphaBeta = (linkGBs: number): Network => {
   const bytesPerNs = (linkGBs / 2) * LINK_EFFICIENCY // GB/s = bytes/ns
+  const ring = (steps: number, n: number, bytes: number) => n <= 1 ? 0 : Math.round(steps * (n - 1) * ALPHA_NS + (steps * (n - 1) / n) * bytes / bytesPerNs)
+  const p2p = (bytes: number) => Math.round(ALPHA_NS + bytes / bytesPerNs)
   return {
-    allReduceNs: (bytes, n) => n <= 1 ? 0 : Math.round(2 * (n - 1) * ALPHA_NS + (2 * (n - 1) / n) * bytes / bytesPerNs),
-    sendRecvNs: (bytes) => Math.round(ALPHA_NS + bytes / bytesPerNs)
+    allReduceNs: (bytes, n) => ring(2, n, bytes),
+    allGatherNs: (bytes, n) => ring(1, n, bytes),
+    reduceScatterNs: (bytes, n) => ring(1, n, bytes),
+    allToAllNs: (bytes, n) => ring(1, n, bytes),
+    sendRecvNs: p2p,
+    kvTransferNs: p2p
   }
 }

@@ -198,9 +198,9 @@ export const tableNetwork = (allReduce: CollectiveTable | undefined, sendRecv: C
     const fit = fitTable(sendRecv)
     const c = sendRecv.curves.find((x) => x.numWorkers === 2) ?? sendRecv.curves[0]!
     const f = curveLookup(c, messageBytesPerNs("send_recv", fit, 2))
-    sendRecvNs = (bytes) => Math.round(f(bytes))
+    sendRecvNs = (bytes, crossNode) => crossNode === true ? base.sendRecvNs(bytes, true) : Math.round(f(bytes))
   }
-  return { allReduceNs, sendRecvNs }
+  return { ...base, allReduceNs, sendRecvNs }
 }
 
 /**
@@ -221,7 +221,7 @@ export const fittedNetwork = (allReduce: CollectiveTable | undefined, sendRecv: 
   let sendRecvNs = base.sendRecvNs
   if (sendRecv !== undefined) {
     const sr = fitCurves(sendRecv).get(2) ?? fitTable(sendRecv)
-    sendRecvNs = (bytes) => Math.round(alphaBetaNs("send_recv", sr, bytes, 2))
+    sendRecvNs = (bytes, crossNode) => crossNode === true ? base.sendRecvNs(bytes, true) : Math.round(alphaBetaNs("send_recv", sr, bytes, 2))
   }
-  return { allReduceNs, sendRecvNs }
+  return { ...base, allReduceNs, sendRecvNs }
 }

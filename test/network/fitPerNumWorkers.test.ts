@@ -1,3 +1,4 @@
+import { zeroNetwork } from "../../src/network/NetworkService.js"
 /**
  * `--network fit:DIR` prices a measured num_workers with the alpha-beta fitted to that
  * num_workers' rows, and only an unmeasured one with the whole-table fit. Fixture
@@ -71,7 +72,7 @@ describe("fit:DIR uses the fit of the matching num_workers", () => {
       // a send/recv table without num_workers 2 rows: the whole-table fit
       const only4 = { ...l.sendRecv!, curves: l.sendRecv!.curves.filter((c) => c.numWorkers === 4) }
       const f4 = fitTable(only4)
-      const n4 = fittedNetwork(undefined, only4, { allReduceNs: () => -1, sendRecvNs: () => -1 })
+      const n4 = fittedNetwork(undefined, only4, { ...zeroNetwork, allReduceNs: () => -1, sendRecvNs: () => -1 })
       expect(n4.sendRecvNs(1 << 20)).toBe(Math.round(alphaBetaNs("send_recv", f4, 1 << 20, 2)))
       expect(n4.allReduceNs(1 << 20, 4)).toBe(-1)
     }))

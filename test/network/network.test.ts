@@ -1,3 +1,4 @@
+import { zeroNetwork } from "../../src/network/NetworkService.js"
 /**
  * Table-driven and fitted networks from Vidur-format collective tables (synthetic fixtures in
  * test/fixtures/network: all-reduce = alpha-beta with alpha 4 us/hop and bus 200 GB/s; send/recv
@@ -196,7 +197,7 @@ describe("--network in the step-time model", () => {
   it.effect("a TP=2 step pays 2 all-reduces per layer at the table's time; TP=1 pays none", () =>
     Effect.gen(function*() {
       const cfg2 = yield* cfgFor(2, `table:${SYN}`)
-      const free = makePerfModel({ kind: "roofline" }, cfg2, { allReduceNs: () => 0, sendRecvNs: () => 0 }).stepTimeNs(shape)
+      const free = makePerfModel({ kind: "roofline" }, cfg2, zeroNetwork).stepTimeNs(shape)
       const withTable = yield* stepWith(2, `table:${SYN}`)
       expect(withTable - free).toBe(2 * 32 * Math.round(arNs(4 << 20, 2)))
       // the synthetic link (200 GB/s bus, 4 us/hop) is slower than H100's datasheet alpha-beta at 4 MiB

@@ -1,3 +1,4 @@
+import { zeroNetwork } from "../../src/network/NetworkService.js"
 /** Done-when 3: a calibration fitted on one model's profile transfers to other models on that GPU. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -14,7 +15,7 @@ import { datasheetOpParams, makeOpCosts, makeOpRoofline, type OpParams } from ".
 import { loadProfile } from "../../src/perf/profile/load.js"
 import { bundleCsvs, bundleMeta } from "../../src/perf/setupPerf.js"
 
-const zeroNet = { allReduceNs: () => 0, sendRecvNs: () => 0 }
+const zeroNet = zeroNetwork
 const profiles = path.resolve(import.meta.dirname, "..", "..", "..", "shared", "reference", "llmservingsim-profiles")
 
 /** Step times are physically consistent across models for a calibration `p` on `hw`. */

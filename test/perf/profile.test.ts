@@ -1,3 +1,4 @@
+import { zeroNetwork } from "../../src/network/NetworkService.js"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as path from "node:path"
@@ -13,7 +14,7 @@ import { parsePerfModelSpec } from "../../src/perf/spec.js"
 import { testHardware, testModel } from "../helpers.js"
 
 const fx = (p: string) => path.join(import.meta.dirname, "..", "fixtures", "perf", p)
-const zeroNet = { allReduceNs: () => 0, sendRecvNs: () => 0 }
+const zeroNet = zeroNetwork
 const engine = defaultEngineConfig(1 << 20, 2)
 const target = { model: testModel, hardware: testHardware, tp: 1 }
 

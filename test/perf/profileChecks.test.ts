@@ -1,3 +1,4 @@
+import { zeroNetwork } from "../../src/network/NetworkService.js"
 /**
  * Malformed measured profiles fail with one InputError naming the file, line and field
  * (fixtures: test/fixtures/perf/malformed, copies of the bundle / v1 fixtures with one fault each);
@@ -50,7 +51,7 @@ describe("malformed profiles", () => {
     Effect.gen(function*() {
       const p = yield* loadProfile(fx("extra-layer"), target)
       expect(p.ignored).toEqual(["qk_norm"])
-      const perf = makeProfilePerf(p, testModel, testHardware, defaultEngineConfig(1 << 20, 2), { allReduceNs: () => 0, sendRecvNs: () => 0 }, datasheetOpParams, 0)
+      const perf = makeProfilePerf(p, testModel, testHardware, defaultEngineConfig(1 << 20, 2), zeroNetwork, datasheetOpParams, 0)
       expect(perf.name).toContain("not modelled, not priced: qk_norm")
       const g = yield* loadProfile(fx("v1-gpt-names.csv"), target)
       expect([...g.ignored!].sort()).toEqual(["ln_f", "mlp/gelu"])

@@ -1,3 +1,4 @@
+import { zeroNetwork } from "../../src/network/NetworkService.js"
 /** Done-when 4: setup-perf writes the 33 seed tables, and a table read back through the profile layer reproduces the roofline that wrote it. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -15,7 +16,7 @@ import { loadProfile } from "../../src/perf/profile/load.js"
 import { bundleCsvs, bundleMeta, V1_HEADER, v1Rows } from "../../src/perf/setupPerf.js"
 import { NodeContext } from "@effect/platform-node"
 
-const zeroNet = { allReduceNs: () => 0, sendRecvNs: () => 0 }
+const zeroNet = zeroNetwork
 
 describe("setup-perf", () => {
   it.effect("writes the seed's 11 GPUs x 3 models, deterministically", () =>
