@@ -9,7 +9,9 @@ export const enum RequestStatus {
   Waiting = 0,
   Running = 1,
   Finished = 2,
-  Rejected = 3
+  Rejected = 3,
+  /** Prefill done on a prefill instance; its KV is handed to a decode instance (disaggregation). */
+  HandedOff = 4
 }
 
 export class SimRequest {
@@ -40,8 +42,19 @@ export class SimRequest {
   finishNs = -1
   /** Times it was preempted (recompute). */
   preemptions = 0
-  /** Instance it was routed to. */
+  /** Instance it was routed to (with disaggregation: the decode instance). */
   instance = 0
+  /** Disaggregation: the prefill instance that computed its prompt, or -1. */
+  prefillInstance = -1
+  /** Disaggregation: the same request on the other side (prefill <-> decode), or undefined. */
+  peer: SimRequest | undefined = undefined
+  /** Disaggregation: end of the step that completed its prefill on the prefill instance, or -1. */
+  prefillDoneNs = -1
+  /** Disaggregation: when the decode instance reserved KV blocks for it, or -1. */
+  kvReservedNs = -1
+  /** Disaggregation: start and end of its KV transfer, or -1. */
+  kvTransferStartNs = -1
+  kvTransferEndNs = -1
 
   constructor(
     /** Position in the arrival stream, from 0. */

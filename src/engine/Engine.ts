@@ -1,17 +1,31 @@
 /**
- * The engine: instances behind a router, driven by arrivals in time order on virtual time.
- * For each arrival, every instance runs its steps until its clock reaches the arrival time; the
- * router then picks an instance and the request joins its waiting queue. `drain()` runs every
- * instance until it has no work. Time never goes back: arrivals must come in non-decreasing
- * arrival order.
+ * The engine: pools of instances behind routers, driven by arrivals in time order on virtual time.
+ *
+ * Colocated pools (every instance runs prefill and decode): for each arrival, every instance runs
+ * its steps until its clock reaches the arrival time; the router then picks an instance and the
+ * request joins its waiting queue. Instances are independent, so they are stepped one after the
+ * other.
+ *
+ * Prefill/decode disaggregation (vLLM `kv_role` kv_producer / kv_consumer pools): an arrival is
+ * routed to a prefill instance, which computes the prompt; at the end of the step that completes
+ * it, the decode router picks a decode instance, which reserves KV blocks for the prompt when it
+ * has room (a full decode instance stalls the transfer), pulls the KV over the modelled link
+ * (NetworkService `kvTransferNs`; one transfer at a time per decode instance), then generates every
+ * output token. The prefill instance holds the blocks until the transfer ends. With layer-wise
+ * transfer the decode instance is picked at arrival and layers move while the prefill computes.
+ * Instances now interact, so the engine always moves the instance whose next event is earliest.
+ *
+ * `drain()` runs until no instance has work. Time never goes back: arrivals must come in
+ * non-decreasing arrival order. The same step function (`Instance.step`) serves every mode.
  */
-import { SimRequest } from "../domain/SimRequest.js"
+import type { Network } from "../domain/Network.js"
+import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
 import type { PerfModel } from "../perf/PerfModelService.js"
 import type { SchedulerPolicy } from "../scheduler/SchedulerService.js"
 import type { PromptContent } from "../memory/blockHash.js"
 import type { KvCache } from "../memory/KvCache.js"
 import type { EngineObserver } from "./EngineObserver.js"
-import { Instance } from "./Instance.js"
+import { type DisaggregationHooks, Instance, InstanceRole } from "./Instance.js"
 import type { Router } from "./Router.js"
 
 /** One request as it arrives: arrival time (ns), token counts and, when known, prompt content. */
@@ -23,40 +37,107 @@ export interface Arrival {
   readonly content?: PromptContent | undefined
 }
 
-export interface EngineSetup {
-  readonly numInstances: number
+/** A pool: `count` identical instances with one role. */
+export interface PoolSetup {
+  readonly name: string
+  readonly role: InstanceRole
+  readonly count: number
   readonly policy: SchedulerPolicy
   readonly makeKvCache: () => KvCache
   readonly perf: PerfModel
-  readonly observer: EngineObserver
-  readonly router: Router
   readonly maxModelLen: number
   readonly maxNumSeqs: number
+  /** KV bytes of one token over all layers and KV heads of the model (before TP), for transfers. */
+  readonly kvBytesPerToken: number
+  /** GPUs one instance's KV is spread over (TP): each moves its shard in parallel. */
+  readonly gpusPerInstance: number
+  /** Decoder layers (layer-wise transfer sends one layer's KV at a time). */
+  readonly layers: number
+}
+
+/** How a finished prefill's KV reaches its decode instance. */
+export interface KvTransferSetup {
+  readonly network: Network
+  /** The pools sit on different nodes: the move crosses the scale-out NIC (default true). */
+  readonly crossNode: boolean
+  /** Layer by layer while the prefill computes (true) or whole after it (false). */
+  readonly layerwise: boolean
+}
+
+export interface EngineSetup {
+  readonly pools: ReadonlyArray<PoolSetup>
+  readonly observer: EngineObserver
+  /** Routes arrivals among the colocated (or, disaggregated, the prefill) instances. */
+  readonly router: Router
+  /** Routes handed-off requests among the decode instances (disaggregation; default: round-robin by the entry router's kind). */
+  readonly decodeRouter?: Router
+  /** Required when the pools are disaggregated. */
+  readonly kvTransfer?: KvTransferSetup
   /** Step one engine step at a time, never fast-forwarding (the oracle; default false). */
   readonly exactSteps?: boolean
 }
 
 export class Engine {
   readonly instances: ReadonlyArray<Instance>
+  /** Instances arrivals are routed to: colocated, or prefill when disaggregated. */
+  readonly entry: ReadonlyArray<Instance>
+  /** Decode instances (empty unless disaggregated). */
+  readonly decode: ReadonlyArray<Instance>
+  readonly disaggregated: boolean
   private nextId = 0
   private lastArrival = -Infinity
 
   constructor(private readonly setup: EngineSetup) {
     const list: Array<Instance> = []
-    for (let i = 0; i < setup.numInstances; i++) {
-      list.push(new Instance(i, setup.policy.make(setup.makeKvCache()), setup.perf, setup.observer, setup.maxModelLen, setup.maxNumSeqs))
-    }
+    setup.pools.forEach((p, pi) => {
+      for (let i = 0; i < p.count; i++) {
+        list.push(new Instance(list.length, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name))
+      }
+    })
     this.instances = list
+    this.decode = list.filter((x) => x.role === InstanceRole.Decode)
+    const prefill = list.filter((x) => x.role === InstanceRole.Prefill)
+    this.disaggregated = this.decode.length > 0 || prefill.length > 0
+    if (this.disaggregated) {
+      if (prefill.length === 0 || this.decode.length === 0 || prefill.length + this.decode.length !== list.length) {
+        throw new Error("a disaggregated cluster needs prefill and decode pools and no colocated pool")
+      }
+      if (setup.kvTransfer === undefined) throw new Error("a disaggregated cluster needs a KV transfer setup")
+      const hooks = this.hooks(setup.kvTransfer)
+      for (const x of list) x.hooks = hooks
+    }
+    this.entry = this.disaggregated ? prefill : list
   }
 
   /** Run every instance's steps that start before `tNs` (fast-forwarding steady decode runs). */
   advanceTo(tNs: number): void {
     const exact = this.setup.exactSteps === true
+    if (this.disaggregated) return this.advanceOrdered(tNs, exact)
     for (const inst of this.instances) {
       while (inst.clock < tNs && inst.hasWork()) {
         if (!exact && inst.canFastForward && inst.fastForward(tNs) > 0) continue
         if (inst.step() === 0) throw new Error(`engine stalled on instance ${inst.id} at ${inst.clock} ns with work queued`)
       }
+    }
+  }
+
+  /** Interacting instances: always move the one whose next event is earliest. */
+  private advanceOrdered(tNs: number, exact: boolean): void {
+    const all = this.instances
+    for (;;) {
+      let best: Instance | undefined
+      let bestT = Infinity
+      let secondT = Infinity
+      for (const inst of all) {
+        const t = inst.nextEventNs()
+        if (t < bestT) {
+          secondT = bestT
+          bestT = t
+          best = inst
+        } else if (t < secondT) secondT = t
+      }
+      if (best === undefined || bestT >= tNs) return
+      best.advance(secondT < tNs ? secondT : tNs, exact)
     }
   }
 
@@ -69,7 +150,22 @@ export class Engine {
     this.advanceTo(a.arrivalNs)
     const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens, a.content)
     this.setup.observer.onArrive?.(r)
-    const inst = this.instances[this.setup.router(this.instances)]!
+    const entry = this.entry
+    const inst = entry[this.setup.router(r, entry, a.arrivalNs)]!
+    if (this.disaggregated && this.setup.kvTransfer!.layerwise) {
+      // layer-wise: the decode instance is chosen up front and receives the layers as they are computed
+      const d = this.pickDecode(r, a.arrivalNs)
+      const why = d.rejectionReason(r)
+      if (why !== undefined && inst.rejectionReason(r) === undefined) {
+        r.instance = d.id
+        r.status = RequestStatus.Rejected
+        r.finishNs = a.arrivalNs
+        this.setup.observer.onReject?.(r, why)
+        return r
+      }
+      if (inst.admit(r)) d.receive(this.twin(r, inst), a.arrivalNs)
+      return r
+    }
     inst.admit(r)
     return r
   }
@@ -88,5 +184,77 @@ export class Engine {
 
   get submitted(): number {
     return this.nextId
+  }
+
+  private pickDecode(r: SimRequest, tNs: number): Instance {
+    const router = this.setup.decodeRouter ?? this.setup.router
+    return this.decode[router(r, this.decode, tNs)]!
+  }
+
+  /** The decode-side copy of a request admitted on prefill instance `p`. */
+  private twin(r: SimRequest, p: Instance): SimRequest {
+    const d = new SimRequest(r.id, r.arrivalNs, r.promptTokens, r.outputTokens, r.content)
+    d.prefillInstance = p.id
+    d.peer = r
+    r.peer = d
+    return d
+  }
+
+  private hooks(x: KvTransferSetup): DisaggregationHooks {
+    const pools = this.setup.pools
+    const instances = () => this.instances
+    /** Both sides ready (prefill done, decode blocks reserved): price and schedule the transfer. */
+    const arm = (d: SimRequest) => {
+      const rp = d.peer!
+      const dst = instances()[d.instance]!
+      const src = instances()[d.prefillInstance]!
+      const ps = pools[src.pool]!
+      const pd = pools[dst.pool]!
+      const tokens = d.promptTokens - d.cachedPromptTokens
+      const shards = Math.min(ps.gpusPerInstance, pd.gpusPerInstance)
+      const bytes = tokens * ps.kvBytesPerToken / shards
+      const dt = tokens > 0 ? x.network.kvTransferNs(bytes, x.crossNode) : 0
+      const h = d.prefillDoneNs
+      let start = d.kvReservedNs
+      if (dst.linkFreeNs > start) start = dst.linkFreeNs
+      let end = start + dt
+      if (x.layerwise) {
+        // layers computed before the link was free went as they were produced: what is left after
+        // the prefill ends is at least the last layer's share
+        const s0 = rp.firstScheduledNs > start ? rp.firstScheduledNs : start
+        end = Math.max(s0 + dt, h + Math.round(dt / ps.layers))
+      } else if (h > start) {
+        start = h
+        end = start + dt
+      }
+      dst.linkFreeNs = end
+      d.kvTransferStartNs = start
+      d.kvTransferEndNs = end
+      dst.startLoading(d, end)
+      src.releaseAt(rp, end)
+    }
+    return {
+      prefilled: (rp, tNs) => {
+        const src = instances()[rp.instance]!
+        let d = rp.peer
+        if (d === undefined) {
+          const dst = this.pickDecode(rp, tNs)
+          d = this.twin(rp, src)
+          d.prefillDoneNs = tNs
+          d.firstScheduledNs = rp.firstScheduledNs
+          d.preemptions = rp.preemptions
+          if (!dst.receive(d, tNs)) src.releaseAt(rp, tNs)
+          return
+        }
+        d.prefillDoneNs = tNs
+        d.firstScheduledNs = rp.firstScheduledNs
+        d.preemptions += rp.preemptions
+        if (d.kvReservedNs >= 0) arm(d)
+      },
+      reserved: (d, tNs) => {
+        d.kvReservedNs = tNs
+        if (d.prefillDoneNs >= 0) arm(d)
+      }
+    }
   }
 }

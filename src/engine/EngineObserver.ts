@@ -8,6 +8,8 @@ import type { BatchShape } from "../perf/BatchShape.js"
 
 export interface StepInfo {
   readonly instance: number
+  /** Name of the instance's pool. */
+  readonly pool: string
   readonly startNs: number
   readonly durationNs: number
   readonly shape: BatchShape

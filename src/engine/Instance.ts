@@ -4,11 +4,34 @@
  * advance the clock by the step time and apply the step's outputs (tokens, finishes). It does no
  * I/O and allocates nothing per token; the same function runs offline and under the server's Clock.
  */
+import { TimedQueue } from "../cluster/TimedQueue.js"
 import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
 import type { PerfModel } from "../perf/PerfModelService.js"
 import type { Scheduler } from "../scheduler/SchedulerService.js"
 import { makeStepPlan, type StepPlan } from "../scheduler/StepPlan.js"
 import type { EngineObserver, StepInfo } from "./EngineObserver.js"
+
+/** What an instance does in a cluster: both phases, or one side of prefill/decode disaggregation. */
+export const enum InstanceRole {
+  Colocated = 0,
+  /** vLLM `kv_role: kv_producer`: computes prompts, hands their KV to a decode instance. */
+  Prefill = 1,
+  /** vLLM `kv_role: kv_consumer`: receives prompts' KV, generates the output tokens. */
+  Decode = 2
+}
+
+export const ROLE_NAMES = ["colocated", "prefill", "decode"] as const
+export type RoleName = typeof ROLE_NAMES[number]
+
+/**
+ * The engine's side of disaggregation, called by prefill and decode instances: a prefill finished
+ * (`prefilled`, at the end of its step) and a decode instance reserved KV blocks for a handed-off
+ * request (`reserved`, at its schedule time).
+ */
+export interface DisaggregationHooks {
+  readonly prefilled: (r: SimRequest, tNs: number) => void
+  readonly reserved: (r: SimRequest, tNs: number) => void
+}
 
 export class Instance {
   /** Simulated time this instance has reached, ns. */
@@ -17,6 +40,20 @@ export class Instance {
   steps = 0
   /** Of those, steps taken by fastForward(). */
   fastForwardedSteps = 0
+  /** Sum of its step durations, ns (busy time). */
+  busyNs = 0
+  /** Disaggregation: when this decode instance's KV-receive link is next free, ns. */
+  linkFreeNs = 0
+  /** Disaggregation: set by the engine on prefill and decode instances. */
+  hooks: DisaggregationHooks | undefined = undefined
+  /** Decode: handed-off requests waiting for KV blocks, by hand-off time. */
+  private readonly inbox = new TimedQueue<SimRequest>()
+  /** Decode: requests whose KV is being transferred, by transfer end. */
+  private readonly loading = new TimedQueue<SimRequest>()
+  /** Prefill: handed-off requests whose blocks are freed once their transfer ends. */
+  private readonly releases = new TimedQueue<SimRequest>()
+  /** Decode: the inbox's head could not get blocks or a sequence slot at the last try. */
+  private stalled = false
   /** The last step left the instance in a steady decode state (see step()). */
   private steady = false
   private residues = new Int32Array(16)
@@ -30,11 +67,16 @@ export class Instance {
     readonly observer: EngineObserver,
     /** Longest prompt + output accepted, tokens. */
     readonly maxModelLen: number,
-    maxNumSeqs: number
+    private readonly maxNumSeqs: number,
+    /** Index of its pool in the cluster. */
+    readonly pool = 0,
+    readonly role: InstanceRole = InstanceRole.Colocated,
+    /** Name of its pool (requests.csv, steps.csv, summary.json). */
+    readonly poolName = "default"
   ) {
     this.plan = makeStepPlan(maxNumSeqs)
     this.info = {
-      instance: id, startNs: 0, durationNs: 0, shape: this.plan.shape, running: 0, waiting: 0,
+      instance: id, pool: poolName, startNs: 0, durationNs: 0, shape: this.plan.shape, running: 0, waiting: 0,
       kvBlocksUsed: 0, kvBlocksTotal: scheduler.kv.numBlocks, preempted: 0
     }
   }
@@ -43,12 +85,116 @@ export class Instance {
     return this.scheduler.hasWork()
   }
 
-  /** Reason `r` can never run here, or undefined when it can. */
+  /** Requests here that are not finished: waiting, running, and (decode) awaiting or loading KV. */
+  get outstanding(): number {
+    return this.scheduler.waiting.length + this.scheduler.running.length + this.inbox.length + this.loading.length
+  }
+
+  /** Reason `r` can never run here, or undefined when it can. A prefill instance generates one token. */
   rejectionReason(r: SimRequest): string | undefined {
-    if (r.promptTokens + r.outputTokens > this.maxModelLen) {
-      return `prompt (${r.promptTokens}) + output (${r.outputTokens}) tokens exceed max_model_len ${this.maxModelLen}`
+    const out = this.role === InstanceRole.Prefill ? 1 : r.outputTokens
+    if (r.promptTokens + out > this.maxModelLen) {
+      return `prompt (${r.promptTokens}) + output (${out}) tokens exceed max_model_len ${this.maxModelLen}`
     }
     return undefined
+  }
+
+  /**
+   * Earliest time this instance has something to do: its clock while the scheduler has work, else
+   * (decode) the next hand-off or KV-transfer end; Infinity when idle.
+   */
+  nextEventNs(): number {
+    if (this.scheduler.hasWork()) return this.clock
+    let t = this.loading.nextNs
+    if (!this.stalled && this.inbox.nextNs < t) t = this.inbox.nextNs
+    return t < this.clock ? this.clock : t
+  }
+
+  /**
+   * One move of the time-ordered (disaggregated) engine: at nextEventNs(), take the pending
+   * hand-offs and transfers, then run a step (or fast-forward steady decode steps starting before
+   * `limitNs`, the next event elsewhere in the cluster).
+   */
+  advance(limitNs: number, exact: boolean): void {
+    if (!this.scheduler.hasWork()) {
+      const t = this.nextEventNs()
+      if (t === Infinity) return
+      if (this.clock < t) this.clock = t
+      this.applyPending(this.clock)
+      this.steady = false
+      if (!this.scheduler.hasWork()) {
+        if (this.stalled && this.loading.length === 0) throw new Error(`decode instance ${this.id} stalled at ${this.clock} ns: a handed-off request can never get KV blocks`)
+        return
+      }
+    }
+    if (!exact && this.canFastForward) {
+      let lim = limitNs
+      if (this.loading.nextNs < lim) lim = this.loading.nextNs
+      if (this.inbox.nextNs > this.clock && this.inbox.nextNs < lim) lim = this.inbox.nextNs
+      if (this.fastForward(lim) > 0) return
+    }
+    if (this.step() === 0) throw new Error(`engine stalled on instance ${this.id} at ${this.clock} ns with work queued`)
+  }
+
+  /** Decode: a request handed off at `tNs` (its prefill done, or with layer-wise transfer, its arrival). */
+  receive(r: SimRequest, tNs: number): boolean {
+    r.instance = this.id
+    const why = this.rejectionReason(r)
+    if (why !== undefined) {
+      r.status = RequestStatus.Rejected
+      r.finishNs = tNs
+      this.observer.onReject?.(r, why)
+      return false
+    }
+    this.steady = false
+    this.stalled = false
+    this.inbox.push(tNs, r)
+    return true
+  }
+
+  /** Decode: `r`'s KV transfer ends at `tNs`; it then runs here. */
+  startLoading(r: SimRequest, tNs: number): void {
+    this.loading.push(tNs, r)
+  }
+
+  /** Prefill: free handed-off `r`'s blocks at `tNs` (when its transfer ends). */
+  releaseAt(r: SimRequest, tNs: number): void {
+    this.releases.push(tNs, r)
+  }
+
+  /**
+   * Disaggregation bookkeeping at a schedule point `now`: free the blocks of transfers that ended
+   * (prefill), start the requests whose KV arrived, and reserve blocks for waiting hand-offs in
+   * order while blocks and sequence slots last (decode; vLLM allocates a remote-prefilled request's
+   * blocks before its KV is pulled, so a full decode instance stalls transfers).
+   */
+  private applyPending(now: number): void {
+    const kv = this.scheduler.kv
+    while (this.releases.nextNs <= now) kv.release(this.releases.pop()!, true)
+    if (this.role !== InstanceRole.Decode) return
+    while (this.loading.nextNs <= now) {
+      const r = this.loading.pop()!
+      r.numComputed = r.promptTokens - 1 // the last prompt token is computed here, giving the first output token
+      this.scheduler.adoptRunning(r)
+      this.stalled = false
+    }
+    while (this.inbox.nextNs <= now) {
+      if (this.scheduler.running.length + this.scheduler.waiting.length + this.loading.length >= this.maxNumSeqs) {
+        this.stalled = true
+        return
+      }
+      const r = this.inbox.peek()!
+      const hit = kv.computedPrefix(r)
+      if (!kv.admit(r, hit, r.promptTokens, r.promptTokens)) {
+        this.stalled = true
+        return
+      }
+      this.inbox.pop()
+      r.cachedPromptTokens += hit
+      r.numComputed = hit
+      this.hooks!.reserved(r, now)
+    }
+    this.stalled = false
   }
 
   /**
@@ -87,12 +233,14 @@ export class Instance {
     const plan = this.plan
     const obs = this.observer
     const now = this.clock
+    if (this.role !== InstanceRole.Colocated) this.applyPending(now)
     this.scheduler.schedule(now, plan, obs.onPreempt)
     if (plan.count === 0) return 0
     const d = this.perf.stepTimeNs(plan.shape)
     const end = now + d
     this.clock = end
     this.steps++
+    this.busyNs += d
     const kv = this.scheduler.kv
 
     if (obs.onStep !== undefined) {
@@ -109,9 +257,18 @@ export class Instance {
     let finished = 0
     const onToken = obs.onToken
     const onGap = obs.onTokenGap
+    const prefillOnly = this.role === InstanceRole.Prefill
     for (let i = 0; i < plan.count; i++) {
       const r = plan.reqs[i]!
       if (r.numComputed < r.numTokens) continue // partial prefill chunk: no token yet
+      if (prefillOnly) {
+        // its KV goes to a decode instance; the blocks stay held until the transfer ends
+        r.status = RequestStatus.HandedOff
+        r.prefillDoneNs = end
+        finished++
+        this.hooks!.prefilled(r, end)
+        continue
+      }
       r.numOutput++
       if (r.firstTokenNs < 0) r.firstTokenNs = end
       else if (onGap !== undefined) onGap(end - r.lastTokenNs, 1)
@@ -198,6 +355,7 @@ export class Instance {
       }
       if (onGap !== undefined) onGap(d, n)
       clock += d
+      this.busyNs += d
       j++
     }
     if (j === 0) return 0

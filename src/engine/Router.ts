@@ -3,15 +3,17 @@
  * several, `round-robin` cycles and `least-loaded` picks the instance with the fewest
  * waiting x 4 + running requests (LLMServingSim 2.0's LOAD policy), lowest index on ties.
  */
+import type { SimRequest } from "../domain/SimRequest.js"
 import type { Instance } from "./Instance.js"
 
 export type RouterPolicy = "round-robin" | "least-loaded"
 
-export type Router = (instances: ReadonlyArray<Instance>) => number
+/** Index into `candidates` of the instance that gets `r`, arriving at `nowNs`. */
+export type Router = (r: SimRequest, candidates: ReadonlyArray<Instance>, nowNs: number) => number
 
 export const makeRouter = (policy: RouterPolicy): Router => {
   if (policy === "least-loaded") {
-    return (instances) => {
+    return (_r, instances) => {
       let best = 0
       let bestLoad = Infinity
       for (let i = 0; i < instances.length; i++) {
@@ -26,7 +28,7 @@ export const makeRouter = (policy: RouterPolicy): Router => {
     }
   }
   let next = 0
-  return (instances) => {
+  return (_r, instances) => {
     const i = next % instances.length
     next = i + 1
     return i

@@ -2,26 +2,41 @@
  * The offline simulation: the arrival Stream folded through the engine on virtual time, then
  * drained. Services are looked up once here; the per-arrival work is plain function calls
  * (one Effect per Stream chunk, none per request or token).
+ *
+ * `simulate` runs one colocated pool on the services in context (tests swap any of them);
+ * `simulateCluster` builds every pool's services from its own configuration through the standard
+ * layers (`poolLayer`) and runs them together. Both end in `runPools`, so a one-pool cluster file
+ * and the equivalent flags give the same results, byte for byte.
  */
 import { Effect, Stream } from "effect"
+import { ClusterStats } from "../cluster/ClusterStats.js"
 import { ConfigService } from "../config/ConfigService.js"
+import type { ClusterConfig, PoolRole } from "../domain/Cluster.js"
+import type { FileError, NoKvMemory } from "../domain/errors.js"
+import { kvBytesPerToken } from "../domain/Model.js"
+import type { Network } from "../domain/Network.js"
+import type { SimConfig } from "../domain/SimConfig.js"
 import { emptyPrefixCacheStats } from "../memory/KvCache.js"
-import { MemoryService } from "../memory/MemoryService.js"
+import { type Memory, MemoryService } from "../memory/MemoryService.js"
 import type { KvCapacity } from "../memory/capacity.js"
 import { MetricsCollector } from "../metrics/MetricsCollector.js"
 import type { Summary } from "../metrics/Summary.js"
-import { PerfModelService } from "../perf/PerfModelService.js"
-import { SchedulerService } from "../scheduler/SchedulerService.js"
-import { TraceWriter } from "../trace/TraceWriter.js"
-import type { FileError } from "../domain/errors.js"
+import { NetworkService } from "../network/NetworkService.js"
 import { networkConfig } from "../network/spec.js"
+import { type PerfModel, PerfModelService } from "../perf/PerfModelService.js"
+import { type SchedulerPolicy, SchedulerService } from "../scheduler/SchedulerService.js"
+import { TraceWriter } from "../trace/TraceWriter.js"
+import { poolLayer } from "../layers.js"
 import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
+import { InstanceRole } from "./Instance.js"
 import { makeRouter, type RouterPolicy } from "./Router.js"
 
 export interface SimulationResult {
   readonly summary: Summary
+  /** KV capacity of one instance of the first pool. */
   readonly capacity: KvCapacity
+  /** Perf model of the first pool (with several pools: each pool's, joined). */
   readonly perfModel: string
   readonly engine: Engine
 }
@@ -38,29 +53,78 @@ export interface SimulationOptions {
   readonly workload?: Record<string, unknown>
 }
 
+/** One pool with its services looked up. */
+export interface PoolRun {
+  readonly name: string
+  readonly role: PoolRole
+  readonly instances: number
+  readonly config: SimConfig
+  readonly perf: PerfModel
+  readonly memory: Memory
+  readonly policy: SchedulerPolicy
+  /** Prices its KV transfers (needed by a decode pool). */
+  readonly network?: Network | undefined
+}
+
+const ROLE = { colocated: InstanceRole.Colocated, prefill: InstanceRole.Prefill, decode: InstanceRole.Decode } as const
+
+/** summary.config of one pool's instance configuration. */
+const poolConfigJson = (p: PoolRun) => {
+  const cfg = p.config
+  return {
+    model: cfg.model.id,
+    hardware: cfg.hardware.name,
+    perf_model: p.perf.name,
+    network: networkConfig(cfg),
+    scheduler: p.policy.name,
+    num_instances: p.instances,
+    engine: cfg.engine,
+    // the datasheet roofline's parameters, only when it is the model in use
+    ...(cfg.perfModel === undefined ? { roofline: cfg.roofline } : {}),
+    kv_cache: p.memory.capacity
+  }
+}
+
 /**
- * Run a simulation of `arrivals` (non-decreasing arrival times). Fails with the stream's error or
- * a FileError from the TraceWriter.
+ * Run `arrivals` (non-decreasing arrival times) through the pools. Fails with the stream's error
+ * or a FileError from the TraceWriter.
  */
-export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: SimulationOptions = {}) =>
+export const runPools = <E>(
+  arrivals: Stream.Stream<Arrival, E>,
+  pools: ReadonlyArray<PoolRun>,
+  cluster: Pick<ClusterConfig, "router" | "decodeRouter" | "kvTransfer" | "source">,
+  options: SimulationOptions
+) =>
   Effect.gen(function*() {
-    const cfg = yield* ConfigService
-    const perf = yield* PerfModelService
-    const memory = yield* MemoryService
-    const policy = yield* SchedulerService
     const sink = yield* TraceWriter
+    const first = pools[0]!
     const metrics = new MetricsCollector()
-    const observers = [metrics.observer, sink.observer]
+    const instancePools = pools.flatMap((p, i) => Array.from({ length: p.instances }, () => i))
+    const stats = new ClusterStats(instancePools, pools.map((p) => ({
+      name: p.name, role: ROLE[p.role], hardware: p.config.hardware.name, model: p.config.model.id, kvBlocks: p.memory.capacity.numBlocks
+    })))
+    const observers = [metrics.observer, stats.observer, sink.observer]
     if (options.observer !== undefined) observers.push(options.observer)
+    const disaggregated = pools.some((p) => p.role !== "colocated")
+    const decodePool = pools.find((p) => p.role === "decode")
     const engine = new Engine({
-      numInstances: cfg.numInstances,
-      policy,
-      makeKvCache: memory.makeKvCache,
-      perf,
+      pools: pools.map((p) => ({
+        name: p.name,
+        role: ROLE[p.role],
+        count: p.instances,
+        policy: p.policy,
+        makeKvCache: p.memory.makeKvCache,
+        perf: p.perf,
+        maxModelLen: p.config.engine.maxModelLen,
+        maxNumSeqs: p.config.engine.maxNumSeqs,
+        kvBytesPerToken: kvBytesPerToken(p.config.model, p.config.engine.kvCacheDtypeBytes),
+        gpusPerInstance: p.config.engine.tensorParallelSize,
+        layers: p.config.model.layers
+      })),
       observer: combineObservers(...observers),
-      router: makeRouter(options.router ?? "round-robin"),
-      maxModelLen: cfg.engine.maxModelLen,
-      maxNumSeqs: cfg.engine.maxNumSeqs,
+      router: makeRouter((options.router ?? cluster.router) as RouterPolicy),
+      decodeRouter: makeRouter(cluster.decodeRouter as RouterPolicy),
+      ...(disaggregated && decodePool?.network !== undefined ? { kvTransfer: { network: decodePool.network, ...cluster.kvTransfer } } : {}),
       exactSteps: options.exactSteps ?? false
     })
     yield* Stream.runForEachChunk(arrivals, (chunk) =>
@@ -77,24 +141,70 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
       prefixCache.preemptedQueries += st.preemptedQueries
       prefixCache.preemptedHits += st.preemptedHits
     }
-    const summary = metrics.summary({
-      kvCacheBlocks: memory.capacity.numBlocks,
-      prefixCache,
-      seed: cfg.seed,
-      config: {
-        model: cfg.model.id,
-        hardware: cfg.hardware.name,
-        perf_model: perf.name,
-        network: networkConfig(cfg),
-        scheduler: policy.name,
-        num_instances: cfg.numInstances,
-        engine: cfg.engine,
-        // the datasheet roofline's parameters, only when it is the model in use
-        ...(cfg.perfModel === undefined ? { roofline: cfg.roofline } : {}),
-        kv_cache: memory.capacity,
-        ...(options.workload === undefined ? {} : { workload: options.workload })
+    const single = pools.length === 1
+    const workload = options.workload === undefined ? {} : { workload: options.workload }
+    const config = single
+      ? { ...poolConfigJson(first), ...workload }
+      : {
+        pools: pools.map((p) => ({ pool: p.name, role: p.role, ...poolConfigJson(p) })),
+        router: options.router ?? cluster.router,
+        ...(disaggregated ? { decode_router: cluster.decodeRouter, kv_transfer: { cross_node: cluster.kvTransfer.crossNode, layerwise: cluster.kvTransfer.layerwise } } : {}),
+        ...(cluster.source === undefined ? {} : { cluster_config: cluster.source }),
+        ...workload
       }
+    const base = metrics.summary({
+      kvCacheBlocks: first.memory.capacity.numBlocks,
+      prefixCache,
+      seed: first.config.seed,
+      config
     })
+    const summary = {
+      ...base,
+      instances: stats.instancesJson(engine.instances, base.duration),
+      pools: stats.poolsJson(engine.instances, base.duration),
+      config: base.config
+    } as Summary
     yield* sink.writeSummary(summary)
-    return { summary, capacity: memory.capacity, perfModel: perf.name, engine } satisfies SimulationResult
+    const perfModel = single ? first.perf.name : pools.map((p) => `${p.name}: ${p.perf.name}`).join("; ")
+    return { summary, capacity: first.memory.capacity, perfModel, engine } satisfies SimulationResult
+  })
+
+/**
+ * Run a simulation of `arrivals` on one colocated pool of `numInstances` instances, with the
+ * services in context. Fails with the stream's error or a FileError from the TraceWriter.
+ */
+export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: SimulationOptions = {}) =>
+  Effect.gen(function*() {
+    const cfg = yield* ConfigService
+    const pool: PoolRun = {
+      name: "default",
+      role: "colocated",
+      instances: cfg.numInstances,
+      config: cfg,
+      perf: yield* PerfModelService,
+      memory: yield* MemoryService,
+      policy: yield* SchedulerService
+    }
+    const router = options.router ?? "round-robin"
+    return yield* runPools(arrivals, [pool], { router, decodeRouter: router, kvTransfer: { crossNode: true, layerwise: false } }, options)
   }) as Effect.Effect<SimulationResult, E | FileError, ConfigService | PerfModelService | MemoryService | SchedulerService | TraceWriter>
+
+/**
+ * Run a simulation of `arrivals` on a cluster: every pool's services come from its own
+ * configuration through the standard layers. Fails with the stream's error, NoKvMemory for a pool
+ * whose model does not fit, or a FileError from the TraceWriter.
+ */
+export const simulateCluster = <E>(arrivals: Stream.Stream<Arrival, E>, cluster: ClusterConfig, options: SimulationOptions = {}) =>
+  Effect.gen(function*() {
+    const pools: Array<PoolRun> = []
+    for (const p of cluster.pools) {
+      const services = yield* Effect.all({
+        perf: PerfModelService,
+        memory: MemoryService,
+        policy: SchedulerService,
+        network: NetworkService
+      }).pipe(Effect.provide(poolLayer(p.config)))
+      pools.push({ name: p.name, role: p.role, instances: p.instances, config: p.config, ...services })
+    }
+    return yield* runPools(arrivals, pools, cluster, options)
+  }) as Effect.Effect<SimulationResult, E | FileError | NoKvMemory, TraceWriter>

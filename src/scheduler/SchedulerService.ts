@@ -19,6 +19,12 @@ export interface Scheduler {
   /** Queue an arrived request. */
   readonly enqueue: (r: SimRequest) => void
   /**
+   * Put a request whose KV blocks are already held (a decode instance's request whose KV arrived
+   * from a prefill instance) straight into the running list, as vLLM does once a remote KV load
+   * finishes.
+   */
+  readonly adoptRunning: (r: SimRequest) => void
+  /**
    * Decide the step starting at `now` (ns): fills `plan`, allocates KV blocks, advances
    * `numComputed` of the scheduled requests, preempts when blocks run out (calling `onPreempt`).
    */

@@ -128,6 +128,10 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
     running,
     kv,
     enqueue: (r) => waiting.pushBack(r),
+    adoptRunning: (r) => {
+      running.push(r)
+      r.status = RequestStatus.Running
+    },
     schedule,
     removeFinished,
     abort,

@@ -233,7 +233,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         const nowNs = yield* clockNs
         // the request may have reached the socket earlier than now (parsing took time): that is its arrival
         const wallNs = arrivedWallNs === undefined ? nowNs : Math.min(nowNs, Math.max(startNs, arrivedWallNs))
-        const inst = instances[router(instances)]!
+        const inst = instances[router(undefined as never, instances, 0)]!
         // A busy instance whose next step start lags the wall clock (the process was too slow to
         // keep up) sees the arrival at that step start: simulated time never runs backwards.
         let t = Math.max(lastArrival, simOf(wallNs))
