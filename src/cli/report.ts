@@ -1,5 +1,5 @@
 /** The console report of a run, laid out like vLLM's `bench serve` result block. */
-import type { SimConfig } from "../config/ConfigService.js"
+import type { ClusterConfig } from "../domain/Cluster.js"
 import type { SimulationResult } from "../engine/simulate.js"
 
 const line = (label: string, value: string) => `${label.padEnd(40)}${value}`
@@ -11,16 +11,37 @@ const center = (s: string, n: number, c: string) => {
   return c.repeat(left) + s + c.repeat(pad - left)
 }
 
-export const formatReport = (cfg: SimConfig, res: SimulationResult, workload: string): string => {
+/** One row per pool: role, instances, hardware, parallelism, KV blocks, requests, utilisation and latencies. */
+const poolTable = (cluster: ClusterConfig, res: SimulationResult): Array<string> => {
+  const rows = (res.summary as unknown as { pools: ReadonlyArray<Record<string, unknown>> }).pools
+  const header = ["pool", "role", "inst", "hardware", "TP", "KV blocks", "done", "util %", "TTFT ms", "TPOT ms", "p99 E2E ms"]
+  const cells = rows.map((p, i) => {
+    const c = cluster.pools[i]!.config
+    const n = (k: string) => typeof p[k] === "number" ? f2(p[k] as number) : "-"
+    return [String(p.pool), String(p.role), String(p.instances), c.hardware.name, String(c.engine.tensorParallelSize), String(p.kv_cache_blocks),
+      String(p.role === "prefill" ? p.prefilled : p.completed), f2(100 * (p.utilization as number)), n("mean_ttft_ms"), n("mean_tpot_ms"), n("p99_e2el_ms")]
+  })
+  const width = header.map((h, j) => Math.max(h.length, ...cells.map((r) => r[j]!.length)))
+  const fmt = (r: ReadonlyArray<string>) => r.map((x, j) => j < 4 ? x.padEnd(width[j]!) : x.padStart(width[j]!)).join("  ")
+  return [center(" Pools ", 51, "-"), fmt(header), ...cells.map(fmt)]
+}
+
+export const formatReport = (cluster: ClusterConfig, res: SimulationResult, workload: string): string => {
   const s = res.summary
   const cap = res.capacity
+  const cfg = cluster.pools[0]!.config
+  const single = cluster.pools.length === 1
   const out: Array<string> = []
   out.push(center(" Simulation Result ", 51, "="))
   out.push(line("Model:", cfg.model.id))
-  out.push(line("Hardware:", `${cfg.hardware.name} (${cfg.hardware.fullName})` + (cfg.numInstances > 1 ? ` x ${cfg.numInstances} instances` : "")))
+  if (single) {
+    out.push(line("Hardware:", `${cfg.hardware.name} (${cfg.hardware.fullName})` + (cfg.numInstances > 1 ? ` x ${cfg.numInstances} instances` : "")))
+  } else {
+    out.push(line("Cluster:", cluster.pools.map((p) => `${p.instances} x ${p.role} ${p.config.hardware.name}`).join(" + ")))
+  }
   out.push(line("Workload:", workload))
   out.push(line("Perf model:", res.perfModel))
-  out.push(line("KV cache:", `${cap.numBlocks} blocks x ${cap.blockSize} tokens` + (cap.overridden ? " (override)" : ` (${(cap.numBlocks * cap.blockBytes / 1e9).toFixed(2)} GB)`)))
+  if (single) out.push(line("KV cache:", `${cap.numBlocks} blocks x ${cap.blockSize} tokens` + (cap.overridden ? " (override)" : ` (${(cap.numBlocks * cap.blockBytes / 1e9).toFixed(2)} GB)`)))
   out.push(line("Successful requests:", String(s.completed)))
   out.push(line("Rejected requests:", String(s.rejected)))
   out.push(line("Benchmark duration (s):", f2(s.duration)))
@@ -44,6 +65,7 @@ export const formatReport = (cfg: SimConfig, res: SimulationResult, workload: st
   block("Time per Output Token (excl. 1st token)", "tpot", "TPOT")
   block("Inter-token Latency", "itl", "ITL")
   block("End-to-end Latency", "e2el", "E2EL")
+  if (!single || cfg.numInstances > 1) out.push(...poolTable(cluster, res))
   out.push("=".repeat(51))
   if (s.rejections.length > 0) out.push(`first rejection: request ${s.rejections[0]!.id}: ${s.rejections[0]!.reason}`)
   return out.join("\n")

@@ -1,21 +1,32 @@
 /** `llmservingsim simulate`: an offline run on virtual time. */
-import { Command } from "@effect/cli"
+import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
+import { resolveCluster } from "../cluster/resolveCluster.js"
 import { resolveConfig } from "../config/resolve.js"
+import { singlePool } from "../domain/Cluster.js"
 import { InputError } from "../domain/errors.js"
-import { simulate } from "../engine/simulate.js"
-import { simulationLayer } from "../layers.js"
+import { simulateCluster } from "../engine/simulate.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { engineOptions, outputOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 import { formatReport } from "./report.js"
 
+const clusterConfig = Options.file("cluster-config").pipe(
+  Options.optional,
+  Options.withDescription("A cluster as JSON or YAML: pools of instances (model, hardware, parallelism, engine flags, role colocated|prefill|decode), routers, KV transfer (see resources/clusters/); engine flags given here are every pool's defaults")
+)
+
 export const simulateCommand = Command.make(
   "simulate",
-  { ...engineOptions, ...workloadOptions, ...outputOptions },
+  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig },
   (o) =>
     Effect.gen(function*() {
-      const cfg = yield* resolveConfig(toEngineFlags(o))
+      const flags = toEngineFlags(o)
+      const cluster = yield* Option.match(o.clusterConfig, {
+        onNone: () => Effect.map(resolveConfig(flags), (cfg) => singlePool(cfg, o.router)),
+        onSome: (file) => resolveCluster(file, flags, o.router)
+      })
+      const cfg = cluster.pools[0]!.config
       const workload = yield* resolveWorkload(toWorkloadFlags(o), cfg.seed)
       const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir) })
       // progress on an interactive stderr only, at most every 200 ms of wall time
@@ -27,20 +38,19 @@ export const simulateCommand = Command.make(
         lastShown = now
         process.stderr.write(`\r${n} requests submitted, simulated time ${(clockNs / 1e9).toFixed(1)} s`)
       }
-      const result = yield* simulate(workload.arrivals, {
-        router: o.router,
+      const result = yield* simulateCluster(workload.arrivals, cluster, {
         workload: workload.spec,
         exactSteps: o.exactSteps,
         ...(tty ? { onProgress } : {})
       }).pipe(
-        Effect.provide(simulationLayer(cfg, writer))
+        Effect.provide(writer)
       )
       if (tty && lastShown > 0) process.stderr.write("\r\x1b[K")
       if (result.engine.submitted === 0) {
         return yield* new InputError({ path: Option.getOrElse(o.trace, () => "workload"), expected: "at least one request (the trace has none)" })
       }
       if (o.json) yield* Console.log(JSON.stringify(result.summary, null, 2))
-      else if (!o.quiet) yield* Console.log(formatReport(cfg, result, workload.description))
+      else if (!o.quiet) yield* Console.log(formatReport(cluster, result, workload.description))
       if (Option.isSome(o.outputDir) && !o.quiet && !o.json) yield* Console.log(`results written to ${o.outputDir.value}/ (summary.json, requests.csv, steps.csv)`)
     })
 ).pipe(Command.withDescription("Simulate vLLM-style serving of a workload (a trace or the built-in generator) on virtual time"))

@@ -24,6 +24,7 @@ export class ClusterStats {
   private readonly outputTokens: Float64Array
   private readonly poolMetrics: ReadonlyArray<MetricsCollector> | undefined
   private readonly poolOf: Int32Array
+  readonly observer: EngineObserver
 
   constructor(instancePools: ReadonlyArray<number>, private readonly pools: ReadonlyArray<PoolInfo>) {
     const n = instancePools.length
@@ -33,9 +34,8 @@ export class ClusterStats {
     this.outputTokens = new Float64Array(n)
     this.poolOf = Int32Array.from(instancePools)
     this.poolMetrics = pools.length > 1 ? pools.map(() => new MetricsCollector()) : undefined
+    this.observer = this.makeObserver()
   }
-
-  readonly observer: EngineObserver = this.makeObserver()
 
   private makeObserver(): EngineObserver {
     const pm = this.poolMetrics

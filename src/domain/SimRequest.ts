@@ -44,6 +44,8 @@ export class SimRequest {
   preemptions = 0
   /** Instance it was routed to (with disaggregation: the decode instance). */
   instance = 0
+  /** Name of the pool of `instance`. */
+  pool = "default"
   /** Disaggregation: the prefill instance that computed its prompt, or -1. */
   prefillInstance = -1
   /** Disaggregation: the same request on the other side (prefill <-> decode), or undefined. */

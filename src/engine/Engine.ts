@@ -158,6 +158,7 @@ export class Engine {
       const why = d.rejectionReason(r)
       if (why !== undefined && inst.rejectionReason(r) === undefined) {
         r.instance = d.id
+        r.pool = d.poolName
         r.status = RequestStatus.Rejected
         r.finishNs = a.arrivalNs
         this.setup.observer.onReject?.(r, why)

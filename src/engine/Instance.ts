@@ -139,6 +139,7 @@ export class Instance {
   /** Decode: a request handed off at `tNs` (its prefill done, or with layer-wise transfer, its arrival). */
   receive(r: SimRequest, tNs: number): boolean {
     r.instance = this.id
+    r.pool = this.poolName
     const why = this.rejectionReason(r)
     if (why !== undefined) {
       r.status = RequestStatus.Rejected
@@ -203,6 +204,7 @@ export class Instance {
    */
   admit(r: SimRequest): boolean {
     r.instance = this.id
+    r.pool = this.poolName
     this.steady = false // a new waiting request may be admitted by the next step
     if (!this.scheduler.hasWork() && this.clock < r.arrivalNs) this.clock = r.arrivalNs
     const why = this.rejectionReason(r)

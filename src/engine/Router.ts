@@ -6,7 +6,8 @@
 import type { SimRequest } from "../domain/SimRequest.js"
 import type { Instance } from "./Instance.js"
 
-export type RouterPolicy = "round-robin" | "least-loaded"
+export const ROUTER_POLICIES = ["round-robin", "least-loaded"] as const
+export type RouterPolicy = typeof ROUTER_POLICIES[number]
 
 /** Index into `candidates` of the instance that gets `r`, arriving at `nowNs`. */
 export type Router = (r: SimRequest, candidates: ReadonlyArray<Instance>, nowNs: number) => number

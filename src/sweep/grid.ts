@@ -5,6 +5,7 @@
  */
 import { InvalidOption } from "../domain/errors.js"
 import type { EngineFlags } from "../config/resolve.js"
+import { ENGINE_FLAG_TABLE, type FlagKind as Kind } from "../config/engineFlagTable.js"
 import type { WorkloadFlags } from "../workload/Workload.js"
 
 /** One configuration: flag overrides as plain data (cloned into worker threads). */
@@ -17,18 +18,7 @@ export interface SweepJob {
   readonly point: Readonly<Record<string, string>>
 }
 
-type Kind = "int" | "float" | "string" | "bool"
-const ENGINE: Record<string, [keyof EngineFlags, Kind]> = {
-  model: ["model", "string"], hardware: ["hardware", "string"], "block-size": ["blockSize", "int"],
-  "gpu-memory-utilization": ["gpuMemoryUtilization", "float"], "num-gpu-blocks-override": ["numGpuBlocksOverride", "int"],
-  "max-num-batched-tokens": ["maxNumBatchedTokens", "int"], "max-num-seqs": ["maxNumSeqs", "int"], "max-model-len": ["maxModelLen", "int"],
-  "enable-chunked-prefill": ["enableChunkedPrefill", "bool"], "long-prefill-token-threshold": ["longPrefillTokenThreshold", "int"],
-  "scheduler-reserve-full-isl": ["schedulerReserveFullIsl", "bool"], "enable-prefix-caching": ["enablePrefixCaching", "bool"], "kv-cache-dtype": ["kvCacheDtype", "string"], dtype: ["dtype", "string"],
-  "tensor-parallel-size": ["tensorParallelSize", "int"], "num-instances": ["numInstances", "int"], seed: ["seed", "int"],
-  "compute-efficiency": ["computeEfficiency", "float"], "attention-efficiency": ["attentionComputeEfficiency", "float"],
-  "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"],
-  network: ["network", "string"], "perf-model": ["perfModel", "string"]
-}
+const ENGINE = ENGINE_FLAG_TABLE
 const WORKLOAD: Record<string, [keyof WorkloadFlags, Kind]> = {
   trace: ["trace", "string"], "num-requests": ["numRequests", "int"], "rate-scale": ["rateScale", "float"], "request-rate": ["requestRate", "string"],
   burstiness: ["burstiness", "float"], "input-len": ["inputLen", "int"], "output-len": ["outputLen", "int"], "length-dist": ["lengthDist", "string"],

@@ -13,7 +13,8 @@ export const nsToMs = (ns: number): string => {
 const ms6 = (x: number): string => x.toFixed(6)
 
 export const REQUESTS_HEADER =
-  "id,instance,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,preemptions,cached_tokens,reason\n"
+  "id,instance,pool,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,preemptions,cached_tokens," +
+  "prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,reason\n"
 
 const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
@@ -24,13 +25,14 @@ export const requestRow = (r: SimRequest, reason = ""): string => {
   const ttft = done ? nsToMs(r.firstTokenNs - r.arrivalNs) : ""
   const tpot = done && r.numOutput > 1 ? ms6((r.lastTokenNs - r.firstTokenNs) / 1e6 / (r.numOutput - 1)) : ""
   const e2e = done ? nsToMs(r.finishNs - r.arrivalNs) : ""
-  return `${r.id},${r.instance},${status},${nsToMs(r.arrivalNs)},${nsToMs(r.arrivalNs)},${nsToMs(r.firstScheduledNs)},` +
-    `${nsToMs(r.firstTokenNs)},${nsToMs(r.finishNs)},${r.promptTokens},${r.numOutput},${ttft},${tpot},${e2e},${r.preemptions},${r.cachedPromptTokens},${csvQuote(reason)}\n`
+  return `${r.id},${r.instance},${r.pool},${status},${nsToMs(r.arrivalNs)},${nsToMs(r.arrivalNs)},${nsToMs(r.firstScheduledNs)},` +
+    `${nsToMs(r.firstTokenNs)},${nsToMs(r.finishNs)},${r.promptTokens},${r.numOutput},${ttft},${tpot},${e2e},${r.preemptions},${r.cachedPromptTokens},` +
+    `${r.prefillInstance < 0 ? "" : r.prefillInstance},${nsToMs(r.prefillDoneNs)},${nsToMs(r.kvTransferStartNs)},${nsToMs(r.kvTransferEndNs)},${csvQuote(reason)}\n`
 }
 
 export const STEPS_HEADER =
-  "instance,start_ms,duration_ms,prefill_seqs,prefill_tokens,decode_seqs,running,waiting,kv_blocks_used,kv_blocks_total,preempted\n"
+  "instance,pool,start_ms,duration_ms,prefill_seqs,prefill_tokens,decode_seqs,running,waiting,kv_blocks_used,kv_blocks_total,preempted\n"
 
 export const stepRow = (s: StepInfo): string =>
-  `${s.instance},${nsToMs(s.startNs)},${nsToMs(s.durationNs)},${s.shape.numPrefill},${s.shape.prefillTokens},${s.shape.numDecode},` +
+  `${s.instance},${s.pool},${nsToMs(s.startNs)},${nsToMs(s.durationNs)},${s.shape.numPrefill},${s.shape.prefillTokens},${s.shape.numDecode},` +
   `${s.running},${s.waiting},${s.kvBlocksUsed},${s.kvBlocksTotal},${s.preempted}\n`

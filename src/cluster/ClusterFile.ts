@@ -1,0 +1,143 @@
+/**
+ * `--cluster-config FILE`: a cluster as JSON or YAML, checked with Effect Schema. Every error names
+ * the file and the path of the bad field (`pools.1.engine.max-num-seqs`). Shape:
+ *
+ *   router: least-outstanding        # router of arrivals (colocated or prefill instances)
+ *   decode_router: least-kv          # disaggregation: router of handed-off requests
+ *   kv_transfer: { mode: whole, cross_node: true }
+ *   pools:
+ *     - name: prefill
+ *       instances: 2
+ *       kv_transfer_config: { kv_role: kv_producer }   # vLLM's --kv-transfer-config (or role: prefill)
+ *       model: meta-llama/Llama-3.1-8B-Instruct        # default: --model
+ *       hardware: H100                                 # default: --hardware
+ *       engine: { tensor-parallel-size: 2 }            # any engine flag of simulate, vLLM names
+ *
+ * Engine flags given on the command line are every pool's defaults; the file overrides them per pool.
+ */
+import { Effect, ParseResult, Schema } from "effect"
+import * as fs from "node:fs"
+import { parse as parseYaml } from "yaml"
+import { ENGINE_FLAG_TABLE } from "../config/engineFlagTable.js"
+import type { EngineFlags } from "../config/resolve.js"
+import { FileError, InputError } from "../domain/errors.js"
+
+const Int = Schema.Number.pipe(Schema.int(), Schema.positive())
+const FlagValue = Schema.Union(Schema.Number, Schema.Boolean, Schema.String)
+
+/** vLLM's `--kv-transfer-config` (the fields the simulator reads: kv_role; kv_connector is recorded). */
+const KvTransferConfig = Schema.Struct({
+  kv_role: Schema.Literal("kv_producer", "kv_consumer", "kv_both"),
+  kv_connector: Schema.optional(Schema.String)
+})
+
+const PoolFile = Schema.Struct({
+  description: Schema.optional(Schema.String),
+  name: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9_.-]+$/, { message: () => "a name of letters, digits, '_', '.', '-'" }))),
+  role: Schema.optional(Schema.Literal("colocated", "prefill", "decode")),
+  kv_transfer_config: Schema.optional(KvTransferConfig),
+  instances: Schema.optional(Int),
+  model: Schema.optional(Schema.String),
+  hardware: Schema.optional(Schema.String),
+  engine: Schema.optional(Schema.Record({ key: Schema.String, value: FlagValue }))
+})
+
+export const ClusterFileSchema = Schema.Struct({
+  /** Free text (JSON has no comments). */
+  description: Schema.optional(Schema.String),
+  router: Schema.optional(Schema.String),
+  decode_router: Schema.optional(Schema.String),
+  kv_transfer: Schema.optional(Schema.Struct({
+    mode: Schema.optional(Schema.Literal("whole", "layerwise")),
+    cross_node: Schema.optional(Schema.Boolean)
+  })),
+  pools: Schema.NonEmptyArray(PoolFile)
+})
+export type ClusterFile = typeof ClusterFileSchema.Type
+
+/** One pool as the file describes it, its engine section turned into flags. */
+export interface PoolDraft {
+  readonly name: string
+  readonly role: "colocated" | "prefill" | "decode"
+  readonly instances: number
+  readonly flags: EngineFlags
+  /** File path of each engine key given (for errors), by flag name ("--max-num-seqs"). */
+  readonly fieldOf: ReadonlyMap<string, string>
+}
+
+const fail = (path: string, field: string, expected: string, got?: string) =>
+  new InputError({ path, field, expected, ...(got === undefined ? {} : { got }) })
+
+/** Parse and check `file`; fails with FileError (unreadable) or InputError (naming the field). */
+export const readClusterFile = (file: string): Effect.Effect<ClusterFile, FileError | InputError> =>
+  Effect.gen(function*() {
+    const text = yield* Effect.try({
+      try: () => fs.readFileSync(file, "utf8"),
+      catch: (e) => new FileError({ path: file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file (--cluster-config)" : (e as Error).message })
+    })
+    const raw = yield* Effect.try({
+      try: () => (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as unknown,
+      catch: (e) => new InputError({ path: file, expected: `valid ${/\.json$/i.test(file) ? "JSON" : "YAML"} (${(e as Error).message.split("\n")[0]})` })
+    })
+    const decoded = Schema.decodeUnknownEither(ClusterFileSchema, { onExcessProperty: "error", errors: "first" })(raw)
+    if (decoded._tag === "Left") {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]!
+      const where = issue.path.map(String).join(".")
+      return yield* fail(file, where === "" ? "(top level)" : where, issue._tag === "Unexpected" ? "no such field (check its spelling)" : issue.message)
+    }
+    return decoded.right
+  })
+
+/** Role from `role` or `kv_transfer_config.kv_role` (they must agree). */
+const roleOf = (file: string, i: number, p: ClusterFile["pools"][number]) =>
+  Effect.gen(function*() {
+    const fromKv = p.kv_transfer_config === undefined ? undefined
+      : ({ kv_producer: "prefill", kv_consumer: "decode", kv_both: "colocated" } as const)[p.kv_transfer_config.kv_role]
+    if (p.role !== undefined && fromKv !== undefined && p.role !== fromKv) {
+      return yield* fail(file, `pools.${i}.role`, `the role its kv_transfer_config.kv_role ${p.kv_transfer_config!.kv_role} implies (${fromKv})`, p.role)
+    }
+    return p.role ?? fromKv ?? "colocated"
+  })
+
+/**
+ * The file's pools as engine flags over `base` (the command line's). Fails with InputError naming
+ * an unknown or mistyped engine key, a repeated pool name, or roles that do not form a cluster
+ * (all colocated, or prefill and decode pools only).
+ */
+export const poolDrafts = (file: string, f: ClusterFile, base: EngineFlags): Effect.Effect<Array<PoolDraft>, InputError> =>
+  Effect.gen(function*() {
+    const out: Array<PoolDraft> = []
+    for (const [i, p] of f.pools.entries()) {
+      const role = yield* roleOf(file, i, p)
+      const name = p.name ?? (f.pools.length === 1 ? "default" : `${role}${i}`)
+      if (out.some((o) => o.name === name)) return yield* fail(file, `pools.${i}.name`, "a name no other pool has", JSON.stringify(name))
+      const flags: Record<string, unknown> = { ...base, ...(p.model === undefined ? {} : { model: p.model }), ...(p.hardware === undefined ? {} : { hardware: p.hardware }) }
+      const fieldOf = new Map<string, string>()
+      if (p.model !== undefined) fieldOf.set("--model", `pools.${i}.model`)
+      if (p.hardware !== undefined) fieldOf.set("--hardware", `pools.${i}.hardware`)
+      for (const [key0, value] of Object.entries(p.engine ?? {})) {
+        const key = key0.replace(/^--/, "").replace(/_/g, "-")
+        const field = `pools.${i}.engine.${key0}`
+        const spec = ENGINE_FLAG_TABLE[key]
+        if (spec === undefined || key === "num-instances" || key === "seed" || key === "model" || key === "hardware") {
+          const known = Object.keys(ENGINE_FLAG_TABLE).filter((k) => !["num-instances", "seed", "model", "hardware"].includes(k))
+          const hint = key === "num-instances" ? "pools.N.instances sets the replicas" : key === "model" || key === "hardware" ? `pools.N.${key} sets it` : key === "seed" ? "--seed is one per run" : `one of ${known.join(", ")}`
+          return yield* fail(file, field, `an engine flag (${hint})`, JSON.stringify(key0))
+        }
+        const [prop, kind] = spec
+        const ok = kind === "bool" ? typeof value === "boolean" : kind === "string" ? typeof value === "string" : typeof value === "number" && (kind === "float" || Number.isInteger(value))
+        if (!ok) return yield* fail(file, field, kind === "bool" ? "true or false" : kind === "string" ? "a string" : kind === "int" ? "an integer" : "a number", JSON.stringify(value))
+        flags[prop] = value
+        fieldOf.set(`--${key}`, field)
+      }
+      out.push({ name, role, instances: p.instances ?? 1, flags: flags as unknown as EngineFlags, fieldOf })
+    }
+    const roles = new Set(out.map((o) => o.role))
+    if (roles.has("colocated") && roles.size > 1) {
+      return yield* fail(file, "pools", "either colocated pools only, or prefill and decode pools only (not both kinds)")
+    }
+    if (roles.has("prefill") !== roles.has("decode")) {
+      return yield* fail(file, "pools", `a decode pool for every prefill pool and the other way round (found only ${roles.has("prefill") ? "prefill" : "decode"})`)
+    }
+    return out
+  })

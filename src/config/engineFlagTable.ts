@@ -1,0 +1,20 @@
+/**
+ * The engine flags of `simulate` by their kebab-case names (vLLM's), with the EngineFlags field
+ * each sets and its value type: what `sweep --grid` axes and a cluster file's `engine:` sections
+ * may name.
+ */
+import type { EngineFlags } from "./resolve.js"
+
+export type FlagKind = "int" | "float" | "string" | "bool"
+
+export const ENGINE_FLAG_TABLE: Record<string, [keyof EngineFlags, FlagKind]> = {
+  model: ["model", "string"], hardware: ["hardware", "string"], "block-size": ["blockSize", "int"],
+  "gpu-memory-utilization": ["gpuMemoryUtilization", "float"], "num-gpu-blocks-override": ["numGpuBlocksOverride", "int"],
+  "max-num-batched-tokens": ["maxNumBatchedTokens", "int"], "max-num-seqs": ["maxNumSeqs", "int"], "max-model-len": ["maxModelLen", "int"],
+  "enable-chunked-prefill": ["enableChunkedPrefill", "bool"], "long-prefill-token-threshold": ["longPrefillTokenThreshold", "int"],
+  "scheduler-reserve-full-isl": ["schedulerReserveFullIsl", "bool"], "enable-prefix-caching": ["enablePrefixCaching", "bool"], "kv-cache-dtype": ["kvCacheDtype", "string"], dtype: ["dtype", "string"],
+  "tensor-parallel-size": ["tensorParallelSize", "int"], "num-instances": ["numInstances", "int"], seed: ["seed", "int"],
+  "compute-efficiency": ["computeEfficiency", "float"], "attention-efficiency": ["attentionComputeEfficiency", "float"],
+  "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"],
+  network: ["network", "string"], "perf-model": ["perfModel", "string"]
+}
