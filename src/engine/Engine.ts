@@ -12,7 +12,7 @@ import type { PromptContent } from "../memory/blockHash.js"
 import type { KvCache } from "../memory/KvCache.js"
 import type { EngineObserver } from "./EngineObserver.js"
 import { Instance } from "./Instance.js"
-import type { Router } from "./Router.js"
+import type { Router } from "../cluster/Router.js"
 
 /** One request as it arrives: arrival time (ns), token counts and, when known, prompt content. */
 export interface Arrival {
@@ -69,7 +69,7 @@ export class Engine {
     this.advanceTo(a.arrivalNs)
     const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens, a.content)
     this.setup.observer.onArrive?.(r)
-    const inst = this.instances[this.setup.router(this.instances)]!
+    const inst = this.instances[this.setup.router(r, this.instances, a.arrivalNs)]!
     inst.admit(r)
     return r
   }

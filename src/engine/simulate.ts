@@ -17,7 +17,8 @@ import type { FileError } from "../domain/errors.js"
 import { networkConfig } from "../network/spec.js"
 import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
-import { makeRouter, type RouterPolicy } from "./Router.js"
+import { makeRouter } from "../cluster/Router.js"
+import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 
 export interface SimulationResult {
   readonly summary: Summary
@@ -27,7 +28,8 @@ export interface SimulationResult {
 }
 
 export interface SimulationOptions {
-  readonly router?: RouterPolicy
+  /** Router policy (and its weights and signal staleness); default round-robin. */
+  readonly router?: RouterPolicy | RouterSpec
   /** Extra observer (progress, tests). */
   readonly observer?: EngineObserver
   /** Never fast-forward steady decode runs (slower; the oracle the fast path must match). */
@@ -58,7 +60,7 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
       makeKvCache: memory.makeKvCache,
       perf,
       observer: combineObservers(...observers),
-      router: makeRouter(options.router ?? "round-robin"),
+      router: makeRouter(options.router ?? "round-robin", cfg.seed),
       maxModelLen: cfg.engine.maxModelLen,
       maxNumSeqs: cfg.engine.maxNumSeqs,
       exactSteps: options.exactSteps ?? false
