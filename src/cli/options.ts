@@ -2,8 +2,10 @@
  * Command-line options shared by the commands, with vLLM's flag names. Ranges are checked in
  * config/resolve.ts and workload/spec.ts so every mistake names its flag.
  */
-import { Options } from "@effect/cli"
-import { Option } from "effect"
+import { HelpDoc, Options, ValidationError } from "@effect/cli"
+import { Effect, Option } from "effect"
+import { ROUTER_POLICIES, routerSpec } from "../cluster/RouterSpec.js"
+import { InvalidOption } from "../domain/errors.js"
 import type { EngineFlags } from "../config/resolve.js"
 import type { WorkloadFlags } from "../workload/Workload.js"
 
@@ -59,6 +61,28 @@ const onOff = (name: string, description: string) =>
 
 const get = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
+/**
+ * `--router`, `--router-weights`, `--router-staleness-ms` as one checked RouterSpec (a bad value
+ * or combination is refused with the InvalidOption's message, naming the flag).
+ */
+const routerOptions = Options.all({
+  policy: Options.text("router").pipe(
+    Options.withDefault("round-robin"),
+    Options.withDescription(`How arrivals are spread over instances: ${ROUTER_POLICIES.join(", ")} (default round-robin)`)
+  ),
+  weights: Options.text("router-weights").pipe(
+    Options.optional,
+    Options.withDescription("--router weighted: scorer weights queue=W,kv=W,prefix=W (default queue=2,kv=2,prefix=3, llm-d's default profile; a scorer left out weighs 0)")
+  ),
+  stalenessMs: Options.float("router-staleness-ms").pipe(
+    Options.optional,
+    Options.withDescription("The router sees waiting/running/KV usage as sampled every MS of simulated time (a metrics scrape interval; default 0 = exact)")
+  )
+}).pipe(Options.mapEffect(({ policy, weights, stalenessMs }) => {
+  const s = routerSpec({ policy, weights: Option.getOrUndefined(weights), stalenessMs: Option.getOrUndefined(stalenessMs) })
+  return s instanceof InvalidOption ? Effect.fail(ValidationError.invalidValue(HelpDoc.p(s.message))) : Effect.succeed(s)
+}))
+
 export const engineOptions = {
   model: Options.text("model").pipe(
     Options.withDefault("meta-llama/Llama-3.1-8B-Instruct"),
@@ -82,7 +106,7 @@ export const engineOptions = {
   dtype: Options.choice("dtype", ["auto", "bfloat16", "float16", "fp8"]).pipe(Options.optional, Options.withDescription("Weight and compute type (default auto = the checkpoint's)")),
   tensorParallelSize: optInt("tensor-parallel-size", "GPUs per instance, tensor parallel (default 1)"),
   numInstances: optInt("num-instances", "Identical instances behind the router (default 1)"),
-  router: Options.choice("router", ["round-robin", "least-loaded"]).pipe(Options.withDefault("round-robin" as const), Options.withDescription("How arrivals are spread over instances")),
+  router: routerOptions,
   seed: optInt("seed", "Seed of every random draw (default 0)"),
   computeEfficiency: optFloat("compute-efficiency", "Roofline: fraction of peak TFLOP/s reached by GEMMs (default 0.7)"),
   attentionComputeEfficiency: optFloat("attention-efficiency", "Roofline: fraction of peak TFLOP/s reached by prefill attention (default 0.5)"),

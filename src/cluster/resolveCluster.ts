@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { type ConfigError, type EngineFlags, resolveConfig } from "../config/resolve.js"
 import type { ClusterConfig, PoolConfig } from "../domain/Cluster.js"
 import { type FileError, InputError, InvalidOption } from "../domain/errors.js"
-import { ROUTER_POLICIES } from "../engine/Router.js"
+import { ROUTER_POLICIES, type RouterPolicy, type RouterSpec } from "./RouterSpec.js"
 import { poolDrafts, readClusterFile } from "./ClusterFile.js"
 
 /** Point a pool's configuration error at the file: the field that set the flag, else the pool. */
@@ -34,7 +34,7 @@ const checkRouter = (file: string, field: string, v: string | undefined): Effect
  * Read `file` and resolve its pools over `base`; `router` is the command line's router (the file's
  * `router` wins). Fails with FileError, InputError (naming the field) or the pool's ConfigError.
  */
-export const resolveCluster = (file: string, base: EngineFlags, router: string): Effect.Effect<ClusterConfig, ConfigError | FileError | InputError> =>
+export const resolveCluster = (file: string, base: EngineFlags, router: RouterPolicy | RouterSpec): Effect.Effect<ClusterConfig, ConfigError | FileError | InputError> =>
   Effect.gen(function*() {
     if (base.numInstances !== undefined) {
       return yield* new InvalidOption({ option: "--num-instances", reason: `not with --cluster-config (${file} sets each pool's instances)` })
@@ -53,11 +53,11 @@ export const resolveCluster = (file: string, base: EngineFlags, router: string):
     if (models.size > 1) {
       return yield* new InputError({ path: file, field: "pools", expected: `prefill and decode pools serving one model (their KV cache moves between them; got ${[...models].join(", ")})` })
     }
-    const entry = f.router ?? router
+    const entry = (f.router as RouterPolicy | undefined) ?? router
     return {
       pools,
       router: entry,
-      decodeRouter: f.decode_router ?? entry,
+      decodeRouter: (f.decode_router as RouterPolicy | undefined) ?? entry,
       kvTransfer: { crossNode: f.kv_transfer?.cross_node ?? true, layerwise: (f.kv_transfer?.mode ?? "whole") === "layerwise" },
       source: file
     } satisfies ClusterConfig

@@ -4,6 +4,7 @@
  * KV moves. Built from `--cluster-config FILE` (cluster/ClusterFile.ts) or from plain flags (one
  * colocated pool).
  */
+import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import type { SimConfig } from "./SimConfig.js"
 
 /** vLLM's `kv_role` names: kv_producer (prefill), kv_consumer (decode); colocated = both phases. */
@@ -28,16 +29,16 @@ export interface KvTransferConfig {
 export interface ClusterConfig {
   readonly pools: ReadonlyArray<PoolConfig>
   /** Router of arrivals (over the colocated, or the prefill instances). */
-  readonly router: string
+  readonly router: RouterPolicy | RouterSpec
   /** Router of handed-off requests over the decode instances (disaggregation). */
-  readonly decodeRouter: string
+  readonly decodeRouter: RouterPolicy | RouterSpec
   readonly kvTransfer: KvTransferConfig
   /** The file it was read from, if any. */
   readonly source?: string | undefined
 }
 
 /** A single colocated pool of `cfg.numInstances` instances (what plain flags describe). */
-export const singlePool = (cfg: SimConfig, router: string): ClusterConfig => ({
+export const singlePool = (cfg: SimConfig, router: RouterPolicy | RouterSpec): ClusterConfig => ({
   pools: [{ name: "default", role: "colocated", instances: cfg.numInstances, config: cfg }],
   router,
   decodeRouter: router,

@@ -26,7 +26,7 @@ import type { PromptContent } from "../memory/blockHash.js"
 import type { KvCache } from "../memory/KvCache.js"
 import type { EngineObserver } from "./EngineObserver.js"
 import { type DisaggregationHooks, Instance, InstanceRole } from "./Instance.js"
-import type { Router } from "./Router.js"
+import type { Router } from "../cluster/Router.js"
 
 /** One request as it arrives: arrival time (ns), token counts and, when known, prompt content. */
 export interface Arrival {

@@ -30,7 +30,8 @@ import { poolLayer } from "../layers.js"
 import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
 import { InstanceRole } from "./Instance.js"
-import { makeRouter, type RouterPolicy } from "./Router.js"
+import { makeRouter } from "../cluster/Router.js"
+import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 
 export interface SimulationResult {
   readonly summary: Summary
@@ -42,7 +43,8 @@ export interface SimulationResult {
 }
 
 export interface SimulationOptions {
-  readonly router?: RouterPolicy
+  /** Router policy (and its weights and signal staleness); default round-robin. */
+  readonly router?: RouterPolicy | RouterSpec
   /** Extra observer (progress, tests). */
   readonly observer?: EngineObserver
   /** Never fast-forward steady decode runs (slower; the oracle the fast path must match). */
@@ -122,8 +124,8 @@ export const runPools = <E>(
         layers: p.config.model.layers
       })),
       observer: combineObservers(...observers),
-      router: makeRouter((options.router ?? cluster.router) as RouterPolicy),
-      decodeRouter: makeRouter(cluster.decodeRouter as RouterPolicy),
+      router: makeRouter(options.router ?? cluster.router, first.config.seed),
+      decodeRouter: makeRouter(cluster.decodeRouter, first.config.seed + 1),
       ...(disaggregated && decodePool?.network !== undefined ? { kvTransfer: { network: decodePool.network, ...cluster.kvTransfer } } : {}),
       exactSteps: options.exactSteps ?? false
     })

@@ -81,6 +81,16 @@ export interface KvCache {
    */
   computedPrefix(r: KvHolder): number
   /**
+   * Tokens of `r`'s prompt whose KV this cache holds now: the leading known-content full blocks
+   * whose hashes are cached, capped as `computedPrefix` caps them (below `r.numTokens`), but
+   * without its side effects: LRU order, reference counts, stats and the hit memo for `admit` are
+   * untouched (only `r.hashes`, the request's own hash memo, may be extended). For routers that
+   * compare instances before admission. Ignores the request's own blocks from a preemption (a new
+   * arrival has none). 0 without prefix caching and, at once, for requests of unknown content.
+   * Assumes every cache probed for one request has the same `block_size` (the memo is per request).
+   */
+  peekCachedPrefix(r: KvHolder): number
+  /**
    * Admit a request that holds nothing (vLLM `allocate_slots` for a waiting request): take the
    * `hitTokens` blocks found by the preceding `computedPrefix(r)` and allocate blocks for
    * `totalTokens` tokens. When `fullTokens >= 0`, fail unless blocks for all `fullTokens` would
@@ -121,6 +131,10 @@ export class CountingKvCache implements KvCache {
   }
 
   computedPrefix(): number {
+    return 0
+  }
+
+  peekCachedPrefix(): number {
     return 0
   }
 

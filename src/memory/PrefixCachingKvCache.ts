@@ -261,6 +261,22 @@ export class PrefixCachingKvCache implements KvCache {
     return k * bs
   }
 
+  peekCachedPrefix(r: KvHolder): number {
+    if (r.content === undefined) return 0
+    const bs = this.blockSize
+    const maxBlocks = Math.floor((r.numTokens - 1) / bs)
+    const knownAll = this.knownBlocks(r)
+    const known = knownAll < maxBlocks ? knownAll : maxBlocks
+    if (known <= 0) return 0
+    const hs = blockHashesOf(r, known, bs)
+    let k = 0
+    for (; k < known; k++) {
+      const b = this.byHash.get(hs[2 * k]!)
+      if (b === undefined || this.h2[b] !== hs[2 * k + 1]) break
+    }
+    return k * bs
+  }
+
   admit(r: KvHolder, hitTokens: number, totalTokens: number, fullTokens: number): boolean {
     const bs = this.blockSize
     const h = this.hitOwner === r ? this.hitKnown + this.hitOwn : 0

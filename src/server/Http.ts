@@ -9,6 +9,7 @@
  * bad API key 401. After streaming began an error is a `data: {"error": ...}` chunk then [DONE].
  * A client that disconnects aborts its request (the engine frees its KV blocks).
  */
+import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import { HttpApiBuilder, HttpApiSwagger, HttpApp, HttpMiddleware, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Context, Deferred, Effect, Exit, FiberId, Layer, ParseResult, Schema, Stream } from "effect"
@@ -48,7 +49,7 @@ export interface ServeOptions {
   readonly tokenizer: TextTokenizer
   /** Add `sim_time_ns` and `due_mono_ns` to every token chunk (benchmarks and tests). */
   readonly timingFields?: boolean
-  readonly router?: "round-robin" | "least-loaded"
+  readonly router?: RouterPolicy | RouterSpec
   /** Extra engine observer (tests). */
   readonly observer?: EngineObserver
 }

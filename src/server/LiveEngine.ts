@@ -20,7 +20,8 @@ import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
 import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
 import { Instance } from "../engine/Instance.js"
-import { makeRouter, type Router, type RouterPolicy } from "../engine/Router.js"
+import { makeRouter, type Router } from "../cluster/Router.js"
+import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import { MemoryService } from "../memory/MemoryService.js"
 import { PerfModelService } from "../perf/PerfModelService.js"
 import { SchedulerService } from "../scheduler/SchedulerService.js"
@@ -46,7 +47,7 @@ export interface LiveHandle {
 export interface LiveEngineOptions {
   /** Simulated seconds per wall second: 1 = real time, 10 = ten times faster. */
   readonly timeScale: number
-  readonly router?: RouterPolicy
+  readonly router?: RouterPolicy | RouterSpec
   /** Extra observer (Prometheus metrics, tests); called while the step is computed. */
   readonly observer?: EngineObserver
 }
@@ -120,7 +121,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
     for (let i = 0; i < cfg.numInstances; i++) {
       instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs))
     }
-    const router: Router = makeRouter(options.router ?? "round-robin")
+    const router: Router = makeRouter(options.router ?? "round-robin", cfg.seed)
     const pending: Array<Pending> = []
 
     const wallOf = (simNs: number) => startNs + simNs / ts
@@ -233,13 +234,17 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         const nowNs = yield* clockNs
         // the request may have reached the socket earlier than now (parsing took time): that is its arrival
         const wallNs = arrivedWallNs === undefined ? nowNs : Math.min(nowNs, Math.max(startNs, arrivedWallNs))
-        const inst = instances[router(undefined as never, instances, 0)]!
+        // the router sees the request as arriving now (its prompt content, for prefix-aware policies)
+        const t0 = Math.max(lastArrival, simOf(wallNs))
+        const q = new SimRequest(nextId, t0, promptTokens, outputTokens, content)
+        const inst = instances[router(q, instances, t0)]!
         // A busy instance whose next step start lags the wall clock (the process was too slow to
         // keep up) sees the arrival at that step start: simulated time never runs backwards.
-        let t = Math.max(lastArrival, simOf(wallNs))
+        let t = t0
         if (inst.hasWork() && inst.clock < t) t = Math.max(lastArrival, inst.clock)
         lastArrival = t
-        const r = new SimRequest(nextId++, t, promptTokens, outputTokens, content)
+        nextId++
+        const r = t === t0 ? q : new SimRequest(q.id, t, promptTokens, outputTokens, content)
         const events = yield* Queue.unbounded<LiveEvent>()
         const h: LiveHandle = { req: r, events, sink, arrivalWallNs: wallNs }
         observer.onArrive?.(r)

@@ -3,6 +3,7 @@
  * product of configurations (first axis varies slowest). Flag names are simulate's kebab-case
  * names without the dashes; values are parsed as the flag's type.
  */
+import { checkRouterSpec, type RouterPolicy, type RouterSpec, toRouterSpec } from "../cluster/RouterSpec.js"
 import { InvalidOption } from "../domain/errors.js"
 import type { EngineFlags } from "../config/resolve.js"
 import { ENGINE_FLAG_TABLE, type FlagKind as Kind } from "../config/engineFlagTable.js"
@@ -13,7 +14,7 @@ export interface SweepJob {
   readonly index: number
   readonly engine: EngineFlags
   readonly workload: WorkloadFlags
-  readonly router: "round-robin" | "least-loaded"
+  readonly router: RouterPolicy | RouterSpec
   /** The axis values of this configuration, for the result row. */
   readonly point: Readonly<Record<string, string>>
 }
@@ -73,8 +74,9 @@ export const expandGrid = (
     let router = base.router
     for (const [flag, v] of Object.entries(point)) {
       if (flag === "router") {
-        if (v !== "round-robin" && v !== "least-loaded") return new InvalidOption({ option: "--grid", reason: `router: expected round-robin or least-loaded (got '${v}')` })
-        router = v
+        const s = checkRouterSpec({ ...toRouterSpec(base.router), policy: v })
+        if (s instanceof InvalidOption) return new InvalidOption({ option: "--grid", reason: `router=${v}: ${s.message}` })
+        router = s
         continue
       }
       const spec = ENGINE[flag] ?? WORKLOAD[flag]!

@@ -113,6 +113,19 @@ export class BlockPoolOracle implements KvCache {
     return Math.floor(knownLength(r.content, r.promptTokens) / this.blockSize)
   }
 
+  peekCachedPrefix(r: KvHolder): number {
+    const known = Math.min(this.knownBlocks(r), Math.floor((r.numTokens - 1) / this.blockSize))
+    if (r.content === undefined || known <= 0) return 0
+    const hs = blockHashesOf(r, known, this.blockSize)
+    let k = 0
+    while (k < known) {
+      const b = this.byHash.get(hs[2 * k]!)
+      if (b === undefined || this.m[b * W + H2] !== hs[2 * k + 1]) break
+      k++
+    }
+    return k * this.blockSize
+  }
+
   computedPrefix(r: KvHolder): number {
     const bs = this.blockSize
     const maxBlocks = Math.floor((r.numTokens - 1) / bs)

@@ -1,0 +1,50 @@
+/** Router flags: parsing, and every bad value or combination refused naming its flag. */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { parseRouterWeights, routerSpec } from "../../src/cluster/RouterSpec.js"
+import { InvalidOption } from "../../src/domain/errors.js"
+import { expandGrid } from "../../src/sweep/grid.js"
+import { runCapture } from "../cli/capture.js"
+
+const optionOf = (x: unknown) => (x instanceof InvalidOption ? x.option : "ok")
+
+describe("router spec", () => {
+  it("parses weights: any subset, missing scorers weigh 0", () => {
+    expect(parseRouterWeights("kv=1, prefix=2.5")).toEqual({ queue: 0, kv: 1, prefix: 2.5 })
+    expect(routerSpec({ policy: "weighted" })).toEqual({ policy: "weighted", weights: { queue: 2, kv: 2, prefix: 3 }, stalenessMs: 0 })
+    expect(routerSpec({ policy: "least-kv", stalenessMs: 50 })).toMatchObject({ policy: "least-kv", stalenessMs: 50 })
+  })
+
+  it("refuses bad values naming the flag", () => {
+    expect(optionOf(routerSpec({ policy: "fastest" }))).toBe("--router")
+    for (const w of ["queue=x", "foo=1", "queue=0,kv=0", "queue=1,queue=2", "queue=-1", "", "queue"]) {
+      expect(optionOf(routerSpec({ policy: "weighted", weights: w }))).toBe("--router-weights")
+    }
+    expect(optionOf(routerSpec({ policy: "least-kv", weights: "kv=1" }))).toBe("--router-weights")
+    expect(optionOf(routerSpec({ policy: "least-kv", stalenessMs: -1 }))).toBe("--router-staleness-ms")
+    expect(optionOf(routerSpec({ policy: "least-kv", stalenessMs: NaN }))).toBe("--router-staleness-ms")
+    expect(optionOf(routerSpec({ policy: "round-robin", stalenessMs: 10 }))).toBe("--router-staleness-ms")
+    expect(optionOf(routerSpec({ policy: "random", stalenessMs: 10 }))).toBe("--router-staleness-ms")
+    expect(optionOf(routerSpec({ policy: "random", stalenessMs: 0 }))).toBe("ok")
+  })
+
+  it("the sweep's router axis takes every policy and refuses unknown ones", () => {
+    const base = { engine: { model: "meta-llama/Llama-3.1-8B-Instruct", hardware: "H100" }, workload: {}, router: "round-robin" as const }
+    const jobs = expandGrid([{ flag: "router", values: ["random", "prefix-aware", "weighted"] }], base)
+    expect(jobs instanceof InvalidOption ? jobs.message : jobs.map((j) => typeof j.router === "string" ? j.router : j.router.policy)).toEqual(["random", "prefix-aware", "weighted"])
+    const bad = expandGrid([{ flag: "router", values: ["nope"] }], base)
+    expect(optionOf(bad)).toBe("--grid")
+  })
+
+  it.effect("the CLI refuses them with the flag's name", () =>
+    Effect.gen(function*() {
+      const a = yield* runCapture("simulate", "--num-requests", "5", "--router", "fastest")
+      expect(a.code).toBe(1)
+      expect(a.stderr).toContain("--router: unknown policy 'fastest'")
+      const b = yield* runCapture("simulate", "--num-requests", "5", "--router", "weighted", "--router-weights", "queue=2,foo=1")
+      expect(b.code).toBe(1)
+      expect(b.stderr).toContain("--router-weights: unknown scorer 'foo'")
+      const c = yield* runCapture("simulate", "--num-requests", "20", "--num-instances", "2", "--router", "weighted", "--router-weights", "queue=1,kv=1", "--router-staleness-ms", "50", "--quiet")
+      expect(c.code).toBe(0)
+    }))
+})
