@@ -10,6 +10,7 @@ import { MemoryService } from "../memory/MemoryService.js"
 import type { KvCapacity } from "../memory/capacity.js"
 import { MetricsCollector } from "../metrics/MetricsCollector.js"
 import type { Summary } from "../metrics/Summary.js"
+import { moeParallelSummary } from "../perf/expertParallel.js"
 import { PerfModelService } from "../perf/PerfModelService.js"
 import { SchedulerService } from "../scheduler/SchedulerService.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
@@ -88,6 +89,7 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
         network: networkConfig(cfg),
         scheduler: policy.name,
         num_instances: cfg.numInstances,
+        ...(cfg.model.moe === null ? {} : { moe_parallel: moeParallelSummary(cfg.model, cfg.engine) }),
         engine: cfg.engine,
         // the datasheet roofline's parameters, only when it is the model in use
         ...(cfg.perfModel === undefined ? { roofline: cfg.roofline } : {}),
