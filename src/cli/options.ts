@@ -15,7 +15,7 @@ const optFloat = (name: string, description: string) =>
   Options.float(name).pipe(Options.optional, Options.withDescription(description))
 /** `--name` / `--no-name`; neither gives None (so the default applies). */
 /** The on/off engine flags (each also accepts `--no-NAME`). */
-export const ON_OFF_FLAGS = ["enable-chunked-prefill", "scheduler-reserve-full-isl", "enable-prefix-caching"] as const
+export const ON_OFF_FLAGS = ["enable-chunked-prefill", "scheduler-reserve-full-isl", "enable-prefix-caching", "enable-expert-parallel"] as const
 
 /**
  * Normalise the on/off flags before @effect/cli parses them: `--NAME false`, `--NAME=false` (or
@@ -105,7 +105,10 @@ export const engineOptions = {
   kvCacheDtype: Options.choice("kv-cache-dtype", ["auto", "fp8"]).pipe(Options.optional, Options.withDescription("KV cache element type (default auto = 16 bit)")),
   dtype: Options.choice("dtype", ["auto", "bfloat16", "float16", "fp8"]).pipe(Options.optional, Options.withDescription("Weight and compute type (default auto = the checkpoint's)")),
   tensorParallelSize: optInt("tensor-parallel-size", "GPUs per instance, tensor parallel (default 1)"),
-  numInstances: optInt("num-instances", "Identical instances behind the router (default 1)"),
+  numInstances: optInt("num-instances", "Identical instances behind the router (default 1); alias of --data-parallel-size"),
+  dataParallelSize: optInt("data-parallel-size", "Data-parallel replicas behind the router, vLLM's name for --num-instances (default 1)"),
+  enableExpertParallel: onOff("enable-expert-parallel", "MoE: spread whole experts over DP x TP GPUs (EP size), attention data-parallel; dispatch/combine all-to-all per MoE layer (default off)"),
+  expertLoadImbalance: optFloat("expert-load-imbalance", "MoE with EP: tokens on the busiest EP rank / the mean, >= 1 (default: derived per step from uniform top-k routing)"),
   router: routerOptions,
   seed: optInt("seed", "Seed of every random draw (default 0)"),
   computeEfficiency: optFloat("compute-efficiency", "Roofline: fraction of peak TFLOP/s reached by GEMMs (default 0.7)"),
@@ -137,6 +140,9 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
   dtype: get(o.dtype),
   tensorParallelSize: get(o.tensorParallelSize),
   numInstances: get(o.numInstances),
+  dataParallelSize: get(o.dataParallelSize),
+  enableExpertParallel: get(o.enableExpertParallel),
+  expertLoadImbalance: get(o.expertLoadImbalance),
   seed: get(o.seed),
   computeEfficiency: get(o.computeEfficiency),
   attentionComputeEfficiency: get(o.attentionComputeEfficiency),

@@ -7,6 +7,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { loadModel } from "../config/catalog.js"
 import { resolveConfig } from "../config/resolve.js"
 import { FileError, InputError, InvalidOption } from "../domain/errors.js"
 import { simulate } from "../engine/simulate.js"
@@ -41,10 +42,15 @@ export const validateCommand = Command.make(
       const st = yield* runSettings(run)
       const hardwareName = Option.getOrUndefined(o.hardware) ?? st.deviceName
       if (hardwareName === undefined) return yield* new InvalidOption({ option: "--hardware", reason: `${run.metaPath} names no device (hardware.device_name); give --hardware` })
+      const modelName = Option.getOrUndefined(o.model) ?? st.model
+      // vLLM ignores enable_expert_parallel on a dense model (no MoE layers); so does the replay
+      const { enableExpertParallel, ...runFlags } = st.flags
+      const dense = enableExpertParallel === true && (yield* loadModel(modelName)).shape.moe === null
       const base = yield* resolveConfig({
-        model: Option.getOrUndefined(o.model) ?? st.model,
+        model: modelName,
         hardware: hardwareName,
-        ...st.flags,
+        ...runFlags,
+        ...(enableExpertParallel === undefined || dense ? {} : { enableExpertParallel }),
         perfModel: Option.getOrUndefined(o.perfModel),
         network: Option.getOrUndefined(o.network),
         stepOverheadUs: Option.getOrUndefined(o.stepOverheadUs) ?? (st.asyncScheduling ? 0 : undefined)

@@ -111,7 +111,7 @@ export const poolDrafts = (file: string, f: ClusterFile, base: EngineFlags): Eff
       const role = yield* roleOf(file, i, p)
       const name = p.name ?? (f.pools.length === 1 ? "default" : `${role}${i}`)
       if (out.some((o) => o.name === name)) return yield* fail(file, `pools.${i}.name`, "a name no other pool has", JSON.stringify(name))
-      const flags: Record<string, unknown> = { ...base, ...(p.model === undefined ? {} : { model: p.model }), ...(p.hardware === undefined ? {} : { hardware: p.hardware }) }
+      const flags: Record<string, unknown> = { ...base, dataParallelSize: undefined, ...(p.model === undefined ? {} : { model: p.model }), ...(p.hardware === undefined ? {} : { hardware: p.hardware }) }
       const fieldOf = new Map<string, string>()
       if (p.model !== undefined) fieldOf.set("--model", `pools.${i}.model`)
       if (p.hardware !== undefined) fieldOf.set("--hardware", `pools.${i}.hardware`)
@@ -119,9 +119,9 @@ export const poolDrafts = (file: string, f: ClusterFile, base: EngineFlags): Eff
         const key = key0.replace(/^--/, "").replace(/_/g, "-")
         const field = `pools.${i}.engine.${key0}`
         const spec = ENGINE_FLAG_TABLE[key]
-        if (spec === undefined || key === "num-instances" || key === "seed" || key === "model" || key === "hardware") {
-          const known = Object.keys(ENGINE_FLAG_TABLE).filter((k) => !["num-instances", "seed", "model", "hardware"].includes(k))
-          const hint = key === "num-instances" ? "pools.N.instances sets the replicas" : key === "model" || key === "hardware" ? `pools.N.${key} sets it` : key === "seed" ? "--seed is one per run" : `one of ${known.join(", ")}`
+        if (spec === undefined || key === "num-instances" || key === "data-parallel-size" || key === "seed" || key === "model" || key === "hardware") {
+          const known = Object.keys(ENGINE_FLAG_TABLE).filter((k) => !["num-instances", "data-parallel-size", "seed", "model", "hardware"].includes(k))
+          const hint = key === "num-instances" || key === "data-parallel-size" ? "pools.N.instances sets the replicas (data-parallel ranks)" : key === "model" || key === "hardware" ? `pools.N.${key} sets it` : key === "seed" ? "--seed is one per run" : `one of ${known.join(", ")}`
           return yield* fail(file, field, `an engine flag (${hint})`, JSON.stringify(key0))
         }
         const [prop, kind] = spec

@@ -36,8 +36,9 @@ const checkRouter = (file: string, field: string, v: string | undefined): Effect
  */
 export const resolveCluster = (file: string, base: EngineFlags, router: RouterPolicy | RouterSpec): Effect.Effect<ClusterConfig, ConfigError | FileError | InputError> =>
   Effect.gen(function*() {
-    if (base.numInstances !== undefined) {
-      return yield* new InvalidOption({ option: "--num-instances", reason: `not with --cluster-config (${file} sets each pool's instances)` })
+    if (base.numInstances !== undefined || base.dataParallelSize !== undefined) {
+      const flag = base.numInstances !== undefined ? "--num-instances" : "--data-parallel-size"
+      return yield* new InvalidOption({ option: flag, reason: `not with --cluster-config (${file} sets each pool's instances)` })
     }
     const f = yield* readClusterFile(file)
     yield* checkRouter(file, "router", f.router)

@@ -9,6 +9,7 @@ import { batchDefaults, defaultEngineConfig, type EngineConfig } from "../domain
 import { usableMemoryBytes } from "../domain/Hardware.js"
 import { type FileError, type InputError, InvalidOption, type NoKvMemory, type UnknownName } from "../domain/errors.js"
 import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams.js"
+import type { ModelShape } from "../domain/Model.js"
 import { kvCapacity } from "../memory/capacity.js"
 import { loadNetwork, parseNetworkSpec } from "../network/spec.js"
 import { loadPerfModel, parsePerfModelSpec } from "../perf/spec.js"
@@ -33,6 +34,12 @@ export interface EngineFlags {
   readonly dtype?: "auto" | "bfloat16" | "float16" | "fp8" | undefined
   readonly tensorParallelSize?: number | undefined
   readonly numInstances?: number | undefined
+  /** `--data-parallel-size` (vLLM's name for the replica count; `--num-instances` is its alias). */
+  readonly dataParallelSize?: number | undefined
+  /** `--enable-expert-parallel` (MoE models only). */
+  readonly enableExpertParallel?: boolean | undefined
+  /** `--expert-load-imbalance` (>= 1; only with `--enable-expert-parallel`). */
+  readonly expertLoadImbalance?: number | undefined
   readonly seed?: number | undefined
   readonly computeEfficiency?: number | undefined
   readonly attentionComputeEfficiency?: number | undefined
@@ -62,6 +69,31 @@ const fraction = (v: number | undefined, option: string) =>
 const nonNeg = (v: number | undefined, option: string) =>
   check(v === undefined || (Number.isFinite(v) && v >= 0), option, `expected a number >= 0 (got ${v})`)
 
+/**
+ * `--enable-expert-parallel` and `--expert-load-imbalance` checked against the model: EP needs an
+ * MoE model, and its size DP x TP must divide the expert count. (vLLM itself accepts an uneven
+ * split, `determine_expert_map` giving the first E mod EP ranks one extra expert; the simulator
+ * refuses it rather than price the uneven ranks.) An imbalance without EP is refused: every GPU
+ * then holds a shard of every expert, so there is no per-rank load to skew.
+ */
+const expertParallelFlags = (f: EngineFlags, m: ModelShape, dp: number, tp: number) =>
+  Effect.gen(function*() {
+    const on = f.enableExpertParallel ?? false
+    if (on && m.moe === null) {
+      return yield* new InvalidOption({ option: "--enable-expert-parallel", reason: `${m.id} is a dense model (no experts in its config.json); expert parallelism needs an MoE model` })
+    }
+    if (on && m.moe !== null && m.moe.experts % (dp * tp) !== 0) {
+      return yield* new InvalidOption({
+        option: "--enable-expert-parallel",
+        reason: `EP size ${dp * tp} (--data-parallel-size ${dp} x --tensor-parallel-size ${tp}) does not divide ${m.id}'s ${m.moe.experts} experts`
+      })
+    }
+    if (f.expertLoadImbalance !== undefined && !on) {
+      return yield* new InvalidOption({ option: "--expert-load-imbalance", reason: "only applies with --enable-expert-parallel (without it every GPU holds a shard of every expert)" })
+    }
+    return { enableExpertParallel: on, expertLoadImbalance: f.expertLoadImbalance ?? null }
+  })
+
 export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigError> =>
   Effect.gen(function*() {
     yield* posInt(f.blockSize, "--block-size")
@@ -73,6 +105,11 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* nonNegInt(f.longPrefillTokenThreshold, "--long-prefill-token-threshold")
     yield* posInt(f.tensorParallelSize, "--tensor-parallel-size")
     yield* posInt(f.numInstances, "--num-instances")
+    yield* posInt(f.dataParallelSize, "--data-parallel-size")
+    yield* check(f.dataParallelSize === undefined || f.numInstances === undefined || f.dataParallelSize === f.numInstances, "--data-parallel-size",
+      `${f.dataParallelSize} disagrees with --num-instances ${f.numInstances} (its alias); give one of them`)
+    yield* check(f.expertLoadImbalance === undefined || (Number.isFinite(f.expertLoadImbalance) && f.expertLoadImbalance >= 1), "--expert-load-imbalance",
+      `expected a number >= 1: tokens on the busiest expert-parallel rank / the mean (got ${f.expertLoadImbalance})`)
     yield* nonNegInt(f.seed, "--seed")
     yield* fraction(f.computeEfficiency, "--compute-efficiency")
     yield* fraction(f.attentionComputeEfficiency, "--attention-efficiency")
@@ -103,6 +140,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     if (m.heads % tp !== 0) {
       return yield* new InvalidOption({ option: "--tensor-parallel-size", reason: `${tp} does not divide ${m.id}'s ${m.heads} attention heads` })
     }
+    const dp = f.dataParallelSize ?? f.numInstances ?? 1
+    const ep = yield* expertParallelFlags(f, m, dp, tp)
     let engine0: EngineConfig = {
       ...base,
       blockSize: f.blockSize ?? base.blockSize,
@@ -115,7 +154,9 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       schedulerReserveFullIsl: f.schedulerReserveFullIsl ?? base.schedulerReserveFullIsl,
       enablePrefixCaching: f.enablePrefixCaching ?? base.enablePrefixCaching,
       kvCacheDtypeBytes: f.kvCacheDtype === "fp8" ? 1 : 2,
-      tensorParallelSize: tp
+      tensorParallelSize: tp,
+      dataParallelSize: dp,
+      ...ep
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({
@@ -173,7 +214,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       hardware,
       engine: { ...engine0, maxModelLen },
       roofline,
-      numInstances: f.numInstances ?? 1,
+      numInstances: dp,
       seed: f.seed ?? 0,
       ...(networkSpec === undefined ? {} : { network: yield* loadNetwork(networkSpec) }),
       ...(perfSpec === undefined ? {} : { perfModel: { spec: yield* loadPerfModel(perfSpec, m, hardware, tp), stepOverheadNs: f.stepOverheadUs === undefined ? undefined : Math.round(f.stepOverheadUs * 1000) } })

@@ -36,6 +36,22 @@ export interface EngineConfig {
   readonly weightDtypeBytes: number
   /** Tensor-parallel degree (`--tensor-parallel-size`). */
   readonly tensorParallelSize: number
+  /**
+   * Data-parallel degree (`--data-parallel-size`, alias `--num-instances`): this many replicas
+   * behind the router (SimConfig.numInstances is the same number). For MoE models vLLM's DP ranks
+   * step together and share the MoE layers (perf/expertParallel.ts).
+   */
+  readonly dataParallelSize: number
+  /**
+   * Expert parallelism (`--enable-expert-parallel`): the experts spread whole over DP x TP GPUs
+   * instead of being TP-sharded; attention stays data-parallel (perf/expertParallel.ts).
+   */
+  readonly enableExpertParallel: boolean
+  /**
+   * Tokens on the busiest EP rank / the mean (`--expert-load-imbalance`, >= 1); null = derived per
+   * step from uniform top-k routing (expertParallel.ts `derivedImbalance`).
+   */
+  readonly expertLoadImbalance: number | null
 }
 
 /**
@@ -61,5 +77,8 @@ export const defaultEngineConfig = (maxModelLen: number, weightDtypeBytes: numbe
   enablePrefixCaching: true,
   kvCacheDtypeBytes: 2,
   weightDtypeBytes,
-  tensorParallelSize: 1
+  tensorParallelSize: 1,
+  dataParallelSize: 1,
+  enableExpertParallel: false,
+  expertLoadImbalance: null
 })

@@ -146,6 +146,13 @@ export const parameterCount = (m: ModelShape): number => {
     m.layers * perLayer + denseLayers * denseMlpParams(m) + (m.moe?.moeLayers ?? 0) * moeParams(m)
 }
 
+/**
+ * Parameters of all experts of all MoE layers (gate, up and down of each expert), in elements; the
+ * rest of parameterCount (attention, dense MLPs, routers, norms, embeddings) is non-expert.
+ */
+export const expertParameterCount = (m: ModelShape): number =>
+  m.moe === null ? 0 : m.moe.moeLayers * m.moe.experts * 3 * m.hidden * m.moe.expertIntermediate
+
 /** Parameters touched per token: only top-k experts of MoE layers count. */
 export const activeParameterCount = (m: ModelShape): number => {
   if (m.moe === null) return parameterCount(m)

@@ -22,6 +22,7 @@ import type { KvCapacity } from "../memory/capacity.js"
 import { MetricsCollector } from "../metrics/MetricsCollector.js"
 import type { Summary } from "../metrics/Summary.js"
 import { NetworkService } from "../network/NetworkService.js"
+import { moeParallelSummary } from "../perf/expertParallel.js"
 import { networkConfig } from "../network/spec.js"
 import { type PerfModel, PerfModelService } from "../perf/PerfModelService.js"
 import { type SchedulerPolicy, SchedulerService } from "../scheduler/SchedulerService.js"
@@ -80,6 +81,7 @@ const poolConfigJson = (p: PoolRun) => {
     network: networkConfig(cfg),
     scheduler: p.policy.name,
     num_instances: p.instances,
+    ...(cfg.model.moe === null ? {} : { moe_parallel: moeParallelSummary(cfg.model, cfg.engine) }),
     engine: cfg.engine,
     // the datasheet roofline's parameters, only when it is the model in use
     ...(cfg.perfModel === undefined ? { roofline: cfg.roofline } : {}),

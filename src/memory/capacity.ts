@@ -7,7 +7,7 @@
 import type { EngineConfig } from "../domain/EngineConfig.js"
 import { NoKvMemory } from "../domain/errors.js"
 import { type Hardware, usableMemoryBytes } from "../domain/Hardware.js"
-import { kvBytesPerToken, type ModelShape, parameterCount } from "../domain/Model.js"
+import { expertParameterCount, kvBytesPerToken, type ModelShape, parameterCount } from "../domain/Model.js"
 
 /**
  * Fixed memory the runtime takes outside the model's tensors: CUDA context, cuBLAS/NCCL workspaces,
@@ -30,9 +30,18 @@ export interface KvCapacity {
   readonly overridden: boolean
 }
 
-/** Model weights resident on one GPU, bytes (parameters x dtype bytes / TP). */
-export const weightBytesPerGpu = (m: ModelShape, e: EngineConfig): number =>
-  Math.ceil(parameterCount(m) * e.weightDtypeBytes / e.tensorParallelSize)
+/**
+ * Model weights resident on one GPU, bytes: non-expert parameters x dtype bytes / TP, plus expert
+ * parameters x dtype bytes / their shard count: EP = DP x TP under `--enable-expert-parallel`
+ * (each GPU holds E / EP whole experts), DP x TP without it when DP > 1 (vLLM flattens the MoE
+ * layers' TP across DP ranks, fused_moe/config.py `flatten_tp_across_dp`), TP for one instance.
+ * All experts are resident; the perf models count only the activated ones' work.
+ */
+export const weightBytesPerGpu = (m: ModelShape, e: EngineConfig): number => {
+  const experts = expertParameterCount(m)
+  const expertShards = e.dataParallelSize * e.tensorParallelSize // EP size, or the flattened TP
+  return Math.ceil(((parameterCount(m) - experts) / e.tensorParallelSize + experts / expertShards) * e.weightDtypeBytes)
+}
 
 /**
  * Peak memory vLLM's profiling forward pass takes beyond the weights, bytes: activations of a

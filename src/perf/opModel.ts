@@ -23,6 +23,7 @@ import type { Network } from "../domain/Network.js"
 import type { BatchShape } from "./BatchShape.js"
 import type { PerfModel } from "./PerfModelService.js"
 import { type MoeTraffic, moeTraffic } from "./moeTraffic.js"
+import { moeCommNs, moeParallelOf } from "./expertParallel.js"
 
 /** Fitted or datasheet parameters of the per-operator model. */
 export interface OpParams {
@@ -134,7 +135,7 @@ export const attnArgsFromBatch = (a: AttnArgs, b: BatchShape): AttnArgs => {
 export interface OpCosts {
   /** Per decoder layer, T tokens. */
   readonly layer: Readonly<Record<LayerTokenOp, (T: number) => number>>
-  /** One MoE layer's router + experts for T tokens (0 for dense models). */
+  /** One MoE layer's router + experts for T tokens on the busiest GPU (0 for dense models); collectives excluded. */
   readonly moe: (T: number) => number
   /** One layer's attention (incl. KV-cache write). */
   readonly attention: (a: AttnArgs) => number
@@ -182,8 +183,9 @@ export const makeOpCosts = (m: ModelShape, hw: Hardware, e: EngineConfig, p: OpP
   const elem = (bytes: number): number => bytes / eM + k0
 
   const traffic: MoeTraffic = { flops: 0, bytes: 0 }
+  const moePar = moeParallelOf(m, e)
   const moeCost = (T: number): number => {
-    if (!moeTraffic(m, T, tp, wb, traffic)) return 0
+    if (!moeTraffic(m, T, moePar, wb, traffic)) return 0
     return gemm(T, h, m.moe!.experts) + comb(traffic.flops / gC, traffic.bytes / gM) + 3 * k0
   }
 
@@ -228,7 +230,8 @@ export const makeOpCosts = (m: ModelShape, hw: Hardware, e: EngineConfig, p: OpP
 
 /**
  * A step-time model from kernel costs: layers x (per-layer kernels + attention) + per-step
- * kernels + 2 all-reduces per layer under TP + `stepOverheadNs`. Allocation-free per call.
+ * kernels + 2 all-reduces per layer under TP + each MoE layer's DP/EP collectives (dispatch and
+ * combine all-to-all under EP, perf/expertParallel.ts) + `stepOverheadNs`. Allocation-free per call.
  */
 export const composeStep = (name: string, ops: OpCosts, m: ModelShape, e: EngineConfig, net: Network, stepOverheadNs: number): PerfModel => {
   const L = m.layers
@@ -243,6 +246,7 @@ export const composeStep = (name: string, ops: OpCosts, m: ModelShape, e: Engine
   const attention = ops.attention
   const moe = ops.moe
   const a = makeAttnArgs()
+  const moePar = moeParallelOf(m, e)
   const stepTimeNs = (b: BatchShape): number => {
     const T = b.prefillTokens + b.numDecode
     if (T === 0) return 0
@@ -250,7 +254,7 @@ export const composeStep = (name: string, ops: OpCosts, m: ModelShape, e: Engine
     attnArgsFromBatch(a, b)
     const common = 2 * layernorm(T) + qkv_proj(T) + rotary_emb(T) + o_proj(T) + attention(a)
     const mlp = gate_up_proj(T) + act_fn(T) + down_proj(T)
-    let total = L * common + denseLayers * mlp + (moeLayers > 0 ? moeLayers * moe(T) : 0)
+    let total = L * common + denseLayers * mlp + (moeLayers > 0 ? moeLayers * (moe(T) + moeCommNs(m, moePar!, net, T)) : 0)
     if (tp > 1) total += 2 * L * net.allReduceNs(T * h * ACT_BYTES, tp)
     total += embedding(T) + final_layernorm(T) + lm_head(S) + sampler(S)
     return Math.round(total + stepOverheadNs)

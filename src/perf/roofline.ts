@@ -7,7 +7,8 @@
  * Per decoder layer (T = tokens in the step, S = sequences, shapes from the model config):
  *  - QKV projection  [h x (heads + 2 kv_heads) head_dim], O projection [heads head_dim x h]
  *  - MLP: gate+up [h x 2 ffn] and down [ffn x h] (gated), or fc1/fc2 (OPT); MoE: router plus the
- *    top-k experts, reading the weights of every expert some token routes to
+ *    top-k experts, reading the weights of every expert some token routes to; under DP / EP the
+ *    layout, imbalance and dispatch/combine collectives of perf/expertParallel.ts
  *  - attention as one FlashAttention-style kernel: prefill chunk c after p cached tokens costs
  *    4 heads head_dim c (p + (c+1)/2) FLOPs (causal QK^T and PV) and reads p + c tokens of K/V;
  *    a decode of context n costs 4 heads head_dim n FLOPs and reads n tokens of K/V; plus the KV write
@@ -21,6 +22,7 @@ import type { ModelShape } from "../domain/Model.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
 import type { Network } from "../domain/Network.js"
 import type { BatchShape } from "./BatchShape.js"
+import { moeCommNs, moeParallelOf } from "./expertParallel.js"
 import { type MoeTraffic, moeTraffic } from "./moeTraffic.js"
 import type { PerfModel } from "./PerfModelService.js"
 
@@ -60,11 +62,13 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
     m.gatedMlp ? gemm(T, h, 2 * ffn) + gemm(T, ffn, h) : gemm(T, h, ffn) + gemm(T, ffn, h)
 
   const traffic: MoeTraffic = { flops: 0, bytes: 0 }
+  const moePar = moeParallelOf(m, e)
+  /** One MoE layer on the busiest GPU: router, local experts, and DP/EP token exchange (expertParallel.ts). */
   const moeMlp = (T: number): number => {
-    if (!moeTraffic(m, T, tp, wb, traffic)) return 0
+    if (!moeTraffic(m, T, moePar, wb, traffic)) return 0
     const c = traffic.flops / flopsPerNs
     const mem = traffic.bytes / bytesPerNs
-    return gemm(T, h, m.moe!.experts) + (c > mem ? c : mem)
+    return gemm(T, h, m.moe!.experts) + (c > mem ? c : mem) + moeCommNs(m, moePar!, net, T)
   }
 
   const lmHeadK = h

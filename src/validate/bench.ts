@@ -122,6 +122,8 @@ export interface RunSettings {
     enablePrefixCaching?: boolean
     longPrefillTokenThreshold?: number
     tensorParallelSize?: number
+    dataParallelSize?: number
+    enableExpertParallel?: boolean
     kvCacheDtype?: "auto" | "fp8"
     dtype?: "auto" | "bfloat16" | "float16" | "fp8"
   }
@@ -171,9 +173,14 @@ export const runSettings = (run: BenchRun): Effect.Effect<RunSettings, InputErro
     if (kvd !== undefined) take("kvCacheDtype", "kv_cache_dtype", kvd.startsWith("fp8") ? "fp8" : "auto")
     const dt = typeof ek["dtype"] === "string" ? ek["dtype"] : undefined
     if (dt !== undefined) take("dtype", "dtype", dt === "bfloat16" || dt === "float16" ? dt : dt.startsWith("fp8") ? "fp8" : "auto")
-    const dp = numOf(ek["data_parallel_size"])
-    if (dp !== undefined && dp > 1) not.push(`data_parallel_size=${dp}: simulated as ${dp} instances is not wired into validate yet`)
-    const pp = numOf(obj(rc["parallel_config"])["pipeline_parallel_size"])
+    const pc = obj(rc["parallel_config"])
+    const dp = numOf(ek["data_parallel_size"]) ?? numOf(pc["data_parallel_size"])
+    if (dp !== undefined) {
+      take("dataParallelSize", "data_parallel_size", dp)
+      if (dp > 1) not.push(`data_parallel_size=${dp}: requests are spread over the ${dp} simulated replicas by our router, not vLLM's DP load balancer; MoE ranks are priced in lockstep with equal token counts`)
+    }
+    take("enableExpertParallel", "enable_expert_parallel", boolOf(ek["enable_expert_parallel"]) ?? boolOf(pc["enable_expert_parallel"]))
+    const pp = numOf(pc["pipeline_parallel_size"])
     if (pp !== undefined && pp > 1) not.push(`pipeline_parallel_size=${pp}: pipeline parallelism is not modelled`)
     if (boolOf(sc["async_scheduling"]) === true) {
       honoured.push("async_scheduling=true: CPU scheduling overlaps the GPU step, so no per-step CPU overhead is added (unless --step-overhead-us)")
