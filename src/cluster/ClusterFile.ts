@@ -83,7 +83,7 @@ export const readClusterFile = (file: string): Effect.Effect<ClusterFile, FileEr
     if (decoded._tag === "Left") {
       const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]!
       const where = issue.path.map(String).join(".")
-      return yield* fail(file, where === "" ? "(top level)" : where, issue._tag === "Unexpected" ? "no such field (check its spelling)" : issue.message)
+      return yield* fail(file, where === "" ? "(top level)" : where, issue._tag === "Unexpected" ? "no such field (check its spelling)" : issue._tag === "Missing" ? "a value here (it is missing)" : issue.message)
     }
     return decoded.right
   })

@@ -174,6 +174,11 @@ export class Engine {
   /** Run until no instance has work. */
   drain(): void {
     this.advanceTo(Infinity)
+    for (const x of this.instances) {
+      if (x.hasWork() || (x.pendingHandoffs > 0 && x.role === InstanceRole.Decode)) {
+        throw new Error(`engine deadlocked: instance ${x.id} (${x.poolName}) still has ${x.outstanding} requests but nothing can run (prefill and decode KV caches too small for the requests in flight)`)
+      }
+    }
   }
 
   /** Latest clock over all instances, ns. */

@@ -54,6 +54,8 @@ export class Instance {
   private readonly releases = new TimedQueue<SimRequest>()
   /** Decode: the inbox's head could not get blocks or a sequence slot at the last try. */
   private stalled = false
+  /** Disaggregation: the last step could schedule nothing; wait for a transfer to end or land. */
+  private blocked = false
   /** The last step left the instance in a steady decode state (see step()). */
   private steady = false
   private residues = new Int32Array(16)
@@ -104,9 +106,10 @@ export class Instance {
    * (decode) the next hand-off or KV-transfer end; Infinity when idle.
    */
   nextEventNs(): number {
-    if (this.scheduler.hasWork()) return this.clock
+    if (this.scheduler.hasWork() && !this.blocked) return this.clock
     let t = this.loading.nextNs
     if (!this.stalled && this.inbox.nextNs < t) t = this.inbox.nextNs
+    if (this.blocked && this.releases.nextNs < t) t = this.releases.nextNs
     return t < this.clock ? this.clock : t
   }
 
@@ -116,10 +119,11 @@ export class Instance {
    * `limitNs`, the next event elsewhere in the cluster).
    */
   advance(limitNs: number, exact: boolean): void {
-    if (!this.scheduler.hasWork()) {
+    if (!this.scheduler.hasWork() || this.blocked) {
       const t = this.nextEventNs()
       if (t === Infinity) return
       if (this.clock < t) this.clock = t
+      this.blocked = false
       this.applyPending(this.clock)
       this.steady = false
       if (!this.scheduler.hasWork()) {
@@ -130,10 +134,18 @@ export class Instance {
     if (!exact && this.canFastForward) {
       let lim = limitNs
       if (this.loading.nextNs < lim) lim = this.loading.nextNs
-      if (this.inbox.nextNs > this.clock && this.inbox.nextNs < lim) lim = this.inbox.nextNs
+      // a hand-off not yet tried (it may have come during the last step) needs a full step first
+      if (!this.stalled && this.inbox.nextNs < lim) lim = this.inbox.nextNs
       if (this.fastForward(lim) > 0) return
     }
-    if (this.step() === 0) throw new Error(`engine stalled on instance ${this.id} at ${this.clock} ns with work queued`)
+    if (this.step() === 0) {
+      // nothing fits now, but blocks come back when a transfer ends (or lands): wait for that
+      if (this.loading.length > 0 || this.releases.length > 0 || this.inbox.length > 0) {
+        this.blocked = true
+        return
+      }
+      throw new Error(`engine stalled on instance ${this.id} at ${this.clock} ns with work queued`)
+    }
   }
 
   /** Decode: a request handed off at `tNs` (its prefill done, or with layer-wise transfer, its arrival). */
@@ -161,6 +173,11 @@ export class Instance {
   /** Prefill: free handed-off `r`'s blocks at `tNs` (when its transfer ends). */
   releaseAt(r: SimRequest, tNs: number): void {
     this.releases.push(tNs, r)
+  }
+
+  /** Handed-off requests whose blocks are still held, transfers in flight, hand-offs waiting (disaggregation). */
+  get pendingHandoffs(): number {
+    return this.releases.length + this.loading.length + this.inbox.length
   }
 
   /**
@@ -222,6 +239,7 @@ export class Instance {
   abort(r: SimRequest, nowNs: number): boolean {
     if (!this.scheduler.abort(r)) return false
     this.steady = false
+    this.stalled = false
     r.finishNs = nowNs
     this.observer.onFinish?.(r)
     return true
@@ -284,7 +302,10 @@ export class Instance {
         obs.onFinish?.(r)
       }
     }
-    if (finished > 0) this.scheduler.removeFinished()
+    if (finished > 0) {
+      this.scheduler.removeFinished()
+      this.stalled = false // blocks and sequence slots were freed
+    }
     // The next step repeats this one's structure (same requests, one decode token each, nothing
     // admitted) when this step scheduled every running request as a decode, preempted, admitted
     // and finished nothing: only the contexts grow. fastForward() may then take several at once.

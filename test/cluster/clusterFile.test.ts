@@ -1,0 +1,99 @@
+/** --cluster-config: one colocated pool equals plain flags byte for byte; errors name file and field; disaggregated runs from a file. */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { runCapture } from "../cli/capture.js"
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-cluster-"))
+const write = (dir: string, name: string, text: string) => {
+  const f = path.join(dir, name)
+  fs.writeFileSync(f, text)
+  return f
+}
+const files = ["summary.json", "requests.csv", "steps.csv"]
+
+describe("--cluster-config", () => {
+  it.effect("one colocated instance: byte-identical outputs through a cluster file and through plain flags", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const workload = ["--num-requests", "150", "--request-rate", "20", "--length-dist", "lognormal", "--seed", "3", "--quiet"]
+      const flagsOut = path.join(dir, "flags")
+      yield* runCapture("simulate", "--model", "qwen3-8b", "--hardware", "A100", "--max-num-seqs", "64", ...workload, "--output-dir", flagsOut)
+      const yaml = write(dir, "one.yaml", "pools:\n  - instances: 1\n    model: qwen3-8b\n    hardware: A100\n    engine: { max-num-seqs: 64 }\n")
+      // the disaggregation settings are present but unused: one colocated pool (kv_both)
+      const json = write(dir, "one.json", JSON.stringify({
+        router: "round-robin", kv_transfer: { mode: "layerwise", cross_node: false },
+        pools: [{ kv_transfer_config: { kv_role: "kv_both" }, model: "qwen3-8b", engine: { "max_num_seqs": 64 } }]
+      }))
+      for (const [f, extra] of [[yaml, []], [json, ["--hardware", "A100"]]] as const) {
+        const out = path.join(dir, `out-${path.basename(f)}`)
+        const r = yield* runCapture("simulate", "--cluster-config", f, ...extra, ...workload, "--output-dir", out)
+        expect(r.stderr, r.stderr).toBe("")
+        expect(r.code).toBe(0)
+        for (const name of files) {
+          const a = fs.readFileSync(path.join(flagsOut, name), "utf8")
+          const b = fs.readFileSync(path.join(out, name), "utf8")
+          expect(b === a, `${f}: ${name} differs`).toBe(true)
+        }
+      }
+    }))
+
+  it.effect("2 prefill + 2 decode from a file: every request finishes on a decode instance after its transfer", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const out = path.join(dir, "out")
+      const r = yield* runCapture("simulate", "--cluster-config", "resources/clusters/2p2d-llama3.1-8b-h100.yaml", "--num-requests", "200", "--request-rate", "20", "--output-dir", out)
+      expect(r.code).toBe(0)
+      expect(r.stdout).toContain("Pools")
+      const s = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8"))
+      expect(s.completed).toBe(200)
+      expect(s.pools.map((p: { role: string }) => p.role)).toEqual(["prefill", "decode"])
+      expect(s.instances.map((x: { role: string }) => x.role)).toEqual(["prefill", "prefill", "decode", "decode"])
+      const rows = fs.readFileSync(path.join(out, "requests.csv"), "utf8").trim().split("\n")
+      const h = rows[0]!.split(",")
+      const col = (name: string) => h.indexOf(name)
+      for (const row of rows.slice(1)) {
+        const c = row.split(",")
+        expect(c[col("pool")]).toBe("decode")
+        expect(["0", "1"]).toContain(c[col("prefill_instance")])
+        expect(Number(c[col("kv_transfer_end_ms")])).toBeGreaterThan(Number(c[col("kv_transfer_start_ms")]))
+        expect(Number(c[col("first_token_ms")])).toBeGreaterThan(Number(c[col("kv_transfer_end_ms")]))
+      }
+      const steps = fs.readFileSync(path.join(out, "steps.csv"), "utf8").trim().split("\n").slice(1)
+      expect(new Set(steps.map((l) => l.split(",")[1]))).toEqual(new Set(["prefill", "decode"]))
+    }))
+
+  it.effect("bad files: one error line naming the file and the field", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const cases: Array<[string, string, ReadonlyArray<string>, string]> = [
+        ["typo.yaml", "pools:\n  - instancez: 2\n", [], "typo.yaml: field 'pools.0.instancez': expected no such field"],
+        ["neg.yaml", "pools:\n  - instances: -1\n", [], "neg.yaml: field 'pools.0.instances': expected"],
+        ["empty.yaml", "pools: []\n", [], "empty.yaml: field 'pools.0': expected a value here (it is missing)"],
+        ["flag.yaml", "pools:\n  - engine: { max-num-seq: 4 }\n", [], "flag.yaml: field 'pools.0.engine.max-num-seq': expected an engine flag"],
+        ["type.yaml", "pools:\n  - engine: { max-num-seqs: lots }\n", [], "type.yaml: field 'pools.0.engine.max-num-seqs': expected an integer"],
+        ["range.yaml", "pools:\n  - engine: { gpu-memory-utilization: 2 }\n", [], "range.yaml: field 'pools.0.engine.gpu-memory-utilization': expected a number in (0, 1]"],
+        ["hw.yaml", "pools:\n  - hardware: Z80\n", [], "hw.yaml: pools.0.hardware: unknown hardware 'Z80'"],
+        ["lonely.yaml", "pools:\n  - role: prefill\n", [], "lonely.yaml: field 'pools': expected a decode pool for every prefill pool"],
+        ["mixed.yaml", "pools:\n  - role: prefill\n  - role: decode\n  - role: colocated\n", [], "mixed.yaml: field 'pools': expected either colocated pools only"],
+        ["roles.yaml", "pools:\n  - role: prefill\n    kv_transfer_config: { kv_role: kv_consumer }\n  - role: decode\n", [], "roles.yaml: field 'pools.0.role': expected the role its kv_transfer_config.kv_role kv_consumer implies (decode)"],
+        ["models.yaml", "pools:\n  - role: prefill\n  - role: decode\n    model: qwen3-8b\n", [], "models.yaml: field 'pools': expected prefill and decode pools serving one model"],
+        ["router.yaml", "router: fastest\npools:\n  - instances: 2\n", [], "router.yaml: field 'router': expected one of round-robin"],
+        ["dup.yaml", "pools:\n  - name: a\n  - name: a\n", [], "dup.yaml: field 'pools.1.name': expected a name no other pool has"],
+        ["syntax.yaml", "pools: [\n", [], "syntax.yaml: expected valid YAML"],
+        ["ok.yaml", "pools:\n  - instances: 2\n", ["--num-instances", "2"], "error: --num-instances: not with --cluster-config"]
+      ]
+      for (const [name, text, extra, message] of cases) {
+        const f = write(dir, name, text)
+        const r = yield* runCapture("simulate", "--cluster-config", f, "--num-requests", "5", ...extra)
+        expect(r.code, name).toBe(1)
+        expect(r.stderr, name).toContain(message)
+        expect(r.stderr.trim().split("\n").length, name).toBe(1)
+      }
+      const r = yield* runCapture("simulate", "--cluster-config", path.join(dir, "missing.yaml"))
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain("missing.yaml")
+    }))
+})
