@@ -22,8 +22,15 @@ if (!fs.existsSync(trace)) {
 const points = sizes.length > 0 ? sizes : [10_000, 100_000]
 console.log(`benchmark: ${path.basename(trace)} repeated, Llama-3.1-8B-Instruct on H100 unless overridden (${passthrough.join(" ") || "defaults"})`)
 console.log(`${"requests".padStart(10)} ${"wall s".padStart(8)} ${"req/s".padStart(10)} ${"steps/s".padStart(10)} ${"peak RSS MB".padStart(12)} ${"simulated s".padStart(12)}`)
-for (const n of points) {
-  const out = execFileSync(process.execPath, [path.join(here, "one.js"), String(n), ...passthrough], { encoding: "utf8" })
+const point = (n: number, extra: ReadonlyArray<string>, label = "") => {
+  const out = execFileSync(process.execPath, [path.join(here, "one.js"), String(n), ...passthrough, ...extra], { encoding: "utf8" })
   const r = JSON.parse(out.trim().split("\n").pop()!)
-  console.log(`${String(r.requests).padStart(10)} ${r.wallS.toFixed(2).padStart(8)} ${String(r.reqPerS).padStart(10)} ${String(r.stepsPerS).padStart(10)} ${String(r.peakRssMb).padStart(12)} ${String(r.simulatedS).padStart(12)}`)
+  console.log(`${String(r.requests).padStart(10)} ${r.wallS.toFixed(2).padStart(8)} ${String(r.reqPerS).padStart(10)} ${String(r.stepsPerS).padStart(10)} ${String(r.peakRssMb).padStart(12)} ${String(r.simulatedS).padStart(12)}  ${label}`)
+}
+for (const n of points) point(n, [])
+// clusters (resources/clusters): the trace's rate scaled with the GPUs serving it
+if (sizes.length === 0 && !passthrough.includes("--cluster-config")) {
+  const clusters = path.join(here, "..", "..", "resources", "clusters")
+  point(100_000, ["--cluster-config", path.join(clusters, "8x-colocated-llama3.1-8b-h100.yaml"), "--rate-scale", "8"], "8 colocated instances, rate x8")
+  point(100_000, ["--cluster-config", path.join(clusters, "2p2d-llama3.1-8b-h100.yaml"), "--rate-scale", "4"], "2 prefill + 2 decode, rate x4")
 }
