@@ -4,7 +4,7 @@
  * link fitted to each num_workers and to the whole table, with the fit error and which of them
  * `--network fit:DIR` uses (a measured num_workers: its own fit; all-reduce over any other
  * num_workers: the whole-table fit; send/recv: the num_workers 2 fit); with --hardware, also the
- * datasheet alpha-beta that `--network alpha-beta` uses.
+ * single-ring datasheet alpha-beta (the model before the analytic default).
  *
  * `--compare HARDWARE`: the measured all-reduce medians against the default analytic model of that
  * hardware (network/compare.ts: NCCL's all-reduce + Vidur's eager-call overhead), per num_workers
@@ -52,7 +52,7 @@ export const networkFitCommand = Command.make(
   "network-fit",
   {
     dir: Args.text({ name: "DIR" }).pipe(Args.withDescription("Folder holding Vidur's all_reduce.csv and/or send_recv.csv (or one such CSV file)")),
-    hardware: Options.text("hardware").pipe(Options.optional, Options.withDescription("Also show this GPU's datasheet alpha-beta (what --network alpha-beta uses)")),
+    hardware: Options.text("hardware").pipe(Options.optional, Options.withDescription("Also show this GPU's single-ring datasheet alpha-beta (for comparison with the fits)")),
     compare: Options.text("compare").pipe(Options.optional, Options.withDescription("Compare the measured all-reduce with the default analytic model of this hardware (per num_workers and size, with the error)")),
     json: Options.boolean("json").pipe(Options.withDescription("Print the fits as JSON"))
   },
@@ -97,7 +97,7 @@ export const networkFitCommand = Command.make(
         yield* Console.log(row("whole table", d.fit) + (d.fit_used_by_fit === null ? "" : `  <- fit:DIR, ${d.fit_used_by_fit}`))
       }
       if (datasheet !== undefined) {
-        yield* Console.log(`datasheet alpha-beta for ${datasheet.hardware} (--network alpha-beta): alpha ${datasheet.alpha_us} us/hop, bus ${datasheet.bus_GBs} GB/s`)
+        yield* Console.log(`single-ring datasheet alpha-beta for ${datasheet.hardware} (the model before the analytic default; see --compare for the default): alpha ${datasheet.alpha_us} us/hop, bus ${datasheet.bus_GBs} GB/s`)
       }
     })
 ).pipe(Command.withDescription("Fit alpha-beta links (latency per hop, bus bandwidth) to measured collective tables (Vidur's network CSVs) and print the fit error"))

@@ -201,7 +201,7 @@ describe("--network in the step-time model", () => {
       const free = makePerfModel({ kind: "roofline" }, cfg2, zeroNetwork).stepTimeNs(shape)
       const withTable = yield* stepWith(2, `table:${SYN}`)
       expect(withTable - free).toBe(2 * 32 * Math.round(arNs(4 << 20, 2)))
-      // the synthetic link (200 GB/s bus, 4 us/hop) is slower than H100's datasheet alpha-beta at 4 MiB
+      // the synthetic link (200 GB/s bus, 4 us/hop) is slower than H100's analytic default at 4 MiB
       expect(withTable).toBeGreaterThan(yield* stepWith(2))
       // TP=1: no collective, so the table changes nothing
       expect(yield* stepWith(1, `table:${SYN}`)).toBe(yield* stepWith(1))
