@@ -22,7 +22,7 @@ const n = Number(positionals[0] ?? 10_000)
 const program = Effect.gen(function*() {
   const flags = { model: values.model!, hardware: values.hardware!, enablePrefixCaching: !values["no-enable-prefix-caching"] }
   const file = values["cluster-config"]
-  const cluster = file === undefined ? singlePool(yield* resolveConfig(flags), "round-robin") : yield* resolveCluster(file, flags, "round-robin")
+  const cluster = file === undefined ? singlePool(yield* resolveConfig(flags), "round-robin") : yield* resolveCluster(file, flags, {})
   const base = yield* loadBase(values.trace!)
   const scale = Number(values["rate-scale"])
   const arrivals = Stream.fromIterable(repeated(base, n)).pipe(Stream.map((a) => scale === 1 ? a : { ...a, arrivalNs: Math.round(a.arrivalNs / scale) }))

@@ -2,10 +2,9 @@
  * Command-line options shared by the commands, with vLLM's flag names. Ranges are checked in
  * config/resolve.ts and workload/spec.ts so every mistake names its flag.
  */
-import { HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Effect, Option } from "effect"
-import { ROUTER_POLICIES, routerSpec } from "../cluster/RouterSpec.js"
-import { InvalidOption } from "../domain/errors.js"
+import { Options } from "@effect/cli"
+import { Option } from "effect"
+import { ROUTER_POLICIES, type RouterFlags } from "../cluster/RouterSpec.js"
 import type { EngineFlags } from "../config/resolve.js"
 import type { WorkloadFlags } from "../workload/Workload.js"
 
@@ -67,7 +66,7 @@ const get = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
  */
 const routerOptions = Options.all({
   policy: Options.text("router").pipe(
-    Options.withDefault("round-robin"),
+    Options.optional,
     Options.withDescription(`How arrivals are spread over instances: ${ROUTER_POLICIES.join(", ")} (default round-robin)`)
   ),
   weights: Options.text("router-weights").pipe(
@@ -78,10 +77,11 @@ const routerOptions = Options.all({
     Options.optional,
     Options.withDescription("The router sees waiting/running/KV usage as sampled every MS of simulated time (a metrics scrape interval; default 0 = exact)")
   )
-}).pipe(Options.mapEffect(({ policy, weights, stalenessMs }) => {
-  const s = routerSpec({ policy, weights: Option.getOrUndefined(weights), stalenessMs: Option.getOrUndefined(stalenessMs) })
-  return s instanceof InvalidOption ? Effect.fail(ValidationError.invalidValue(HelpDoc.p(s.message))) : Effect.succeed(s)
-}))
+}).pipe(Options.map(({ policy, weights, stalenessMs }): RouterFlags => ({
+  policy: Option.getOrUndefined(policy),
+  weights: Option.getOrUndefined(weights),
+  stalenessMs: Option.getOrUndefined(stalenessMs)
+})))
 
 export const engineOptions = {
   model: Options.text("model").pipe(

@@ -2,6 +2,7 @@
  * `llmservingsim serve` (alias `server`): an OpenAI-compatible HTTP server whose answers come from
  * the live simulated engine, time-scaled to wall time.
  */
+import { routerOf } from "../cluster/RouterSpec.js"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Layer, Option } from "effect"
 import { resolveConfig } from "../config/resolve.js"
@@ -53,7 +54,7 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
       echo: o.echo,
       tokenizer,
       timingFields: o.timingFields,
-      router: o.router
+      router: yield* routerOf(o.router)
     }, o.host, o.port)).pipe(
       // the listener could not start (port in use, address not available): a user's problem, one line
       Effect.catchTag("ServeError", (e) => {

@@ -1,4 +1,5 @@
 /** `llmservingsim simulate`: an offline run on virtual time. */
+import { routerOf } from "../cluster/RouterSpec.js"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { resolveCluster } from "../cluster/resolveCluster.js"
@@ -11,7 +12,7 @@ import { resolveWorkload } from "../workload/Workload.js"
 import { engineOptions, outputOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 import { formatReport } from "./report.js"
 
-const clusterConfig = Options.file("cluster-config").pipe(
+const clusterConfig = Options.text("cluster-config").pipe(
   Options.optional,
   Options.withDescription("A cluster as JSON or YAML: pools of instances (model, hardware, parallelism, engine flags, role colocated|prefill|decode), routers, KV transfer (see resources/clusters/); engine flags given here are every pool's defaults")
 )
@@ -23,7 +24,7 @@ export const simulateCommand = Command.make(
     Effect.gen(function*() {
       const flags = toEngineFlags(o)
       const cluster = yield* Option.match(o.clusterConfig, {
-        onNone: () => Effect.map(resolveConfig(flags), (cfg) => singlePool(cfg, o.router)),
+        onNone: () => Effect.zipWith(resolveConfig(flags), routerOf(o.router), (cfg, router) => singlePool(cfg, router)),
         onSome: (file) => resolveCluster(file, flags, o.router)
       })
       const cfg = cluster.pools[0]!.config

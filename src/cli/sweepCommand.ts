@@ -1,4 +1,5 @@
 /** `llmservingsim sweep`: a grid of simulate configurations across worker threads. */
+import { routerOf, uncheckedRouter } from "../cluster/RouterSpec.js"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
@@ -33,7 +34,8 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
     if (!(Number.isInteger(workers) && workers >= 1)) return yield* new InvalidOption({ option: "--workers", reason: `expected a positive integer (got ${workers})` })
     const jobs = expandGrid(axes, {
       engine: toEngineFlags(o),
-      router: o.router,
+      // with a router axis, each point's policy is checked with the base weights and staleness
+      router: axes.some((x) => x.flag === "router") ? uncheckedRouter(o.router) : yield* routerOf(o.router),
       workload: toWorkloadFlags(o)
     })
     if (jobs instanceof InvalidOption) return yield* jobs

@@ -4,6 +4,7 @@
  * `vllm bench serve` reports; `--compare-offline` also runs the offline simulation of the same
  * workload and prints both side by side.
  */
+import { routerOf } from "../cluster/RouterSpec.js"
 import { Command, Options } from "@effect/cli"
 import { Chunk, Console, Effect, Option, Stream } from "effect"
 import * as fs from "node:fs"
@@ -101,7 +102,7 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
     })
     let offline: Record<string, unknown> | undefined
     if (o.compareOffline) {
-      const sim = yield* simulate(Stream.fromIterable(arrivals), { router: o.router, workload: workload.spec }).pipe(
+      const sim = yield* simulate(Stream.fromIterable(arrivals), { router: yield* routerOf(o.router), workload: workload.spec }).pipe(
         Effect.provide(simulationLayer(cfg, TraceWriter.none))
       )
       offline = sim.summary as unknown as Record<string, unknown>

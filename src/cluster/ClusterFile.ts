@@ -25,10 +25,18 @@ import { FileError, InputError } from "../domain/errors.js"
 const Int = Schema.Number.pipe(Schema.int(), Schema.positive())
 const FlagValue = Schema.Union(Schema.Number, Schema.Boolean, Schema.String)
 
-/** vLLM's `--kv-transfer-config` (the fields the simulator reads: kv_role; kv_connector is recorded). */
+/**
+ * vLLM's KV connectors that move a prefill's KV straight to the decode instance's GPU memory, as
+ * the simulator models it (one pull over the modelled link per request): NIXL, P2P NCCL, Mooncake
+ * transfer engine. Connectors that stage KV in a shared store (LMCache, shared storage) are refused
+ * rather than priced as a direct move.
+ */
+export const KV_CONNECTORS = ["NixlConnector", "P2pNcclConnector", "MooncakeConnector"] as const
+
+/** vLLM's `--kv-transfer-config`: kv_role sets the pool's role; kv_connector is checked and recorded. */
 const KvTransferConfig = Schema.Struct({
   kv_role: Schema.Literal("kv_producer", "kv_consumer", "kv_both"),
-  kv_connector: Schema.optional(Schema.String)
+  kv_connector: Schema.optional(Schema.Literal(...KV_CONNECTORS))
 })
 
 const PoolFile = Schema.Struct({
@@ -42,11 +50,26 @@ const PoolFile = Schema.Struct({
   engine: Schema.optional(Schema.Record({ key: Schema.String, value: FlagValue }))
 })
 
+/** A router: a policy name, or a policy with the `weighted` scorer weights and a load-signal staleness. */
+const RouterFile = Schema.Union(
+  Schema.String,
+  Schema.Struct({
+    policy: Schema.String,
+    weights: Schema.optional(Schema.Struct({
+      queue: Schema.optional(Schema.Number),
+      kv: Schema.optional(Schema.Number),
+      prefix: Schema.optional(Schema.Number)
+    })),
+    staleness_ms: Schema.optional(Schema.Number)
+  })
+)
+export type RouterFile = typeof RouterFile.Type
+
 export const ClusterFileSchema = Schema.Struct({
   /** Free text (JSON has no comments). */
   description: Schema.optional(Schema.String),
-  router: Schema.optional(Schema.String),
-  decode_router: Schema.optional(Schema.String),
+  router: Schema.optional(RouterFile),
+  decode_router: Schema.optional(RouterFile),
   kv_transfer: Schema.optional(Schema.Struct({
     mode: Schema.optional(Schema.Literal("whole", "layerwise")),
     cross_node: Schema.optional(Schema.Boolean)
@@ -63,6 +86,7 @@ export interface PoolDraft {
   readonly flags: EngineFlags
   /** File path of each engine key given (for errors), by flag name ("--max-num-seqs"). */
   readonly fieldOf: ReadonlyMap<string, string>
+  readonly kvConnector: string | undefined
 }
 
 const fail = (path: string, field: string, expected: string, got?: string) =>
@@ -72,8 +96,14 @@ const fail = (path: string, field: string, expected: string, got?: string) =>
 export const readClusterFile = (file: string): Effect.Effect<ClusterFile, FileError | InputError> =>
   Effect.gen(function*() {
     const text = yield* Effect.try({
-      try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) => new FileError({ path: file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file (--cluster-config)" : (e as Error).message })
+      try: () => fs.readFileSync(file, "utf8").replace(/^\uFEFF/, ""),
+      catch: (e) => {
+        const code = (e as NodeJS.ErrnoException).code
+        return new FileError({
+          path: file,
+          reason: code === "ENOENT" ? "no such file (--cluster-config)" : code === "EISDIR" ? "is a folder; --cluster-config expects a JSON or YAML file" : (e as Error).message
+        })
+      }
     })
     const raw = yield* Effect.try({
       try: () => (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as unknown,
@@ -83,7 +113,12 @@ export const readClusterFile = (file: string): Effect.Effect<ClusterFile, FileEr
     if (decoded._tag === "Left") {
       const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]!
       const where = issue.path.map(String).join(".")
-      return yield* fail(file, where === "" ? "(top level)" : where, issue._tag === "Unexpected" ? "no such field (check its spelling)" : issue._tag === "Missing" ? "a value here (it is missing)" : issue.message)
+      if (where === "") return yield* fail(file, "(top level)", "a mapping with a 'pools' list (see resources/clusters/)")
+      const why = issue._tag === "Unexpected" ? "no such field (check its spelling)"
+        : issue._tag === "Missing" ? "a value here (it is missing)"
+        : issue.message.length > 200 ? "a value of another shape (see resources/clusters/)"
+        : issue.message.replace(/^Expected /, "").replace(/, actual (.*)$/s, " (got $1)")
+      return yield* fail(file, where, why)
     }
     return decoded.right
   })
@@ -124,13 +159,14 @@ export const poolDrafts = (file: string, f: ClusterFile, base: EngineFlags): Eff
           const hint = key === "num-instances" || key === "data-parallel-size" ? "pools.N.instances sets the replicas (data-parallel ranks)" : key === "model" || key === "hardware" ? `pools.N.${key} sets it` : key === "seed" ? "--seed is one per run" : `one of ${known.join(", ")}`
           return yield* fail(file, field, `an engine flag (${hint})`, JSON.stringify(key0))
         }
+        if (fieldOf.has(`--${key}`)) return yield* fail(file, field, `each engine flag once (${fieldOf.get(`--${key}`)} sets it too)`)
         const [prop, kind] = spec
         const ok = kind === "bool" ? typeof value === "boolean" : kind === "string" ? typeof value === "string" : typeof value === "number" && (kind === "float" || Number.isInteger(value))
         if (!ok) return yield* fail(file, field, kind === "bool" ? "true or false" : kind === "string" ? "a string" : kind === "int" ? "an integer" : "a number", JSON.stringify(value))
         flags[prop] = value
         fieldOf.set(`--${key}`, field)
       }
-      out.push({ name, role, instances: p.instances ?? 1, flags: flags as unknown as EngineFlags, fieldOf })
+      out.push({ name, role, instances: p.instances ?? 1, flags: flags as unknown as EngineFlags, fieldOf, kvConnector: p.kv_transfer_config?.kv_connector })
     }
     const roles = new Set(out.map((o) => o.role))
     if (roles.has("colocated") && roles.size > 1) {

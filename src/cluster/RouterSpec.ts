@@ -3,6 +3,7 @@
  * queue=W,kv=W,prefix=W` (the `weighted` policy) and `--router-staleness-ms MS` (how old the load
  * signals the router reads may be). Parsing and checking return an InvalidOption naming the flag.
  */
+import { Effect } from "effect"
 import { InvalidOption } from "../domain/errors.js"
 
 export const ROUTER_POLICIES = [
@@ -97,4 +98,26 @@ export const routerSpec = (flags: { readonly policy: string; readonly weights?: 
     weights = w
   }
   return checkRouterSpec({ policy: flags.policy, weights, stalenessMs: flags.stalenessMs }, flags.weights !== undefined)
+}
+
+/** The router flags as given (undefined = not given). */
+export interface RouterFlags {
+  readonly policy?: string | undefined
+  readonly weights?: string | undefined
+  readonly stalenessMs?: number | undefined
+}
+
+/** True when any router flag was given. */
+export const routerFlagsGiven = (f: RouterFlags): boolean => f.policy !== undefined || f.weights !== undefined || f.stalenessMs !== undefined
+
+/** The checked spec of the router flags (policy default round-robin); fails with InvalidOption naming the flag. */
+export const routerOf = (f: RouterFlags): Effect.Effect<RouterSpec, InvalidOption> => {
+  const s = routerSpec({ policy: f.policy ?? "round-robin", weights: f.weights, stalenessMs: f.stalenessMs })
+  return s instanceof InvalidOption ? Effect.fail(s) : Effect.succeed(s)
+}
+
+/** The router flags as a spec without the policy checks (sweep checks each grid point's policy). */
+export const uncheckedRouter = (f: RouterFlags): RouterSpec => {
+  const w = f.weights === undefined ? DEFAULT_ROUTER_WEIGHTS : parseRouterWeights(f.weights)
+  return { policy: (f.policy ?? "round-robin") as RouterPolicy, weights: w instanceof InvalidOption ? DEFAULT_ROUTER_WEIGHTS : w, stalenessMs: f.stalenessMs ?? 0 }
 }

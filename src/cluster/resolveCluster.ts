@@ -7,8 +7,8 @@ import { Effect } from "effect"
 import { type ConfigError, type EngineFlags, resolveConfig } from "../config/resolve.js"
 import type { ClusterConfig, PoolConfig } from "../domain/Cluster.js"
 import { type FileError, InputError, InvalidOption } from "../domain/errors.js"
-import { ROUTER_POLICIES, type RouterPolicy, type RouterSpec } from "./RouterSpec.js"
-import { poolDrafts, readClusterFile } from "./ClusterFile.js"
+import { checkRouterSpec, DEFAULT_ROUTER_WEIGHTS, ROUTER_POLICIES, type RouterFlags, routerFlagsGiven, routerOf, type RouterSpec } from "./RouterSpec.js"
+import { poolDrafts, readClusterFile, type RouterFile } from "./ClusterFile.js"
 
 /** Point a pool's configuration error at the file: the field that set the flag, else the pool. */
 const retarget = (file: string, i: number, fieldOf: ReadonlyMap<string, string>) => (e: ConfigError): ConfigError => {
@@ -22,43 +22,67 @@ const retarget = (file: string, i: number, fieldOf: ReadonlyMap<string, string>)
     return new InvalidOption({ option: `${file}: ${field ?? `pools.${i}`}`, reason: e.message })
   }
   if (e._tag === "NoKvMemory") return new InvalidOption({ option: `${file}: pools.${i}`, reason: e.reason })
+  if (e._tag === "FileError" && e.path !== file) {
+    const field = [...fieldOf.entries()].find(([flag]) => flag === "--hardware" || flag === "--model" || flag === "--perf-model" || flag === "--network")
+    return new InvalidOption({ option: `${file}: ${field?.[1] ?? `pools.${i}`}`, reason: e.message })
+  }
   return e
 }
 
-const checkRouter = (file: string, field: string, v: string | undefined): Effect.Effect<void, InputError> =>
-  v === undefined || (ROUTER_POLICIES as ReadonlyArray<string>).includes(v)
-    ? Effect.void
-    : Effect.fail(new InputError({ path: file, field, expected: `one of ${ROUTER_POLICIES.join(", ")}`, got: JSON.stringify(v) }))
+/** A router of the file as a checked spec; fails with InputError naming the field. */
+const routerOfFile = (file: string, field: string, r: RouterFile): Effect.Effect<RouterSpec, InputError> => {
+  const o = typeof r === "string" ? { policy: r } : r
+  if (!(ROUTER_POLICIES as ReadonlyArray<string>).includes(o.policy)) {
+    return Effect.fail(new InputError({ path: file, field: typeof r === "string" ? field : `${field}.policy`, expected: `one of ${ROUTER_POLICIES.join(", ")}`, got: JSON.stringify(o.policy) }))
+  }
+  const given = typeof r !== "string" && r.weights !== undefined
+  const weights = typeof r === "string" || r.weights === undefined ? DEFAULT_ROUTER_WEIGHTS
+    : { queue: r.weights.queue ?? 0, kv: r.weights.kv ?? 0, prefix: r.weights.prefix ?? 0 }
+  const s = checkRouterSpec({ policy: o.policy, weights, stalenessMs: typeof r === "string" ? 0 : r.staleness_ms ?? 0 }, given)
+  return s instanceof InvalidOption
+    ? Effect.fail(new InputError({ path: file, field, expected: s.reason.replace(/^expected /, "") }))
+    : Effect.succeed(s)
+}
 
 /**
  * Read `file` and resolve its pools over `base`; `router` is the command line's router (the file's
  * `router` wins). Fails with FileError, InputError (naming the field) or the pool's ConfigError.
  */
-export const resolveCluster = (file: string, base: EngineFlags, router: RouterPolicy | RouterSpec): Effect.Effect<ClusterConfig, ConfigError | FileError | InputError> =>
+export const resolveCluster = (file: string, base: EngineFlags, routerFlags: RouterFlags): Effect.Effect<ClusterConfig, ConfigError | FileError | InputError> =>
   Effect.gen(function*() {
     if (base.numInstances !== undefined || base.dataParallelSize !== undefined) {
       const flag = base.numInstances !== undefined ? "--num-instances" : "--data-parallel-size"
       return yield* new InvalidOption({ option: flag, reason: `not with --cluster-config (${file} sets each pool's instances)` })
     }
     const f = yield* readClusterFile(file)
-    yield* checkRouter(file, "router", f.router)
-    yield* checkRouter(file, "decode_router", f.decode_router)
+    if (f.router !== undefined && routerFlagsGiven(routerFlags)) {
+      return yield* new InvalidOption({ option: "--router", reason: `${file} sets the router (its 'router' field); give it in one place` })
+    }
+    const entry = f.router === undefined ? yield* routerOf(routerFlags) : yield* routerOfFile(file, "router", f.router)
+    const decodeRouter = f.decode_router === undefined ? entry : yield* routerOfFile(file, "decode_router", f.decode_router)
     const drafts = yield* poolDrafts(file, f, base)
     const pools: Array<PoolConfig> = []
     for (const [i, d] of drafts.entries()) {
       const config = yield* resolveConfig({ ...d.flags, numInstances: d.instances }).pipe(Effect.mapError(retarget(file, i, d.fieldOf)))
-      pools.push({ name: d.name, role: d.role, instances: d.instances, config })
+      pools.push({ name: d.name, role: d.role, instances: d.instances, config, ...(d.kvConnector === undefined ? {} : { kvConnector: d.kvConnector }) })
     }
     const disagg = pools.filter((p) => p.role !== "colocated")
     const models = new Set(disagg.map((p) => p.config.model.id))
     if (models.size > 1) {
       return yield* new InputError({ path: file, field: "pools", expected: `prefill and decode pools serving one model (their KV cache moves between them; got ${[...models].join(", ")})` })
     }
-    const entry = (f.router as RouterPolicy | undefined) ?? router
+    const kvDtypes = new Set(disagg.map((p) => p.config.engine.kvCacheDtypeBytes))
+    if (kvDtypes.size > 1) {
+      return yield* new InputError({ path: file, field: "pools", expected: "prefill and decode pools with one --kv-cache-dtype (the decode side reads the KV the prefill side wrote)" })
+    }
+    if (disagg.length === 0) {
+      const stray = f.decode_router !== undefined ? "decode_router" : f.kv_transfer !== undefined ? "kv_transfer" : undefined
+      if (stray !== undefined) return yield* new InputError({ path: file, field: stray, expected: "no such field in a cluster without prefill and decode pools (it would be ignored)" })
+    }
     return {
       pools,
       router: entry,
-      decodeRouter: (f.decode_router as RouterPolicy | undefined) ?? entry,
+      decodeRouter,
       kvTransfer: { crossNode: f.kv_transfer?.cross_node ?? true, layerwise: (f.kv_transfer?.mode ?? "whole") === "layerwise" },
       source: file
     } satisfies ClusterConfig

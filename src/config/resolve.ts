@@ -96,6 +96,8 @@ const expertParallelFlags = (f: EngineFlags, m: ModelShape, dp: number, tp: numb
 
 export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigError> =>
   Effect.gen(function*() {
+    yield* check(f.kvCacheDtype === undefined || ["auto", "fp8"].includes(f.kvCacheDtype), "--kv-cache-dtype", `expected auto or fp8 (got ${JSON.stringify(f.kvCacheDtype)})`)
+    yield* check(f.dtype === undefined || ["auto", "bfloat16", "float16", "fp8"].includes(f.dtype), "--dtype", `expected auto, bfloat16, float16 or fp8 (got ${JSON.stringify(f.dtype)})`)
     yield* posInt(f.blockSize, "--block-size")
     yield* fraction(f.gpuMemoryUtilization, "--gpu-memory-utilization")
     yield* posInt(f.numGpuBlocksOverride, "--num-gpu-blocks-override")

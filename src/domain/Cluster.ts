@@ -17,6 +17,8 @@ export interface PoolConfig {
   readonly instances: number
   /** The resolved configuration of one of its instances. */
   readonly config: SimConfig
+  /** vLLM's kv_connector named in the file (recorded in summary.json). */
+  readonly kvConnector?: string | undefined
 }
 
 export interface KvTransferConfig {

@@ -123,6 +123,12 @@ export const shapeOf = (id: string, c: HfConfig): ModelShape => {
 export const kvBytesPerToken = (m: ModelShape, kvDtypeBytes: number): number =>
   2 * m.layers * m.kvHeads * m.headDim * kvDtypeBytes
 
+/**
+ * KV heads each GPU holds under tensor parallelism `tp`: kv_heads / tp, and at least one: once TP
+ * exceeds the KV heads vLLM replicates them (`get_num_kv_heads`: max(1, total // tp)).
+ */
+export const kvHeadsPerGpu = (m: ModelShape, tp: number): number => Math.max(1, m.kvHeads / tp)
+
 /** Per-layer attention projection parameters (q, k, v, o), in elements. */
 export const attnParams = (m: ModelShape): number =>
   m.hidden * (m.heads + 2 * m.kvHeads) * m.headDim + m.heads * m.headDim * m.hidden

@@ -53,10 +53,13 @@ export interface PoolSetup {
   readonly gpusPerInstance: number
   /** Decoder layers (layer-wise transfer sends one layer's KV at a time). */
   readonly layers: number
+  /** Prices a KV transfer into or out of this pool's instances (default: the KV transfer setup's). */
+  readonly network?: Network | undefined
 }
 
 /** How a finished prefill's KV reaches its decode instance. */
 export interface KvTransferSetup {
+  /** Prices transfers for pools without a network of their own. */
   readonly network: Network
   /** The pools sit on different nodes: the move crosses the scale-out NIC (default true). */
   readonly crossNode: boolean
@@ -219,7 +222,11 @@ export class Engine {
       const tokens = d.promptTokens - d.cachedPromptTokens
       const shards = Math.min(ps.gpusPerInstance, pd.gpusPerInstance)
       const bytes = tokens * ps.kvBytesPerToken / shards
-      const dt = tokens > 0 ? x.network.kvTransferNs(bytes, x.crossNode) : 0
+      // the slower end sets the pace (e.g. a PCIe-only decode GPU behind an NVLink prefill node)
+      const dt = tokens <= 0 ? 0 : Math.max(
+        (ps.network ?? x.network).kvTransferNs(bytes, x.crossNode),
+        (pd.network ?? x.network).kvTransferNs(bytes, x.crossNode)
+      )
       const h = d.prefillDoneNs
       let start = d.kvReservedNs
       if (dst.linkFreeNs > start) start = dst.linkFreeNs

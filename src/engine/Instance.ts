@@ -56,6 +56,8 @@ export class Instance {
   private stalled = false
   /** Disaggregation: the last step could schedule nothing; wait for a transfer to end or land. */
   private blocked = false
+  /** Prefill: handed-off requests whose blocks it still holds (their transfer not yet ended). */
+  private handedOff = 0
   /** The last step left the instance in a steady decode state (see step()). */
   private steady = false
   private residues = new Int32Array(16)
@@ -94,9 +96,12 @@ export class Instance {
 
   /** Reason `r` can never run here, or undefined when it can. A prefill instance generates one token. */
   rejectionReason(r: SimRequest): string | undefined {
-    const out = this.role === InstanceRole.Prefill ? 1 : r.outputTokens
-    if (r.promptTokens + out > this.maxModelLen) {
-      return `prompt (${r.promptTokens}) + output (${out}) tokens exceed max_model_len ${this.maxModelLen}`
+    if (this.role === InstanceRole.Prefill) {
+      if (r.promptTokens + 1 > this.maxModelLen) return `prompt (${r.promptTokens}) + 1 token exceed the prefill instance's max_model_len ${this.maxModelLen}`
+      return undefined
+    }
+    if (r.promptTokens + r.outputTokens > this.maxModelLen) {
+      return `prompt (${r.promptTokens}) + output (${r.outputTokens}) tokens exceed max_model_len ${this.maxModelLen}`
     }
     return undefined
   }
@@ -140,7 +145,7 @@ export class Instance {
     }
     if (this.step() === 0) {
       // nothing fits now, but blocks come back when a transfer ends (or lands): wait for that
-      if (this.loading.length > 0 || this.releases.length > 0 || this.inbox.length > 0) {
+      if (this.loading.length > 0 || this.releases.length > 0 || this.inbox.length > 0 || this.handedOff > 0) {
         this.blocked = true
         return
       }
@@ -188,7 +193,10 @@ export class Instance {
    */
   private applyPending(now: number): void {
     const kv = this.scheduler.kv
-    while (this.releases.nextNs <= now) kv.release(this.releases.pop()!, true)
+    while (this.releases.nextNs <= now) {
+      kv.release(this.releases.pop()!, true)
+      this.handedOff--
+    }
     if (this.role !== InstanceRole.Decode) return
     while (this.loading.nextNs <= now) {
       const r = this.loading.pop()!
@@ -285,6 +293,7 @@ export class Instance {
         // its KV goes to a decode instance; the blocks stay held until the transfer ends
         r.status = RequestStatus.HandedOff
         r.prefillDoneNs = end
+        this.handedOff++
         finished++
         this.hooks!.prefilled(r, end)
         continue

@@ -21,7 +21,7 @@ import { type Memory, MemoryService } from "../memory/MemoryService.js"
 import type { KvCapacity } from "../memory/capacity.js"
 import { MetricsCollector } from "../metrics/MetricsCollector.js"
 import type { Summary } from "../metrics/Summary.js"
-import { NetworkService } from "../network/NetworkService.js"
+import { NetworkService, zeroNetwork } from "../network/NetworkService.js"
 import { moeParallelSummary } from "../perf/expertParallel.js"
 import { networkConfig } from "../network/spec.js"
 import { type PerfModel, PerfModelService } from "../perf/PerfModelService.js"
@@ -65,6 +65,8 @@ export interface PoolRun {
   readonly perf: PerfModel
   readonly memory: Memory
   readonly policy: SchedulerPolicy
+  /** vLLM's kv_connector, when the cluster file names one. */
+  readonly kvConnector?: string | undefined
   /** Prices its KV transfers (needed by a decode pool). */
   readonly network?: Network | undefined
 }
@@ -123,12 +125,13 @@ export const runPools = <E>(
         maxNumSeqs: p.config.engine.maxNumSeqs,
         kvBytesPerToken: kvBytesPerToken(p.config.model, p.config.engine.kvCacheDtypeBytes),
         gpusPerInstance: p.config.engine.tensorParallelSize,
-        layers: p.config.model.layers
+        layers: p.config.model.layers,
+        network: p.network
       })),
       observer: combineObservers(...observers),
       router: makeRouter(options.router ?? cluster.router, first.config.seed),
       decodeRouter: makeRouter(cluster.decodeRouter, first.config.seed + 1),
-      ...(disaggregated && decodePool?.network !== undefined ? { kvTransfer: { network: decodePool.network, ...cluster.kvTransfer } } : {}),
+      ...(disaggregated ? { kvTransfer: { network: decodePool?.network ?? zeroNetwork, ...cluster.kvTransfer } } : {}),
       exactSteps: options.exactSteps ?? false
     })
     yield* Stream.runForEachChunk(arrivals, (chunk) =>
@@ -148,9 +151,9 @@ export const runPools = <E>(
     const single = pools.length === 1
     const workload = options.workload === undefined ? {} : { workload: options.workload }
     const config = single
-      ? { ...poolConfigJson(first), ...workload }
+      ? { ...poolConfigJson(first), router: options.router ?? cluster.router, ...workload }
       : {
-        pools: pools.map((p) => ({ pool: p.name, role: p.role, ...poolConfigJson(p) })),
+        pools: pools.map((p) => ({ pool: p.name, role: p.role, ...(p.kvConnector === undefined ? {} : { kv_connector: p.kvConnector }), ...poolConfigJson(p) })),
         router: options.router ?? cluster.router,
         ...(disaggregated ? { decode_router: cluster.decodeRouter, kv_transfer: { cross_node: cluster.kvTransfer.crossNode, layerwise: cluster.kvTransfer.layerwise } } : {}),
         ...(cluster.source === undefined ? {} : { cluster_config: cluster.source }),
@@ -208,7 +211,7 @@ export const simulateCluster = <E>(arrivals: Stream.Stream<Arrival, E>, cluster:
         policy: SchedulerService,
         network: NetworkService
       }).pipe(Effect.provide(poolLayer(p.config)))
-      pools.push({ name: p.name, role: p.role, instances: p.instances, config: p.config, ...services })
+      pools.push({ name: p.name, role: p.role, instances: p.instances, config: p.config, kvConnector: p.kvConnector, ...services })
     }
     return yield* runPools(arrivals, pools, cluster, options)
   }) as Effect.Effect<SimulationResult, E | FileError | NoKvMemory, TraceWriter>

@@ -200,7 +200,7 @@ export const tableNetwork = (allReduce: CollectiveTable | undefined, sendRecv: C
     const f = curveLookup(c, messageBytesPerNs("send_recv", fit, 2))
     sendRecvNs = (bytes, crossNode) => crossNode === true ? base.sendRecvNs(bytes, true) : Math.round(f(bytes))
   }
-  return { ...base, allReduceNs, sendRecvNs }
+  return { ...base, allReduceNs, sendRecvNs, kvTransferNs: (bytes, crossNode) => crossNode === true ? base.kvTransferNs(bytes, true) : sendRecvNs(bytes, false) }
 }
 
 /**
@@ -223,5 +223,5 @@ export const fittedNetwork = (allReduce: CollectiveTable | undefined, sendRecv: 
     const sr = fitCurves(sendRecv).get(2) ?? fitTable(sendRecv)
     sendRecvNs = (bytes, crossNode) => crossNode === true ? base.sendRecvNs(bytes, true) : Math.round(alphaBetaNs("send_recv", sr, bytes, 2))
   }
-  return { ...base, allReduceNs, sendRecvNs }
+  return { ...base, allReduceNs, sendRecvNs, kvTransferNs: (bytes, crossNode) => crossNode === true ? base.kvTransferNs(bytes, true) : sendRecvNs(bytes, false) }
 }

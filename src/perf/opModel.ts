@@ -17,7 +17,7 @@
  */
 import type { EngineConfig } from "../domain/EngineConfig.js"
 import { type Hardware, peakFlops } from "../domain/Hardware.js"
-import type { ModelShape } from "../domain/Model.js"
+import { kvHeadsPerGpu, type ModelShape } from "../domain/Model.js"
 import { defaultRooflineParams } from "../domain/PerfParams.js"
 import type { Network } from "../domain/Network.js"
 import type { BatchShape } from "./BatchShape.js"
@@ -175,7 +175,7 @@ export const makeOpCosts = (m: ModelShape, hw: Hardware, e: EngineConfig, p: OpP
   const qkvOut = (m.heads + 2 * m.kvHeads) * m.headDim / tp
   const ropeWidth = (m.heads + m.kvHeads) * m.headDim / tp
   const ffn = m.intermediate / tp
-  const kvPerTokenLayer = 2 * (m.kvHeads / tp) * m.headDim * kvb
+  const kvPerTokenLayer = 2 * kvHeadsPerGpu(m, tp) * m.headDim * kvb
   const attnCoef = 4 * (m.heads / tp) * m.headDim
 
   const gemm = (T: number, k: number, n: number): number =>

@@ -18,7 +18,7 @@
 import type { Hardware } from "../domain/Hardware.js"
 import { peakFlops } from "../domain/Hardware.js"
 import type { EngineConfig } from "../domain/EngineConfig.js"
-import type { ModelShape } from "../domain/Model.js"
+import { kvHeadsPerGpu, type ModelShape } from "../domain/Model.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
 import type { Network } from "../domain/Network.js"
 import type { BatchShape } from "./BatchShape.js"
@@ -46,7 +46,7 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
   const qkvOut = (m.heads + 2 * m.kvHeads) * m.headDim / tp
   const oIn = m.heads * m.headDim / tp
   const ffn = m.intermediate / tp
-  const kvPerTokenLayer = 2 * (m.kvHeads / tp) * m.headDim * kvb // K and V bytes of one token in one layer
+  const kvPerTokenLayer = 2 * kvHeadsPerGpu(m, tp) * m.headDim * kvb // K and V bytes of one token in one layer
   const attnFlopsCoef = 4 * (m.heads / tp) * m.headDim
   const layers = m.layers
   const moeLayers = m.moe?.moeLayers ?? 0

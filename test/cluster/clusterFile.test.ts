@@ -22,9 +22,9 @@ describe("--cluster-config", () => {
       const flagsOut = path.join(dir, "flags")
       yield* runCapture("simulate", "--model", "qwen3-8b", "--hardware", "A100", "--max-num-seqs", "64", ...workload, "--output-dir", flagsOut)
       const yaml = write(dir, "one.yaml", "pools:\n  - instances: 1\n    model: qwen3-8b\n    hardware: A100\n    engine: { max-num-seqs: 64 }\n")
-      // the disaggregation settings are present but unused: one colocated pool (kv_both)
+      // disaggregation configured off: one colocated pool (kv_role kv_both, vLLM's "both phases")
       const json = write(dir, "one.json", JSON.stringify({
-        router: "round-robin", kv_transfer: { mode: "layerwise", cross_node: false },
+        router: "round-robin",
         pools: [{ kv_transfer_config: { kv_role: "kv_both" }, model: "qwen3-8b", engine: { "max_num_seqs": 64 } }]
       }))
       for (const [f, extra] of [[yaml, []], [json, ["--hardware", "A100"]]] as const) {
@@ -81,6 +81,13 @@ describe("--cluster-config", () => {
         ["roles.yaml", "pools:\n  - role: prefill\n    kv_transfer_config: { kv_role: kv_consumer }\n  - role: decode\n", [], "roles.yaml: field 'pools.0.role': expected the role its kv_transfer_config.kv_role kv_consumer implies (decode)"],
         ["models.yaml", "pools:\n  - role: prefill\n  - role: decode\n    model: qwen3-8b\n", [], "models.yaml: field 'pools': expected prefill and decode pools serving one model"],
         ["router.yaml", "router: fastest\npools:\n  - instances: 2\n", [], "router.yaml: field 'router': expected one of round-robin"],
+        ["stray.yaml", "kv_transfer: { mode: layerwise }\npools:\n  - instances: 2\n", [], "stray.yaml: field 'kv_transfer': expected no such field in a cluster without prefill and decode pools"],
+        ["twice.yaml", "pools:\n  - engine: { tensor-parallel-size: 2, tensor_parallel_size: 4 }\n", [], "twice.yaml: field 'pools.0.engine.tensor_parallel_size': expected each engine flag once"],
+        ["dtype.yaml", "pools:\n  - engine: { kv-cache-dtype: fp4 }\n", [], "dtype.yaml: field 'pools.0.engine.kv-cache-dtype': expected auto or fp8"],
+        ["conn.yaml", "pools:\n  - role: prefill\n    kv_transfer_config: { kv_role: kv_producer, kv_connector: FooConnector }\n  - role: decode\n", [], "conn.yaml: field 'pools.0.kv_transfer_config.kv_connector': expected"],
+        ["kvdt.yaml", "pools:\n  - role: prefill\n    engine: { kv-cache-dtype: fp8 }\n  - role: decode\n", [], "kvdt.yaml: field 'pools': expected prefill and decode pools with one --kv-cache-dtype"],
+        ["top.yaml", "- 1\n- 2\n", [], "top.yaml: field '(top level)': expected a mapping with a 'pools' list"],
+        ["rt.yaml", "router: weighted\npools:\n  - instances: 2\n", ["--router", "random"], "error: --router: "],
         ["dup.yaml", "pools:\n  - name: a\n  - name: a\n", [], "dup.yaml: field 'pools.1.name': expected a name no other pool has"],
         ["syntax.yaml", "pools: [\n", [], "syntax.yaml: expected valid YAML"],
         ["ok.yaml", "pools:\n  - instances: 2\n", ["--num-instances", "2"], "error: --num-instances: not with --cluster-config"]

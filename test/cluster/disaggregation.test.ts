@@ -105,6 +105,31 @@ describe("prefill/decode disaggregation", () => {
       expect(b.firstTokenNs).toBeGreaterThan(a.finishNs)
     }))
 
+  it.effect("a prefill instance full of blocks held for hand-offs waits for the transfers instead of failing", () =>
+    Effect.gen(function*() {
+      // prefill KV: 20 blocks = 320 tokens (three 100-token prompts); decode runs one request at a time
+      const arrivals = Array.from({ length: 6 }, () => ({ arrivalNs: 0, promptTokens: 100, outputTokens: 5 }))
+      const specs: Array<PoolOpts> = [{ role: "prefill", numBlocks: 20 }, { role: "decode", maxNumSeqs: 1, network: fixedKv(ms(1)) }]
+      const fast = yield* run(arrivals, specs)
+      const exact = yield* run(arrivals, specs, { exactSteps: true })
+      expect(fast.result.summary.completed).toBe(6)
+      expect(fast.store.requests.map((x) => x.row)).toEqual(exact.store.requests.map((x) => x.row))
+      // the fourth prompt is computed only after a hand-off's transfer freed prefill blocks
+      const fourth = [...fast.byId.values()].map((r) => r.prefillDoneNs).sort((a, b) => a - b)[3]!
+      const firstEnd = Math.min(...[...fast.byId.values()].map((r) => r.kvTransferEndNs))
+      expect(fourth).toBeGreaterThan(firstEnd)
+    }))
+
+  it.effect("the slower end of a transfer sets its time", () =>
+    Effect.gen(function*() {
+      const arrivals = [{ arrivalNs: 0, promptTokens: 100, outputTokens: 2 }]
+      for (const [p, d] of [[2, 7], [7, 2]]) {
+        const { byId } = yield* run(arrivals, [{ role: "prefill", network: fixedKv(ms(p!)) }, { role: "decode", network: fixedKv(ms(d!)) }])
+        const r = byId.get(0)!
+        expect(r.kvTransferEndNs - r.kvTransferStartNs).toBe(ms(7))
+      }
+    }))
+
   it.effect("layer-wise transfer overlaps the prefill: TTFT below the whole-KV transfer's", () =>
     Effect.gen(function*() {
       const arrivals = [{ arrivalNs: 0, promptTokens: 2000, outputTokens: 2 }]
