@@ -32,6 +32,8 @@ export interface EngineFlags {
   readonly kvCacheDtype?: "auto" | "fp8" | undefined
   readonly dtype?: "auto" | "bfloat16" | "float16" | "fp8" | undefined
   readonly tensorParallelSize?: number | undefined
+  /** `--pipeline-parallel-size`: pipeline stages per instance (default 1). */
+  readonly pipelineParallelSize?: number | undefined
   readonly numInstances?: number | undefined
   readonly seed?: number | undefined
   readonly computeEfficiency?: number | undefined
@@ -72,6 +74,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* posInt(f.maxModelLen, "--max-model-len")
     yield* nonNegInt(f.longPrefillTokenThreshold, "--long-prefill-token-threshold")
     yield* posInt(f.tensorParallelSize, "--tensor-parallel-size")
+    yield* posInt(f.pipelineParallelSize, "--pipeline-parallel-size")
     yield* posInt(f.numInstances, "--num-instances")
     yield* nonNegInt(f.seed, "--seed")
     yield* fraction(f.computeEfficiency, "--compute-efficiency")
@@ -103,6 +106,10 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     if (m.heads % tp !== 0) {
       return yield* new InvalidOption({ option: "--tensor-parallel-size", reason: `${tp} does not divide ${m.id}'s ${m.heads} attention heads` })
     }
+    const pp = f.pipelineParallelSize ?? 1
+    if (pp > m.layers) {
+      return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
+    }
     let engine0: EngineConfig = {
       ...base,
       blockSize: f.blockSize ?? base.blockSize,
@@ -115,7 +122,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       schedulerReserveFullIsl: f.schedulerReserveFullIsl ?? base.schedulerReserveFullIsl,
       enablePrefixCaching: f.enablePrefixCaching ?? base.enablePrefixCaching,
       kvCacheDtypeBytes: f.kvCacheDtype === "fp8" ? 1 : 2,
-      tensorParallelSize: tp
+      tensorParallelSize: tp,
+      pipelineParallelSize: pp
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({

@@ -36,6 +36,12 @@ export interface EngineConfig {
   readonly weightDtypeBytes: number
   /** Tensor-parallel degree (`--tensor-parallel-size`). */
   readonly tensorParallelSize: number
+  /**
+   * Pipeline-parallel degree (`--pipeline-parallel-size`, default 1): the decoder layers split into
+   * this many stages of `tensorParallelSize` GPUs each, with as many micro-batches in flight as
+   * stages (vLLM V0's virtual engines; see cluster/pipeline.ts).
+   */
+  readonly pipelineParallelSize: number
 }
 
 /**
@@ -61,5 +67,6 @@ export const defaultEngineConfig = (maxModelLen: number, weightDtypeBytes: numbe
   enablePrefixCaching: true,
   kvCacheDtypeBytes: 2,
   weightDtypeBytes,
-  tensorParallelSize: 1
+  tensorParallelSize: 1,
+  pipelineParallelSize: 1
 })

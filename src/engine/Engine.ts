@@ -5,6 +5,7 @@
  * instance until it has no work. Time never goes back: arrivals must come in non-decreasing
  * arrival order.
  */
+import { makeReplicas, type Replica } from "../cluster/pipeline.js"
 import { SimRequest } from "../domain/SimRequest.js"
 import type { PerfModel } from "../perf/PerfModelService.js"
 import type { SchedulerPolicy } from "../scheduler/SchedulerService.js"
@@ -37,11 +38,22 @@ export interface EngineSetup {
 }
 
 export class Engine {
+  /** Every instance; under pipeline parallelism every virtual engine of every replica. */
   readonly instances: ReadonlyArray<Instance>
+  /** Under pipeline parallelism (the perf model prices stages): the replicas, P virtual engines each. */
+  readonly replicas: ReadonlyArray<Replica> | undefined
   private nextId = 0
   private lastArrival = -Infinity
 
   constructor(private readonly setup: EngineSetup) {
+    const pipeline = setup.perf.pipeline
+    if (pipeline !== undefined && pipeline.stages > 1) {
+      this.replicas = makeReplicas(setup.numInstances, pipeline.stages, pipeline, (i, v, gate) =>
+        new Instance(i, setup.policy.make(setup.makeKvCache()), setup.perf, setup.observer, setup.maxModelLen, setup.maxNumSeqs, gate, v))
+      this.instances = this.replicas.flatMap((r) => r.virtualEngines)
+      return
+    }
+    this.replicas = undefined
     const list: Array<Instance> = []
     for (let i = 0; i < setup.numInstances; i++) {
       list.push(new Instance(i, setup.policy.make(setup.makeKvCache()), setup.perf, setup.observer, setup.maxModelLen, setup.maxNumSeqs))
@@ -51,6 +63,10 @@ export class Engine {
 
   /** Run every instance's steps that start before `tNs` (fast-forwarding steady decode runs). */
   advanceTo(tNs: number): void {
+    if (this.replicas !== undefined) {
+      for (const rep of this.replicas) rep.advanceTo(tNs)
+      return
+    }
     const exact = this.setup.exactSteps === true
     for (const inst of this.instances) {
       while (inst.clock < tNs && inst.hasWork()) {
@@ -69,7 +85,9 @@ export class Engine {
     this.advanceTo(a.arrivalNs)
     const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens, a.content)
     this.setup.observer.onArrive?.(r)
-    const inst = this.instances[this.setup.router(this.instances)]!
+    const inst = this.replicas === undefined
+      ? this.instances[this.setup.router(this.instances)]!
+      : this.replicas[this.setup.router(this.replicas)]!.pick()
     inst.admit(r)
     return r
   }

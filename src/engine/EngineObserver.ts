@@ -8,6 +8,8 @@ import type { BatchShape } from "../perf/BatchShape.js"
 
 export interface StepInfo {
   readonly instance: number
+  /** Under pipeline parallelism, the virtual engine (0..P-1) of `instance` that ran the step; else 0. */
+  readonly virtualEngine: number
   readonly startNs: number
   readonly durationNs: number
   readonly shape: BatchShape

@@ -3,11 +3,15 @@
  * several, `round-robin` cycles and `least-loaded` picks the instance with the fewest
  * waiting x 4 + running requests (LLMServingSim 2.0's LOAD policy), lowest index on ties.
  */
-import type { Instance } from "./Instance.js"
 
 export type RouterPolicy = "round-robin" | "least-loaded"
 
-export type Router = (instances: ReadonlyArray<Instance>) => number
+/** What a router reads of an instance (or of a pipeline-parallel replica: its virtual engines' sums). */
+export interface Routable {
+  readonly scheduler: { readonly waiting: { readonly length: number }; readonly running: { readonly length: number } }
+}
+
+export type Router = (instances: ReadonlyArray<Routable>) => number
 
 export const makeRouter = (policy: RouterPolicy): Router => {
   if (policy === "least-loaded") {

@@ -122,6 +122,7 @@ export interface RunSettings {
     enablePrefixCaching?: boolean
     longPrefillTokenThreshold?: number
     tensorParallelSize?: number
+    pipelineParallelSize?: number
     kvCacheDtype?: "auto" | "fp8"
     dtype?: "auto" | "bfloat16" | "float16" | "fp8"
   }
@@ -173,8 +174,9 @@ export const runSettings = (run: BenchRun): Effect.Effect<RunSettings, InputErro
     if (dt !== undefined) take("dtype", "dtype", dt === "bfloat16" || dt === "float16" ? dt : dt.startsWith("fp8") ? "fp8" : "auto")
     const dp = numOf(ek["data_parallel_size"])
     if (dp !== undefined && dp > 1) not.push(`data_parallel_size=${dp}: simulated as ${dp} instances is not wired into validate yet`)
-    const pp = numOf(obj(rc["parallel_config"])["pipeline_parallel_size"])
-    if (pp !== undefined && pp > 1) not.push(`pipeline_parallel_size=${pp}: pipeline parallelism is not modelled`)
+    const pp = numOf(ek["pipeline_parallel_size"]) ?? numOf(obj(rc["parallel_config"])["pipeline_parallel_size"])
+    take("pipelineParallelSize", "pipeline_parallel_size", pp)
+    if (pp !== undefined && pp > 1) not.push(`pipeline_parallel_size=${pp}: scheduled as vLLM V0's virtual engines (P schedulers, 1/P of the KV blocks each), not V1's batch queue`)
     if (boolOf(sc["async_scheduling"]) === true) {
       honoured.push("async_scheduling=true: CPU scheduling overlaps the GPU step, so no per-step CPU overhead is added (unless --step-overhead-us)")
       not.push("async_scheduling=true: the one-step lag of output processing is not modelled")
