@@ -133,7 +133,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     }
     let cap = kvCapacity(m, hardware, engine0)
     if ("_tag" in cap) return yield* cap
-    let kvTokens = cap.numBlocks * cap.blockSize
+    // under PP one request lives in one virtual engine's share of the blocks (floor(blocks / P))
+    let kvTokens = Math.floor(cap.numBlocks / pp) * cap.blockSize
     // Without chunked prefill and no explicit budget, vLLM raises the budget to the longest prompt:
     // max(max_model_len, default budget); the larger profiling pass then shrinks the KV cache.
     if (!engine0.enableChunkedPrefill && f.maxNumBatchedTokens === undefined) {
@@ -142,7 +143,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
         engine0 = { ...engine0, maxNumBatchedTokens: wanted }
         cap = kvCapacity(m, hardware, engine0)
         if ("_tag" in cap) return yield* cap
-        kvTokens = cap.numBlocks * cap.blockSize
+        kvTokens = Math.floor(cap.numBlocks / pp) * cap.blockSize
       }
     }
 
@@ -154,7 +155,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       if (f.maxModelLen > kvTokens) {
         return yield* new InvalidOption({
           option: "--max-model-len",
-          reason: `${f.maxModelLen} tokens need more KV cache than the ${kvTokens} tokens (${cap.numBlocks} blocks) available; lower it or raise --gpu-memory-utilization (vLLM refuses to start here too)`
+          reason: `${f.maxModelLen} tokens need more KV cache than the ${kvTokens} tokens (${Math.floor(cap.numBlocks / pp)} blocks${pp > 1 ? ` per virtual engine, ${cap.numBlocks} / --pipeline-parallel-size ${pp}` : ""}) available; lower it or raise --gpu-memory-utilization (vLLM refuses to start here too)`
         })
       }
       if (!engine0.enableChunkedPrefill && engine0.maxNumBatchedTokens < f.maxModelLen) {

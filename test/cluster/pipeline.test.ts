@@ -138,3 +138,19 @@ describe("stage pricing", () => {
     expect(pp.stepTimeNs(b)).toBe(stageNs[0]! + stageNs[1]! + 7_000)
   })
 })
+
+describe("--pipeline-parallel-size", () => {
+  it.effect("is validated and resolved; the default max_model_len fits one virtual engine's blocks", () =>
+    Effect.gen(function*() {
+      const { resolveConfig } = yield* Effect.promise(() => import("../../src/config/resolve.js"))
+      const flags = { model: "meta-llama/Llama-3.1-70B-Instruct", hardware: "H100" }
+      const zero = yield* Effect.flip(resolveConfig({ ...flags, pipelineParallelSize: 0 }))
+      expect(JSON.stringify(zero)).toContain("--pipeline-parallel-size")
+      const tooMany = yield* Effect.flip(resolveConfig({ ...flags, pipelineParallelSize: 81 }))
+      expect(JSON.stringify(tooMany)).toContain("80 decoder layers")
+      const cfg = yield* resolveConfig({ ...flags, tensorParallelSize: 1, pipelineParallelSize: 4 })
+      expect(cfg.engine.pipelineParallelSize).toBe(4)
+      const c = kvCapacity(cfg.model, cfg.hardware, cfg.engine) as KvCapacity
+      expect(cfg.engine.maxModelLen).toBe(Math.min(131072, Math.floor(c.numBlocks / 4) * 16))
+    }))
+})
