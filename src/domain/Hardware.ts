@@ -5,6 +5,55 @@
  */
 import { Schema } from "effect"
 
+const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive())
+
+/**
+ * GPU-to-GPU fabric inside one node (what NCCL and vLLM's custom all-reduce run over). Fields:
+ *  - `kind`: "nvlink" (NVIDIA NVLink), "pcie" (no GPU-GPU link: PCIe through switches/root
+ *    complex), "xgmi" (AMD Infinity Fabric);
+ *  - `generation`: NVLink / PCIe / Infinity Fabric generation (informational; PCIe 4 = 32 GB/s
+ *    per direction for x16, 5 = 64);
+ *  - `perDirectionGBs`: one GPU's fabric bandwidth in one direction, all its links together, GB/s
+ *    (datasheet bidirectional figure / 2; e.g. H100 SXM NVLink 4: 900 / 2 = 450);
+ *  - `topology`: "switch" (NVSwitch: every pair at full bandwidth; HGX/DGX A100, H100, H200,
+ *    B200), "full-mesh" (a direct link between every pair, bandwidth split over the n-1 links:
+ *    MI300X OAM platform), "hybrid-cube-mesh" (DGX-1 V100: NCCL rings embed at full bandwidth,
+ *    but not every pair is linked), "bridge" (2-way NVLink bridge: pairs only, larger groups go
+ *    over PCIe), "pcie";
+ *  - `nvls`: NVLink SHARP (in-switch reduction; third-generation NVSwitch, Hopper and later) that
+ *    NCCL's NVLS algorithm uses; default false;
+ *  - `p2p`: CUDA peer-to-peer over PCIe works (data-center and professional cards; GeForce cards
+ *    have it disabled in the driver, so NCCL stages through host memory and vLLM's custom
+ *    all-reduce is off); NVLink peers always have P2P;
+ *  - `gpusPerNode`: GPUs of one server sharing this fabric (typical server: 8); a group of more
+ *    GPUs crosses the NIC;
+ *  - `pcieGeneration` / `pciePerDirectionGBs`: the PCIe link used where the fabric does not reach
+ *    (groups larger than a bridge's 2); default: from `hostLink` / `hostLinkGBs`.
+ */
+export const Fabric = Schema.Struct({
+  kind: Schema.Literal("nvlink", "pcie", "xgmi"),
+  generation: PositiveInt,
+  perDirectionGBs: Schema.Number.pipe(Schema.positive()),
+  topology: Schema.Literal("switch", "full-mesh", "hybrid-cube-mesh", "bridge", "pcie"),
+  nvls: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  p2p: Schema.Boolean,
+  gpusPerNode: PositiveInt,
+  pcieGeneration: Schema.optional(PositiveInt),
+  pciePerDirectionGBs: Schema.optional(Schema.Number.pipe(Schema.positive()))
+})
+export type Fabric = typeof Fabric.Type
+
+/**
+ * Scale-out NIC between nodes: `kind` ("infiniband", "roce", "ethernet") and `perGpuGBs`, the NIC
+ * bandwidth per GPU in one direction, GB/s (DGX H100: one 400 Gb/s ConnectX-7 per GPU = 50;
+ * DGX A100: one 200 Gb/s HDR per GPU = 25).
+ */
+export const Nic = Schema.Struct({
+  kind: Schema.Literal("infiniband", "roce", "ethernet"),
+  perGpuGBs: Schema.Number.pipe(Schema.positive())
+})
+export type Nic = typeof Nic.Type
+
 export const Hardware = Schema.Struct({
   name: Schema.String,
   fullName: Schema.String,
@@ -24,6 +73,10 @@ export const Hardware = Schema.Struct({
   /** GPU-to-GPU link, total of both directions as printed (GB/s); PCIe when there is no NVLink. */
   interconnect: Schema.String,
   interconnectGBs: Schema.Number.pipe(Schema.positive()),
+  /** The node's GPU fabric (see Fabric); absent in old-shape files: derived from `interconnect` (network/fabric.ts). */
+  fabric: Schema.optional(Fabric),
+  /** The scale-out NIC (see Nic); absent: derived (network/fabric.ts). */
+  nic: Schema.optional(Nic),
   hostLink: Schema.optional(Schema.String),
   hostLinkGBs: Schema.optional(Schema.Number.pipe(Schema.positive())),
   tdpW: Schema.Number.pipe(Schema.positive()),

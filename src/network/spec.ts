@@ -1,12 +1,14 @@
 /**
  * `--network` selection:
- *   alpha-beta   the hardware JSON's interconnect, alpha-beta (NetworkService.alphaBeta; default)
+ *   alpha-beta   (alias `analytic`; the default) the analytic model of network/analytic.ts from the
+ *                hardware JSON's fabric and NIC: NCCL ring / tree / NVLS and vLLM's custom all-reduce
  *   table:DIR    measured collectives (Vidur's all_reduce.csv and/or send_recv.csv in DIR, or one
  *                such CSV file), interpolated (network/tableNetwork.ts `tableNetwork`)
  *   fit:DIR      alpha-beta fitted to those tables (`fittedNetwork`): for a num_workers the table
  *                measured, the fit of that num_workers' rows (the rows table:DIR uses); for any
  *                other, one fit over the whole table
- * A collective whose table is missing from DIR keeps the hardware alpha-beta.
+ * A collective a table lacks (all-gather, reduce-scatter, all-to-all, KV transfer; send/recv or
+ * all-reduce without their CSV; send/recv across nodes) is priced by the analytic model.
  */
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -15,7 +17,9 @@ import { ConfigService } from "../config/ConfigService.js"
 import type { Network } from "../domain/Network.js"
 import type { LoadedNetwork, SimConfig } from "../domain/SimConfig.js"
 import { FileError, type InputError, InvalidOption } from "../domain/errors.js"
-import { ALPHA_NS, alphaBeta, LINK_EFFICIENCY, NetworkService } from "./NetworkService.js"
+import type { Hardware } from "../domain/Hardware.js"
+import { analyticNetwork } from "./analytic.js"
+import { alphaBeta, NetworkService } from "./NetworkService.js"
 import { type AlphaBetaFit, fitCurves, fittedNetwork, fitTable, tableNetwork } from "./tableNetwork.js"
 import { type CollectiveTable, readCollectiveCsv } from "./vidurCsv.js"
 
@@ -23,11 +27,11 @@ export type NetworkSpec =
   | { readonly kind: "alpha-beta" }
   | { readonly kind: "table" | "fit"; readonly path: string }
 
-export const NETWORK_HELP = "alpha-beta | table:DIR | fit:DIR (DIR holds Vidur's all_reduce.csv and/or send_recv.csv)"
+export const NETWORK_HELP = "alpha-beta (= analytic, the default) | table:DIR | fit:DIR (DIR holds Vidur's all_reduce.csv and/or send_recv.csv)"
 
 export const parseNetworkSpec = (s: string): Effect.Effect<NetworkSpec, InvalidOption> => {
   const t = s.trim()
-  if (t === "alpha-beta") return Effect.succeed({ kind: "alpha-beta" })
+  if (t === "alpha-beta" || t === "analytic") return Effect.succeed({ kind: "alpha-beta" })
   const i = t.indexOf(":")
   const kind = i < 0 ? t : t.slice(0, i)
   const p = i < 0 ? "" : t.slice(i + 1).trim()
@@ -62,9 +66,13 @@ export const loadNetwork = (spec: NetworkSpec, source = "--network"): Effect.Eff
     return { ...spec, allReduce, sendRecv }
   })
 
-/** The Network of a loaded spec over a link of `linkGBs` (the hardware's interconnect, bidirectional GB/s). */
-export const makeNetwork = (spec: LoadedNetwork, linkGBs: number): Network => {
-  const base = alphaBeta(linkGBs)
+/**
+ * The Network of a loaded spec on hardware `hw`: the analytic model of `hw` (network/analytic.ts),
+ * or the tables with that model for what they lack. A bare number is a link of that many GB/s
+ * (bidirectional) priced by the single-ring `alphaBeta` instead (tests, bare links).
+ */
+export const makeNetwork = (spec: LoadedNetwork, hw: Hardware | number): Network => {
+  const base = typeof hw === "number" ? alphaBeta(hw) : analyticNetwork(hw)
   switch (spec.kind) {
     case "alpha-beta":
       return base
@@ -79,7 +87,7 @@ export const makeNetwork = (spec: LoadedNetwork, linkGBs: number): Network => {
 export const networkLayer = (spec: LoadedNetwork | undefined): Layer.Layer<NetworkService, never, ConfigService> =>
   spec === undefined || spec.kind === "alpha-beta"
     ? NetworkService.alphaBeta
-    : Layer.effect(NetworkService, Effect.map(ConfigService, (cfg) => makeNetwork(spec, cfg.hardware.interconnectGBs)))
+    : Layer.effect(NetworkService, Effect.map(ConfigService, (cfg) => makeNetwork(spec, cfg.hardware)))
 
 const r3 = (x: number) => Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null
 
@@ -109,11 +117,12 @@ const tableJson = (t: CollectiveTable | undefined) =>
 /** What summary.json's config records about the network model. */
 export const networkConfig = (cfg: SimConfig): Record<string, unknown> => {
   const spec = cfg.network ?? { kind: "alpha-beta" as const }
-  const link = { alpha_us: ALPHA_NS / 1000, bus_GBs: (cfg.hardware.interconnectGBs / 2) * LINK_EFFICIENCY, link_GBs: cfg.hardware.interconnectGBs }
-  if (spec.kind === "alpha-beta") return { model: "alpha-beta", ...link }
+  const analytic = analyticNetwork(cfg.hardware).describe()
+  if (spec.kind === "alpha-beta") return analytic
   return {
     model: `${spec.kind}:${spec.path}`,
-    all_reduce: tableJson(spec.allReduce) ?? { model: "alpha-beta", ...link },
-    send_recv: tableJson(spec.sendRecv) ?? { model: "alpha-beta", ...link }
+    all_reduce: tableJson(spec.allReduce) ?? analytic,
+    send_recv: tableJson(spec.sendRecv) ?? analytic,
+    fallback: analytic
   }
 }

@@ -9,6 +9,7 @@ import { Effect, FastCheck as fc, Layer } from "effect"
 import { ConfigService } from "../../src/config/ConfigService.js"
 import { resolveConfig } from "../../src/config/resolve.js"
 import { simulationLayer } from "../../src/layers.js"
+import { analyticNetwork } from "../../src/network/analytic.js"
 import { alphaBeta, NetworkService } from "../../src/network/NetworkService.js"
 import { loadNetwork, makeNetwork, networkConfig, networkLayer, parseNetworkSpec } from "../../src/network/spec.js"
 import { alphaBetaNs, fitAlphaBeta, fitTable, tableNetwork } from "../../src/network/tableNetwork.js"
@@ -200,27 +201,28 @@ describe("--network in the step-time model", () => {
       const free = makePerfModel({ kind: "roofline" }, cfg2, zeroNetwork).stepTimeNs(shape)
       const withTable = yield* stepWith(2, `table:${SYN}`)
       expect(withTable - free).toBe(2 * 32 * Math.round(arNs(4 << 20, 2)))
-      // the synthetic link (200 GB/s bus, 4 us/hop) is slower than H100's datasheet alpha-beta at 4 MiB
+      // the synthetic link (200 GB/s bus, 4 us/hop) is slower than H100's analytic default at 4 MiB
       expect(withTable).toBeGreaterThan(yield* stepWith(2))
       // TP=1: no collective, so the table changes nothing
       expect(yield* stepWith(1, `table:${SYN}`)).toBe(yield* stepWith(1))
     }))
 
-  it.effect("the default is the hardware alpha-beta, unchanged", () =>
+  it.effect("the default is the analytic model of the hardware's fabric (analytic is an alias)", () =>
     Effect.gen(function*() {
       const cfg = yield* cfgFor(2)
       expect(cfg.network).toBeUndefined()
       const viaLayer = yield* Effect.map(NetworkService, (n) => n.allReduceNs(4 << 20, 2)).pipe(Effect.provide(networkLayer(cfg.network).pipe(Layer.provide(ConfigService.make(cfg)))))
-      expect(viaLayer).toBe(alphaBeta(900).allReduceNs(4 << 20, 2))
-      expect(networkConfig(cfg)).toMatchObject({ model: "alpha-beta", alpha_us: 5, bus_GBs: 360 })
+      expect(viaLayer).toBe(analyticNetwork(cfg.hardware).allReduceNs(4 << 20, 2))
+      expect(networkConfig(cfg)).toMatchObject({ model: "analytic", fabric: { kind: "nvlink", perDirectionGBs: 450 } })
       expect((yield* parseNetworkSpec("alpha-beta")).kind).toBe("alpha-beta")
+      expect((yield* parseNetworkSpec("analytic")).kind).toBe("alpha-beta")
     }))
 
   it.effect("bad --network values are InvalidOption with the reason", () =>
     Effect.gen(function*() {
       const e = yield* Effect.flip(parseNetworkSpec("tables:/x"))
       expect(e._tag).toBe("InvalidOption")
-      expect(e.message).toContain("--network: expected alpha-beta | table:DIR | fit:DIR")
+      expect(e.message).toContain("--network: expected alpha-beta (= analytic, the default) | table:DIR | fit:DIR")
       expect((yield* Effect.flip(parseNetworkSpec("table:"))).message).toContain("needs a folder")
     }))
 
@@ -233,7 +235,7 @@ describe("--network in the step-time model", () => {
       expect(net.all_reduce.fit.alpha_us).toBeCloseTo(4, 3)
       expect(net.all_reduce.fit.bus_GBs).toBeCloseTo(200, 2)
       const d = yield* runCapture("simulate", "--num-requests", "5", "--json")
-      expect(JSON.parse(d.stdout).config.network.model).toBe("alpha-beta")
+      expect(JSON.parse(d.stdout).config.network.model).toBe("analytic")
       const bad = yield* runCapture("simulate", "--num-requests", "5", "--network", "nccl")
       expect(bad.code).toBe(1)
       expect(bad.stderr).toContain("--network")
