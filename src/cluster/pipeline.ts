@@ -16,8 +16,8 @@ import type { StagePricing } from "../perf/pipeline.js"
 import type { Instance } from "../engine/Instance.js"
 
 /**
- * GPUs in one node, used to decide which stage-to-stage sends cross nodes. 8 is the HGX/DGX
- * baseboard (H100/H200/B200/A100 SXM); no bundled hardware file gives another count.
+ * GPUs in one node where the hardware's fabric does not say (it gives `gpusPerNode`, used by the
+ * perf models): the HGX/DGX baseboard's 8 (H100/H200/B200/A100 SXM).
  */
 export const GPUS_PER_NODE = 8
 

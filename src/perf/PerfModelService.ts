@@ -4,6 +4,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { ConfigService } from "../config/ConfigService.js"
+import { fabricOf } from "../network/fabric.js"
 import { NetworkService } from "../network/NetworkService.js"
 import type { BatchShape } from "./BatchShape.js"
 import { type StagePricing, withPipeline } from "./pipeline.js"
@@ -29,7 +30,7 @@ export class PerfModelService extends Context.Tag("llmservingsim/PerfModelServic
       const cfg = yield* ConfigService
       const net = yield* NetworkService
       const e = cfg.engine
-      return withPipeline(cfg.model, e.pipelineParallelSize ?? 1, e.tensorParallelSize, net, (m) => makeRoofline(m, cfg.hardware, e, cfg.roofline, net))
+      return withPipeline(cfg.model, e.pipelineParallelSize ?? 1, e.tensorParallelSize, net, (m) => makeRoofline(m, cfg.hardware, e, cfg.roofline, net), fabricOf(cfg.hardware).gpusPerNode)
     })
   )
 

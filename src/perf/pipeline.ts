@@ -16,7 +16,7 @@
  */
 import type { ModelShape } from "../domain/Model.js"
 import type { Network } from "../domain/Network.js"
-import { crossNodeBoundaries, stageLayers } from "../cluster/pipeline.js"
+import { crossNodeBoundaries, GPUS_PER_NODE, stageLayers } from "../cluster/pipeline.js"
 import type { BatchShape } from "./BatchShape.js"
 import type { PerfModel } from "./PerfModelService.js"
 
@@ -42,17 +42,25 @@ export const sliceShape = (m: ModelShape, layers: number): ModelShape => ({
 })
 
 /**
- * Wrap `makeFor` (the perf model of a given shape) for `pp` stages at TP `tp`. With pp = 1 it
+ * Wrap `makeFor` (the perf model of a given shape) for `pp` stages at TP `tp`, `gpusPerNode` GPUs
+ * per node (the hardware's fabric; decides which sends cross nodes). With pp = 1 it
  * returns the full model unchanged. The result's `stepTimeNs` is one micro-batch's latency (sum of
  * the stages and sends); `pipeline` gives the stage times the engine's PipelineGate uses.
  */
-export const withPipeline = (m: ModelShape, pp: number, tp: number, net: Network, makeFor: (shape: ModelShape) => PerfModel): PerfModel => {
+export const withPipeline = (
+  m: ModelShape,
+  pp: number,
+  tp: number,
+  net: Network,
+  makeFor: (shape: ModelShape) => PerfModel,
+  gpusPerNode = GPUS_PER_NODE
+): PerfModel => {
   const full = makeFor(m)
   if (pp <= 1) return full
   const parts = stageLayers(m.layers, pp)
   const one = makeFor(sliceShape(m, 1))
   const L = m.layers
-  const cross = crossNodeBoundaries(tp, pp)
+  const cross = crossNodeBoundaries(tp, pp, gpusPerNode)
   const h = m.hidden
   const price = (b: BatchShape, stageNs: Float64Array, sendNs: Float64Array): void => {
     const T = b.prefillTokens + b.numDecode

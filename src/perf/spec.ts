@@ -15,6 +15,7 @@ import { type FileError, type InputError, InvalidOption } from "../domain/errors
 import type { Hardware } from "../domain/Hardware.js"
 import type { ModelShape } from "../domain/Model.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
+import { fabricOf } from "../network/fabric.js"
 import { NetworkService } from "../network/NetworkService.js"
 import { readCalibration } from "./calibration.js"
 import { makeOpRoofline, type OpParams } from "./opModel.js"
@@ -87,7 +88,7 @@ export const loadPerfModel = (spec: PerfModelSpec, model: ModelShape, hardware: 
  * `--pipeline-parallel-size` > 1 (perf/pipeline.ts).
  */
 export const makePerfModel = (spec: LoadedPerfModel, cfg: SimConfig, net: Network, stepOverheadFlag?: number): PerfModel =>
-  withPipeline(cfg.model, cfg.engine.pipelineParallelSize ?? 1, cfg.engine.tensorParallelSize, net, (m) => makeShapePerfModel(spec, m, cfg, net, stepOverheadFlag))
+  withPipeline(cfg.model, cfg.engine.pipelineParallelSize ?? 1, cfg.engine.tensorParallelSize, net, (m) => makeShapePerfModel(spec, m, cfg, net, stepOverheadFlag), fabricOf(cfg.hardware).gpusPerNode)
 
 const makeShapePerfModel = (spec: LoadedPerfModel, m: ModelShape, cfg: SimConfig, net: Network, stepOverheadFlag?: number): PerfModel => {
   switch (spec.kind) {
