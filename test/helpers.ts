@@ -42,6 +42,11 @@ export interface ScenarioOptions {
   readonly numInstances?: number
   readonly observer?: EngineObserver
   readonly exactSteps?: boolean
+  /**
+   * Pipeline parallelism: `stages` stages, stage s taking `stageNs(b, s)` (default: the step time
+   * for every stage) and each send `sendNs`; the engine then runs `stages` virtual engines per instance.
+   */
+  readonly pipeline?: { readonly stages: number; readonly sendNs: number; readonly stageNs?: (b: BatchShape, s: number) => number }
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -50,7 +55,22 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
     const store = makeInMemoryTrace()
     const cfg = testConfig(o.engine, o.numInstances)
     const step = o.stepNs ?? 10_000_000
-    const perf = typeof step === "number" ? PerfModelService.constant(step) : PerfModelService.fromFunction("fn", step)
+    const stepFn = typeof step === "number" ? (b: BatchShape) => (b.prefillTokens + b.numDecode === 0 ? 0 : step) : step
+    const pp = o.pipeline
+    const perf = pp !== undefined
+      ? Layer.succeed(PerfModelService, {
+        name: "pipeline-test",
+        stepTimeNs: stepFn,
+        pipeline: {
+          stages: pp.stages,
+          layers: Array.from({ length: pp.stages }, () => 1),
+          price: (b: BatchShape, stageNs: Float64Array, sendNs: Float64Array) => {
+            for (let st = 0; st < pp.stages; st++) stageNs[st] = pp.stageNs === undefined ? stepFn(b) : pp.stageNs(b, st)
+            for (let st = 0; st < pp.stages - 1; st++) sendNs[st] = pp.sendNs
+          }
+        }
+      })
+      : typeof step === "number" ? PerfModelService.constant(step) : PerfModelService.fromFunction("fn", step)
     const layer = Layer.mergeAll(
       ConfigService.make(cfg),
       perf,

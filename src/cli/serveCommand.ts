@@ -30,6 +30,9 @@ export const serveOptions = {
 export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOptions }, (o) =>
   Effect.gen(function*() {
     const cfg = yield* resolveConfig(toEngineFlags(o))
+    if (cfg.engine.pipelineParallelSize > 1) {
+      return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: "serve does not model pipeline parallelism yet (its live engine has no virtual engines); use simulate" })
+    }
     if (!(Number.isFinite(o.timeScale) && o.timeScale > 0)) return yield* new InvalidOption({ option: "--time-scale", reason: `expected a number > 0 (got ${o.timeScale})` })
     if (!(Number.isInteger(o.port) && o.port >= 0 && o.port < 65536)) return yield* new InvalidOption({ option: "--port", reason: `expected 0..65535 (got ${o.port})` })
     const maxWaiting = Option.getOrElse(o.maxWaiting, () => Infinity)

@@ -64,10 +64,27 @@ export class ClusterStats {
     }
   }
 
-  /** summary.json `instances`: one entry per instance. */
+  /**
+   * summary.json `instances`: one entry per instance (a pipeline-parallel replica sums its virtual
+   * engines: steps are micro-batches, busy time and KV blocks added up, utilization over P).
+   */
   instancesJson(instances: ReadonlyArray<Instance>, durationS: number) {
-    return instances.map((x) => {
-      const st = x.scheduler.kv.stats
+    const byId = new Map<number, Array<Instance>>()
+    for (const x of instances) {
+      const g = byId.get(x.id)
+      if (g === undefined) byId.set(x.id, [x])
+      else g.push(x)
+    }
+    return [...byId.values()].map((ves) => {
+      const x = ves[0]!
+      let steps = 0, busy = 0, blocks = 0, queries = 0, hits = 0
+      for (const v of ves) {
+        steps += v.steps
+        busy += v.busyNs / 1e9
+        blocks += v.scheduler.kv.numBlocks
+        queries += v.scheduler.kv.stats.queries
+        hits += v.scheduler.kv.stats.hits
+      }
       return {
         instance: x.id,
         pool: x.poolName,
@@ -75,12 +92,12 @@ export class ClusterStats {
         completed: this.finished[x.id]!,
         prefilled: this.prefilled[x.id]!,
         output_tokens: this.outputTokens[x.id]!,
-        num_steps: x.steps,
-        busy_s: x.busyNs / 1e9,
-        utilization: durationS > 0 ? Math.min(1, x.busyNs / 1e9 / durationS) : 0,
+        num_steps: steps,
+        busy_s: busy,
+        utilization: durationS > 0 ? Math.min(1, busy / ves.length / durationS) : 0,
         num_preemptions: this.preempted[x.id]!,
-        kv_cache_blocks: x.scheduler.kv.numBlocks,
-        prefix_cache_hit_rate: st.queries === 0 ? 0 : st.hits / st.queries
+        kv_cache_blocks: blocks,
+        prefix_cache_hit_rate: queries === 0 ? 0 : hits / queries
       }
     })
   }
@@ -88,8 +105,9 @@ export class ClusterStats {
   /** summary.json `pools`: per pool, its instances and (several pools) its latency summary. */
   poolsJson(instances: ReadonlyArray<Instance>, durationS: number) {
     return this.pools.map((p, i) => {
-      const mine = instances.filter((x) => x.pool === i)
-      const busy = mine.reduce((a, x) => a + x.busyNs, 0) / 1e9
+      const units = instances.filter((x) => x.pool === i)
+      const mine = units.filter((x) => x.virtualEngine === 0)
+      const busy = units.reduce((a, x) => a + x.busyNs / (x.gate === undefined ? 1 : x.gate.freeAt.length), 0) / 1e9
       const m = this.poolMetrics?.[i]
       const s = m?.summary({ kvCacheBlocks: p.kvBlocks, prefixCache: { queries: 0, hits: 0, preemptedQueries: 0, preemptedHits: 0 }, seed: 0, config: {} })
       return {
@@ -101,7 +119,7 @@ export class ClusterStats {
         kv_cache_blocks: p.kvBlocks,
         completed: mine.reduce((a, x) => a + this.finished[x.id]!, 0),
         prefilled: mine.reduce((a, x) => a + this.prefilled[x.id]!, 0),
-        num_steps: mine.reduce((a, x) => a + x.steps, 0),
+        num_steps: units.reduce((a, x) => a + x.steps, 0),
         utilization: durationS > 0 && mine.length > 0 ? Math.min(1, busy / durationS / mine.length) : 0,
         ...(s === undefined || p.role === 1 ? {} : {
           mean_ttft_ms: s.mean_ttft_ms, p99_ttft_ms: s.p99_ttft_ms,

@@ -13,7 +13,7 @@
  * not keep past states); the signal is at most one interval old.
  * Cost: O(candidates) per routing decision, nothing per engine step.
  */
-import type { Instance } from "../engine/Instance.js"
+import type { Routable } from "./Router.js"
 
 export class LoadSignals {
   /** Per candidate of the last `read`: waiting requests. */
@@ -34,7 +34,7 @@ export class LoadSignals {
   }
 
   /** Fill `waiting`, `running`, `kvUsage` for `candidates` (index-aligned) as seen at `nowNs`. */
-  read(candidates: ReadonlyArray<Instance>, nowNs: number): void {
+  read(candidates: ReadonlyArray<Routable>, nowNs: number): void {
     const n = candidates.length
     if (this.waiting.length < n) {
       this.waiting = new Float64Array(2 * n)

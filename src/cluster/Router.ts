@@ -11,7 +11,7 @@
  */
 import { InvalidOption } from "../domain/errors.js"
 import type { SimRequest } from "../domain/SimRequest.js"
-import type { Instance } from "../engine/Instance.js"
+import type { KvCache } from "../memory/KvCache.js"
 import { Rng } from "../workload/Rng.js"
 import { LoadSignals } from "./LoadSignals.js"
 import { leastKvRouter } from "./routers/leastKv.js"
@@ -24,7 +24,20 @@ import { weightedRouter } from "./routers/weighted.js"
 import { checkRouterSpec, type RouterPolicy, type RouterSpec, toRouterSpec } from "./RouterSpec.js"
 
 /** Index into `candidates` (0 .. candidates.length - 1) of the instance `r` goes to. */
-export type Router = (r: SimRequest, candidates: ReadonlyArray<Instance>, nowNs: number) => number
+/**
+ * What a router reads of a candidate: an instance, or a pipeline-parallel replica (its virtual
+ * engines' sums; cluster/pipeline.ts `Replica`). `id` keys the stale-signal samples.
+ */
+export interface Routable {
+  readonly id: number
+  readonly scheduler: {
+    readonly waiting: { readonly length: number }
+    readonly running: { readonly length: number }
+    readonly kv: Pick<KvCache, "usedBlocks" | "numBlocks" | "peekCachedPrefix">
+  }
+}
+
+export type Router = (r: SimRequest, candidates: ReadonlyArray<Routable>, nowNs: number) => number
 
 /**
  * Salt mixed into the run's seed for the router's own random stream, so its draws are not the

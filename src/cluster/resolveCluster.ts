@@ -67,6 +67,11 @@ export const resolveCluster = (file: string, base: EngineFlags, routerFlags: Rou
       pools.push({ name: d.name, role: d.role, instances: d.instances, config, ...(d.kvConnector === undefined ? {} : { kvConnector: d.kvConnector }) })
     }
     const disagg = pools.filter((p) => p.role !== "colocated")
+    for (const [i, p] of pools.entries()) {
+      if (p.role !== "colocated" && p.config.engine.pipelineParallelSize > 1) {
+        return yield* new InputError({ path: file, field: drafts[i]!.fieldOf.get("--pipeline-parallel-size") ?? `pools.${i}`, expected: "pipeline-parallel-size 1 in a prefill or decode pool (pipeline parallelism is simulated for colocated pools only)" })
+      }
+    }
     const models = new Set(disagg.map((p) => p.config.model.id))
     if (models.size > 1) {
       return yield* new InputError({ path: file, field: "pools", expected: `prefill and decode pools serving one model (their KV cache moves between them; got ${[...models].join(", ")})` })

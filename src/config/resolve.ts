@@ -33,6 +33,8 @@ export interface EngineFlags {
   readonly kvCacheDtype?: "auto" | "fp8" | undefined
   readonly dtype?: "auto" | "bfloat16" | "float16" | "fp8" | undefined
   readonly tensorParallelSize?: number | undefined
+  /** `--pipeline-parallel-size`: pipeline stages per instance (default 1). */
+  readonly pipelineParallelSize?: number | undefined
   readonly numInstances?: number | undefined
   /** `--data-parallel-size` (vLLM's name for the replica count; `--num-instances` is its alias). */
   readonly dataParallelSize?: number | undefined
@@ -106,6 +108,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* posInt(f.maxModelLen, "--max-model-len")
     yield* nonNegInt(f.longPrefillTokenThreshold, "--long-prefill-token-threshold")
     yield* posInt(f.tensorParallelSize, "--tensor-parallel-size")
+    yield* posInt(f.pipelineParallelSize, "--pipeline-parallel-size")
     yield* posInt(f.numInstances, "--num-instances")
     yield* posInt(f.dataParallelSize, "--data-parallel-size")
     yield* check(f.dataParallelSize === undefined || f.numInstances === undefined || f.dataParallelSize === f.numInstances, "--data-parallel-size",
@@ -144,6 +147,10 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     }
     const dp = f.dataParallelSize ?? f.numInstances ?? 1
     const ep = yield* expertParallelFlags(f, m, dp, tp)
+    const pp = f.pipelineParallelSize ?? 1
+    if (pp > m.layers) {
+      return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
+    }
     let engine0: EngineConfig = {
       ...base,
       blockSize: f.blockSize ?? base.blockSize,
@@ -158,7 +165,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       kvCacheDtypeBytes: f.kvCacheDtype === "fp8" ? 1 : 2,
       tensorParallelSize: tp,
       dataParallelSize: dp,
-      ...ep
+      ...ep,
+      pipelineParallelSize: pp
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({
@@ -168,7 +176,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     }
     let cap = kvCapacity(m, hardware, engine0)
     if ("_tag" in cap) return yield* cap
-    let kvTokens = cap.numBlocks * cap.blockSize
+    // under PP one request lives in one virtual engine's share of the blocks (floor(blocks / P))
+    let kvTokens = Math.floor(cap.numBlocks / pp) * cap.blockSize
     // Without chunked prefill and no explicit budget, vLLM raises the budget to the longest prompt:
     // max(max_model_len, default budget); the larger profiling pass then shrinks the KV cache.
     if (!engine0.enableChunkedPrefill && f.maxNumBatchedTokens === undefined) {
@@ -177,7 +186,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
         engine0 = { ...engine0, maxNumBatchedTokens: wanted }
         cap = kvCapacity(m, hardware, engine0)
         if ("_tag" in cap) return yield* cap
-        kvTokens = cap.numBlocks * cap.blockSize
+        kvTokens = Math.floor(cap.numBlocks / pp) * cap.blockSize
       }
     }
 
@@ -189,7 +198,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       if (f.maxModelLen > kvTokens) {
         return yield* new InvalidOption({
           option: "--max-model-len",
-          reason: `${f.maxModelLen} tokens need more KV cache than the ${kvTokens} tokens (${cap.numBlocks} blocks) available; lower it or raise --gpu-memory-utilization (vLLM refuses to start here too)`
+          reason: `${f.maxModelLen} tokens need more KV cache than the ${kvTokens} tokens (${Math.floor(cap.numBlocks / pp)} blocks${pp > 1 ? ` per virtual engine, ${cap.numBlocks} / --pipeline-parallel-size ${pp}` : ""}) available; lower it or raise --gpu-memory-utilization (vLLM refuses to start here too)`
         })
       }
       if (!engine0.enableChunkedPrefill && engine0.maxNumBatchedTokens < f.maxModelLen) {

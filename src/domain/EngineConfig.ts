@@ -52,6 +52,12 @@ export interface EngineConfig {
    * step from uniform top-k routing (expertParallel.ts `derivedImbalance`).
    */
   readonly expertLoadImbalance: number | null
+  /**
+   * Pipeline-parallel degree (`--pipeline-parallel-size`, default 1): the decoder layers split into
+   * this many stages of `tensorParallelSize` GPUs each, with as many micro-batches in flight as
+   * stages (vLLM V0's virtual engines; see cluster/pipeline.ts).
+   */
+  readonly pipelineParallelSize: number
 }
 
 /**
@@ -80,5 +86,6 @@ export const defaultEngineConfig = (maxModelLen: number, weightDtypeBytes: numbe
   tensorParallelSize: 1,
   dataParallelSize: 1,
   enableExpertParallel: false,
-  expertLoadImbalance: null
+  expertLoadImbalance: null,
+  pipelineParallelSize: 1
 })

@@ -18,6 +18,7 @@
  * `drain()` runs until no instance has work. Time never goes back: arrivals must come in
  * non-decreasing arrival order. The same step function (`Instance.step`) serves every mode.
  */
+import { PipelineGate, Replica } from "../cluster/pipeline.js"
 import type { Network } from "../domain/Network.js"
 import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
 import type { PerfModel } from "../perf/PerfModelService.js"
@@ -26,7 +27,7 @@ import type { PromptContent } from "../memory/blockHash.js"
 import type { KvCache } from "../memory/KvCache.js"
 import type { EngineObserver } from "./EngineObserver.js"
 import { type DisaggregationHooks, Instance, InstanceRole } from "./Instance.js"
-import type { Router } from "../cluster/Router.js"
+import type { Routable, Router } from "../cluster/Router.js"
 
 /** One request as it arrives: arrival time (ns), token counts and, when known, prompt content. */
 export interface Arrival {
@@ -81,23 +82,49 @@ export interface EngineSetup {
 }
 
 export class Engine {
+  /** Every instance; under pipeline parallelism every virtual engine of every replica. */
   readonly instances: ReadonlyArray<Instance>
-  /** Instances arrivals are routed to: colocated, or prefill when disaggregated. */
-  readonly entry: ReadonlyArray<Instance>
+  /** Where arrivals are routed: colocated instances (or pipeline-parallel replicas), or the prefill instances when disaggregated. */
+  readonly entry: ReadonlyArray<Routable>
   /** Decode instances (empty unless disaggregated). */
   readonly decode: ReadonlyArray<Instance>
   readonly disaggregated: boolean
+  /** Pipeline-parallel replicas (each P virtual engines sharing a PipelineGate), stepped by themselves. */
+  readonly replicas: ReadonlyArray<Replica>
+  /** Instances that are not virtual engines of a replica. */
+  private readonly single: ReadonlyArray<Instance>
   private nextId = 0
   private lastArrival = -Infinity
 
   constructor(private readonly setup: EngineSetup) {
     const list: Array<Instance> = []
+    const single: Array<Instance> = []
+    const replicas: Array<Replica> = []
+    const targets: Array<Routable> = []
+    let id = 0
     setup.pools.forEach((p, pi) => {
-      for (let i = 0; i < p.count; i++) {
-        list.push(new Instance(list.length, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name))
+      const pipeline = p.perf.pipeline
+      for (let i = 0; i < p.count; i++, id++) {
+        const make = (gate?: PipelineGate, ve = 0) =>
+          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve)
+        if (pipeline !== undefined && pipeline.stages > 1) {
+          if (p.role !== InstanceRole.Colocated) throw new Error("pipeline parallelism in a prefill or decode pool is not supported")
+          const gate = new PipelineGate(pipeline)
+          const rep = new Replica(Array.from({ length: pipeline.stages }, (_, v) => make(gate, v)), gate)
+          replicas.push(rep)
+          targets.push(rep)
+          list.push(...rep.virtualEngines)
+        } else {
+          const inst = make()
+          list.push(inst)
+          single.push(inst)
+          targets.push(inst)
+        }
       }
     })
     this.instances = list
+    this.single = single
+    this.replicas = replicas
     this.decode = list.filter((x) => x.role === InstanceRole.Decode)
     const prefill = list.filter((x) => x.role === InstanceRole.Prefill)
     this.disaggregated = this.decode.length > 0 || prefill.length > 0
@@ -109,14 +136,15 @@ export class Engine {
       const hooks = this.hooks(setup.kvTransfer)
       for (const x of list) x.hooks = hooks
     }
-    this.entry = this.disaggregated ? prefill : list
+    this.entry = this.disaggregated ? prefill : targets
   }
 
   /** Run every instance's steps that start before `tNs` (fast-forwarding steady decode runs). */
   advanceTo(tNs: number): void {
     const exact = this.setup.exactSteps === true
     if (this.disaggregated) return this.advanceOrdered(tNs, exact)
-    for (const inst of this.instances) {
+    for (const rep of this.replicas) rep.advanceTo(tNs)
+    for (const inst of this.single) {
       while (inst.clock < tNs && inst.hasWork()) {
         if (!exact && inst.canFastForward && inst.fastForward(tNs) > 0) continue
         if (inst.step() === 0) throw new Error(`engine stalled on instance ${inst.id} at ${inst.clock} ns with work queued`)
@@ -154,7 +182,8 @@ export class Engine {
     const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens, a.content)
     this.setup.observer.onArrive?.(r)
     const entry = this.entry
-    const inst = entry[this.setup.router(r, entry, a.arrivalNs)]!
+    const target = entry[this.setup.router(r, entry, a.arrivalNs)]!
+    const inst = target instanceof Replica ? target.pick() : target as Instance
     if (this.disaggregated && this.setup.kvTransfer!.layerwise) {
       // layer-wise: the decode instance is chosen up front and receives the layers as they are computed
       const d = this.pickDecode(r, a.arrivalNs)

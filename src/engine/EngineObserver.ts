@@ -10,6 +10,8 @@ export interface StepInfo {
   readonly instance: number
   /** Name of the instance's pool. */
   readonly pool: string
+  /** Under pipeline parallelism, the virtual engine (0..P-1) of `instance` that ran the step; else 0. */
+  readonly virtualEngine: number
   readonly startNs: number
   readonly durationNs: number
   readonly shape: BatchShape

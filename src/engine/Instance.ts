@@ -3,10 +3,13 @@
  * model and its own clock. `step()` is the engine step: schedule at `clock`, price the batch,
  * advance the clock by the step time and apply the step's outputs (tokens, finishes). It does no
  * I/O and allocates nothing per token; the same function runs offline and under the server's Clock.
+ * Under pipeline parallelism an Instance is one virtual engine of a replica (cluster/pipeline.ts):
+ * its steps are micro-batches that also wait for the replica's shared PipelineGate.
  */
 import { TimedQueue } from "../cluster/TimedQueue.js"
 import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
 import type { PerfModel } from "../perf/PerfModelService.js"
+import type { PipelineGate } from "../cluster/pipeline.js"
 import type { Scheduler } from "../scheduler/SchedulerService.js"
 import { makeStepPlan, type StepPlan } from "../scheduler/StepPlan.js"
 import type { EngineObserver, StepInfo } from "./EngineObserver.js"
@@ -76,11 +79,15 @@ export class Instance {
     readonly pool = 0,
     readonly role: InstanceRole = InstanceRole.Colocated,
     /** Name of its pool (requests.csv, steps.csv, summary.json). */
-    readonly poolName = "default"
+    readonly poolName = "default",
+    /** Under pipeline parallelism: the replica's shared stages (absent: a step is one perf-model call). */
+    readonly gate?: PipelineGate | undefined,
+    /** Under pipeline parallelism: this virtual engine's index within its replica (`id`). */
+    readonly virtualEngine = 0
   ) {
     this.plan = makeStepPlan(maxNumSeqs)
     this.info = {
-      instance: id, pool: poolName, startNs: 0, durationNs: 0, shape: this.plan.shape, running: 0, waiting: 0,
+      instance: id, pool: poolName, virtualEngine, startNs: 0, durationNs: 0, shape: this.plan.shape, running: 0, waiting: 0,
       kvBlocksUsed: 0, kvBlocksTotal: scheduler.kv.numBlocks, preempted: 0
     }
   }
@@ -255,17 +262,20 @@ export class Instance {
 
   /**
    * Run one step starting at `clock`; returns its duration in ns (0 when nothing could be
-   * scheduled, which cannot happen while work is queued unless a request can never fit).
+   * scheduled, which cannot happen while work is queued unless a request can never fit). Under
+   * pipeline parallelism the step (a micro-batch) starts once the gate's stage 0 is free too, and
+   * lasts until its last stage ends (PipelineGate.run).
    */
   step(): number {
     const plan = this.plan
     const obs = this.observer
-    const now = this.clock
+    const gate = this.gate
+    const now = gate === undefined ? this.clock : gate.startAt(this.clock)
     if (this.role !== InstanceRole.Colocated) this.applyPending(now)
     this.scheduler.schedule(now, plan, obs.onPreempt)
     if (plan.count === 0) return 0
-    const d = this.perf.stepTimeNs(plan.shape)
-    const end = now + d
+    const end = gate === undefined ? now + this.perf.stepTimeNs(plan.shape) : gate.run(now, plan.shape)
+    const d = end - now
     this.clock = end
     this.steps++
     this.busyNs += d
@@ -323,9 +333,13 @@ export class Instance {
     return d
   }
 
-  /** True when fastForward() may skip steps (see the end of step()). */
+  /**
+   * True when fastForward() may skip steps (see the end of step()). Never under pipeline
+   * parallelism: the micro-batches of the other virtual engines interleave on the shared stages, so
+   * one virtual engine's steady run cannot be taken in one move; step() runs every micro-batch.
+   */
   get canFastForward(): boolean {
-    return this.steady && this.observer.onToken === undefined
+    return this.steady && this.observer.onToken === undefined && this.gate === undefined
   }
 
   /**

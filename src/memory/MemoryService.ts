@@ -11,7 +11,10 @@ import { PrefixCachingKvCache } from "./PrefixCachingKvCache.js"
 
 export interface Memory {
   readonly capacity: KvCapacity
-  /** A fresh, empty KV cache of `capacity.numBlocks` blocks. */
+  /**
+   * A fresh, empty KV cache: `capacity.numBlocks` blocks, or under pipeline parallelism one virtual
+   * engine's share, floor(numBlocks / P) (vLLM V0 `Scheduler.__init__`: `num_gpu_blocks //= pipeline_parallel_size`).
+   */
   readonly makeKvCache: () => KvCache
 }
 
@@ -23,11 +26,11 @@ export class MemoryService extends Context.Tag("llmservingsim/MemoryService")<Me
       const cfg = yield* ConfigService
       const cap = kvCapacity(cfg.model, cfg.hardware, cfg.engine)
       if ("_tag" in cap) return yield* cap
-      return fromCapacity(cap, cfg.engine.enablePrefixCaching)
+      return fromCapacity(cap, cfg.engine.enablePrefixCaching, cfg.engine.pipelineParallelSize ?? 1)
     })
   )
 
-  /** A fixed number of blocks (tests). */
+  /** A fixed number of blocks per KV cache (tests; under PP, per virtual engine). */
   static readonly fixed = (numBlocks: number, blockSize: number, prefixCaching = false): Layer.Layer<MemoryService> =>
     Layer.succeed(MemoryService, fromCapacity({
       numBlocks, blockSize, blockBytes: 0, kvBytesPerToken: 0, weightBytes: 0, activationReserveBytes: 0, usableBytes: 0, overridden: true
@@ -38,7 +41,7 @@ export class MemoryService extends Context.Tag("llmservingsim/MemoryService")<Me
 const makeKvCache = (numBlocks: number, blockSize: number, prefixCaching: boolean): KvCache =>
   prefixCaching ? new PrefixCachingKvCache(numBlocks, blockSize) : new CountingKvCache(numBlocks, blockSize)
 
-const fromCapacity = (capacity: KvCapacity, prefixCaching: boolean): Memory => ({
+const fromCapacity = (capacity: KvCapacity, prefixCaching: boolean, pp = 1): Memory => ({
   capacity,
-  makeKvCache: () => makeKvCache(capacity.numBlocks, capacity.blockSize, prefixCaching)
+  makeKvCache: () => makeKvCache(Math.floor(capacity.numBlocks / pp), capacity.blockSize, prefixCaching)
 })

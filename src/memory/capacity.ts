@@ -7,7 +7,8 @@
 import type { EngineConfig } from "../domain/EngineConfig.js"
 import { NoKvMemory } from "../domain/errors.js"
 import { type Hardware, usableMemoryBytes } from "../domain/Hardware.js"
-import { expertParameterCount, kvBytesPerToken, type ModelShape, parameterCount } from "../domain/Model.js"
+import { attnParams, denseMlpParams, expertParameterCount, kvBytesPerToken, kvHeadsPerGpu, moeParams, type ModelShape, parameterCount } from "../domain/Model.js"
+import { stageLayers } from "../cluster/pipeline.js"
 
 /**
  * Fixed memory the runtime takes outside the model's tensors: CUDA context, cuBLAS/NCCL workspaces,
@@ -28,6 +29,11 @@ export interface KvCapacity {
   readonly usableBytes: number
   /** True when `--num-gpu-blocks-override` set the block count. */
   readonly overridden: boolean
+  /**
+   * Under pipeline parallelism only: the stage whose GPUs fit the fewest blocks (0-based), which
+   * sets `numBlocks` (vLLM takes the minimum over workers); the per-GPU fields above are its.
+   */
+  readonly limitingStage?: number
 }
 
 /**
@@ -59,10 +65,40 @@ export const activationReserveBytes = (m: ModelShape, e: EngineConfig): number =
 }
 
 /**
+ * Weights on one GPU of pipeline stage `stage` (of `e.pipelineParallelSize`), bytes: the stage's
+ * decoder layers (vLLM's split, cluster/pipeline.ts; MoE layers in proportion) plus the input
+ * embedding on the first stage and the final norm and LM head on the last (vLLM loads an LM head
+ * there even when tied, since the embedding lives on another GPU), divided by TP (vocab-parallel
+ * embedding and LM head, sharded layers).
+ */
+export const stageWeightBytesPerGpu = (m: ModelShape, e: EngineConfig, stage: number): number => {
+  const pp = e.pipelineParallelSize
+  const n = stageLayers(m.layers, pp)[stage]!
+  const nMoe = (m.moe?.moeLayers ?? 0) * n / m.layers
+  const layerParams = n * (attnParams(m) + 2 * m.hidden) + (n - nMoe) * denseMlpParams(m) + nMoe * moeParams(m)
+  const embed = m.vocab * m.hidden
+  const params = layerParams + (stage === 0 ? embed : 0) + (stage === pp - 1 ? embed + m.hidden : 0)
+  return Math.ceil(params * e.weightDtypeBytes / e.tensorParallelSize)
+}
+
+/**
+ * KV bytes of one token on one GPU: the model's (kvBytesPerToken) for the KV heads one GPU holds,
+ * max(1, kv_heads / TP) (vLLM replicates KV heads once TP exceeds them).
+ */
+export const kvBytesPerTokenPerGpu = (m: ModelShape, e: EngineConfig): number =>
+  kvBytesPerToken(m, e.kvCacheDtypeBytes) * kvHeadsPerGpu(m, e.tensorParallelSize) / m.kvHeads
+
+/**
  * Capacity in blocks. Fails with NoKvMemory when weights and reserve leave no room for one block.
+ * Under pipeline parallelism each GPU holds only its stage's layers and their KV (per-token bytes
+ * count the stage's layers), and the block count is the minimum over the stages, as vLLM's
+ * `determine_num_available_blocks` takes the minimum over workers. The activation reserve is the
+ * same on every stage (a simplification: the sampler's logits are only on the last).
  */
 export const kvCapacity = (m: ModelShape, hw: Hardware, e: EngineConfig): KvCapacity | NoKvMemory => {
-  const perToken = kvBytesPerToken(m, e.kvCacheDtypeBytes) / e.tensorParallelSize
+  const pp = e.pipelineParallelSize ?? 1
+  if (pp > 1) return pipelineKvCapacity(m, hw, e, pp)
+  const perToken = kvBytesPerTokenPerGpu(m, e)
   const blockBytes = perToken * e.blockSize
   const usableBytes = usableMemoryBytes(hw) * e.gpuMemoryUtilization
   const weightBytes = weightBytesPerGpu(m, e)
@@ -81,4 +117,32 @@ export const kvCapacity = (m: ModelShape, hw: Hardware, e: EngineConfig): KvCapa
     })
   }
   return { ...base, numBlocks, overridden: false }
+}
+
+const pipelineKvCapacity = (m: ModelShape, hw: Hardware, e: EngineConfig, pp: number): KvCapacity | NoKvMemory => {
+  const layers = stageLayers(m.layers, pp)
+  let best: KvCapacity | undefined
+  for (let s = 0; s < pp; s++) {
+    const stage: ModelShape = { ...m, layers: layers[s]! }
+    const perToken = kvBytesPerTokenPerGpu(stage, e)
+    const blockBytes = perToken * e.blockSize
+    const usableBytes = usableMemoryBytes(hw) * e.gpuMemoryUtilization
+    const weightBytes = stageWeightBytesPerGpu(m, e, s)
+    const reserve = activationReserveBytes(m, e)
+    const base = { blockSize: e.blockSize, blockBytes, kvBytesPerToken: perToken, weightBytes, activationReserveBytes: reserve, usableBytes, limitingStage: s }
+    if (e.numGpuBlocksOverride !== null) return { ...base, numBlocks: e.numGpuBlocksOverride, overridden: true }
+    const numBlocks = Math.floor((usableBytes - weightBytes - reserve) / blockBytes)
+    if (numBlocks < 1) {
+      const gb = (b: number) => (b / 1e9).toFixed(2)
+      return new NoKvMemory({
+        reason: `no memory left for the KV cache on ${hw.name} in pipeline stage ${s} of ${pp}: ${gb(usableBytes)} GB usable ` +
+          `(${gb(usableMemoryBytes(hw))} GB x --gpu-memory-utilization ${e.gpuMemoryUtilization}) - ` +
+          `${gb(weightBytes)} GB weights of ${layers[s]} layers of ${m.id} - ${gb(reserve)} GB activation reserve = ` +
+          `${gb(usableBytes - weightBytes - reserve)} GB; use a larger GPU, a higher --gpu-memory-utilization, ` +
+          `--tensor-parallel-size, --pipeline-parallel-size, or --num-gpu-blocks-override`
+      })
+    }
+    if (best === undefined || numBlocks < best.numBlocks) best = { ...base, numBlocks, overridden: false }
+  }
+  return best!
 }

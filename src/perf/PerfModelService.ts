@@ -4,8 +4,10 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { ConfigService } from "../config/ConfigService.js"
+import { fabricOf } from "../network/fabric.js"
 import { NetworkService } from "../network/NetworkService.js"
 import type { BatchShape } from "./BatchShape.js"
+import { type StagePricing, withPipeline } from "./pipeline.js"
 import { makeRoofline } from "./roofline.js"
 
 export interface PerfModel {
@@ -13,6 +15,11 @@ export interface PerfModel {
   readonly name: string
   /** Duration of one step computing `batch`, integer ns (> 0 for a non-empty batch). */
   readonly stepTimeNs: (batch: BatchShape) => number
+  /**
+   * Under pipeline parallelism (`--pipeline-parallel-size` > 1): per-stage times, which the engine's
+   * PipelineGate uses to overlap micro-batches; `stepTimeNs` is then one micro-batch's latency.
+   */
+  readonly pipeline?: StagePricing | undefined
 }
 
 export class PerfModelService extends Context.Tag("llmservingsim/PerfModelService")<PerfModelService, PerfModel>() {
@@ -22,7 +29,8 @@ export class PerfModelService extends Context.Tag("llmservingsim/PerfModelServic
     Effect.gen(function*() {
       const cfg = yield* ConfigService
       const net = yield* NetworkService
-      return makeRoofline(cfg.model, cfg.hardware, cfg.engine, cfg.roofline, net)
+      const e = cfg.engine
+      return withPipeline(cfg.model, e.pipelineParallelSize ?? 1, e.tensorParallelSize, net, (m) => makeRoofline(m, cfg.hardware, e, cfg.roofline, net), fabricOf(cfg.hardware).gpusPerNode)
     })
   )
 

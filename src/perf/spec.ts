@@ -15,12 +15,14 @@ import { type FileError, type InputError, InvalidOption } from "../domain/errors
 import type { Hardware } from "../domain/Hardware.js"
 import type { ModelShape } from "../domain/Model.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
+import { fabricOf } from "../network/fabric.js"
 import { NetworkService } from "../network/NetworkService.js"
 import { readCalibration } from "./calibration.js"
 import { makeOpRoofline, type OpParams } from "./opModel.js"
 import { type PerfModel, PerfModelService } from "./PerfModelService.js"
 import { makeProfilePerf } from "./profilePerf.js"
 import { loadProfile } from "./profile/load.js"
+import { withPipeline } from "./pipeline.js"
 import { makeRoofline } from "./roofline.js"
 
 export type PerfModelSpec =
@@ -81,20 +83,26 @@ export const loadPerfModel = (spec: PerfModelSpec, model: ModelShape, hardware: 
     }
   })
 
-/** The perf model of a loaded spec (no I/O, cannot fail). */
-export const makePerfModel = (spec: LoadedPerfModel, cfg: SimConfig, net: Network, stepOverheadFlag?: number): PerfModel => {
+/**
+ * The perf model of a loaded spec (no I/O, cannot fail), priced per pipeline stage when
+ * `--pipeline-parallel-size` > 1 (perf/pipeline.ts).
+ */
+export const makePerfModel = (spec: LoadedPerfModel, cfg: SimConfig, net: Network, stepOverheadFlag?: number): PerfModel =>
+  withPipeline(cfg.model, cfg.engine.pipelineParallelSize ?? 1, cfg.engine.tensorParallelSize, net, (m) => makeShapePerfModel(spec, m, cfg, net, stepOverheadFlag), fabricOf(cfg.hardware).gpusPerNode)
+
+const makeShapePerfModel = (spec: LoadedPerfModel, m: ModelShape, cfg: SimConfig, net: Network, stepOverheadFlag?: number): PerfModel => {
   switch (spec.kind) {
     case "roofline":
-      return makeRoofline(cfg.model, cfg.hardware, cfg.engine, cfg.roofline, net)
+      return makeRoofline(m, cfg.hardware, cfg.engine, cfg.roofline, net)
     case "op-roofline":
-      return makeOpRoofline(`op-roofline(${cfg.hardware.name})`, cfg.model, cfg.hardware, cfg.engine, opParamsFromRoofline(cfg.roofline), net)
+      return makeOpRoofline(`op-roofline(${cfg.hardware.name})`, m, cfg.hardware, cfg.engine, opParamsFromRoofline(cfg.roofline), net)
     case "profile":
-      return makeProfilePerf(spec.profile, cfg.model, cfg.hardware, cfg.engine, net, opParamsFromRoofline(cfg.roofline), stepOverheadFlag ?? PROFILE_STEP_OVERHEAD_NS)
+      return makeProfilePerf(spec.profile, m, cfg.hardware, cfg.engine, net, opParamsFromRoofline(cfg.roofline), stepOverheadFlag ?? PROFILE_STEP_OVERHEAD_NS)
     case "calibrated": {
       const c = spec.calibration
       const p = stepOverheadFlag === undefined ? c.params : { ...c.params, stepOverheadNs: stepOverheadFlag }
       const from = c.hardware === cfg.hardware.name ? "" : `, fitted on ${c.hardware}`
-      return makeOpRoofline(`calibrated(${cfg.hardware.name}, from ${c.fitted_on.model}${from})`, cfg.model, cfg.hardware, cfg.engine, p, net)
+      return makeOpRoofline(`calibrated(${cfg.hardware.name}, from ${c.fitted_on.model}${from})`, m, cfg.hardware, cfg.engine, p, net)
     }
   }
 }

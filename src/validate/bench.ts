@@ -124,6 +124,7 @@ export interface RunSettings {
     tensorParallelSize?: number
     dataParallelSize?: number
     enableExpertParallel?: boolean
+    pipelineParallelSize?: number
     kvCacheDtype?: "auto" | "fp8"
     dtype?: "auto" | "bfloat16" | "float16" | "fp8"
   }
@@ -180,8 +181,9 @@ export const runSettings = (run: BenchRun): Effect.Effect<RunSettings, InputErro
       if (dp > 1) not.push(`data_parallel_size=${dp}: requests are spread over the ${dp} simulated replicas by our router, not vLLM's DP load balancer; MoE ranks are priced in lockstep with equal token counts`)
     }
     take("enableExpertParallel", "enable_expert_parallel", boolOf(ek["enable_expert_parallel"]) ?? boolOf(pc["enable_expert_parallel"]))
-    const pp = numOf(pc["pipeline_parallel_size"])
-    if (pp !== undefined && pp > 1) not.push(`pipeline_parallel_size=${pp}: pipeline parallelism is not modelled`)
+    const pp = numOf(ek["pipeline_parallel_size"]) ?? numOf(pc["pipeline_parallel_size"])
+    take("pipelineParallelSize", "pipeline_parallel_size", pp)
+    if (pp !== undefined && pp > 1) not.push(`pipeline_parallel_size=${pp}: scheduled as vLLM V0's virtual engines (P schedulers, 1/P of the KV blocks each), not V1's batch queue`)
     if (boolOf(sc["async_scheduling"]) === true) {
       honoured.push("async_scheduling=true: CPU scheduling overlaps the GPU step, so no per-step CPU overhead is added (unless --step-overhead-us)")
       not.push("async_scheduling=true: the one-step lag of output processing is not modelled")

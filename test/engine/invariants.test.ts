@@ -20,7 +20,9 @@ const settings = fc.record({
   threshold: fc.constantFrom(0, 0, 32, 200),
   reserveFull: fc.boolean(),
   prefixCaching: fc.boolean(),
-  instances: fc.integer({ min: 1, max: 3 })
+  instances: fc.integer({ min: 1, max: 3 }),
+  // pipeline stages (virtual engines per instance); 1 = none
+  pp: fc.constantFrom(1, 1, 2, 4)
 })
 
 describe("engine invariants", () => {
@@ -45,6 +47,7 @@ describe("engine invariants", () => {
         numBlocks: s.numBlocks,
         numInstances: s.instances,
         stepNs: (b) => 1_000_000 + 10_000 * (b.prefillTokens + b.numDecode) + 7 * b.decodeContextSum,
+        ...(s.pp > 1 ? { pipeline: { stages: s.pp, sendNs: 30_000 } } : {}),
         observer: {
           onStep: (i) => steps.push({ ...i, endNs: i.startNs + i.durationNs, tokens: i.shape.prefillTokens + i.shape.numDecode }), // shape is reused: copy
           onToken: () => {
@@ -61,13 +64,24 @@ describe("engine invariants", () => {
       expect(ids).toEqual(arrivals.map((_, i) => i))
       expect(summary.completed + summary.rejected).toBe(arrivals.length)
 
-      // KV never above capacity; time per instance never goes back
-      const lastEnd = new Map<number, number>()
+      // KV never above capacity; time per instance (per virtual engine under PP) never goes back;
+      // under PP a replica's micro-batches enter stage 0 in order, one stage time apart at least
+      const lastEnd = new Map<string, number>()
+      const lastStart = new Map<number, { start: number; stage0: number }>()
       for (const st of steps) {
+        const key = `${st.instance}/${st.virtualEngine}`
         expect(st.kvBlocksUsed).toBeLessThanOrEqual(s.numBlocks)
         expect(st.durationNs).toBeGreaterThan(0)
-        expect(st.startNs).toBeGreaterThanOrEqual(lastEnd.get(st.instance) ?? 0)
-        lastEnd.set(st.instance, st.endNs)
+        expect(st.startNs).toBeGreaterThanOrEqual(lastEnd.get(key) ?? 0)
+        lastEnd.set(key, st.endNs)
+        if (s.pp > 1) {
+          const prev = lastStart.get(st.instance)
+          if (prev !== undefined) expect(st.startNs).toBeGreaterThanOrEqual(prev.start + prev.stage0)
+          // every stage takes the step time here, and the micro-batch's latency is P of them plus P-1 sends
+          const stage0 = (st.durationNs - (s.pp - 1) * 30_000) / s.pp
+          expect(stage0).toBeGreaterThanOrEqual(1_000_000)
+          lastStart.set(st.instance, { start: st.startNs, stage0: 1_000_000 + 10_000 * st.tokens }) // a lower bound of its stage time
+        }
         expect(st.tokens).toBeLessThanOrEqual(s.budget)
         expect(st.running).toBeLessThanOrEqual(s.maxSeqs)
       }
