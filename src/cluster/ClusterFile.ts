@@ -15,12 +15,13 @@
  *
  * Engine flags given on the command line are every pool's defaults; the file overrides them per pool.
  */
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import { parse as parseYaml } from "yaml"
 import { ENGINE_FLAG_TABLE } from "../config/engineFlagTable.js"
 import type { EngineFlags } from "../config/resolve.js"
 import { FileError, InputError } from "../domain/errors.js"
+import { schemaIssue } from "../domain/schemaIssue.js"
 
 const Int = Schema.Number.pipe(Schema.int(), Schema.positive())
 const FlagValue = Schema.Union(Schema.Number, Schema.Boolean, Schema.String)
@@ -51,18 +52,16 @@ const PoolFile = Schema.Struct({
 })
 
 /** A router: a policy name, or a policy with the `weighted` scorer weights and a load-signal staleness. */
-const RouterFile = Schema.Union(
-  Schema.String,
-  Schema.Struct({
-    policy: Schema.String,
-    weights: Schema.optional(Schema.Struct({
-      queue: Schema.optional(Schema.Number),
-      kv: Schema.optional(Schema.Number),
-      prefix: Schema.optional(Schema.Number)
-    })),
-    staleness_ms: Schema.optional(Schema.Number)
-  })
-)
+const RouterObject = Schema.Struct({
+  policy: Schema.String,
+  weights: Schema.optional(Schema.Struct({
+    queue: Schema.optional(Schema.Number),
+    kv: Schema.optional(Schema.Number),
+    prefix: Schema.optional(Schema.Number)
+  })),
+  staleness_ms: Schema.optional(Schema.Number)
+})
+const RouterFile = Schema.Union(Schema.String, RouterObject)
 export type RouterFile = typeof RouterFile.Type
 
 export const ClusterFileSchema = Schema.Struct({
@@ -111,13 +110,20 @@ export const readClusterFile = (file: string): Effect.Effect<ClusterFile, FileEr
     })
     const decoded = Schema.decodeUnknownEither(ClusterFileSchema, { onExcessProperty: "error", errors: "first" })(raw)
     if (decoded._tag === "Left") {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)[0]!
-      const where = issue.path.map(String).join(".")
+      let issue = schemaIssue(decoded.left)
+      const key = issue.path.split(".")[0]
+      const value = typeof raw === "object" && raw !== null && key !== undefined ? (raw as Record<string, unknown>)[key] : undefined
+      if (issue.path === key && (key === "router" || key === "decode_router") && typeof value === "object" && value !== null) {
+        // a router object: report its own field rather than "expected a string"
+        const inner = Schema.decodeUnknownEither(RouterObject, { onExcessProperty: "error", errors: "first" })(value)
+        if (inner._tag === "Left") {
+          const i = schemaIssue(inner.left)
+          issue = { path: i.path === "" ? key : `${key}.${i.path}`, expected: i.expected }
+        }
+      }
+      const where = issue.path
       if (where === "") return yield* fail(file, "(top level)", "a mapping with a 'pools' list (see resources/clusters/)")
-      const why = issue._tag === "Unexpected" ? "no such field (check its spelling)"
-        : issue._tag === "Missing" ? "a value here (it is missing)"
-        : issue.message.length > 200 ? "a value of another shape (see resources/clusters/)"
-        : issue.message.replace(/^Expected /, "").replace(/, actual (.*)$/s, " (got $1)")
+      const why = issue.expected.startsWith("a value of another shape") ? "a value of another shape (see resources/clusters/)" : issue.expected
       return yield* fail(file, where, why)
     }
     return decoded.right

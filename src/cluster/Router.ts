@@ -67,7 +67,7 @@ export const makeRouter = (choice: RouterPolicy | RouterSpec, seed: number): Rou
     case "least-kv":
       return leastKvRouter(signals())
     case "prefix-aware":
-      return prefixAwareRouter(signals())
+      return prefixAwareRouter(signals(), rng())
     case "weighted":
       return weightedRouter(signals(), spec.weights, rng())
   }

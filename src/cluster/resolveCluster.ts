@@ -14,7 +14,9 @@ import { poolDrafts, readClusterFile, type RouterFile } from "./ClusterFile.js"
 const retarget = (file: string, i: number, fieldOf: ReadonlyMap<string, string>) => (e: ConfigError): ConfigError => {
   if (e._tag === "InvalidOption") {
     const field = fieldOf.get(e.option)
-    if (field !== undefined) return new InputError({ path: file, field, expected: e.reason.replace(/^expected /, "") })
+    if (field !== undefined) {
+      return new InputError({ path: file, field, expected: e.reason.startsWith("expected ") ? e.reason.slice(9) : `a valid value (${e.reason})` })
+    }
     return new InvalidOption({ option: `${e.option} (in ${file}: pools.${i})`, reason: e.reason })
   }
   if (e._tag === "UnknownName") {
@@ -39,9 +41,15 @@ const routerOfFile = (file: string, field: string, r: RouterFile): Effect.Effect
   const weights = typeof r === "string" || r.weights === undefined ? DEFAULT_ROUTER_WEIGHTS
     : { queue: r.weights.queue ?? 0, kv: r.weights.kv ?? 0, prefix: r.weights.prefix ?? 0 }
   const s = checkRouterSpec({ policy: o.policy, weights, stalenessMs: typeof r === "string" ? 0 : r.staleness_ms ?? 0 }, given)
-  return s instanceof InvalidOption
-    ? Effect.fail(new InputError({ path: file, field, expected: s.reason.replace(/^expected /, "") }))
-    : Effect.succeed(s)
+  if (!(s instanceof InvalidOption)) return Effect.succeed(s)
+  // name the sub-field and say it in the file's words
+  const sub = s.option === "--router-weights" ? `${field}.weights` : s.option === "--router-staleness-ms" ? `${field}.staleness_ms` : field
+  const why = s.option === "--router-weights" && given && o.policy !== "weighted"
+    ? `no weights with policy ${o.policy} (they apply to policy weighted)`
+    : s.option === "--router-staleness-ms" && (o.policy === "round-robin" || o.policy === "random")
+    ? `no staleness_ms with policy ${o.policy} (it reads no load signal)`
+    : s.reason.startsWith("expected ") ? s.reason.slice(9) : s.reason
+  return Effect.fail(new InputError({ path: file, field: sub, expected: why }))
 }
 
 /**

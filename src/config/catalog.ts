@@ -4,7 +4,8 @@
  * ignoring '-', '_' and spaces, and by alias); a model may also be a path to any Hugging Face
  * `config.json` (or a folder holding one).
  */
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, Schema } from "effect"
+import { schemaIssue } from "../domain/schemaIssue.js"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -46,15 +47,15 @@ const readJson = (file: string): Effect.Effect<unknown, FileError | InputError> 
     })
   ))
 
-const decodeWith = <A, I>(schema: Schema.Schema<A, I>, file: string, value: unknown): Effect.Effect<A, InputError> =>
-  Schema.decodeUnknown(schema, { onExcessProperty: "ignore" })(value).pipe(
+/**
+ * Decode `value` read from `file`. A Hugging Face config.json carries many keys the simulator does
+ * not read (`ignore`); a hardware file's keys are all read, so an unknown one is a typo (`error`).
+ */
+const decodeWith = <A, I>(schema: Schema.Schema<A, I>, file: string, value: unknown, excess: "ignore" | "error" = "ignore"): Effect.Effect<A, InputError> =>
+  Schema.decodeUnknown(schema, { onExcessProperty: excess })(value).pipe(
     Effect.mapError((e) => {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
-      return new InputError({
-        path: file,
-        field: issue === undefined || issue.path.length === 0 ? undefined : issue.path.join("."),
-        expected: issue?.message ?? "a valid document"
-      })
+      const issue = schemaIssue(e)
+      return new InputError({ path: file, field: issue.path === "" ? undefined : issue.path, expected: issue.expected })
     })
   )
 
@@ -103,18 +104,18 @@ const normalize = (s: string) => s.toLowerCase().replace(/[-_\s]/g, "")
  */
 export const loadHardware = (name: string): Effect.Effect<Hardware, UnknownName | FileError | InputError> =>
   Effect.gen(function*() {
-    if (name.endsWith(".json")) return yield* decodeWith(Hardware, name, yield* readJson(name))
+    if (name.endsWith(".json")) return yield* decodeWith(Hardware, name, yield* readJson(name), "error")
     const known = listHardware()
     const key = normalize(name)
     let match = known.find((h) => normalize(h) === key)
     if (match === undefined) {
       for (const h of known) {
         const file = path.join(hardwareDir, `${h}.json`)
-        const hw = yield* decodeWith(Hardware, file, yield* readJson(file))
+        const hw = yield* decodeWith(Hardware, file, yield* readJson(file), "error")
         if (hw.aliases.some((a) => normalize(a) === key) || normalize(hw.fullName) === key) match = h
       }
     }
     if (match === undefined) return yield* new UnknownName({ kind: "hardware", name, known })
     const file = path.join(hardwareDir, `${match}.json`)
-    return yield* decodeWith(Hardware, file, yield* readJson(file))
+    return yield* decodeWith(Hardware, file, yield* readJson(file), "error")
   })

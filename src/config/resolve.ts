@@ -178,6 +178,12 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     if ("_tag" in cap) return yield* cap
     // under PP one request lives in one virtual engine's share of the blocks (floor(blocks / P))
     let kvTokens = Math.floor(cap.numBlocks / pp) * cap.blockSize
+    if (kvTokens < 1) {
+      return yield* new InvalidOption({
+        option: f.numGpuBlocksOverride !== undefined ? "--num-gpu-blocks-override" : "--pipeline-parallel-size",
+        reason: `${cap.numBlocks} KV blocks leave none for each of the ${pp} virtual engines (vLLM gives each num_gpu_blocks // pipeline_parallel_size)`
+      })
+    }
     // Without chunked prefill and no explicit budget, vLLM raises the budget to the longest prompt:
     // max(max_model_len, default budget); the larger profiling pass then shrinks the KV cache.
     if (!engine0.enableChunkedPrefill && f.maxNumBatchedTokens === undefined) {

@@ -93,6 +93,8 @@ export class Engine {
   readonly replicas: ReadonlyArray<Replica>
   /** Instances that are not virtual engines of a replica. */
   private readonly single: ReadonlyArray<Instance>
+  /** Longest prompt + output some decode instance accepts (disaggregation). */
+  private readonly decodeMaxModelLen: number
   private nextId = 0
   private lastArrival = -Infinity
 
@@ -137,6 +139,7 @@ export class Engine {
       for (const x of list) x.hooks = hooks
     }
     this.entry = this.disaggregated ? prefill : targets
+    this.decodeMaxModelLen = this.decode.reduce((m, x) => Math.max(m, x.maxModelLen), 0)
   }
 
   /** Run every instance's steps that start before `tNs` (fast-forwarding steady decode runs). */
@@ -182,6 +185,16 @@ export class Engine {
     const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens, a.content)
     this.setup.observer.onArrive?.(r)
     const entry = this.entry
+    if (this.disaggregated && r.promptTokens + r.outputTokens > this.decodeMaxModelLen) {
+      // no decode instance could take it: refuse it now rather than after its prefill
+      const d = this.decode[0]!
+      r.instance = d.id
+      r.pool = d.poolName
+      r.status = RequestStatus.Rejected
+      r.finishNs = a.arrivalNs
+      this.setup.observer.onReject?.(r, `prompt (${r.promptTokens}) + output (${r.outputTokens}) tokens exceed every decode instance's max_model_len (at most ${this.decodeMaxModelLen})`)
+      return r
+    }
     const target = entry[this.setup.router(r, entry, a.arrivalNs)]!
     const inst = target instanceof Replica ? target.pick() : target as Instance
     if (this.disaggregated && this.setup.kvTransfer!.layerwise) {
@@ -261,10 +274,10 @@ export class Engine {
       if (dst.linkFreeNs > start) start = dst.linkFreeNs
       let end = start + dt
       if (x.layerwise) {
-        // layers computed before the link was free went as they were produced: what is left after
-        // the prefill ends is at least the last layer's share
-        const s0 = rp.firstScheduledNs > start ? rp.firstScheduledNs : start
-        end = Math.max(s0 + dt, h + Math.round(dt / ps.layers))
+        // layers move as they are computed, from the prefill's first step once blocks and the link
+        // are ready; what is left after the prefill ends is at least the last layer's share
+        if (rp.firstScheduledNs > start) start = rp.firstScheduledNs
+        end = Math.max(start + dt, h + Math.round(dt / ps.layers))
       } else if (h > start) {
         start = h
         end = start + dt

@@ -61,6 +61,8 @@ export class Instance {
   private blocked = false
   /** Prefill: handed-off requests whose blocks it still holds (their transfer not yet ended). */
   private handedOff = 0
+  /** Decode: requests holding reserved blocks whose transfer is not scheduled yet (layer-wise: prefill still running). */
+  private reserved = 0
   /** The last step left the instance in a steady decode state (see step()). */
   private steady = false
   private residues = new Int32Array(16)
@@ -98,7 +100,7 @@ export class Instance {
 
   /** Requests here that are not finished: waiting, running, and (decode) awaiting or loading KV. */
   get outstanding(): number {
-    return this.scheduler.waiting.length + this.scheduler.running.length + this.inbox.length + this.loading.length
+    return this.scheduler.waiting.length + this.scheduler.running.length + this.inbox.length + this.loading.length + this.reserved
   }
 
   /** Reason `r` can never run here, or undefined when it can. A prefill instance generates one token. */
@@ -139,7 +141,7 @@ export class Instance {
       this.applyPending(this.clock)
       this.steady = false
       if (!this.scheduler.hasWork()) {
-        if (this.stalled && this.loading.length === 0) throw new Error(`decode instance ${this.id} stalled at ${this.clock} ns: a handed-off request can never get KV blocks`)
+        if (this.stalled && this.loading.length === 0 && this.reserved === 0) throw new Error(`decode instance ${this.id} stalled at ${this.clock} ns: a handed-off request can never get KV blocks`)
         return
       }
     }
@@ -152,7 +154,7 @@ export class Instance {
     }
     if (this.step() === 0) {
       // nothing fits now, but blocks come back when a transfer ends (or lands): wait for that
-      if (this.loading.length > 0 || this.releases.length > 0 || this.inbox.length > 0 || this.handedOff > 0) {
+      if (this.loading.length > 0 || this.releases.length > 0 || this.inbox.length > 0 || this.handedOff > 0 || this.reserved > 0) {
         this.blocked = true
         return
       }
@@ -179,6 +181,7 @@ export class Instance {
 
   /** Decode: `r`'s KV transfer ends at `tNs`; it then runs here. */
   startLoading(r: SimRequest, tNs: number): void {
+    this.reserved--
     this.loading.push(tNs, r)
   }
 
@@ -189,7 +192,7 @@ export class Instance {
 
   /** Handed-off requests whose blocks are still held, transfers in flight, hand-offs waiting (disaggregation). */
   get pendingHandoffs(): number {
-    return this.releases.length + this.loading.length + this.inbox.length
+    return this.releases.length + this.loading.length + this.inbox.length + this.reserved
   }
 
   /**
@@ -225,6 +228,7 @@ export class Instance {
       this.inbox.pop()
       r.cachedPromptTokens += hit
       r.numComputed = hit
+      this.reserved++
       this.hooks!.reserved(r, now)
     }
     this.stalled = false

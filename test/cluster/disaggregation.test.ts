@@ -19,13 +19,18 @@ interface PoolOpts {
   readonly stepNs?: (b: BatchShape) => number
   readonly network?: Network
   readonly maxNumSeqs?: number
+  readonly maxModelLen?: number
 }
 
 const pools = (specs: ReadonlyArray<PoolOpts>) =>
   Effect.gen(function*() {
     const out: Array<PoolRun> = []
     for (const [i, s] of specs.entries()) {
-      const cfg = testConfig({ enablePrefixCaching: false, ...(s.maxNumSeqs === undefined ? {} : { maxNumSeqs: s.maxNumSeqs }) }, s.instances ?? 1)
+      const cfg = testConfig({
+        enablePrefixCaching: false,
+        ...(s.maxNumSeqs === undefined ? {} : { maxNumSeqs: s.maxNumSeqs }),
+        ...(s.maxModelLen === undefined ? {} : { maxModelLen: s.maxModelLen })
+      }, s.instances ?? 1)
       const memory = yield* MemoryService.pipe(Effect.provide(MemoryService.fixed(s.numBlocks ?? 100_000, cfg.engine.blockSize)))
       const policy = yield* SchedulerService.pipe(Effect.provide(SchedulerService.vllmV1With(cfg.engine)))
       out.push({
@@ -118,6 +123,39 @@ describe("prefill/decode disaggregation", () => {
       const fourth = [...fast.byId.values()].map((r) => r.prefillDoneNs).sort((a, b) => a - b)[3]!
       const firstEnd = Math.min(...[...fast.byId.values()].map((r) => r.kvTransferEndNs))
       expect(fourth).toBeGreaterThan(firstEnd)
+    }))
+
+  it.effect("layer-wise: a decode cache full of reservations for prefills still running waits for them; layers never move before their prefill starts", () =>
+    Effect.gen(function*() {
+      // decode: 30 blocks (480 tokens) hold four 100-token prompts; the prefill computes 2 prompts a step
+      const arrivals = Array.from({ length: 30 }, (_, i) => ({ arrivalNs: i * ms(1), promptTokens: 100, outputTokens: 3 + (i % 5) }))
+      const specs: Array<PoolOpts> = [
+        { role: "prefill", stepNs: (b) => ms(5) + b.prefillTokens * 100_000 },
+        { role: "decode", numBlocks: 30, network: fixedKv(ms(4)) }
+      ]
+      const fast = yield* run(arrivals, specs, { layerwise: true })
+      const exact = yield* run(arrivals, specs, { layerwise: true, exactSteps: true })
+      expect(fast.result.summary.completed).toBe(30)
+      expect(fast.store.requests.map((x) => x.row)).toEqual(exact.store.requests.map((x) => x.row))
+      for (const r of fast.byId.values()) {
+        expect(r.kvTransferStartNs).toBeGreaterThanOrEqual(r.firstScheduledNs)
+        expect(r.kvTransferStartNs).toBeGreaterThanOrEqual(r.kvReservedNs)
+        expect(r.firstTokenNs).toBeGreaterThan(r.kvTransferEndNs)
+      }
+    }))
+
+  it.effect("a request no decode instance can hold is rejected on arrival, before any prefill", () =>
+    Effect.gen(function*() {
+      const { store, result } = yield* run([{ arrivalNs: 0, promptTokens: 900, outputTokens: 200 }, { arrivalNs: 0, promptTokens: 100, outputTokens: 2 }], [
+        { role: "prefill" },
+        { role: "decode", maxModelLen: 1000 }
+      ])
+      expect(result.summary.rejected).toBe(1)
+      expect(result.summary.completed).toBe(1)
+      const rejected = store.requests.find((x) => x.request.id === 0)!
+      expect(rejected.reason).toContain("exceed every decode instance's max_model_len")
+      expect(rejected.request.firstScheduledNs).toBe(-1)
+      expect(result.engine.instances[0]!.steps).toBe(1)
     }))
 
   it.effect("the slower end of a transfer sets its time", () =>
