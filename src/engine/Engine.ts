@@ -18,6 +18,7 @@
  * `drain()` runs until no instance has work. Time never goes back: arrivals must come in
  * non-decreasing arrival order. The same step function (`Instance.step`) serves every mode.
  */
+import { InstanceHeap } from "../cluster/InstanceHeap.js"
 import { PipelineGate, Replica } from "../cluster/pipeline.js"
 import type { Network } from "../domain/Network.js"
 import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
@@ -93,6 +94,8 @@ export class Engine {
   readonly replicas: ReadonlyArray<Replica>
   /** Instances that are not virtual engines of a replica. */
   private readonly single: ReadonlyArray<Instance>
+  /** Disaggregation: the instances by next event time. */
+  private agenda: InstanceHeap<Instance> | undefined
   /** Longest prompt + output some decode instance accepts (disaggregation). */
   private readonly decodeMaxModelLen: number
   private nextId = 0
@@ -137,6 +140,7 @@ export class Engine {
       if (setup.kvTransfer === undefined) throw new Error("a disaggregated cluster needs a KV transfer setup")
       const hooks = this.hooks(setup.kvTransfer)
       for (const x of list) x.hooks = hooks
+      this.agenda = new InstanceHeap(list)
     }
     this.entry = this.disaggregated ? prefill : targets
     this.decodeMaxModelLen = this.decode.reduce((m, x) => Math.max(m, x.maxModelLen), 0)
@@ -155,23 +159,15 @@ export class Engine {
     }
   }
 
-  /** Interacting instances: always move the one whose next event is earliest. */
+  /** Interacting instances: always move the one whose next event is earliest (ties: lower id). */
   private advanceOrdered(tNs: number, exact: boolean): void {
-    const all = this.instances
+    const agenda = this.agenda!
     for (;;) {
-      let best: Instance | undefined
-      let bestT = Infinity
-      let secondT = Infinity
-      for (const inst of all) {
-        const t = inst.nextEventNs()
-        if (t < bestT) {
-          secondT = bestT
-          bestT = t
-          best = inst
-        } else if (t < secondT) secondT = t
-      }
-      if (best === undefined || bestT >= tNs) return
-      best.advance(secondT < tNs ? secondT : tNs, exact)
+      const best = agenda.top
+      if (best === undefined || agenda.topKey >= tNs) return
+      const second = agenda.secondKey
+      best.advance(second < tNs ? second : tNs, exact)
+      agenda.update(best)
     }
   }
 
@@ -210,9 +206,12 @@ export class Engine {
         return r
       }
       if (inst.admit(r)) d.receive(this.twin(r, inst), a.arrivalNs)
+      this.touch(inst)
+      this.touch(d)
       return r
     }
     inst.admit(r)
+    this.touch(inst)
     return r
   }
 
@@ -235,6 +234,11 @@ export class Engine {
 
   get submitted(): number {
     return this.nextId
+  }
+
+  /** Refresh `x`'s place in the agenda (its next event may have changed). */
+  private touch(x: Instance): void {
+    this.agenda?.update(x)
   }
 
   private pickDecode(r: SimRequest, tNs: number): Instance {
@@ -287,6 +291,8 @@ export class Engine {
       d.kvTransferEndNs = end
       dst.startLoading(d, end)
       src.releaseAt(rp, end)
+      this.touch(dst)
+      this.touch(src)
     }
     return {
       prefilled: (rp, tNs) => {
@@ -299,6 +305,8 @@ export class Engine {
           d.firstScheduledNs = rp.firstScheduledNs
           d.preemptions = rp.preemptions
           if (!dst.receive(d, tNs)) src.releaseAt(rp, tNs)
+          this.touch(dst)
+          this.touch(src)
           return
         }
         d.prefillDoneNs = tNs
