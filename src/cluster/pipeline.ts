@@ -160,19 +160,3 @@ export class Replica {
     }
   }
 }
-
-/**
- * Build `numReplicas` replicas of `pp` virtual engines each, every replica with its own gate over
- * `pricing`; `make(replica, virtualEngine, gate)` builds one virtual engine (an Instance whose id
- * is the replica, so requests.csv's `instance` stays the replica).
- */
-export const makeReplicas = (
-  numReplicas: number,
-  pp: number,
-  pricing: StagePricing,
-  make: (replica: number, virtualEngine: number, gate: PipelineGate) => Instance
-): Array<Replica> =>
-  Array.from({ length: numReplicas }, (_, i) => {
-    const gate = new PipelineGate(pricing)
-    return new Replica(Array.from({ length: pp }, (_, v) => make(i, v, gate)), gate)
-  })
