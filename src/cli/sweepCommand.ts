@@ -64,4 +64,6 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
       const same = JSON.stringify(serial.map((r) => ({ ...r, wall_s: 0 }))) === JSON.stringify(rows.map((r) => ({ ...r, wall_s: 0 })))
       yield* Console.log(`one by one: ${serialWall.toFixed(2)} s wall; speed-up ${(serialWall / wall).toFixed(2)}x; results ${same ? "identical" : "DIFFER"}`)
     }
+    // every row is written and printed; the exit status still says that some failed
+    if (failed > 0) return yield* new InvalidOption({ option: "sweep", reason: `${failed} of ${jobs.length} configurations failed (their rows hold the errors)` })
   })).pipe(Command.withDescription("Run a grid of simulate configurations in parallel worker processes, one result row per configuration"))

@@ -93,7 +93,12 @@ export const loadModel = (name: string): Effect.Effect<LoadedModel, UnknownName 
     const named = typeof raw === "object" && raw !== null && "_name_or_path" in raw && typeof raw._name_or_path === "string" && id === name && looksLikePath(name)
       ? raw._name_or_path
       : id
-    return { shape: shapeOf(named, cfg), path: file }
+    const shape = shapeOf(named, cfg)
+    // grouped-query attention shares each KV head among heads / kv_heads query heads
+    if (!(Number.isInteger(shape.kvHeads) && shape.kvHeads >= 1 && shape.heads % shape.kvHeads === 0)) {
+      return yield* new InputError({ path: file, field: "num_key_value_heads", expected: `a divisor of num_attention_heads ${shape.heads}`, got: String(shape.kvHeads) })
+    }
+    return { shape, path: file }
   })
 
 const normalize = (s: string) => s.toLowerCase().replace(/[-_\s]/g, "")
@@ -105,6 +110,12 @@ const normalize = (s: string) => s.toLowerCase().replace(/[-_\s]/g, "")
 export const loadHardware = (name: string): Effect.Effect<Hardware, UnknownName | FileError | InputError> =>
   Effect.gen(function*() {
     if (name.endsWith(".json")) return yield* decodeWith(Hardware, name, yield* readJson(name), "error")
+    if (fs.existsSync(name) && fs.statSync(name).isDirectory()) {
+      return yield* new FileError({ path: name, reason: "is a folder; --hardware takes a bundled name (see `llmservingsim hardware`) or a hardware JSON file" })
+    }
+    if (name.includes("/") || name.includes("\\")) {
+      return yield* new FileError({ path: name, reason: "no such hardware file (--hardware takes a bundled name or a path to a .json file)" })
+    }
     const known = listHardware()
     const key = normalize(name)
     let match = known.find((h) => normalize(h) === key)

@@ -12,7 +12,8 @@ import { Effect, Stream } from "effect"
 import { ClusterStats } from "../cluster/ClusterStats.js"
 import { ConfigService } from "../config/ConfigService.js"
 import type { ClusterConfig, PoolRole } from "../domain/Cluster.js"
-import type { FileError, NoKvMemory } from "../domain/errors.js"
+import { type FileError, InvalidOption, type NoKvMemory } from "../domain/errors.js"
+import { memoryRefusal } from "../memory/simulatorMemory.js"
 import { kvBytesPerToken } from "../domain/Model.js"
 import type { Network } from "../domain/Network.js"
 import type { SimConfig } from "../domain/SimConfig.js"
@@ -111,6 +112,13 @@ export const runPools = <E>(
     })))
     const observers = [metrics.observer, stats.observer, sink.observer]
     if (options.observer !== undefined) observers.push(options.observer)
+    const tooBig = memoryRefusal(pools.map((p) => ({
+      instances: p.instances * Math.max(1, p.config.engine.pipelineParallelSize),
+      blocks: p.memory.capacity.numBlocks,
+      prefixCaching: p.config.engine.enablePrefixCaching,
+      maxNumSeqs: p.config.engine.maxNumSeqs
+    })))
+    if (tooBig !== undefined) return yield* new InvalidOption({ option: pools.length === 1 ? "--num-instances" : "--cluster-config", reason: tooBig })
     const disaggregated = pools.some((p) => p.role !== "colocated")
     const decodePool = pools.find((p) => p.role === "decode")
     const engine = new Engine({
@@ -194,7 +202,7 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
     }
     const router = options.router ?? "round-robin"
     return yield* runPools(arrivals, [pool], { router, decodeRouter: router, kvTransfer: { crossNode: true, layerwise: false } }, options)
-  }) as Effect.Effect<SimulationResult, E | FileError, ConfigService | PerfModelService | MemoryService | SchedulerService | TraceWriter>
+  }) as Effect.Effect<SimulationResult, E | FileError | InvalidOption, ConfigService | PerfModelService | MemoryService | SchedulerService | TraceWriter>
 
 /**
  * Run a simulation of `arrivals` on a cluster: every pool's services come from its own
@@ -214,4 +222,4 @@ export const simulateCluster = <E>(arrivals: Stream.Stream<Arrival, E>, cluster:
       pools.push({ name: p.name, role: p.role, instances: p.instances, config: p.config, kvConnector: p.kvConnector, ...services })
     }
     return yield* runPools(arrivals, pools, cluster, options)
-  }) as Effect.Effect<SimulationResult, E | FileError | NoKvMemory, TraceWriter>
+  }) as Effect.Effect<SimulationResult, E | FileError | NoKvMemory | InvalidOption, TraceWriter>

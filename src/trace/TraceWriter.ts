@@ -56,25 +56,43 @@ const memorySink = (store: InMemoryTrace): TraceSink => ({
 
 const FLUSH_BYTES = 1 << 20
 
-/** A buffered append-only text file written with synchronous writes (no per-row Effect). */
+/**
+ * A buffered append-only text file written with synchronous writes (no per-row Effect). A write
+ * that fails (a full disk: ENOSPC) is kept in `error` and later rows are dropped, so the run goes
+ * on and `writeSummary` fails with a FileError naming this file.
+ */
 class BufferedFile {
   private parts: Array<string> = []
   private size = 0
+  error: Error | undefined = undefined
   constructor(readonly file: string, private readonly fd: number) {}
   write(s: string): void {
+    if (this.error !== undefined) return
     this.parts.push(s)
     this.size += s.length
     if (this.size >= FLUSH_BYTES) this.flush()
   }
   flush(): void {
-    if (this.size === 0) return
-    fs.writeSync(this.fd, this.parts.join(""))
+    if (this.size === 0 || this.error !== undefined) return
+    try {
+      fs.writeSync(this.fd, this.parts.join(""))
+    } catch (e) {
+      this.error = e as Error
+    }
     this.parts = []
     this.size = 0
   }
+  /** The FileError of a failed write, if one failed. */
+  failure(): FileError | undefined {
+    return this.error === undefined ? undefined : new FileError({ path: this.file, reason: `cannot write: ${this.error.message}` })
+  }
   close(): void {
     this.flush()
-    fs.closeSync(this.fd)
+    try {
+      fs.closeSync(this.fd)
+    } catch {
+      // already reported through failure()
+    }
   }
 }
 
@@ -106,13 +124,15 @@ const makeFileSink = (dir: string, withSteps: boolean) =>
     return {
       observer,
       writeSummary: (s: Summary) =>
-        Effect.try({
-          try: () => {
-            requests.flush()
-            steps?.flush()
-            fs.writeFileSync(summaryFile, JSON.stringify(s, null, 2) + "\n")
-          },
-          catch: (e) => new FileError({ path: summaryFile, reason: `cannot write: ${(e as Error).message}` })
+        Effect.suspend(() => {
+          requests.flush()
+          steps?.flush()
+          const failed = requests.failure() ?? steps?.failure()
+          if (failed !== undefined) return Effect.fail(failed)
+          return Effect.try({
+            try: () => fs.writeFileSync(summaryFile, JSON.stringify(s, null, 2) + "\n"),
+            catch: (e) => new FileError({ path: summaryFile, reason: `cannot write: ${(e as Error).message}` })
+          })
         })
     } satisfies TraceSink
   })

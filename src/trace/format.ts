@@ -18,7 +18,10 @@ export const REQUESTS_HEADER =
 
 const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
-/** One row of requests.csv for a finished, aborted or rejected request. */
+/**
+ * One row of requests.csv for a finished, aborted or rejected request (`output_tokens`: generated,
+ * or for a rejected request the output it asked for).
+ */
 export const requestRow = (r: SimRequest, reason = ""): string => {
   const status = r.status === RequestStatus.Rejected ? "rejected" : r.numOutput >= r.outputTokens ? "finished" : "aborted"
   const done = status === "finished"
@@ -26,7 +29,7 @@ export const requestRow = (r: SimRequest, reason = ""): string => {
   const tpot = done && r.numOutput > 1 ? ms6((r.lastTokenNs - r.firstTokenNs) / 1e6 / (r.numOutput - 1)) : ""
   const e2e = done ? nsToMs(r.finishNs - r.arrivalNs) : ""
   return `${r.id},${r.instance},${r.pool},${status},${nsToMs(r.arrivalNs)},${nsToMs(r.arrivalNs)},${nsToMs(r.firstScheduledNs)},` +
-    `${nsToMs(r.firstTokenNs)},${nsToMs(r.finishNs)},${r.promptTokens},${r.numOutput},${ttft},${tpot},${e2e},${r.preemptions},${r.cachedPromptTokens},` +
+    `${nsToMs(r.firstTokenNs)},${nsToMs(r.finishNs)},${r.promptTokens},${status === "rejected" ? r.outputTokens : r.numOutput},${ttft},${tpot},${e2e},${r.preemptions},${r.cachedPromptTokens},` +
     `${r.prefillInstance < 0 ? "" : r.prefillInstance},${nsToMs(r.prefillDoneNs)},${nsToMs(r.kvTransferStartNs)},${nsToMs(r.kvTransferEndNs)},${csvQuote(reason)}\n`
 }
 

@@ -75,6 +75,8 @@ export const resolveWorkload = (f: WorkloadFlags, seed: number): Effect.Effect<W
     if (!(Number.isFinite(spec.burstiness) && spec.burstiness > 0)) return yield* bad("--burstiness", `expected a number > 0 (got ${spec.burstiness})`)
     if (!(Number.isInteger(spec.inputLen) && spec.inputLen > 0)) return yield* bad("--input-len", `expected a positive integer (got ${spec.inputLen})`)
     if (!(Number.isInteger(spec.outputLen) && spec.outputLen > 0)) return yield* bad("--output-len", `expected a positive integer (got ${spec.outputLen})`)
+    if (f.rangeRatio !== undefined && spec.lengthDist !== "uniform") return yield* bad("--range-ratio", `applies to --length-dist uniform (got --length-dist ${spec.lengthDist})`)
+    if (f.lengthSigma !== undefined && spec.lengthDist !== "lognormal") return yield* bad("--length-sigma", `applies to --length-dist lognormal (got --length-dist ${spec.lengthDist})`)
     if (!(spec.rangeRatio >= 0 && spec.rangeRatio < 1)) return yield* bad("--range-ratio", `expected a number in [0, 1) (got ${spec.rangeRatio})`)
     if (!(Number.isFinite(spec.lengthSigma) && spec.lengthSigma >= 0)) return yield* bad("--length-sigma", `expected a number >= 0 (got ${spec.lengthSigma})`)
     const rate = Number.isFinite(requestRate) ? `${requestRate} req/s` : "all at t=0"
