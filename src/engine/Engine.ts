@@ -215,6 +215,18 @@ export class Engine {
     return r
   }
 
+  /** Earliest time some instance has something to do, ns (Infinity when all are idle). */
+  nextEventNs(): number {
+    if (this.agenda !== undefined) return this.agenda.topKey
+    let t = Infinity
+    for (const x of this.instances) {
+      if (!x.hasWork()) continue
+      const c = x.gate === undefined ? x.clock : x.gate.startAt(x.clock)
+      if (c < t) t = c
+    }
+    return t
+  }
+
   /** Run until no instance has work. */
   drain(): void {
     this.advanceTo(Infinity)

@@ -72,6 +72,27 @@ export interface PoolRun {
   readonly network?: Network | undefined
 }
 
+/** Simulated time the drain runs between two yields, ns (1 s). */
+const DRAIN_SLICE_NS = 1e9
+
+/** Wall time between two turns of Node's event loop during a run, ms. */
+const YIELD_EVERY_MS = 50
+let lastYield = 0
+
+/**
+ * Let Node's event loop turn (setImmediate: a macrotask, so signal handlers run; Effect's own
+ * yield stays in microtasks) when YIELD_EVERY_MS of wall time went by since the last turn.
+ */
+const yieldToEventLoop: Effect.Effect<void> = Effect.suspend(() => {
+  const now = performance.now()
+  if (now - lastYield < YIELD_EVERY_MS) return Effect.void
+  lastYield = now
+  return Effect.async<void>((resume) => {
+    const h = setImmediate(() => resume(Effect.void))
+    return Effect.sync(() => clearImmediate(h))
+  })
+})
+
 const ROLE = { colocated: InstanceRole.Colocated, prefill: InstanceRole.Prefill, decode: InstanceRole.Decode } as const
 
 /** summary.config of one pool's instance configuration. */
@@ -142,43 +163,58 @@ export const runPools = <E>(
       ...(disaggregated ? { kvTransfer: { network: decodePool?.network ?? zeroNetwork, ...cluster.kvTransfer } } : {}),
       exactSteps: options.exactSteps ?? false
     })
-    yield* Stream.runForEachChunk(arrivals, (chunk) =>
+    /** The run's summary as things stand (`interrupted`: stopped by a signal before the end). */
+    const summarize = (interrupted: boolean): Summary => {
+      const prefixCache = emptyPrefixCacheStats()
+      for (const inst of engine.instances) {
+        const st = inst.scheduler.kv.stats
+        prefixCache.queries += st.queries
+        prefixCache.hits += st.hits
+        prefixCache.preemptedQueries += st.preemptedQueries
+        prefixCache.preemptedHits += st.preemptedHits
+      }
+      const workload = options.workload === undefined ? {} : { workload: options.workload }
+      const config = single
+        ? { ...poolConfigJson(first), router: options.router ?? cluster.router, ...workload }
+        : {
+          pools: pools.map((p) => ({ pool: p.name, role: p.role, ...(p.kvConnector === undefined ? {} : { kv_connector: p.kvConnector }), ...poolConfigJson(p) })),
+          router: options.router ?? cluster.router,
+          ...(disaggregated ? { decode_router: cluster.decodeRouter, kv_transfer: { cross_node: cluster.kvTransfer.crossNode, layerwise: cluster.kvTransfer.layerwise } } : {}),
+          ...(cluster.source === undefined ? {} : { cluster_config: cluster.source }),
+          ...workload
+        }
+      const base = metrics.summary({
+        kvCacheBlocks: first.memory.capacity.numBlocks,
+        prefixCache,
+        seed: first.config.seed,
+        config
+      })
+      return {
+        ...(interrupted ? { interrupted: true, submitted: engine.submitted } : {}),
+        ...base,
+        instances: stats.instancesJson(engine.instances, base.duration),
+        pools: stats.poolsJson(engine.instances, base.duration),
+        config: base.config
+      } as Summary
+    }
+    const single = pools.length === 1
+    // Arrivals in chunks of at most 1,024, then the drain in slices of simulated time, each
+    // followed by a yield: a signal (SIGINT, SIGTERM) interrupts the run within one slice, and the
+    // rows and summary so far are written (`interrupted: true`).
+    const run = Stream.runForEachChunk(Stream.rechunk(arrivals, 1024), (chunk) =>
       Effect.sync(() => {
         for (const a of chunk) engine.submit(a)
         options.onProgress?.(engine.submitted, engine.clock)
-      }))
-    engine.drain()
-    const prefixCache = emptyPrefixCacheStats()
-    for (const inst of engine.instances) {
-      const st = inst.scheduler.kv.stats
-      prefixCache.queries += st.queries
-      prefixCache.hits += st.hits
-      prefixCache.preemptedQueries += st.preemptedQueries
-      prefixCache.preemptedHits += st.preemptedHits
-    }
-    const single = pools.length === 1
-    const workload = options.workload === undefined ? {} : { workload: options.workload }
-    const config = single
-      ? { ...poolConfigJson(first), router: options.router ?? cluster.router, ...workload }
-      : {
-        pools: pools.map((p) => ({ pool: p.name, role: p.role, ...(p.kvConnector === undefined ? {} : { kv_connector: p.kvConnector }), ...poolConfigJson(p) })),
-        router: options.router ?? cluster.router,
-        ...(disaggregated ? { decode_router: cluster.decodeRouter, kv_transfer: { cross_node: cluster.kvTransfer.crossNode, layerwise: cluster.kvTransfer.layerwise } } : {}),
-        ...(cluster.source === undefined ? {} : { cluster_config: cluster.source }),
-        ...workload
-      }
-    const base = metrics.summary({
-      kvCacheBlocks: first.memory.capacity.numBlocks,
-      prefixCache,
-      seed: first.config.seed,
-      config
-    })
-    const summary = {
-      ...base,
-      instances: stats.instancesJson(engine.instances, base.duration),
-      pools: stats.poolsJson(engine.instances, base.duration),
-      config: base.config
-    } as Summary
+      }).pipe(Effect.zipRight(yieldToEventLoop))).pipe(
+        Effect.zipRight(Effect.suspend(function drainSlice(): Effect.Effect<void> {
+          const next = engine.nextEventNs()
+          if (next === Infinity) return Effect.sync(() => engine.drain())
+          engine.advanceTo(next + DRAIN_SLICE_NS)
+          return yieldToEventLoop.pipe(Effect.zipRight(Effect.suspend(drainSlice)))
+        }))
+      )
+    yield* run.pipe(Effect.onInterrupt(() => sink.writeSummary(summarize(true)).pipe(Effect.ignore)))
+    const summary = summarize(false)
     yield* sink.writeSummary(summary)
     const perfModel = single ? first.perf.name : pools.map((p) => `${p.name}: ${p.perf.name}`).join("; ")
     return { summary, capacity: first.memory.capacity, perfModel, engine } satisfies SimulationResult
