@@ -10,6 +10,7 @@
 import { Cause, Console, Effect } from "effect"
 import { isUserError } from "../domain/errors.js"
 import { cli } from "./main.js"
+import { checkFlagValues } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
@@ -25,7 +26,11 @@ const cliConsole = (c: Console.Console): Console.Console => ({
 
 /** Run the CLI on `argv` (process.argv layout: node, script, ...args). */
 export const runCli = (argv: ReadonlyArray<string>) =>
-  Console.consoleWith((c) => Effect.suspend(() => cli([...argv.slice(0, 2), ...normalizeOnOffFlags(argv.slice(2))])).pipe(Effect.withConsole(cliConsole(c)))).pipe(
+  Console.consoleWith((c) => Effect.suspend(() => {
+    const args = normalizeOnOffFlags(argv.slice(2))
+    const bad = checkFlagValues(args)
+    return bad !== undefined ? Effect.fail(bad) : cli([...argv.slice(0, 2), ...args])
+  }).pipe(Effect.withConsole(cliConsole(c)))).pipe(
     Effect.as(0),
     Effect.catchIf(isUserError, (e) => Console.error(`error: ${e.message}`).pipe(Effect.as(1))),
     Effect.catchAllCause((cause) => {

@@ -27,7 +27,13 @@ describe("rough edges", () => {
         [["simulate", "--trace", path.join(dir, "binary.csv")], "the file is binary, not text"],
         [["simulate", "--num-requests", "20", "--output-dir", full], `${path.join(full, "requests.csv")}: cannot write: ENOSPC`],
         [["simulate", "--num-instances", "100000", "--num-requests", "5"], "error: --num-instances: 100000 instances need about"],
-        [["sweep", "--num-requests", "10", "--workers", "1", "--grid", "hardware=H100,Z80"], "error: sweep: 1 of 2 configurations failed"]
+        [["sweep", "--num-requests", "10", "--workers", "1", "--grid", "hardware=H100,Z80"], "error: sweep: 1 of 2 configurations failed"],
+        [["simulate", "--num-requests", "2.5"], "error: --num-requests: expected an integer (got \"2.5\")"],
+        [["simulate", "--num-requests", "99999999999999999999"], "error: --num-requests: expected an integer"],
+        [["simulate", "--seed", "1", "--seed", "2"], "error: --seed: given twice"],
+        [["simulate", "--trace-format", "foo"], "error: --trace-format: expected one of azure, vidur"],
+        [["simulate", "--kv-cache-dtype", "fp4"], "error: --kv-cache-dtype: expected one of auto, fp8"],
+        [["simulate", "--rate-scale", "abc"], "error: --rate-scale: expected a number"]
       ]
       for (const [args, message] of cases) {
         const r = yield* runCapture(...args)

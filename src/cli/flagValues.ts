@@ -1,0 +1,56 @@
+/**
+ * A check of the command line's flag values before @effect/cli parses them, so a mistake names its
+ * flag: @effect/cli's own messages say `'2.5' is not a integer` or `Expected one of the following
+ * cases` without the flag, and `Received unknown argument` for a value flag given twice. Covers the
+ * engine flags (config/engineFlagTable.ts), the workload flags and the choice flags; other flags are
+ * left to @effect/cli.
+ */
+import { ENGINE_FLAG_TABLE } from "../config/engineFlagTable.js"
+import { InvalidOption } from "../domain/errors.js"
+
+type Kind = "int" | "float" | "string" | "bool" | ReadonlyArray<string>
+
+const WORKLOAD: Record<string, Kind> = {
+  "num-requests": "int", "rate-scale": "float", burstiness: "float", "input-len": "int", "output-len": "int",
+  "range-ratio": "float", "length-sigma": "float", trace: "string", "request-rate": "string", "router-staleness-ms": "float",
+  "router-weights": "string", router: "string", "cluster-config": "string", "output-dir": "string",
+  "trace-format": ["azure", "vidur", "llmservingsim-tsv", "llmservingsim-jsonl", "mooncake"],
+  "length-dist": ["fixed", "uniform", "lognormal"]
+}
+const CHOICES: Record<string, ReadonlyArray<string>> = { "kv-cache-dtype": ["auto", "fp8"], dtype: ["auto", "bfloat16", "float16", "fp8"] }
+
+const kindOf = (name: string): Kind | undefined => {
+  if (name in CHOICES) return CHOICES[name]!
+  if (name in WORKLOAD) return WORKLOAD[name]!
+  const e = ENGINE_FLAG_TABLE[name]
+  return e?.[1]
+}
+
+/** The first bad value or repeated value flag in `args` (the arguments after the program), or undefined. */
+export const checkFlagValues = (args: ReadonlyArray<string>): InvalidOption | undefined => {
+  const seen = new Set<string>()
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (!a.startsWith("--")) continue
+    const eq = a.indexOf("=")
+    const name = a.slice(2, eq < 0 ? undefined : eq)
+    const kind = kindOf(name)
+    if (kind === undefined || kind === "bool") continue
+    const value = eq >= 0 ? a.slice(eq + 1) : args[i + 1]
+    if (eq < 0) i++
+    const flag = `--${name}`
+    if (seen.has(name)) return new InvalidOption({ option: flag, reason: "given twice; give it once" })
+    seen.add(name)
+    if (value === undefined || (eq < 0 && value.startsWith("--"))) return new InvalidOption({ option: flag, reason: "expected a value after it" })
+    if (kind === "int" && !(/^[+-]?\d+$/.test(value) && Number.isSafeInteger(Number(value)))) {
+      return new InvalidOption({ option: flag, reason: `expected an integer (got ${JSON.stringify(value)})` })
+    }
+    if (kind === "float" && !(value.trim() !== "" && Number.isFinite(Number(value)))) {
+      return new InvalidOption({ option: flag, reason: `expected a number (got ${JSON.stringify(value)})` })
+    }
+    if (typeof kind === "object" && !kind.includes(value)) {
+      return new InvalidOption({ option: flag, reason: `expected one of ${kind.join(", ")} (got ${JSON.stringify(value)})` })
+    }
+  }
+  return undefined
+}
