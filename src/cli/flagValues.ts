@@ -5,26 +5,20 @@
  * engine flags (config/engineFlagTable.ts), the workload flags and the choice flags; other flags are
  * left to @effect/cli.
  */
-import { ENGINE_FLAG_TABLE } from "../config/engineFlagTable.js"
+import { ENGINE_FLAG_TABLE, WORKLOAD_FLAG_TABLE } from "../config/engineFlagTable.js"
 import { InvalidOption } from "../domain/errors.js"
+import { TRACE_FORMATS } from "../workload/traces/formats.js"
 
 type Kind = "int" | "float" | "string" | "bool" | ReadonlyArray<string>
 
-const WORKLOAD: Record<string, Kind> = {
-  "num-requests": "int", "rate-scale": "float", burstiness: "float", "input-len": "int", "output-len": "int",
-  "range-ratio": "float", "length-sigma": "float", trace: "string", "request-rate": "string", "router-staleness-ms": "float",
-  "router-weights": "string", router: "string", "cluster-config": "string", "output-dir": "string",
-  "trace-format": ["azure", "vidur", "llmservingsim-tsv", "llmservingsim-jsonl", "mooncake"],
-  "length-dist": ["fixed", "uniform", "lognormal"]
+/** Value flags outside the two tables, and the choice flags with their values. */
+const OTHER: Record<string, Kind> = {
+  "router-staleness-ms": "float", "router-weights": "string", router: "string", "cluster-config": "string", "output-dir": "string",
+  "trace-format": TRACE_FORMATS,
+  "length-dist": ["fixed", "uniform", "lognormal"], "kv-cache-dtype": ["auto", "fp8"], dtype: ["auto", "bfloat16", "float16", "fp8"]
 }
-const CHOICES: Record<string, ReadonlyArray<string>> = { "kv-cache-dtype": ["auto", "fp8"], dtype: ["auto", "bfloat16", "float16", "fp8"] }
 
-const kindOf = (name: string): Kind | undefined => {
-  if (name in CHOICES) return CHOICES[name]!
-  if (name in WORKLOAD) return WORKLOAD[name]!
-  const e = ENGINE_FLAG_TABLE[name]
-  return e?.[1]
-}
+const kindOf = (name: string): Kind | undefined => OTHER[name] ?? WORKLOAD_FLAG_TABLE[name]?.[1] ?? ENGINE_FLAG_TABLE[name]?.[1]
 
 /** The first bad value or repeated value flag in `args` (the arguments after the program), or undefined. */
 export const checkFlagValues = (args: ReadonlyArray<string>): InvalidOption | undefined => {

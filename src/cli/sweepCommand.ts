@@ -35,7 +35,7 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
     const jobs = expandGrid(axes, {
       engine: toEngineFlags(o),
       // with a router axis, each point's policy is checked with the base weights and staleness
-      router: axes.some((x) => x.flag === "router") ? uncheckedRouter(o.router) : yield* routerOf(o.router),
+      router: yield* (axes.some((x) => x.flag === "router") ? uncheckedRouter(o.router) : routerOf(o.router)),
       workload: toWorkloadFlags(o)
     })
     if (jobs instanceof InvalidOption) return yield* jobs

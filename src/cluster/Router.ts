@@ -23,7 +23,6 @@ import { roundRobinRouter } from "./routers/roundRobin.js"
 import { weightedRouter } from "./routers/weighted.js"
 import { checkRouterSpec, type RouterPolicy, type RouterSpec, toRouterSpec } from "./RouterSpec.js"
 
-/** Index into `candidates` (0 .. candidates.length - 1) of the instance `r` goes to. */
 /**
  * What a router reads of a candidate: an instance, or a pipeline-parallel replica (its virtual
  * engines' sums; cluster/pipeline.ts `Replica`). `id` keys the stale-signal samples.
@@ -37,6 +36,7 @@ export interface Routable {
   }
 }
 
+/** Index into `candidates` (0 .. candidates.length - 1) of the instance `r` goes to. */
 export type Router = (r: SimRequest, candidates: ReadonlyArray<Routable>, nowNs: number) => number
 
 /**

@@ -116,8 +116,16 @@ export const routerOf = (f: RouterFlags): Effect.Effect<RouterSpec, InvalidOptio
   return s instanceof InvalidOption ? Effect.fail(s) : Effect.succeed(s)
 }
 
-/** The router flags as a spec without the policy checks (sweep checks each grid point's policy). */
-export const uncheckedRouter = (f: RouterFlags): RouterSpec => {
+/**
+ * The router flags as a spec without the policy checks (sweep checks each grid point's policy);
+ * bad weights or staleness values still fail with InvalidOption naming the flag.
+ */
+export const uncheckedRouter = (f: RouterFlags): Effect.Effect<RouterSpec, InvalidOption> => {
   const w = f.weights === undefined ? DEFAULT_ROUTER_WEIGHTS : parseRouterWeights(f.weights)
-  return { policy: (f.policy ?? "round-robin") as RouterPolicy, weights: w instanceof InvalidOption ? DEFAULT_ROUTER_WEIGHTS : w, stalenessMs: f.stalenessMs ?? 0 }
+  if (w instanceof InvalidOption) return Effect.fail(w)
+  const stalenessMs = f.stalenessMs ?? 0
+  if (!(Number.isFinite(stalenessMs) && stalenessMs >= 0)) {
+    return Effect.fail(new InvalidOption({ option: "--router-staleness-ms", reason: `expected a number >= 0 (got ${stalenessMs})` }))
+  }
+  return Effect.succeed({ policy: (f.policy ?? "round-robin") as RouterPolicy, weights: w, stalenessMs })
 }

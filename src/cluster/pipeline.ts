@@ -85,9 +85,15 @@ export class PipelineGate {
 
 /**
  * One replica under PP: its virtual engines (Instances sharing one PipelineGate). Exposes the
- * replica's total waiting and running requests, so the engine's router can balance replicas.
+ * replica's load summed over them, so the engine's routers balance replicas.
  */
 export class Replica {
+  /**
+   * What a router reads (cluster/Router.ts `Routable`): waiting and running requests and KV blocks
+   * summed over the virtual engines; the longest cached prefix over them.
+   */
+  readonly scheduler: Routable["scheduler"]
+
   constructor(readonly virtualEngines: ReadonlyArray<Instance>, readonly gate: PipelineGate) {
     const ves = virtualEngines
     const sum = (f: (v: Instance) => number) => {
@@ -114,12 +120,6 @@ export class Replica {
   get id(): number {
     return this.virtualEngines[0]!.id
   }
-
-  /**
-   * What a router reads (cluster/Router.ts `Routable`): waiting and running requests and KV blocks
-   * summed over the virtual engines; the longest cached prefix over them.
-   */
-  readonly scheduler: Routable["scheduler"]
 
   /** The virtual engine a new request joins: fewest unfinished (waiting + running), lowest index on ties. */
   pick(): Instance {

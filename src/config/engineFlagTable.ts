@@ -1,8 +1,9 @@
 /**
- * The engine flags of `simulate` by their kebab-case names (vLLM's), with the EngineFlags field
+ * The engine and workload flags of `simulate` by their kebab-case names (vLLM's), with the field
  * each sets and its value type: what `sweep --grid` axes and a cluster file's `engine:` sections
- * may name.
+ * may name, and what the command line's value check (cli/flagValues.ts) reads.
  */
+import type { WorkloadFlags } from "../workload/Workload.js"
 import type { EngineFlags } from "./resolve.js"
 
 export type FlagKind = "int" | "float" | "string" | "bool"
@@ -18,4 +19,10 @@ export const ENGINE_FLAG_TABLE: Record<string, [keyof EngineFlags, FlagKind]> = 
   "compute-efficiency": ["computeEfficiency", "float"], "attention-efficiency": ["attentionComputeEfficiency", "float"],
   "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"],
   network: ["network", "string"], "perf-model": ["perfModel", "string"]
+}
+
+export const WORKLOAD_FLAG_TABLE: Record<string, [keyof WorkloadFlags, FlagKind]> = {
+  trace: ["trace", "string"], "num-requests": ["numRequests", "int"], "rate-scale": ["rateScale", "float"], "request-rate": ["requestRate", "string"],
+  burstiness: ["burstiness", "float"], "input-len": ["inputLen", "int"], "output-len": ["outputLen", "int"], "length-dist": ["lengthDist", "string"],
+  "range-ratio": ["rangeRatio", "float"], "length-sigma": ["lengthSigma", "float"]
 }

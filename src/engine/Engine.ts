@@ -21,7 +21,7 @@
 import { InstanceHeap } from "../cluster/InstanceHeap.js"
 import { PipelineGate, Replica } from "../cluster/pipeline.js"
 import type { Network } from "../domain/Network.js"
-import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
+import { SimRequest } from "../domain/SimRequest.js"
 import type { PerfModel } from "../perf/PerfModelService.js"
 import type { SchedulerPolicy } from "../scheduler/SchedulerService.js"
 import type { PromptContent } from "../memory/blockHash.js"
@@ -183,12 +183,7 @@ export class Engine {
     const entry = this.entry
     if (this.disaggregated && r.promptTokens + r.outputTokens > this.decodeMaxModelLen) {
       // no decode instance could take it: refuse it now rather than after its prefill
-      const d = this.decode[0]!
-      r.instance = d.id
-      r.pool = d.poolName
-      r.status = RequestStatus.Rejected
-      r.finishNs = a.arrivalNs
-      this.setup.observer.onReject?.(r, `prompt (${r.promptTokens}) + output (${r.outputTokens}) tokens exceed every decode instance's max_model_len (at most ${this.decodeMaxModelLen})`)
+      this.decode[0]!.reject(r, `prompt (${r.promptTokens}) + output (${r.outputTokens}) tokens exceed every decode instance's max_model_len (at most ${this.decodeMaxModelLen})`, a.arrivalNs)
       return r
     }
     const target = entry[this.setup.router(r, entry, a.arrivalNs)]!
@@ -198,11 +193,7 @@ export class Engine {
       const d = this.pickDecode(r, a.arrivalNs)
       const why = d.rejectionReason(r)
       if (why !== undefined && inst.rejectionReason(r) === undefined) {
-        r.instance = d.id
-        r.pool = d.poolName
-        r.status = RequestStatus.Rejected
-        r.finishNs = a.arrivalNs
-        this.setup.observer.onReject?.(r, why)
+        d.reject(r, why, a.arrivalNs)
         return r
       }
       if (inst.admit(r)) d.receive(this.twin(r, inst), a.arrivalNs)
@@ -269,12 +260,12 @@ export class Engine {
 
   private hooks(x: KvTransferSetup): DisaggregationHooks {
     const pools = this.setup.pools
-    const instances = () => this.instances
+    const instances = this.instances // disaggregated: no virtual engines, so index = id
     /** Both sides ready (prefill done, decode blocks reserved): price and schedule the transfer. */
     const arm = (d: SimRequest) => {
       const rp = d.peer!
-      const dst = instances()[d.instance]!
-      const src = instances()[d.prefillInstance]!
+      const dst = instances[d.instance]!
+      const src = instances[d.prefillInstance]!
       const ps = pools[src.pool]!
       const pd = pools[dst.pool]!
       const tokens = d.promptTokens - d.cachedPromptTokens
@@ -308,7 +299,7 @@ export class Engine {
     }
     return {
       prefilled: (rp, tNs) => {
-        const src = instances()[rp.instance]!
+        const src = instances[rp.instance]!
         let d = rp.peer
         if (d === undefined) {
           const dst = this.pickDecode(rp, tNs)

@@ -24,7 +24,6 @@ export const enum InstanceRole {
 }
 
 export const ROLE_NAMES = ["colocated", "prefill", "decode"] as const
-export type RoleName = typeof ROLE_NAMES[number]
 
 /**
  * The engine's side of disaggregation, called by prefill and decode instances: a prefill finished
@@ -164,19 +163,24 @@ export class Instance {
 
   /** Decode: a request handed off at `tNs` (its prefill done, or with layer-wise transfer, its arrival). */
   receive(r: SimRequest, tNs: number): boolean {
+    const why = this.rejectionReason(r)
+    if (why !== undefined) return this.reject(r, why, tNs)
     r.instance = this.id
     r.pool = this.poolName
-    const why = this.rejectionReason(r)
-    if (why !== undefined) {
-      r.status = RequestStatus.Rejected
-      r.finishNs = tNs
-      this.observer.onReject?.(r, why)
-      return false
-    }
     this.steady = false
     this.stalled = false
     this.inbox.push(tNs, r)
     return true
+  }
+
+  /** Refuse `r` here at `tNs` for `why` (its row then names this instance and pool); returns false. */
+  reject(r: SimRequest, why: string, tNs: number): false {
+    r.instance = this.id
+    r.pool = this.poolName
+    r.status = RequestStatus.Rejected
+    r.finishNs = tNs
+    this.observer.onReject?.(r, why)
+    return false
   }
 
   /** Decode: `r`'s KV transfer ends at `tNs`; it then runs here. */
@@ -244,12 +248,7 @@ export class Instance {
     this.steady = false // a new waiting request may be admitted by the next step
     if (!this.scheduler.hasWork() && this.clock < r.arrivalNs) this.clock = r.arrivalNs
     const why = this.rejectionReason(r)
-    if (why !== undefined) {
-      r.status = RequestStatus.Rejected
-      r.finishNs = r.arrivalNs
-      this.observer.onReject?.(r, why)
-      return false
-    }
+    if (why !== undefined) return this.reject(r, why, r.arrivalNs)
     this.scheduler.enqueue(r)
     return true
   }
@@ -405,7 +404,6 @@ export class Instance {
       }
       if (onGap !== undefined) onGap(d, n)
       clock += d
-      this.busyNs += d
       j++
     }
     if (j === 0) return 0
@@ -416,6 +414,7 @@ export class Instance {
       r.lastTokenNs = clock
       kv.allocate(r, r.numComputed)
     }
+    this.busyNs += clock - this.clock
     this.clock = clock
     this.steps += j
     this.fastForwardedSteps += j

@@ -114,8 +114,8 @@ const poolConfigJson = (p: PoolRun) => {
 }
 
 /**
- * Run `arrivals` (non-decreasing arrival times) through the pools. Fails with the stream's error
- * or a FileError from the TraceWriter.
+ * Run `arrivals` (non-decreasing arrival times) through the pools. Fails with the stream's error,
+ * a FileError from the TraceWriter, or InvalidOption when the instances cannot fit in memory.
  */
 export const runPools = <E>(
   arrivals: Stream.Stream<Arrival, E>,
@@ -133,9 +133,10 @@ export const runPools = <E>(
     })))
     const observers = [metrics.observer, stats.observer, sink.observer]
     if (options.observer !== undefined) observers.push(options.observer)
+    // under PP each replica runs P virtual engines with floor(blocks / P) blocks each
     const tooBig = memoryRefusal(pools.map((p) => ({
-      instances: p.instances * Math.max(1, p.config.engine.pipelineParallelSize),
-      blocks: p.memory.capacity.numBlocks,
+      instances: p.instances * p.config.engine.pipelineParallelSize,
+      blocks: Math.floor(p.memory.capacity.numBlocks / p.config.engine.pipelineParallelSize),
       prefixCaching: p.config.engine.enablePrefixCaching,
       maxNumSeqs: p.config.engine.maxNumSeqs
     })))

@@ -26,7 +26,7 @@ export class MemoryService extends Context.Tag("llmservingsim/MemoryService")<Me
       const cfg = yield* ConfigService
       const cap = kvCapacity(cfg.model, cfg.hardware, cfg.engine)
       if ("_tag" in cap) return yield* cap
-      return fromCapacity(cap, cfg.engine.enablePrefixCaching, cfg.engine.pipelineParallelSize ?? 1)
+      return fromCapacity(cap, cfg.engine.enablePrefixCaching, cfg.engine.pipelineParallelSize)
     })
   )
 

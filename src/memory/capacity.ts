@@ -96,7 +96,7 @@ export const kvBytesPerTokenPerGpu = (m: ModelShape, e: EngineConfig): number =>
  * same on every stage (a simplification: the sampler's logits are only on the last).
  */
 export const kvCapacity = (m: ModelShape, hw: Hardware, e: EngineConfig): KvCapacity | NoKvMemory => {
-  const pp = e.pipelineParallelSize ?? 1
+  const pp = e.pipelineParallelSize
   if (pp > 1) return pipelineKvCapacity(m, hw, e, pp)
   const perToken = kvBytesPerTokenPerGpu(m, e)
   const blockBytes = perToken * e.blockSize

@@ -30,7 +30,7 @@ export class PerfModelService extends Context.Tag("llmservingsim/PerfModelServic
       const cfg = yield* ConfigService
       const net = yield* NetworkService
       const e = cfg.engine
-      return withPipeline(cfg.model, e.pipelineParallelSize ?? 1, e.tensorParallelSize, net, (m) => makeRoofline(m, cfg.hardware, e, cfg.roofline, net), fabricOf(cfg.hardware).gpusPerNode)
+      return withPipeline(cfg.model, e.pipelineParallelSize, e.tensorParallelSize, net, (m) => makeRoofline(m, cfg.hardware, e, cfg.roofline, net), fabricOf(cfg.hardware).gpusPerNode)
     })
   )
 

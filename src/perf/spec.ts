@@ -88,7 +88,7 @@ export const loadPerfModel = (spec: PerfModelSpec, model: ModelShape, hardware: 
  * `--pipeline-parallel-size` > 1 (perf/pipeline.ts).
  */
 export const makePerfModel = (spec: LoadedPerfModel, cfg: SimConfig, net: Network, stepOverheadFlag?: number): PerfModel =>
-  withPipeline(cfg.model, cfg.engine.pipelineParallelSize ?? 1, cfg.engine.tensorParallelSize, net, (m) => makeShapePerfModel(spec, m, cfg, net, stepOverheadFlag), fabricOf(cfg.hardware).gpusPerNode)
+  withPipeline(cfg.model, cfg.engine.pipelineParallelSize, cfg.engine.tensorParallelSize, net, (m) => makeShapePerfModel(spec, m, cfg, net, stepOverheadFlag), fabricOf(cfg.hardware).gpusPerNode)
 
 const makeShapePerfModel = (spec: LoadedPerfModel, m: ModelShape, cfg: SimConfig, net: Network, stepOverheadFlag?: number): PerfModel => {
   switch (spec.kind) {

@@ -6,7 +6,7 @@
 import { checkRouterSpec, type RouterPolicy, type RouterSpec, toRouterSpec } from "../cluster/RouterSpec.js"
 import { InvalidOption } from "../domain/errors.js"
 import type { EngineFlags } from "../config/resolve.js"
-import { ENGINE_FLAG_TABLE, type FlagKind as Kind } from "../config/engineFlagTable.js"
+import { ENGINE_FLAG_TABLE, type FlagKind as Kind, WORKLOAD_FLAG_TABLE } from "../config/engineFlagTable.js"
 import type { WorkloadFlags } from "../workload/Workload.js"
 
 /** One configuration: flag overrides as plain data (cloned into worker threads). */
@@ -20,11 +20,7 @@ export interface SweepJob {
 }
 
 const ENGINE = ENGINE_FLAG_TABLE
-const WORKLOAD: Record<string, [keyof WorkloadFlags, Kind]> = {
-  trace: ["trace", "string"], "num-requests": ["numRequests", "int"], "rate-scale": ["rateScale", "float"], "request-rate": ["requestRate", "string"],
-  burstiness: ["burstiness", "float"], "input-len": ["inputLen", "int"], "output-len": ["outputLen", "int"], "length-dist": ["lengthDist", "string"],
-  "range-ratio": ["rangeRatio", "float"], "length-sigma": ["lengthSigma", "float"]
-}
+const WORKLOAD = WORKLOAD_FLAG_TABLE
 
 export const SWEEPABLE = [...Object.keys(ENGINE), ...Object.keys(WORKLOAD), "router"]
 
