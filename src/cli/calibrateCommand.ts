@@ -33,7 +33,7 @@ export const calibrateCommand = Command.make(
     profile: Options.text("profile").pipe(Options.withDescription("Measured profile: LLMServingSim 2.0 bundle, v1/v0 CSV, Vidur mlp.csv, or a folder of them")),
     hardware: Options.text("hardware").pipe(Options.withDescription("The GPU the profile was measured on")),
     model: Options.text("model").pipe(Options.withDescription("The model the profile measured (bundled id or config.json path)")),
-    output: Options.text("output").pipe(Options.withAlias("o"), Options.optional, Options.withDescription("Write the calibration JSON here")),
+    output: Options.text("output").pipe(Options.withAlias("o"), Options.optional, Options.withDescription("Write the calibration JSON here (default: print only)")),
     tensorParallelSize: Options.integer("tensor-parallel-size").pipe(Options.withDefault(1), Options.withDescription("TP degree of the profile tables to fit (default 1)")),
     json: Options.boolean("json").pipe(Options.withDescription("Print the calibration JSON to stdout")),
     force: Options.boolean("force").pipe(Options.withDescription("Write the calibration even when it fits the profile worse than the datasheet defaults"))

@@ -24,9 +24,15 @@ const hardwareCommand = Command.make("hardware", {}, () =>
     }
   })).pipe(Command.withDescription("List the bundled hardware with its datasheet figures"))
 
+/** The program's one-line description (top-level help). */
+export const PROGRAM_DESCRIPTION = "LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"
+
+/** The subcommands in the order the top-level help lists them. */
+export const SUBCOMMANDS = [simulateCommand, sweepCommand, serveCommand, serverCommand, testApiCommand, validateCommand, calibrateCommand, setupPerfCommand, networkFitCommand, modelsCommand, hardwareCommand] as const
+
 export const rootCommand = Command.make("llmservingsim").pipe(
-  Command.withDescription("LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"),
-  Command.withSubcommands([simulateCommand, sweepCommand, modelsCommand, hardwareCommand, serveCommand, serverCommand, testApiCommand, validateCommand, calibrateCommand, setupPerfCommand, networkFitCommand])
+  Command.withDescription(PROGRAM_DESCRIPTION),
+  Command.withSubcommands(SUBCOMMANDS)
 )
 
 export const cli = Command.run(rootCommand, { name: "llmservingsim", version: "0.1.0" })

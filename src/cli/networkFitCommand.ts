@@ -52,7 +52,7 @@ export const networkFitCommand = Command.make(
   "network-fit",
   {
     dir: Args.text({ name: "DIR" }).pipe(Args.withDescription("Folder holding Vidur's all_reduce.csv and/or send_recv.csv (or one such CSV file)")),
-    hardware: Options.text("hardware").pipe(Options.optional, Options.withDescription("Also show this GPU's single-ring datasheet alpha-beta (for comparison with the fits)")),
+    hardware: Options.text("hardware").pipe(Options.optional, Options.withDescription("Also show this GPU's single-ring datasheet alpha-beta (for comparison with the fits; default: none)")),
     compare: Options.text("compare").pipe(Options.optional, Options.withDescription("Compare the measured all-reduce with the default analytic model of this hardware (per num_workers and size, with the error)")),
     json: Options.boolean("json").pipe(Options.withDescription("Print the fits as JSON"))
   },

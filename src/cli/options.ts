@@ -86,15 +86,15 @@ const routerOptions = Options.all({
 export const engineOptions = {
   model: Options.text("model").pipe(
     Options.withDefault("meta-llama/Llama-3.1-8B-Instruct"),
-    Options.withDescription("Model: a bundled id (see `llmservingsim models`) or a path to a Hugging Face config.json")
+    Options.withDescription("Model: a bundled id (see `llmservingsim models`) or a path to a Hugging Face config.json (default meta-llama/Llama-3.1-8B-Instruct)")
   ),
   hardware: Options.text("hardware").pipe(
     Options.withDefault("H100"),
-    Options.withDescription("GPU: a bundled name (see `llmservingsim hardware`) or a path to a hardware JSON file")
+    Options.withDescription("GPU: a bundled name (see `llmservingsim hardware`) or a path to a hardware JSON file (default H100)")
   ),
   blockSize: optInt("block-size", "KV block size in tokens (default 16)"),
   gpuMemoryUtilization: optFloat("gpu-memory-utilization", "Fraction of GPU memory for weights, activations and KV cache (default 0.9)"),
-  numGpuBlocksOverride: optInt("num-gpu-blocks-override", "Use this many KV blocks instead of sizing from memory"),
+  numGpuBlocksOverride: optInt("num-gpu-blocks-override", "Use this many KV blocks instead of sizing from memory (default: sized from memory)"),
   maxNumBatchedTokens: optInt("max-num-batched-tokens", "Token budget per engine step (default 2048; 8192 on GPUs with >= 70 GiB other than A100, as vLLM)"),
   maxNumSeqs: optInt("max-num-seqs", "Maximum running requests (default 256; 1024 on GPUs with >= 70 GiB other than A100, as vLLM)"),
   maxModelLen: optInt("max-model-len", "Longest prompt + output accepted (default: the model's limit, capped to the KV cache)"),
@@ -156,7 +156,7 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
 })
 
 export const workloadOptions = {
-  trace: Options.text("trace").pipe(Options.optional, Options.withDescription("Replay a trace file (Azure CSV, Vidur CSV, LLMServingSim TSV/JSONL, Mooncake JSONL) instead of generating requests")),
+  trace: Options.text("trace").pipe(Options.optional, Options.withDescription("Replay a trace file (Azure CSV, Vidur CSV, LLMServingSim TSV/JSONL, Mooncake JSONL; default: generate requests)")),
   traceFormat: Options.choice("trace-format", ["azure", "vidur", "llmservingsim-tsv", "llmservingsim-jsonl", "mooncake"]).pipe(Options.optional, Options.withDescription("Force the trace format (default: detected from extension and header)")),
   numRequests: optInt("num-requests", "Requests to simulate: the first N of a trace (default all), or generated (default 1000)"),
   rateScale: optFloat("rate-scale", "Multiply a trace's request rate by F (arrival gaps divided by F; default 1)"),
@@ -187,8 +187,8 @@ export const toWorkloadFlags = (o: WorkloadOptionValues): WorkloadFlags => ({
 })
 
 export const outputOptions = {
-  outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv and steps.csv here")),
-  quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the report")),
-  exactSteps: Options.boolean("exact-steps").pipe(Options.withDescription("Run every engine step one by one (no fast-forward of steady decode runs; same results, slower)")),
-  json: Options.boolean("json").pipe(Options.withDescription("Print summary.json to stdout instead of the report"))
+  outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv and steps.csv here (default: write no files)")),
+  quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the report (default: print it)")),
+  exactSteps: Options.boolean("exact-steps").pipe(Options.withDescription("Run every engine step one by one (no fast-forward of steady decode runs; same results, slower; default off)")),
+  json: Options.boolean("json").pipe(Options.withDescription("Print summary.json to stdout instead of the report (default off)"))
 }

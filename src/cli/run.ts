@@ -9,11 +9,15 @@
  */
 import { Cause, Console, Effect } from "effect"
 import { isUserError } from "../domain/errors.js"
-import { cli } from "./main.js"
+import { Command } from "@effect/cli"
+import { cli, PROGRAM_DESCRIPTION, SUBCOMMANDS } from "./main.js"
+import { helpRequest, helpWidth, renderCommandHelp, renderRootHelp } from "./help.js"
 import { checkFlagValues } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
+
+const HELP_COMMANDS: ReadonlyArray<Command.Command<any, any, any, any>> = SUBCOMMANDS
 
 const ANSI = /\x1b\[[0-9;]*m/g
 
@@ -28,6 +32,13 @@ const cliConsole = (c: Console.Console): Console.Console => ({
 export const runCli = (argv: ReadonlyArray<string>) =>
   Console.consoleWith((c) => Effect.suspend(() => {
     const args = normalizeOnOffFlags(argv.slice(2))
+    const help = helpRequest(args, HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)]))
+    if (help !== false) {
+      const command = HELP_COMMANDS.find((c) => help !== undefined && [...Command.getNames(c)].includes(help))
+      return Console.log(command === undefined
+        ? renderRootHelp("llmservingsim", PROGRAM_DESCRIPTION, HELP_COMMANDS, helpWidth())
+        : renderCommandHelp("llmservingsim", command, helpWidth()))
+    }
     const bad = checkFlagValues(args)
     return bad !== undefined ? Effect.fail(bad) : cli([...argv.slice(0, 2), ...args])
   }).pipe(Effect.withConsole(cliConsole(c)))).pipe(

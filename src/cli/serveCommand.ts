@@ -11,18 +11,18 @@ import { defaultOutputLen } from "../server/OutputLen.js"
 import { engineOptions, toEngineFlags } from "./options.js"
 
 export const serveOptions = {
-  host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("Address to listen on")),
-  port: Options.integer("port").pipe(Options.withDefault(8000), Options.withDescription("Port to listen on (0 = any free port)")),
+  host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("Address to listen on (default 127.0.0.1)")),
+  port: Options.integer("port").pipe(Options.withDefault(8000), Options.withDescription("Port to listen on, 0 = any free port (default 8000)")),
   servedModelName: Options.text("served-model-name").pipe(Options.optional, Options.withDescription("Model name clients send (default: the model id)")),
-  timeScale: Options.float("time-scale").pipe(Options.withDefault(1), Options.withDescription("Simulated seconds per wall second: 1 = real time, 10 = ten times faster than the simulated hardware")),
+  timeScale: Options.float("time-scale").pipe(Options.withDefault(1), Options.withDescription("Simulated seconds per wall second: 1 = real time, 10 = ten times faster than the simulated hardware (default 1)")),
   maxWaiting: Options.integer("max-waiting").pipe(Options.optional, Options.withDescription("Refuse new requests (503, or --queue-full-status) while this many are waiting (default: unbounded)")),
-  queueFullStatus: Options.choice("queue-full-status", ["503", "429"]).pipe(Options.withDefault("503" as const), Options.withDescription("HTTP status when the queue is full")),
-  apiKey: Options.text("api-key").pipe(Options.optional, Options.withDescription("Require `Authorization: Bearer <key>` on /v1 endpoints")),
-  tokenizer: Options.text("tokenizer").pipe(Options.optional, Options.withDescription("Path to a Hugging Face tokenizer.json for exact prompt token counts")),
-  outputLen: Options.integer("output-len").pipe(Options.withDefault(defaultOutputLen.len), Options.withDescription("Output tokens of requests without max_tokens (median with --length-dist lognormal)")),
-  lengthDist: Options.choice("length-dist", ["fixed", "uniform", "lognormal"]).pipe(Options.withDefault("fixed" as const), Options.withDescription("Distribution of output lengths of requests without max_tokens")),
-  rangeRatio: Options.float("range-ratio").pipe(Options.withDefault(defaultOutputLen.rangeRatio), Options.withDescription("Uniform output lengths in [len x (1-r), len x (1+r)]")),
-  lengthSigma: Options.float("length-sigma").pipe(Options.withDefault(defaultOutputLen.sigma), Options.withDescription("Lognormal sigma of ln(output length)")),
+  queueFullStatus: Options.choice("queue-full-status", ["503", "429"]).pipe(Options.withDefault("503" as const), Options.withDescription("HTTP status when the queue is full (default 503)")),
+  apiKey: Options.text("api-key").pipe(Options.optional, Options.withDescription("Require `Authorization: Bearer <key>` on /v1 endpoints (default: no key)")),
+  tokenizer: Options.text("tokenizer").pipe(Options.optional, Options.withDescription("Path to a Hugging Face tokenizer.json for exact prompt token counts (default: the model's bundled tokenizer or an estimate)")),
+  outputLen: Options.integer("output-len").pipe(Options.withDefault(defaultOutputLen.len), Options.withDescription(`Output tokens of requests without max_tokens (median with --length-dist lognormal; default ${defaultOutputLen.len})`)),
+  lengthDist: Options.choice("length-dist", ["fixed", "uniform", "lognormal"]).pipe(Options.withDefault("fixed" as const), Options.withDescription("Distribution of output lengths of requests without max_tokens (default fixed)")),
+  rangeRatio: Options.float("range-ratio").pipe(Options.withDefault(defaultOutputLen.rangeRatio), Options.withDescription(`Uniform output lengths in [len x (1-r), len x (1+r)] (default ${defaultOutputLen.rangeRatio})`)),
+  lengthSigma: Options.float("length-sigma").pipe(Options.withDefault(defaultOutputLen.sigma), Options.withDescription(`Lognormal sigma of ln(output length) (default ${defaultOutputLen.sigma})`)),
   echo: Options.boolean("echo").pipe(Options.withDescription("Answer with the prompt's tokens (in a loop) instead of filler text")),
   timingFields: Options.boolean("timing-fields").pipe(Options.withDescription("Add sim_time_ns and due_mono_ns to every token chunk (for benchmarks)"))
 }

@@ -40,7 +40,7 @@ export const setupPerfCommand = Command.make(
     outputDir: Options.text("output-dir").pipe(Options.withDefault("perf_models"), Options.withDescription("Where to write perf_model/<HW>.csv and perf/<HW>/<model>/ (default perf_models)")),
     hardware: Options.text("hardware").pipe(Options.withDefault(SEED_HARDWARE.join(",")), Options.withDescription("Comma-separated GPUs (default: the seed's 11)")),
     models: Options.text("models").pipe(Options.withDefault(SEED_MODELS.join(",")), Options.withDescription("Comma-separated models (default: the seed's 3)")),
-    calibration: Options.text("calibration").pipe(Options.withDefault(""), Options.withDescription("Comma-separated calibration files; each applies to the GPU it was fitted on (others use datasheet figures)")),
+    calibration: Options.text("calibration").pipe(Options.withDefault(""), Options.withDescription("Comma-separated calibration files; each applies to the GPU it was fitted on (others use datasheet figures; default: none)")),
     format: Options.choice("format", ["both", "v1", "bundle"]).pipe(Options.withDefault("both" as const), Options.withDescription("v1 CSV, our bundle layout, or both (default)"))
   },
   (o) =>

@@ -14,7 +14,7 @@ import { formatReport } from "./report.js"
 
 const clusterConfig = Options.text("cluster-config").pipe(
   Options.optional,
-  Options.withDescription("A cluster as JSON or YAML: pools of instances (model, hardware, parallelism, engine flags, role colocated|prefill|decode), routers, KV transfer (see resources/clusters/); engine flags given here are every pool's defaults")
+  Options.withDescription("A cluster as JSON or YAML: pools of instances (model, hardware, parallelism, engine flags, role colocated|prefill|decode), routers, KV transfer (see resources/clusters/); engine flags given here are every pool's defaults (default: one pool from the flags)")
 )
 
 export const simulateCommand = Command.make(

@@ -13,7 +13,7 @@ import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "
 const sweepOptions = {
   grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... (repeat for more axes; flags: ${SWEEPABLE.join(", ")})`)),
   workers: Options.integer("workers").pipe(Options.optional, Options.withDescription("Worker processes (default: the number of CPUs; 1 = one by one in this process)")),
-  output: Options.text("output").pipe(Options.optional, Options.withDescription("Write one CSV row per configuration to this file")),
+  output: Options.text("output").pipe(Options.optional, Options.withDescription("Write one CSV row per configuration to this file (default: print the table only)")),
   compareSerial: Options.boolean("compare-serial").pipe(Options.withDescription("Also run the grid one by one in this thread and report both wall times")),
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the table"))
 }

@@ -20,14 +20,14 @@ import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "
 import { mkdirs } from "../domain/mkdirs.js"
 
 const testApiOptions = {
-  baseUrl: Options.text("base-url").pipe(Options.withDefault("http://127.0.0.1:8000"), Options.withDescription("Server to test (without /v1)")),
+  baseUrl: Options.text("base-url").pipe(Options.withDefault("http://127.0.0.1:8000"), Options.withDescription("Server to test, without /v1 (default http://127.0.0.1:8000)")),
   servedModelName: Options.text("served-model-name").pipe(Options.optional, Options.withDescription("Model name to send (default: the first of GET /v1/models)")),
-  endpoint: Options.choice("endpoint", ["completions", "chat"]).pipe(Options.withDefault("completions" as const), Options.withDescription("/v1/completions (prompt as token ids, exact lengths) or /v1/chat/completions")),
+  endpoint: Options.choice("endpoint", ["completions", "chat"]).pipe(Options.withDefault("completions" as const), Options.withDescription("/v1/completions (prompt as token ids, exact lengths) or /v1/chat/completions (default completions)")),
   maxConcurrency: Options.integer("max-concurrency").pipe(Options.optional, Options.withDescription("At most this many requests in flight (default unlimited)")),
-  timeScale: Options.float("time-scale").pipe(Options.withDefault(1), Options.withDescription("The server's --time-scale: arrivals are sent this much faster and measured times multiplied by it (1 for a real server)")),
-  apiKey: Options.text("api-key").pipe(Options.optional, Options.withDescription("Bearer token to send")),
+  timeScale: Options.float("time-scale").pipe(Options.withDefault(1), Options.withDescription("The server's --time-scale: arrivals are sent this much faster and measured times multiplied by it (default 1, for a real server)")),
+  apiKey: Options.text("api-key").pipe(Options.optional, Options.withDescription("Bearer token to send (default: none)")),
   compareOffline: Options.boolean("compare-offline").pipe(Options.withDescription("Also run the offline simulation of the workload (with the engine flags) and print both")),
-  outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json (and offline_summary.json) here")),
+  outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json (and offline_summary.json) here (default: write no files)")),
   json: Options.boolean("json").pipe(Options.withDescription("Print the summary JSON instead of the report"))
 }
 

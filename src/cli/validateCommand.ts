@@ -30,8 +30,8 @@ export const validateCommand = Command.make(
     hardware: opt("hardware", "GPU (default: from meta.json hardware.device_name)"),
     model: opt("model", "Model (default: meta.json's model)"),
     stepOverheadUs: Options.float("step-overhead-us").pipe(Options.optional, Options.withDescription("Fixed time per engine step, us (default: 0 when the run used async scheduling, else the perf model's default)")),
-    outputDir: opt("output-dir", "Write validation.json (and the simulated requests.csv, steps.csv, summary.json) here"),
-    tolerance: opt("tolerance", "Fail (exit 1) beyond this |diff| in %: PCT, or per metric: ttft=5,tpot=3,e2el=3,num_gpu_blocks=2"),
+    outputDir: opt("output-dir", "Write validation.json (and the simulated requests.csv, steps.csv, summary.json) here (default: write no files)"),
+    tolerance: opt("tolerance", "Fail (exit 1) beyond this |diff| in %: PCT, or per metric: ttft=5,tpot=3,e2el=3,num_gpu_blocks=2 (default: report only, exit 0)"),
     json: Options.boolean("json").pipe(Options.withDescription("Print validation.json to stdout instead of the table"))
   },
   (o) =>

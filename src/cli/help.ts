@@ -1,0 +1,177 @@
+/**
+ * Compact `--help` pages, drawn from the commands' own @effect/cli definitions (Command.getHelp's
+ * HelpDoc, so a flag's name, value type, description and whether it is required come from the one
+ * place it is declared): one line per flag (`--[no-]NAME` for on/off pairs), grouped, wrapped to the
+ * terminal; @effect/cli's per-flag boilerplate ("A user-defined piece of text.", "This setting is
+ * optional.") is dropped. Defaults are part of each flag's description.
+ */
+import { CliConfig, Command, type HelpDoc } from "@effect/cli"
+import type { Span } from "@effect/cli/HelpDoc/Span"
+
+/** One flag or positional argument of a command as its help shows it. */
+export interface FlagHelp {
+  /** `--block-size`, `-q, --quiet`, `--[no-]enable-prefix-caching`, `<DIR>` */
+  readonly names: string
+  /** The value placeholder: `N`, `X`, `TEXT`, `a|b|c`, `TEXT...`; empty for a switch. */
+  readonly value: string
+  readonly description: string
+  readonly required: boolean
+}
+
+const spanText = (s: Span): string => {
+  switch (s._tag) {
+    case "Sequence": return spanText(s.left) + spanText(s.right)
+    case "Text": case "URI": return s.value
+    default: return typeof s.value === "string" ? s.value : spanText(s.value)
+  }
+}
+
+const paragraphs = (d: HelpDoc.HelpDoc, out: Array<string> = []): Array<string> => {
+  if (d._tag === "Paragraph") out.push(spanText(d.value))
+  else if (d._tag === "Sequence") { paragraphs(d.left, out); paragraphs(d.right, out) }
+  return out
+}
+
+const definitions = (d: HelpDoc.HelpDoc, out: Array<readonly [Span, HelpDoc.HelpDoc]> = []) => {
+  if (d._tag === "DescriptionList") out.push(...d.definitions)
+  else if (d._tag === "Sequence") { definitions(d.left, out); definitions(d.right, out) }
+  return out
+}
+
+const BOILERPLATE = /^(A user-defined piece of text\.|An integer\.|A floating point number\.|A true or false value\.|One of the following: .*|This setting is optional\.|This option may be repeated .*)$/
+const OPTIONAL = "This setting is optional."
+/** @effect/cli's built-in flags, listed once in a footer instead of with each command's own. */
+const BUILT_IN = new Set(["--completions", "--log-level", "-h, --help", "--wizard", "--version"])
+const VALUE: Record<string, string> = { integer: "N", float: "X", text: "TEXT", "text...": "TEXT..." }
+
+/** The flags and arguments of `command` in declaration order, on/off pairs folded into one. */
+export const flagsOf = (command: Command.Command<any, any, any, any>): Array<FlagHelp> => {
+  const flags: Array<FlagHelp> = []
+  for (const [span, doc] of definitions(Command.getHelp(command, CliConfig.defaultConfig))) {
+    const usage = spanText(span).replace(/^\((.*)\)$/, "$1").trim()
+    const texts = paragraphs(doc)
+    const description = texts.filter((t) => !BOILERPLATE.test(t)).join(" ")
+    const m = /^((?:-\w, )?--?[\w-]+|<[^>]+>)(?: (.+))?$/.exec(usage)
+    const names = m?.[1] ?? usage
+    if (BUILT_IN.has(names)) continue
+    const value = m?.[2] === undefined ? "" : VALUE[m[2]] ?? m[2].replace(/ \| /g, "|")
+    if (description.startsWith("Turn off --")) {
+      const on = flags.findIndex((f) => f.names === description.slice("Turn off ".length))
+      if (on >= 0) {
+        flags[on] = { ...flags[on]!, names: `--[no-]${flags[on]!.names.slice(2)}` }
+        continue
+      }
+    }
+    flags.push({ names, value, description, required: !texts.includes(OPTIONAL) && !names.startsWith("<") && value !== "" })
+  }
+  return flags
+}
+
+/** Section titles for the flags several commands share, in the order they are shown. */
+const GROUPS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+  ["Model and hardware", ["model", "hardware", "dtype", "kv-cache-dtype", "seed"]],
+  ["Engine (vLLM's names and defaults)", [
+    "block-size", "gpu-memory-utilization", "num-gpu-blocks-override", "max-num-batched-tokens", "max-num-seqs", "max-model-len",
+    "enable-chunked-prefill", "long-prefill-token-threshold", "scheduler-reserve-full-isl", "enable-prefix-caching"
+  ]],
+  ["Parallelism and cluster", [
+    "tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "num-instances", "enable-expert-parallel", "expert-load-imbalance",
+    "router", "router-weights", "router-staleness-ms", "cluster-config"
+  ]],
+  ["Perf and network model", ["perf-model", "network", "compute-efficiency", "attention-efficiency", "memory-efficiency", "kernel-overhead-us", "step-overhead-us"]],
+  ["Workload", ["trace", "trace-format", "num-requests", "rate-scale", "request-rate", "burstiness", "input-len", "output-len", "length-dist", "range-ratio", "length-sigma"]]
+]
+
+const bareName = (f: FlagHelp) => f.names.replace(/^(-\w, )?--(\[no-\])?/, "")
+
+const wrap = (text: string, width: number): Array<string> => {
+  const lines: Array<string> = []
+  let line = ""
+  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = word
+    } else line = line === "" ? word : `${line} ${word}`
+  }
+  if (line !== "" || lines.length === 0) lines.push(line)
+  return lines
+}
+
+const COLUMN = 34
+
+const flagLines = (flags: ReadonlyArray<FlagHelp>, width: number, column = COLUMN): Array<string> =>
+  flags.flatMap((f) => {
+    const left = `  ${f.names}${f.value === "" ? "" : ` ${f.value}`}`
+    const description = f.required ? `${f.description} (required)` : f.description
+    const body = wrap(description, Math.max(30, width - column))
+    const pad = " ".repeat(column)
+    return left.length < column - 1
+      ? [left.padEnd(column) + body[0], ...body.slice(1).map((l) => pad + l)]
+      : [left, ...body.map((l) => pad + l)]
+  })
+
+const descriptionOf = (command: Command.Command<any, any, any, any>): string => {
+  const doc = Command.getHelp(command, CliConfig.defaultConfig)
+  return paragraphs(doc)[0] ?? ""
+}
+
+const nameOf = (command: Command.Command<any, any, any, any>): string => [...Command.getNames(command)][0] ?? ""
+
+/** The terminal's width (at most 140), or 110 columns when stdout is not a terminal. */
+export const helpWidth = (): number => Math.min(140, process.stdout.isTTY === true ? process.stdout.columns ?? 110 : 110)
+
+/** `llmservingsim CMD --help`: usage, description, the flags in groups. */
+export const renderCommandHelp = (program: string, command: Command.Command<any, any, any, any>, width: number): string => {
+  const flags = flagsOf(command)
+  const args = flags.filter((f) => f.names.startsWith("<"))
+  const out = [`Usage: ${program} ${nameOf(command)} [flags]${args.map((a) => ` ${a.names}`).join("")}`, "", ...wrap(descriptionOf(command), width), ""]
+  if (args.length > 0) out.push("Arguments:", ...flagLines(args, width), "")
+  const rest = flags.filter((f) => !f.names.startsWith("<"))
+  const used = new Set<FlagHelp>()
+  for (const [title, names] of GROUPS) {
+    const inGroup = names.map((n) => rest.find((f) => bareName(f) === n)).filter((f): f is FlagHelp => f !== undefined)
+    if (inGroup.length === 0) continue
+    inGroup.forEach((f) => used.add(f))
+    out.push(`${title}:`, ...flagLines(inGroup, width), "")
+  }
+  const own = rest.filter((f) => !used.has(f))
+  if (own.length > 0) out.push(used.size > 0 ? "Output and run:" : "Flags:", ...flagLines(own, width), "")
+  out.push(`Also: -h, --help; --version; --log-level LEVEL; --completions sh|bash|fish|zsh. Flags follow vLLM's names.`)
+  return out.join("\n")
+}
+
+/** `llmservingsim --help`: the commands, one line each, and where to go next. */
+export const renderRootHelp = (
+  program: string,
+  description: string,
+  commands: ReadonlyArray<Command.Command<any, any, any, any>>,
+  width: number
+): string => {
+  const rows = commands.map((c) => ({ names: nameOf(c), value: "", description: descriptionOf(c), required: false }))
+  return [
+    `Usage: ${program} <command> [flags]`,
+    "",
+    ...wrap(description, width),
+    "",
+    "Commands:",
+    ...flagLines(rows, width, 15),
+    "",
+    `Run \`${program} <command> --help\` for a command's flags with their defaults, e.g. \`${program} simulate --help\`.`,
+    `Quick start: \`${program} simulate\` runs the built-in default workload (1,000 requests, Llama-3.1-8B on one H100).`,
+    "Also: --version; --completions sh|bash|fish|zsh (a shell completion script)."
+  ].join("\n")
+}
+
+/**
+ * Whether `args` (after the program) ask for help: no arguments, `-h`/`--help` anywhere before a
+ * `--`, or `help [COMMAND]`. Returns the command name asked about (undefined = the top level), or
+ * `false` when it is not a help request.
+ */
+export const helpRequest = (args: ReadonlyArray<string>, commandNames: ReadonlyArray<string>): string | undefined | false => {
+  if (args.length === 0) return undefined
+  if (args[0] === "help") return args[1] !== undefined && commandNames.includes(args[1]) ? args[1] : undefined
+  const end = args.indexOf("--")
+  const head = end < 0 ? args : args.slice(0, end)
+  if (!head.includes("--help") && !head.includes("-h")) return false
+  return head.find((a) => commandNames.includes(a))
+}
