@@ -1,0 +1,106 @@
+/**
+ * The README's examples run as written: every command of a fenced `sh` block or an indented code
+ * block that calls `llmservingsim` or `curl` is run in order in one scratch folder (so a later
+ * example can use an earlier one's output, as a reader following the README would) and must exit 0.
+ * `serve` is started in the background and stopped after the last example. Examples that read
+ * `../shared` are skipped when it is absent. Only two rewrites are made, both of paths:
+ * `npx llmservingsim`/`llmservingsim` runs this checkout's built CLI (bin/, over dist/ that
+ * `npm ci` builds), and `../shared/` is this checkout's `../shared/`; `resources/` is a link to
+ * the checkout's. `npm ci` and `npm test` are not run (the second is what runs this).
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const repo = path.resolve(".")
+const shared = path.resolve("..", "shared")
+const haveShared = fs.existsSync(path.join(shared, "reference"))
+const built = fs.existsSync("dist/bin.js")
+
+/** The README's commands in order: `\`-continued lines joined, comments dropped. */
+export const readmeCommands = (text: string): Array<string> => {
+  const commands: Array<string> = []
+  const lines = text.split("\n")
+  let fenced: string | undefined
+  let prevBlank = true
+  let inIndented = false
+  let pending = ""
+  const take = (line: string) => {
+    const l = line.replace(/\s+#.*$/, "").trimEnd()
+    if (l.endsWith("\\")) {
+      pending += l.slice(0, -1).trim() + " "
+      return
+    }
+    const cmd = (pending + l.trim()).trim()
+    pending = ""
+    if (/^(npx )?llmservingsim |^curl /.test(cmd)) commands.push(cmd)
+  }
+  for (const line of lines) {
+    if (fenced !== undefined) {
+      if (line.startsWith("```")) fenced = undefined
+      else if (fenced === "sh") take(line)
+      continue
+    }
+    if (line.startsWith("```")) {
+      fenced = line.slice(3).trim()
+      continue
+    }
+    if (line.startsWith("    ") && (prevBlank || inIndented)) {
+      inIndented = true
+      take(line.slice(4))
+    } else if (line.trim() !== "") inIndented = false
+    prevBlank = line.trim() === ""
+  }
+  return commands
+}
+
+const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(repo, "bin", "llmservingsim.js"))}`
+const rewrite = (cmd: string) => cmd.replace(/^(npx )?llmservingsim /, `${cli} `).replaceAll("../shared/", `${shared}/`)
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-readme-"))
+fs.symlinkSync(path.join(repo, "resources"), path.join(work, "resources"))
+
+let server: ChildProcess | undefined
+afterAll(() => {
+  server?.kill("SIGTERM")
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+const waitForHealth = async (url: string, ms: number) => {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (server?.exitCode !== null) return false
+    try {
+      if ((await fetch(url)).ok) return true
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return false
+}
+
+describe.skipIf(!built)("README examples run as written", () => {
+  const commands = readmeCommands(fs.readFileSync("README.md", "utf8"))
+
+  it("finds the examples", () => {
+    expect(commands.length).toBeGreaterThanOrEqual(10)
+    expect(commands.some((c) => / simulate$/.test(c))).toBe(true)
+  })
+
+  for (const cmd of commands) {
+    const needsShared = cmd.includes("../shared/")
+    it.skipIf(needsShared && !haveShared)(cmd, async () => {
+      if (/ serve /.test(cmd)) {
+        let stderr = ""
+        server = spawn("bash", ["-c", `exec ${rewrite(cmd)}`], { cwd: work, stdio: ["ignore", "ignore", "pipe"] })
+        server.stderr!.on("data", (b) => { stderr += String(b) })
+        const port = /--port (\d+)/.exec(cmd)?.[1] ?? "8000"
+        expect(await waitForHealth(`http://127.0.0.1:${port}/health`, 20_000), `serve did not answer /health: ${stderr}`).toBe(true)
+        return
+      }
+      const r = spawnSync("bash", ["-o", "pipefail", "-c", rewrite(cmd)], { cwd: work, encoding: "utf8", timeout: 240_000, maxBuffer: 64 << 20 })
+      expect(r.status, `exit ${r.status} (${r.signal ?? "no signal"})\n${r.stderr.slice(-2000)}`).toBe(0)
+    }, 300_000)
+  }
+})
