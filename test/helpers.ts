@@ -13,6 +13,7 @@ import type { BatchShape } from "../src/perf/BatchShape.js"
 import { PerfModelService } from "../src/perf/PerfModelService.js"
 import { SchedulerService } from "../src/scheduler/SchedulerService.js"
 import { makeInMemoryTrace, TraceWriter } from "../src/trace/TraceWriter.js"
+import { FrontEndService, type FrontEndParams, NO_FRONT_END } from "../src/frontend/FrontEnd.js"
 
 export const testModel = shapeOf("test/tiny", {
   model_type: "llama", hidden_size: 512, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 2,
@@ -31,7 +32,8 @@ export const testConfig = (engine: Partial<EngineConfig> = {}, numInstances = 1)
   engine: { ...defaultEngineConfig(1 << 20, 2), ...engine },
   roofline: defaultRooflineParams,
   numInstances,
-  seed: 0
+  seed: 0,
+  frontEnd: NO_FRONT_END
 })
 
 export interface ScenarioOptions {
@@ -47,6 +49,8 @@ export interface ScenarioOptions {
    * for every stage) and each send `sendNs`; the engine then runs `stages` virtual engines per instance.
    */
   readonly pipeline?: { readonly stages: number; readonly sendNs: number; readonly stageNs?: (b: BatchShape, s: number) => number }
+  /** The API server in front (default none). */
+  readonly frontEnd?: FrontEndParams
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -76,7 +80,8 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
       perf,
       MemoryService.fixed(o.numBlocks ?? 100_000, cfg.engine.blockSize, cfg.engine.enablePrefixCaching),
       SchedulerService.vllmV1With(cfg.engine),
-      TraceWriter.inMemory(store)
+      TraceWriter.inMemory(store),
+      o.frontEnd === undefined ? Layer.empty : FrontEndService.layer(o.frontEnd)
     )
     const result = yield* simulate(Stream.fromIterable(arrivals), { exactSteps: o.exactSteps ?? false, ...(o.observer === undefined ? {} : { observer: o.observer }) }).pipe(Effect.provide(layer))
     return { store, result, summary: result.summary }

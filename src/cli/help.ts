@@ -78,6 +78,7 @@ const GROUPS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
     "tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "num-instances", "enable-expert-parallel", "expert-load-imbalance",
     "router", "router-weights", "router-staleness-ms", "cluster-config"
   ]],
+  ["Front end (API server; simulate and sweep)", ["frontend-ingress-us", "frontend-tokenize-us-per-token", "frontend-egress-us"]],
   ["Perf and network model", ["perf-model", "network", "compute-efficiency", "attention-efficiency", "memory-efficiency", "kernel-overhead-us", "step-overhead-us"]],
   ["Workload", ["trace", "trace-format", "num-requests", "rate-scale", "request-rate", "burstiness", "input-len", "output-len", "length-dist", "range-ratio", "length-sigma"]]
 ]

@@ -30,6 +30,9 @@ export const PROGRAM_DESCRIPTION = "LLM inference-serving simulator: predicts wh
 /** The subcommands in the order the top-level help lists them. */
 export const SUBCOMMANDS = [simulateCommand, sweepCommand, serveCommand, serverCommand, testApiCommand, validateCommand, calibrateCommand, setupPerfCommand, networkFitCommand, modelsCommand, hardwareCommand] as const
 
+/** The subcommands as the help pages take them (any options, errors and requirements). */
+export const HELP_COMMANDS: ReadonlyArray<Command.Command<any, any, any, any>> = SUBCOMMANDS
+
 export const rootCommand = Command.make("llmservingsim").pipe(
   Command.withDescription(PROGRAM_DESCRIPTION),
   Command.withSubcommands(SUBCOMMANDS)

@@ -7,6 +7,7 @@ import { Option } from "effect"
 import { ROUTER_POLICIES, type RouterFlags } from "../cluster/RouterSpec.js"
 import type { EngineFlags } from "../config/resolve.js"
 import type { WorkloadFlags } from "../workload/Workload.js"
+import { DEFAULT_FRONT_END } from "../frontend/FrontEnd.js"
 
 const optInt = (name: string, description: string) =>
   Options.integer(name).pipe(Options.optional, Options.withDescription(description))
@@ -118,7 +119,10 @@ export const engineOptions = {
   kernelOverheadUs: optFloat("kernel-overhead-us", "Roofline: fixed time per kernel, us (default 1.5)"),
   stepOverheadUs: optFloat("step-overhead-us", "Roofline: fixed time per engine step, us (default 1000; 0 for profile:)"),
   perfModel: Options.text("perf-model").pipe(Options.optional, Options.withDescription("Step-time model: roofline (default), op-roofline, profile:DIR_OR_CSV (measured tables), calibrated:FILE (from `llmservingsim calibrate`)")),
-  network: Options.text("network").pipe(Options.optional, Options.withDescription("Collective-time model: alpha-beta (default, from the hardware's interconnect), table:DIR (measured all_reduce.csv/send_recv.csv, Vidur format), fit:DIR (alpha-beta fitted to them)"))
+  network: Options.text("network").pipe(Options.optional, Options.withDescription("Collective-time model: alpha-beta (default, from the hardware's interconnect), table:DIR (measured all_reduce.csv/send_recv.csv, Vidur format), fit:DIR (alpha-beta fitted to them)")),
+  frontendIngressUs: optFloat("frontend-ingress-us", `API server: fixed time from a request's send to the engine core, us (default ${DEFAULT_FRONT_END.ingressUs}: one tokenizer call, vLLM PR #45759)`),
+  frontendTokenizeUsPerToken: optFloat("frontend-tokenize-us-per-token", `API server: tokenization per prompt token, us (default ${DEFAULT_FRONT_END.tokenizeUsPerToken}: vLLM issue #19012)`),
+  frontendEgressUs: optFloat("frontend-egress-us", `API server: time from a token's step end to the client, us (default ${DEFAULT_FRONT_END.egressUs})`)
 }
 
 type ValueOf<O> = O extends Options.Options<infer A> ? A : never
@@ -152,7 +156,10 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
   kernelOverheadUs: get(o.kernelOverheadUs),
   stepOverheadUs: get(o.stepOverheadUs),
   perfModel: get(o.perfModel),
-  network: get(o.network)
+  network: get(o.network),
+  frontendIngressUs: get(o.frontendIngressUs),
+  frontendTokenizeUsPerToken: get(o.frontendTokenizeUsPerToken),
+  frontendEgressUs: get(o.frontendEgressUs)
 })
 
 export const workloadOptions = {

@@ -10,14 +10,12 @@
 import { Cause, Console, Effect } from "effect"
 import { isUserError } from "../domain/errors.js"
 import { Command } from "@effect/cli"
-import { cli, PROGRAM_DESCRIPTION, SUBCOMMANDS } from "./main.js"
+import { cli, HELP_COMMANDS, PROGRAM_DESCRIPTION } from "./main.js"
 import { helpRequest, helpWidth, renderCommandHelp, renderRootHelp } from "./help.js"
 import { checkFlagValues } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
-
-const HELP_COMMANDS: ReadonlyArray<Command.Command<any, any, any, any>> = SUBCOMMANDS
 
 const ANSI = /\x1b\[[0-9;]*m/g
 

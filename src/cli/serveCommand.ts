@@ -29,7 +29,13 @@ export const serveOptions = {
 
 export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOptions }, (o) =>
   Effect.gen(function*() {
-    const cfg = yield* resolveConfig(toEngineFlags(o))
+    const flags = toEngineFlags(o)
+    const frontEndFlag = ([["--frontend-ingress-us", flags.frontendIngressUs], ["--frontend-tokenize-us-per-token", flags.frontendTokenizeUsPerToken], ["--frontend-egress-us", flags.frontendEgressUs]] as const)
+      .find(([, v]) => v !== undefined)
+    if (frontEndFlag !== undefined) {
+      return yield* new InvalidOption({ option: frontEndFlag[0], reason: "serve's front end is its real HTTP server, so the modelled API-server delays apply to simulate and sweep only" })
+    }
+    const cfg = yield* resolveConfig(flags)
     if (cfg.engine.pipelineParallelSize > 1) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: "serve does not model pipeline parallelism yet (its live engine has no virtual engines); use simulate" })
     }

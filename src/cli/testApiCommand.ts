@@ -6,7 +6,7 @@
  */
 import { routerOf } from "../cluster/RouterSpec.js"
 import { Command, Options } from "@effect/cli"
-import { Chunk, Console, Effect, Option, Stream } from "effect"
+import { Chunk, Console, Effect, Layer, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type LoadResult, loadSummary, runLoad } from "../client/LoadClient.js"
@@ -14,6 +14,7 @@ import { resolveConfig } from "../config/resolve.js"
 import { FileError, InvalidOption } from "../domain/errors.js"
 import { simulate } from "../engine/simulate.js"
 import { simulationLayer } from "../layers.js"
+import { FrontEndService } from "../frontend/FrontEnd.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
@@ -86,7 +87,15 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
     if (!(o.timeScale > 0)) return yield* new InvalidOption({ option: "--time-scale", reason: `expected a number > 0 (got ${o.timeScale})` })
     const maxConcurrency = Option.getOrElse(o.maxConcurrency, () => Infinity)
     if (!(maxConcurrency > 0)) return yield* new InvalidOption({ option: "--max-concurrency", reason: `expected a positive integer (got ${maxConcurrency})` })
-    const cfg = yield* resolveConfig(toEngineFlags(o))
+    const engineFlags = toEngineFlags(o)
+    const cfg = yield* resolveConfig(engineFlags)
+    // the offline side models an API server only when asked to: the server under test has a real one
+    const given = ([["--frontend-ingress-us", engineFlags.frontendIngressUs], ["--frontend-tokenize-us-per-token", engineFlags.frontendTokenizeUsPerToken], ["--frontend-egress-us", engineFlags.frontendEgressUs]] as const)
+      .find(([, v]) => v !== undefined)
+    const modelFrontEnd = given !== undefined
+    if (given !== undefined && !o.compareOffline) {
+      return yield* new InvalidOption({ option: given[0], reason: "the frontend-* flags shape the offline simulation only; add --compare-offline or drop them" })
+    }
     const flags = toWorkloadFlags(o)
     const workload = yield* resolveWorkload(flags, cfg.seed)
     const arrivals = Chunk.toReadonlyArray(yield* Stream.runCollect(workload.arrivals))
@@ -103,7 +112,7 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
     let offline: Record<string, unknown> | undefined
     if (o.compareOffline) {
       const sim = yield* simulate(Stream.fromIterable(arrivals), { router: yield* routerOf(o.router), workload: workload.spec }).pipe(
-        Effect.provide(simulationLayer(cfg, TraceWriter.none))
+        Effect.provide(modelFrontEnd ? Layer.merge(simulationLayer(cfg, TraceWriter.none), FrontEndService.layer(cfg.frontEnd)) : simulationLayer(cfg, TraceWriter.none))
       )
       offline = sim.summary as unknown as Record<string, unknown>
     }

@@ -14,6 +14,7 @@ import { kvCapacity } from "../memory/capacity.js"
 import { loadNetwork, parseNetworkSpec } from "../network/spec.js"
 import { loadPerfModel, parsePerfModelSpec } from "../perf/spec.js"
 import { loadHardware, loadModel } from "./catalog.js"
+import { DEFAULT_FRONT_END } from "../frontend/FrontEnd.js"
 import type { SimConfig } from "./ConfigService.js"
 
 /** Engine, perf-model and cluster flags shared by `simulate` and `serve` (undefined = default). */
@@ -52,6 +53,10 @@ export interface EngineFlags {
   readonly perfModel?: string | undefined
   /** `--network` spec (alpha-beta | table:DIR | fit:DIR). */
   readonly network?: string | undefined
+  /** `--frontend-ingress-us`, `--frontend-tokenize-us-per-token`, `--frontend-egress-us` (frontend/FrontEnd.ts). */
+  readonly frontendIngressUs?: number | undefined
+  readonly frontendTokenizeUsPerToken?: number | undefined
+  readonly frontendEgressUs?: number | undefined
 }
 
 /** KV block sizes vLLM accepts (`--block-size`). */
@@ -121,6 +126,9 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* fraction(f.memoryEfficiency, "--memory-efficiency")
     yield* nonNeg(f.kernelOverheadUs, "--kernel-overhead-us")
     yield* nonNeg(f.stepOverheadUs, "--step-overhead-us")
+    yield* nonNeg(f.frontendIngressUs, "--frontend-ingress-us")
+    yield* nonNeg(f.frontendTokenizeUsPerToken, "--frontend-tokenize-us-per-token")
+    yield* nonNeg(f.frontendEgressUs, "--frontend-egress-us")
     const perfSpec = f.perfModel === undefined ? undefined : yield* parsePerfModelSpec(f.perfModel)
     const networkSpec = f.network === undefined ? undefined : yield* parseNetworkSpec(f.network)
 
@@ -233,6 +241,11 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       roofline,
       numInstances: dp,
       seed: f.seed ?? 0,
+      frontEnd: {
+        ingressUs: f.frontendIngressUs ?? DEFAULT_FRONT_END.ingressUs,
+        tokenizeUsPerToken: f.frontendTokenizeUsPerToken ?? DEFAULT_FRONT_END.tokenizeUsPerToken,
+        egressUs: f.frontendEgressUs ?? DEFAULT_FRONT_END.egressUs
+      },
       ...(networkSpec === undefined ? {} : { network: yield* loadNetwork(networkSpec) }),
       ...(perfSpec === undefined ? {} : { perfModel: { spec: yield* loadPerfModel(perfSpec, m, hardware, tp), stepOverheadNs: f.stepOverheadUs === undefined ? undefined : Math.round(f.stepOverheadUs * 1000) } })
     } satisfies SimConfig

@@ -4,6 +4,7 @@
  * already read. ConfigService provides it; `config/resolve.ts` builds it from flags.
  */
 import type { CalibrationFile } from "../perf/calibration.js"
+import type { FrontEndParams } from "../frontend/FrontEnd.js"
 import type { LayerProfile } from "../perf/profile/types.js"
 import type { CollectiveTable } from "../network/vidurCsv.js"
 import type { EngineConfig } from "./EngineConfig.js"
@@ -43,4 +44,6 @@ export interface SimConfig {
   readonly perfModel?: { readonly spec: LoadedPerfModel; readonly stepOverheadNs?: number | undefined } | undefined
   /** `--network` (absent: alpha-beta from the hardware's interconnect). */
   readonly network?: LoadedNetwork | undefined
+  /** The API server in front of the engine (frontend/FrontEnd.ts): ingress and egress, us. */
+  readonly frontEnd: FrontEndParams
 }

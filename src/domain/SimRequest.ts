@@ -32,6 +32,13 @@ export class SimRequest {
   /** Prompt tokens whose KV came from the prefix cache, summed over its admissions. */
   cachedPromptTokens = 0
   status: RequestStatus = RequestStatus.Waiting
+  /**
+   * When the engine core receives it: the arrival (client send) plus the front end's ingress
+   * (HTTP, tokenization; frontend/FrontEnd.ts). Routing, queueing and rejection happen here.
+   */
+  queuedNs: number
+  /** The front end's delay from a token's step end to the client, ns (0 without a front end). */
+  egressNs = 0
   /** Start of the first step that scheduled it. */
   firstScheduledNs = -1
   /** End of the step that produced its first output token. */
@@ -61,16 +68,25 @@ export class SimRequest {
   constructor(
     /** Position in the arrival stream, from 0. */
     readonly id: number,
+    /** When the client sent it, ns (TTFT and E2E count from here). */
     readonly arrivalNs: number,
     readonly promptTokens: number,
     /** Output tokens it will generate (max_tokens with ignore_eos, or the trace's length). */
     readonly outputTokens: number,
     /** What is known of the prompt's tokens, for prefix-cache hits; undefined = unique. */
     readonly content: PromptContent | undefined = undefined
-  ) {}
+  ) {
+    this.queuedNs = arrivalNs
+  }
 
   /** Tokens known so far: prompt plus generated (vLLM `num_tokens`). */
   get numTokens(): number {
     return this.promptTokens + this.numOutput
   }
 }
+
+/** TTFT as the client sees it: first token's step end + egress - send, ns. */
+export const ttftNs = (r: SimRequest): number => r.firstTokenNs + r.egressNs - r.arrivalNs
+
+/** E2E latency as the client sees it: last token's step end + egress - send, ns. */
+export const e2eNs = (r: SimRequest): number => r.finishNs + r.egressNs - r.arrivalNs

@@ -29,6 +29,8 @@ import type { KvCache } from "../memory/KvCache.js"
 import type { EngineObserver } from "./EngineObserver.js"
 import { type DisaggregationHooks, Instance, InstanceRole } from "./Instance.js"
 import type { Routable, Router } from "../cluster/Router.js"
+import { TimedQueue } from "../cluster/TimedQueue.js"
+import type { FrontEnd } from "../frontend/FrontEnd.js"
 
 /** One request as it arrives: arrival time (ns), token counts and, when known, prompt content. */
 export interface Arrival {
@@ -80,6 +82,8 @@ export interface EngineSetup {
   readonly kvTransfer?: KvTransferSetup
   /** Step one engine step at a time, never fast-forwarding (the oracle; default false). */
   readonly exactSteps?: boolean
+  /** The API server in front (ingress delays a request's arrival at the engine core); default none. */
+  readonly frontEnd?: FrontEnd | undefined
 }
 
 export class Engine {
@@ -100,6 +104,8 @@ export class Engine {
   private readonly decodeMaxModelLen: number
   private nextId = 0
   private lastArrival = -Infinity
+  /** With a front end: sent requests not yet at the engine core, by `queuedNs`. */
+  private readonly ingress = new TimedQueue<SimRequest>()
 
   constructor(private readonly setup: EngineSetup) {
     const list: Array<Instance> = []
@@ -146,8 +152,21 @@ export class Engine {
     this.decodeMaxModelLen = this.decode.reduce((m, x) => Math.max(m, x.maxModelLen), 0)
   }
 
-  /** Run every instance's steps that start before `tNs` (fast-forwarding steady decode runs). */
+  /**
+   * Run every instance's steps that start before `tNs` (fast-forwarding steady decode runs); with
+   * a front end, requests reaching the engine core by `tNs` are queued in time order on the way.
+   */
   advanceTo(tNs: number): void {
+    const ingress = this.ingress
+    while (ingress.length > 0 && ingress.nextNs <= tNs) {
+      const r = ingress.pop()!
+      this.advanceInstancesTo(r.queuedNs)
+      this.enqueue(r)
+    }
+    this.advanceInstancesTo(tNs)
+  }
+
+  private advanceInstancesTo(tNs: number): void {
     const exact = this.setup.exactSteps === true
     if (this.disaggregated) return this.advanceOrdered(tNs, exact)
     for (const rep of this.replicas) rep.advanceTo(tNs)
@@ -171,45 +190,64 @@ export class Engine {
     }
   }
 
-  /** Advance to the arrival time, then route and queue the request. Returns the engine's request. */
+  /**
+   * A request is sent at its arrival time: without a front end, advance to it, then route and queue
+   * it; with one, it reaches the engine core (is routed and queued) after the ingress delay, during
+   * a later advance. Returns the engine's request.
+   */
   submit(a: Arrival): SimRequest {
     if (a.arrivalNs < this.lastArrival) {
       throw new Error(`arrivals out of order: ${a.arrivalNs} ns after ${this.lastArrival} ns`)
     }
     this.lastArrival = a.arrivalNs
-    this.advanceTo(a.arrivalNs)
     const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens, a.content)
     this.setup.observer.onArrive?.(r)
-    const entry = this.entry
-    if (this.disaggregated && r.promptTokens + r.outputTokens > this.decodeMaxModelLen) {
-      // no decode instance could take it: refuse it now rather than after its prefill
-      this.decode[0]!.reject(r, `prompt (${r.promptTokens}) + output (${r.outputTokens}) tokens exceed every decode instance's max_model_len (at most ${this.decodeMaxModelLen})`, a.arrivalNs)
-      return r
+    const fe = this.setup.frontEnd
+    if (fe === undefined) {
+      this.advanceTo(a.arrivalNs)
+      this.enqueue(r)
+    } else {
+      r.queuedNs = a.arrivalNs + fe.ingressNs(a.promptTokens)
+      r.egressNs = fe.egressNs
+      this.ingress.push(r.queuedNs, r)
+      this.advanceTo(a.arrivalNs)
     }
-    const target = entry[this.setup.router(r, entry, a.arrivalNs)]!
-    const inst = target instanceof Replica ? target.pick() : target as Instance
-    if (this.disaggregated && this.setup.kvTransfer!.layerwise) {
-      // layer-wise: the decode instance is chosen up front and receives the layers as they are computed
-      const d = this.pickDecode(r, a.arrivalNs)
-      const why = d.rejectionReason(r)
-      if (why !== undefined && inst.rejectionReason(r) === undefined) {
-        d.reject(r, why, a.arrivalNs)
-        return r
-      }
-      if (inst.admit(r)) d.receive(this.twin(r, inst), a.arrivalNs)
-      this.touch(inst)
-      this.touch(d)
-      return r
-    }
-    inst.admit(r)
-    this.touch(inst)
     return r
   }
 
-  /** Earliest time some instance has something to do, ns (Infinity when all are idle). */
+  /** Route and queue `r` at `r.queuedNs` (every instance has been advanced to it). */
+  private enqueue(r: SimRequest): void {
+    const t = r.queuedNs
+    const entry = this.entry
+    if (this.disaggregated && r.promptTokens + r.outputTokens > this.decodeMaxModelLen) {
+      // no decode instance could take it: refuse it now rather than after its prefill
+      this.decode[0]!.reject(r, `prompt (${r.promptTokens}) + output (${r.outputTokens}) tokens exceed every decode instance's max_model_len (at most ${this.decodeMaxModelLen})`, t)
+      return
+    }
+    const target = entry[this.setup.router(r, entry, t)]!
+    const inst = target instanceof Replica ? target.pick() : target as Instance
+    if (this.disaggregated && this.setup.kvTransfer!.layerwise) {
+      // layer-wise: the decode instance is chosen up front and receives the layers as they are computed
+      const d = this.pickDecode(r, t)
+      const why = d.rejectionReason(r)
+      if (why !== undefined && inst.rejectionReason(r) === undefined) {
+        d.reject(r, why, t)
+        return
+      }
+      if (inst.admit(r)) d.receive(this.twin(r, inst), t)
+      this.touch(inst)
+      this.touch(d)
+      return
+    }
+    inst.admit(r)
+    this.touch(inst)
+  }
+
+  /** Earliest time some instance has something to do or a request reaches the engine core, ns (Infinity when all are idle). */
   nextEventNs(): number {
-    if (this.agenda !== undefined) return this.agenda.topKey
-    let t = Infinity
+    const pending = this.ingress.nextNs
+    if (this.agenda !== undefined) return Math.min(pending, this.agenda.topKey)
+    let t = pending
     for (const x of this.instances) {
       if (!x.hasWork()) continue
       const c = x.gate === undefined ? x.clock : x.gate.startAt(x.clock)
@@ -252,6 +290,8 @@ export class Engine {
   /** The decode-side copy of a request admitted on prefill instance `p`. */
   private twin(r: SimRequest, p: Instance): SimRequest {
     const d = new SimRequest(r.id, r.arrivalNs, r.promptTokens, r.outputTokens, r.content)
+    d.queuedNs = r.queuedNs
+    d.egressNs = r.egressNs
     d.prefillInstance = p.id
     d.peer = r
     r.peer = d

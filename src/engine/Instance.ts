@@ -239,16 +239,16 @@ export class Instance {
   }
 
   /**
-   * A request arrives at `r.arrivalNs` (not before the previous arrival). An idle instance's clock
-   * jumps to the arrival. Requests that can never run are rejected at once.
+   * A request reaches the engine core at `r.queuedNs` (not before the previous one). An idle
+   * instance's clock jumps to it. Requests that can never run are rejected at once.
    */
   admit(r: SimRequest): boolean {
     r.instance = this.id
     r.pool = this.poolName
     this.steady = false // a new waiting request may be admitted by the next step
-    if (!this.scheduler.hasWork() && this.clock < r.arrivalNs) this.clock = r.arrivalNs
+    if (!this.scheduler.hasWork() && this.clock < r.queuedNs) this.clock = r.queuedNs
     const why = this.rejectionReason(r)
-    if (why !== undefined) return this.reject(r, why, r.arrivalNs)
+    if (why !== undefined) return this.reject(r, why, r.queuedNs)
     this.scheduler.enqueue(r)
     return true
   }

@@ -29,6 +29,7 @@ import { type PerfModel, PerfModelService } from "../perf/PerfModelService.js"
 import { type SchedulerPolicy, SchedulerService } from "../scheduler/SchedulerService.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { poolLayer } from "../layers.js"
+import { currentFrontEnd, type FrontEnd, makeFrontEnd, NO_FRONT_END } from "../frontend/FrontEnd.js"
 import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
 import { InstanceRole } from "./Instance.js"
@@ -121,7 +122,8 @@ export const runPools = <E>(
   arrivals: Stream.Stream<Arrival, E>,
   pools: ReadonlyArray<PoolRun>,
   cluster: Pick<ClusterConfig, "router" | "decodeRouter" | "kvTransfer" | "source">,
-  options: SimulationOptions
+  options: SimulationOptions,
+  frontEnd: FrontEnd | undefined = undefined
 ) =>
   Effect.gen(function*() {
     const sink = yield* TraceWriter
@@ -162,7 +164,8 @@ export const runPools = <E>(
       router: makeRouter(options.router ?? cluster.router, first.config.seed),
       decodeRouter: makeRouter(cluster.decodeRouter, first.config.seed + 1),
       ...(disaggregated ? { kvTransfer: { network: decodePool?.network ?? zeroNetwork, ...cluster.kvTransfer } } : {}),
-      exactSteps: options.exactSteps ?? false
+      exactSteps: options.exactSteps ?? false,
+      frontEnd
     })
     /** The run's summary as things stand (`interrupted`: stopped by a signal before the end). */
     const summarize = (interrupted: boolean): Summary => {
@@ -174,7 +177,10 @@ export const runPools = <E>(
         prefixCache.preemptedQueries += st.preemptedQueries
         prefixCache.preemptedHits += st.preemptedHits
       }
-      const workload = options.workload === undefined ? {} : { workload: options.workload }
+      const workload = {
+        front_end: frontEnd === undefined ? NO_FRONT_END : frontEnd.params,
+        ...(options.workload === undefined ? {} : { workload: options.workload })
+      }
       const config = single
         ? { ...poolConfigJson(first), router: options.router ?? cluster.router, ...workload }
         : {
@@ -223,7 +229,8 @@ export const runPools = <E>(
 
 /**
  * Run a simulation of `arrivals` on one colocated pool of `numInstances` instances, with the
- * services in context. Fails with the stream's error or a FileError from the TraceWriter.
+ * services in context (the front end: FrontEndService when provided, else none). Fails with the
+ * stream's error or a FileError from the TraceWriter.
  */
 export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: SimulationOptions = {}) =>
   Effect.gen(function*() {
@@ -238,16 +245,23 @@ export const simulate = <E>(arrivals: Stream.Stream<Arrival, E>, options: Simula
       policy: yield* SchedulerService
     }
     const router = options.router ?? "round-robin"
-    return yield* runPools(arrivals, [pool], { router, decodeRouter: router, kvTransfer: { crossNode: true, layerwise: false } }, options)
+    const frontEnd = yield* currentFrontEnd
+    return yield* runPools(arrivals, [pool], { router, decodeRouter: router, kvTransfer: { crossNode: true, layerwise: false } }, options, frontEnd)
   }) as Effect.Effect<SimulationResult, E | FileError | InvalidOption, ConfigService | PerfModelService | MemoryService | SchedulerService | TraceWriter>
 
 /**
  * Run a simulation of `arrivals` on a cluster: every pool's services come from its own
- * configuration through the standard layers. Fails with the stream's error, NoKvMemory for a pool
- * whose model does not fit, or a FileError from the TraceWriter.
+ * configuration through the standard layers, and the front end from the pools' shared
+ * `--frontend-*` flags. Fails with the stream's error, NoKvMemory for a pool whose model does not
+ * fit, InvalidOption when pools give different front ends, or a FileError from the TraceWriter.
  */
 export const simulateCluster = <E>(arrivals: Stream.Stream<Arrival, E>, cluster: ClusterConfig, options: SimulationOptions = {}) =>
   Effect.gen(function*() {
+    const fe = cluster.pools[0]!.config.frontEnd
+    const other = cluster.pools.find((p) => JSON.stringify(p.config.frontEnd) !== JSON.stringify(fe))
+    if (other !== undefined) {
+      return yield* new InvalidOption({ option: "--cluster-config", reason: `pool '${other.name}' sets a different front end (frontend-* flags) from pool '${cluster.pools[0]!.name}'; the API server is shared: give the frontend-* flags on the command line` })
+    }
     const pools: Array<PoolRun> = []
     for (const p of cluster.pools) {
       const services = yield* Effect.all({
@@ -258,5 +272,5 @@ export const simulateCluster = <E>(arrivals: Stream.Stream<Arrival, E>, cluster:
       }).pipe(Effect.provide(poolLayer(p.config)))
       pools.push({ name: p.name, role: p.role, instances: p.instances, config: p.config, kvConnector: p.kvConnector, ...services })
     }
-    return yield* runPools(arrivals, pools, cluster, options)
+    return yield* runPools(arrivals, pools, cluster, options, makeFrontEnd(fe))
   }) as Effect.Effect<SimulationResult, E | FileError | NoKvMemory | InvalidOption, TraceWriter>

@@ -2,11 +2,13 @@
  * Accumulates per-request metrics while the engine runs (an EngineObserver) and produces the
  * Summary. Definitions (ARCHITECTURE.md, vLLM bench): TTFT = first token - arrival;
  * TPOT = (last token - first token) / (output tokens - 1), only for requests with > 1 output token;
- * ITL = every gap between consecutive tokens of a request; E2E = last token - arrival.
+ * ITL = every gap between consecutive tokens of a request; E2E = last token - arrival. Arrival is
+ * the client's send and token times are when the client receives them (the front end's egress
+ * after the step end), as `vllm bench serve` measures.
  * Memory: three doubles per finished request plus a fixed-size ITL histogram.
  */
 import type { PrefixCacheStats } from "../memory/KvCache.js"
-import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
+import { e2eNs, RequestStatus, type SimRequest, ttftNs } from "../domain/SimRequest.js"
 import type { EngineObserver } from "../engine/EngineObserver.js"
 import { LogHistogram } from "./LogHistogram.js"
 import { distributionOf, type Distribution, Samples } from "./stats.js"
@@ -49,9 +51,10 @@ export class MetricsCollector {
       this.completed++
       this.inputTokens += r.promptTokens
       this.outputTokens += r.numOutput
-      if (r.finishNs > this.lastFinishNs) this.lastFinishNs = r.finishNs
-      this.ttft.push((r.firstTokenNs - r.arrivalNs) * MS)
-      this.e2el.push((r.finishNs - r.arrivalNs) * MS)
+      const seen = r.finishNs + r.egressNs
+      if (seen > this.lastFinishNs) this.lastFinishNs = seen
+      this.ttft.push(ttftNs(r) * MS)
+      this.e2el.push(e2eNs(r) * MS)
       if (r.numOutput > 1) this.tpot.push(((r.lastTokenNs - r.firstTokenNs) * MS) / (r.numOutput - 1))
     },
     onReject: (r, reason) => {

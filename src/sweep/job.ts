@@ -3,7 +3,8 @@
  * A configuration that fails (e.g. the model does not fit) gives a row with its error, so one
  * bad point does not stop the sweep.
  */
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { FrontEndService } from "../frontend/FrontEnd.js"
 import { resolveConfig } from "../config/resolve.js"
 import { simulate } from "../engine/simulate.js"
 import { simulationLayer } from "../layers.js"
@@ -43,7 +44,9 @@ export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
     const t0 = performance.now()
     const cfg = yield* resolveConfig(job.engine)
     const workload = yield* resolveWorkload(job.workload, cfg.seed)
-    const { summary: s } = yield* simulate(workload.arrivals, { router: job.router }).pipe(Effect.provide(simulationLayer(cfg, TraceWriter.none)))
+    const { summary: s } = yield* simulate(workload.arrivals, { router: job.router }).pipe(
+      Effect.provide(Layer.merge(simulationLayer(cfg, TraceWriter.none), FrontEndService.layer(cfg.frontEnd)))
+    )
     return {
       index: job.index, point: job.point, error: null,
       completed: s.completed, rejected: s.rejected, kv_cache_blocks: s.kv_cache_blocks,

@@ -3,7 +3,7 @@ import { Command } from "@effect/cli"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { flagsOf, helpRequest } from "../../src/cli/help.js"
-import { SUBCOMMANDS } from "../../src/cli/main.js"
+import { HELP_COMMANDS } from "../../src/cli/main.js"
 import { simulateCommand } from "../../src/cli/simulateCommand.js"
 import { runCapture } from "./capture.js"
 
@@ -15,7 +15,7 @@ describe("help", () => {
       const r = yield* runCapture("--help")
       expect(r.code).toBe(0)
       expect(lines(r.stdout)).toBeLessThanOrEqual(40)
-      for (const c of SUBCOMMANDS) expect(r.stdout).toContain(`  ${[...Command.getNames(c)][0]} `)
+      for (const c of HELP_COMMANDS) expect(r.stdout).toContain(`  ${[...Command.getNames(c)][0]} `)
       expect(r.stdout).not.toContain("A user-defined piece of text")
       // no arguments and `help` print the same page
       expect((yield* runCapture()).stdout).toBe(r.stdout)
@@ -42,7 +42,7 @@ describe("help", () => {
 
   it("every optional value flag of every command says its default", () => {
     const missing: Array<string> = []
-    for (const c of SUBCOMMANDS) {
+    for (const c of HELP_COMMANDS) {
       for (const f of flagsOf(c)) {
         if (!f.required && f.value !== "" && !f.names.startsWith("<") && !/default/i.test(f.description)) missing.push(`${[...Command.getNames(c)][0]} ${f.names}`)
       }
@@ -52,7 +52,7 @@ describe("help", () => {
 
   it.effect("every command's help fits 120 lines", () =>
     Effect.gen(function*() {
-      for (const c of SUBCOMMANDS) {
+      for (const c of HELP_COMMANDS) {
         const name = [...Command.getNames(c)][0]!
         const r = yield* runCapture(name, "--help")
         expect(r.code, name).toBe(0)
