@@ -10,6 +10,7 @@
 import { Cause, Console, Effect } from "effect"
 import { isUserError } from "../domain/errors.js"
 import { cli } from "./main.js"
+import { checkCommandFlags } from "./commandFlags.js"
 import { checkFlagValues } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
 
@@ -28,7 +29,7 @@ const cliConsole = (c: Console.Console): Console.Console => ({
 export const runCli = (argv: ReadonlyArray<string>) =>
   Console.consoleWith((c) => Effect.suspend(() => {
     const args = normalizeOnOffFlags(argv.slice(2))
-    const bad = checkFlagValues(args)
+    const bad = checkCommandFlags(args) ?? checkFlagValues(args)
     return bad !== undefined ? Effect.fail(bad) : cli([...argv.slice(0, 2), ...args])
   }).pipe(Effect.withConsole(cliConsole(c)))).pipe(
     Effect.as(0),
