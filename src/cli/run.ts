@@ -12,6 +12,7 @@ import { isUserError } from "../domain/errors.js"
 import { Command } from "@effect/cli"
 import { cli, HELP_COMMANDS, PROGRAM_DESCRIPTION } from "./main.js"
 import { helpRequest, helpWidth, renderCommandHelp, renderRootHelp } from "./help.js"
+import { checkCommandFlags } from "./commandFlags.js"
 import { checkFlagValues } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
 
@@ -37,7 +38,7 @@ export const runCli = (argv: ReadonlyArray<string>) =>
         ? renderRootHelp("llmservingsim", PROGRAM_DESCRIPTION, HELP_COMMANDS, helpWidth())
         : renderCommandHelp("llmservingsim", command, helpWidth()))
     }
-    const bad = checkFlagValues(args)
+    const bad = checkCommandFlags(args) ?? checkFlagValues(args)
     return bad !== undefined ? Effect.fail(bad) : cli([...argv.slice(0, 2), ...args])
   }).pipe(Effect.withConsole(cliConsole(c)))).pipe(
     Effect.as(0),

@@ -13,7 +13,7 @@ import { engineOptions, toEngineFlags } from "./options.js"
 export const serveOptions = {
   host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("Address to listen on (default 127.0.0.1)")),
   port: Options.integer("port").pipe(Options.withDefault(8000), Options.withDescription("Port to listen on, 0 = any free port (default 8000)")),
-  servedModelName: Options.text("served-model-name").pipe(Options.optional, Options.withDescription("Model name clients send (default: the model id)")),
+  servedModelName: Options.text("served-model-name").pipe(Options.optional, Options.withDescription("Model name clients send (default: the model id, or the --model path as vLLM)")),
   timeScale: Options.float("time-scale").pipe(Options.withDefault(1), Options.withDescription("Simulated seconds per wall second: 1 = real time, 10 = ten times faster than the simulated hardware (default 1)")),
   maxWaiting: Options.integer("max-waiting").pipe(Options.optional, Options.withDescription("Refuse new requests (503, or --queue-full-status) while this many are waiting (default: unbounded)")),
   queueFullStatus: Options.choice("queue-full-status", ["503", "429"]).pipe(Options.withDefault("503" as const), Options.withDescription("HTTP status when the queue is full (default 503)")),
@@ -48,7 +48,7 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
     const { makeTokenizer } = yield* Effect.promise(() => import("../server/Tokenizer.js"))
     const { serverLayer } = yield* Effect.promise(() => import("../server/Http.js"))
     const tokenizer = yield* makeTokenizer(cfg.model, Option.getOrUndefined(o.tokenizer))
-    const servedModelName = Option.getOrElse(o.servedModelName, () => cfg.model.id)
+    const servedModelName = Option.getOrElse(o.servedModelName, () => cfg.model.path ?? cfg.model.id)
     yield* Console.warn(
       `starting: ${servedModelName} (${cfg.model.id} on ${cfg.hardware.name}${cfg.numInstances > 1 ? ` x ${cfg.numInstances}` : ""}), ` +
         `max_model_len ${cfg.engine.maxModelLen}, time scale ${o.timeScale}, tokenizer ${tokenizer.name}`

@@ -72,7 +72,7 @@ export const setupPerfCommand = Command.make(
           }
           if (o.format !== "v1") {
             const variant = hw.bf16Tflops === null ? "fp16" : dtypeBytes === 1 ? "fp8" : "bf16"
-            const dir = path.join(o.outputDir, "perf", hw.name, ...m.id.split("/"), variant)
+            const dir = path.join(o.outputDir, "perf", hw.name, ...m.name.split("/"), variant)
             const csv = bundleCsvs(costs)
             yield* write(path.join(dir, "meta.yaml"), bundleMeta(m, hw, e, variant, source, params))
             yield* write(path.join(dir, "tp1", "dense.csv"), csv.dense)

@@ -10,6 +10,7 @@ import { simulateCluster } from "../engine/simulate.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { engineOptions, outputOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
+import { setInterruptNote } from "./interrupt.js"
 import { formatReport } from "./report.js"
 
 const clusterConfig = Options.text("cluster-config").pipe(
@@ -44,7 +45,14 @@ export const simulateCommand = Command.make(
         exactSteps: o.exactSteps,
         ...(tty ? { onProgress } : {})
       }).pipe(
-        Effect.provide(writer)
+        Effect.provide(writer),
+        Effect.onInterrupt(() => {
+          if (tty && lastShown > 0) process.stderr.write("\r\x1b[K")
+          return setInterruptNote(Option.match(o.outputDir, {
+            onNone: () => "stopped; nothing written (no --output-dir)",
+            onSome: (dir) => `stopped; what was simulated so far is written to ${dir}/ (summary.json says "interrupted": true)`
+          }))
+        })
       )
       if (tty && lastShown > 0) process.stderr.write("\r\x1b[K")
       if (result.engine.submitted === 0) {

@@ -1,4 +1,8 @@
-/** `llmservingsim sweep`: a grid of simulate configurations across worker threads. */
+/**
+ * `llmservingsim sweep`: a grid of simulate configurations across worker processes. `--output`
+ * fills as configurations finish; SIGINT/SIGTERM kill the workers and leave the finished rows there,
+ * with a row marked "interrupted" for each configuration that did not finish.
+ */
 import { routerOf, uncheckedRouter } from "../cluster/RouterSpec.js"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
@@ -7,7 +11,9 @@ import * as os from "node:os"
 import { FileError, InvalidOption } from "../domain/errors.js"
 import { type Axis, expandGrid, parseAxis, SWEEPABLE } from "../sweep/grid.js"
 import { runSweep } from "../sweep/pool.js"
-import { sweepCsv, sweepTable } from "../sweep/report.js"
+import { errorRow, type SweepRow } from "../sweep/job.js"
+import { sweepCsv, sweepCsvHeader, sweepCsvLine, sweepTable } from "../sweep/report.js"
+import { setInterruptNote, stopSignal } from "./interrupt.js"
 import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 
 const sweepOptions = {
@@ -40,20 +46,48 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
     })
     if (jobs instanceof InvalidOption) return yield* jobs
     const tty = process.stderr.isTTY === true
-    let done = 0
-    const progress = () => {
-      done++
-      if (tty) process.stderr.write(`\rsweep: ${done}/${jobs.length} configurations`)
+    const names = axes.map((a) => a.flag)
+    const file = Option.getOrUndefined(o.output)
+    const write = (f: (file: string) => void) =>
+      file === undefined ? Effect.void : Effect.try({ try: () => f(file), catch: (e) => new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` }) })
+    // the file holds the rows finished so far (in finishing order) while the sweep runs, and all of
+    // them in configuration order at the end; an interrupted sweep adds a row per unfinished one
+    yield* write((f) => fs.writeFileSync(f, sweepCsvHeader(names) + "\n"))
+    const finished: Array<SweepRow> = []
+    let appendError: FileError | undefined
+    const onDone = (row: SweepRow) => {
+      finished.push(row)
+      if (tty) process.stderr.write(`\rsweep: ${finished.length}/${jobs.length} configurations`)
+      if (file !== undefined && appendError === undefined) {
+        try {
+          fs.appendFileSync(file, sweepCsvLine(names, row) + "\n")
+        } catch (e) {
+          appendError = new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` })
+        }
+      }
     }
+    const onInterrupt = Effect.suspend(() => {
+      if (tty && finished.length > 0) process.stderr.write("\n")
+      const done = new Set(finished.map((r) => r.index))
+      const mark = `interrupted by ${stopSignal() ?? "a signal"} before this configuration finished`
+      const all = [...finished, ...jobs.filter((j) => !done.has(j.index)).map((j) => errorRow(j, mark))].sort((a, b) => a.index - b.index)
+      return write((f) => fs.writeFileSync(f, sweepCsv(names, all))).pipe(
+        Effect.match({
+          onFailure: (e) => `${finished.length} of ${jobs.length} configurations finished; ${e.message}`,
+          onSuccess: () => `${finished.length} of ${jobs.length} configurations finished` + (file === undefined
+            ? "; nothing written (no --output)"
+            : `; ${file} holds their rows, and the ${jobs.length - finished.length} unfinished rows say "interrupted"`)
+        }),
+        Effect.flatMap(setInterruptNote)
+      )
+    })
     const t0 = performance.now()
-    const rows = yield* runSweep(jobs, workers, progress)
+    const rows = yield* runSweep(jobs, workers, onDone).pipe(Effect.onInterrupt(() => onInterrupt))
     const wall = (performance.now() - t0) / 1000
     if (tty) process.stderr.write("\n")
-    const names = axes.map((a) => a.flag)
-    if (Option.isSome(o.output)) {
-      const file = o.output.value
-      yield* Effect.try({ try: () => fs.writeFileSync(file, sweepCsv(names, rows)), catch: (e) => new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` }) })
-    }
+    if (appendError !== undefined) return yield* appendError
+    yield* write((f) => fs.writeFileSync(f, sweepCsv(names, rows)))
+    yield* setInterruptNote(`the sweep had finished${file === undefined ? "" : ` (all its rows are in ${file})`}; stopped after it`)
     if (!o.quiet) yield* Console.log(sweepTable(names, rows))
     const failed = rows.filter((r) => r.error !== null).length
     yield* Console.log(`${jobs.length} configurations (${failed} failed) in ${wall.toFixed(2)} s wall with ${workers > 1 ? `${Math.min(workers, jobs.length)} worker processes` : "no workers (one by one)"}`)

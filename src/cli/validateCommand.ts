@@ -1,7 +1,8 @@
 /**
  * `llmservingsim validate --run DIR --workload FILE [--perf-model ...] [--output-dir DIR]
  * [--tolerance PCT]`: replay a measured vLLM run (LLMServingSim bench layout) with its engine
- * settings and compare TTFT/TPOT/E2E distributions and KV capacity.
+ * settings and compare TTFT/TPOT/E2E distributions and KV capacity. SIGINT/SIGTERM stop the replay
+ * within a second (exit 130/143, one line saying what was written).
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
@@ -17,6 +18,7 @@ import { readBenchRun, runSettings } from "../validate/bench.js"
 import { boundFor, compareRun, formatComparison, parseTolerance } from "../validate/compare.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { mkdirs } from "../domain/mkdirs.js"
+import { setInterruptNote } from "./interrupt.js"
 
 const opt = (name: string, d: string) => Options.text(name).pipe(Options.optional, Options.withDescription(d))
 
@@ -60,7 +62,12 @@ export const validateCommand = Command.make(
       const workload = yield* resolveWorkload({ trace: o.workload }, cfg.seed)
       const outDir = Option.getOrUndefined(o.outputDir)
       const writer = outDir === undefined ? TraceWriter.none : TraceWriter.files(outDir)
-      const result = yield* simulate(workload.arrivals, { workload: workload.spec }).pipe(Effect.provide(simulationLayer(cfg, writer)))
+      const result = yield* simulate(workload.arrivals, { workload: workload.spec }).pipe(
+        Effect.provide(simulationLayer(cfg, writer)),
+        Effect.onInterrupt(() => setInterruptNote(outDir === undefined
+          ? "validation stopped during the replay; nothing compared or written"
+          : `validation stopped during the replay; nothing compared (no validation.json); the replay so far is in ${outDir}/ (summary.json says "interrupted": true)`))
+      )
       const sim = result.summary
       // the same requests must have run: counts and token totals (rejections mean settings differ)
       if (sim.rejected > 0 || sim.completed !== run.requests || sim.total_input_tokens !== run.totalInput || sim.total_output_tokens !== run.totalOutput) {

@@ -76,7 +76,8 @@ export const loadModel = (name: string): Effect.Effect<LoadedModel, UnknownName 
   Effect.gen(function*() {
     let file: string
     let id: string
-    if (looksLikePath(name) && !listModels().some((m) => m.toLowerCase() === name.toLowerCase())) {
+    const fromPath = looksLikePath(name) && !listModels().some((m) => m.toLowerCase() === name.toLowerCase())
+    if (fromPath) {
       file = fs.existsSync(name) && fs.statSync(name).isDirectory() ? path.join(name, "config.json") : name
       id = name
     } else {
@@ -90,10 +91,12 @@ export const loadModel = (name: string): Effect.Effect<LoadedModel, UnknownName 
     }
     const raw = yield* readJson(file)
     const cfg = yield* decodeWith(HfConfig, file, raw)
-    const named = typeof raw === "object" && raw !== null && "_name_or_path" in raw && typeof raw._name_or_path === "string" && id === name && looksLikePath(name)
-      ? raw._name_or_path
-      : id
-    const shape = shapeOf(named, cfg)
+    // a config read from a path is reported under that path (it may be an edited copy), with the
+    // model it says it came from; profiles are still looked up under that model's name
+    const origin = fromPath && cfg._name_or_path !== undefined && cfg._name_or_path.trim() !== "" ? cfg._name_or_path : undefined
+    const shape = fromPath
+      ? shapeOf(origin === undefined ? name : `${origin} (from ${name})`, cfg, origin ?? name, name)
+      : shapeOf(id, cfg)
     // grouped-query attention shares each KV head among heads / kv_heads query heads
     if (!(Number.isInteger(shape.kvHeads) && shape.kvHeads >= 1 && shape.heads % shape.kvHeads === 0)) {
       return yield* new InputError({ path: file, field: "num_key_value_heads", expected: `a divisor of num_attention_heads ${shape.heads}`, got: String(shape.kvHeads) })

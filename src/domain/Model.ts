@@ -45,7 +45,19 @@ export interface MoeShape {
 
 /** Derived model shape; all sizes in elements (multiply by dtype bytes for bytes). */
 export interface ModelShape {
+  /**
+   * How outputs name the model: a bundled id, or for a config.json given by path the path
+   * (`<_name_or_path> (from PATH)` when the file names its origin), so an edited copy is never
+   * reported as the original.
+   */
   readonly id: string
+  /**
+   * The model's catalogue name, used to find its measured profiles: the bundled id, a config's
+   * `_name_or_path`, or else the path.
+   */
+  readonly name: string
+  /** The `--model` path when the config was read from one (vLLM serves it under that name), else null. */
+  readonly path: string | null
   readonly modelType: string
   readonly hidden: number
   readonly layers: number
@@ -78,8 +90,11 @@ const UNGATED = new Set(["opt", "gpt2", "gpt_neox", "gptj", "bloom", "falcon", "
 /** Model types that tie the LM head to the input embedding unless the config says otherwise. */
 const TIED_BY_DEFAULT = new Set(["opt", "gpt2", "bloom", "gptj"])
 
-/** Derive the shape from a decoded config. `id` names the model in outputs. */
-export const shapeOf = (id: string, c: HfConfig): ModelShape => {
+/**
+ * Derive the shape from a decoded config. `id` names the model in outputs, `name` in profile
+ * lookups (default: `id`); `path` is the `--model` path it was read from, if any.
+ */
+export const shapeOf = (id: string, c: HfConfig, name: string = id, path: string | null = null): ModelShape => {
   const experts = c.num_local_experts ?? c.num_experts
   const headDim = c.head_dim ?? Math.floor(c.hidden_size / c.num_attention_heads)
   const intermediate = c.intermediate_size ?? c.ffn_dim ?? 4 * c.hidden_size
@@ -99,6 +114,8 @@ export const shapeOf = (id: string, c: HfConfig): ModelShape => {
   }
   return {
     id,
+    name,
+    path,
     modelType: c.model_type,
     hidden: c.hidden_size,
     layers: c.num_hidden_layers,

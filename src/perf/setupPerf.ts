@@ -57,7 +57,7 @@ export const bundleMeta = (m: ModelShape, hw: Hardware, e: EngineConfig, variant
   `perf_model: ${JSON.stringify(perfModel)}`,
   `gpu: ${JSON.stringify(hw.fullName)}`,
   `hardware: ${hw.name}`,
-  `model: ${m.id}`,
+  `model: ${m.name}`,
   `variant: ${variant}`,
   "tp_degrees: [1]",
   "engine_effective:",
@@ -80,7 +80,7 @@ export const bundleMeta = (m: ModelShape, hw: Hardware, e: EngineConfig, variant
 /** v1 rows of one model (no header). */
 export const v1Rows = (c: OpCosts, m: ModelShape, hwName: string, maxTokens = 2048, maxKv = 2048): string => {
   const out: Array<string> = []
-  const pre = `${hwName},${m.id},`
+  const pre = `${hwName},${m.name},`
   const row = (layer: string, input: number, kv: number, ns: number) => out.push(`${pre}${layer},${input},${kv},${Math.round(ns)}`)
   const a = makeAttnArgs()
   const gated = m.gatedMlp

@@ -36,7 +36,7 @@ export const SERVER_VERSION = "0.1.0"
 
 
 export interface ServeOptions {
-  /** Name clients send as `model` (default: the model id). */
+  /** Name clients send as `model` (default: the model id, or the --model path). */
   readonly servedModelName: string
   readonly timeScale: number
   /** Waiting requests at which new ones are refused (Infinity = never). */
@@ -213,7 +213,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       }
       if (promptTokens === 0) return yield* reject(400, "The prompt is empty", "prompt")
     }
-    if (req.model !== undefined && req.model !== o.servedModelName && req.model !== st.config.model.id) {
+    if (req.model !== undefined && req.model !== o.servedModelName && req.model !== (st.config.model.path ?? st.config.model.id)) {
       return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
     }
     if (req.n !== undefined && req.n !== null && req.n !== 1) return yield* reject(400, "n > 1 is not supported by the simulator", "n")
@@ -410,7 +410,7 @@ export const OpenAiLive = HttpApiBuilder.group(ServeApi, "openai", (handlers) =>
         return HttpServerResponse.unsafeJson({
           object: "list",
           data: [{
-            id: st.options.servedModelName, object: "model", created, owned_by: "vllm", root: st.config.model.id, parent: null,
+            id: st.options.servedModelName, object: "model", created, owned_by: "vllm", root: st.config.model.path ?? st.config.model.id, parent: null,
             max_model_len: st.config.engine.maxModelLen, permission: []
           }]
         })

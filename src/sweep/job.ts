@@ -12,6 +12,7 @@ import { TraceWriter } from "../trace/TraceWriter.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import type { SweepJob } from "./grid.js"
 
+/** One configuration's result (or error), one CSV row. */
 export interface SweepRow {
   readonly index: number
   readonly point: Readonly<Record<string, string>>
@@ -34,11 +35,13 @@ export interface SweepRow {
   readonly wall_s: number
 }
 
+/** The result columns of a row, in CSV order. */
 export const RESULT_COLUMNS = [
   "completed", "rejected", "kv_cache_blocks", "request_throughput", "output_throughput", "mean_ttft_ms", "p99_ttft_ms",
   "mean_tpot_ms", "p99_tpot_ms", "mean_e2el_ms", "p99_e2el_ms", "num_preemptions", "prefix_cache_hit_rate", "wall_s"
 ] as const
 
+/** Run one configuration; a failure is a row with its error (never a failed effect). */
 export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
   Effect.gen(function*() {
     const t0 = performance.now()
@@ -57,11 +60,12 @@ export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
       wall_s: (performance.now() - t0) / 1000
     } satisfies SweepRow
   }).pipe(
-    Effect.catchAll((e) =>
-      Effect.succeed({
-        index: job.index, point: job.point, error: e.message, completed: 0, rejected: 0, kv_cache_blocks: 0, request_throughput: 0,
-        output_throughput: 0, mean_ttft_ms: 0, p99_ttft_ms: 0, mean_tpot_ms: 0, p99_tpot_ms: 0, mean_e2el_ms: 0, p99_e2el_ms: 0,
-        num_preemptions: 0, prefix_cache_hit_rate: 0, wall_s: 0
-      } satisfies SweepRow)
-    )
+    Effect.catchAll((e) => Effect.succeed(errorRow(job, e.message)))
   )
+
+/** The row of a configuration that gave no result (failed, or not finished): zeros and `error`. */
+export const errorRow = (job: Pick<SweepJob, "index" | "point">, error: string): SweepRow => ({
+  index: job.index, point: job.point, error, completed: 0, rejected: 0, kv_cache_blocks: 0, request_throughput: 0,
+  output_throughput: 0, mean_ttft_ms: 0, p99_ttft_ms: 0, mean_tpot_ms: 0, p99_tpot_ms: 0, mean_e2el_ms: 0, p99_e2el_ms: 0,
+  num_preemptions: 0, prefix_cache_hit_rate: 0, wall_s: 0
+})

@@ -3,18 +3,25 @@ import { RESULT_COLUMNS, type SweepRow } from "./job.js"
 
 const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(3))
 
-export const sweepCsv = (axes: ReadonlyArray<string>, rows: ReadonlyArray<SweepRow>): string => {
-  const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
-  const header = ["index", ...axes, ...RESULT_COLUMNS, "error"].join(",")
-  const lines = rows.map((r) => [String(r.index), ...axes.map((a) => quote(r.point[a] ?? "")), ...RESULT_COLUMNS.map((c) => num(r[c])), quote(r.error ?? "")].join(","))
-  return [header, ...lines].join("\n") + "\n"
-}
+const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+
+/** The CSV header line (no newline): index, the axes, the result columns, error. */
+export const sweepCsvHeader = (axes: ReadonlyArray<string>): string => ["index", ...axes, ...RESULT_COLUMNS, "error"].join(",")
+
+/** One configuration's CSV line (no newline). */
+export const sweepCsvLine = (axes: ReadonlyArray<string>, r: SweepRow): string =>
+  [String(r.index), ...axes.map((a) => quote(r.point[a] ?? "")), ...RESULT_COLUMNS.map((c) => num(r[c])), quote(r.error ?? "")].join(",")
+
+/** The whole CSV: the header and one line per row, in the order given. */
+export const sweepCsv = (axes: ReadonlyArray<string>, rows: ReadonlyArray<SweepRow>): string =>
+  [sweepCsvHeader(axes), ...rows.map((r) => sweepCsvLine(axes, r))].join("\n") + "\n"
 
 const TABLE: ReadonlyArray<[string, keyof SweepRow]> = [
   ["done", "completed"], ["req/s", "request_throughput"], ["tok/s", "output_throughput"], ["TTFT ms", "mean_ttft_ms"],
   ["p99 TTFT", "p99_ttft_ms"], ["TPOT ms", "mean_tpot_ms"], ["E2E ms", "mean_e2el_ms"], ["preempt", "num_preemptions"], ["hit %", "prefix_cache_hit_rate"]
 ]
 
+/** The console table: the axes, then the headline metrics (or the error) of each row. */
 export const sweepTable = (axes: ReadonlyArray<string>, rows: ReadonlyArray<SweepRow>): string => {
   const head = [...axes, ...TABLE.map(([h]) => h)]
   const body = rows.map((r) => [

@@ -11,4 +11,7 @@ import { runJob } from "./job.js"
 
 const RunnerLive = WorkerRunner.layer((job: SweepJob) => runJob(job)).pipe(Layer.provide(NodeWorkerRunner.layer))
 
+// the sweep that started this worker went away without closing it (killed): nothing to report to
+process.on("disconnect", () => process.exit(0))
+
 NodeRuntime.runMain(WorkerRunner.launch(RunnerLive))

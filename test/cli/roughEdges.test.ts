@@ -85,4 +85,66 @@ describe("rough edges", () => {
         expect(c[h.indexOf("output_tokens")]).toBe("200")
       }
     }))
+
+  it.effect("an edited config.json is reported under its path, not as the original model", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      const file = path.join(dir, "config.json")
+      const cfg = JSON.parse(fs.readFileSync("resources/models/meta-llama/Llama-3.1-8B-Instruct/config.json", "utf8"))
+      expect(cfg._name_or_path).toBe("meta-llama/Llama-3.1-8B-Instruct")
+      fs.writeFileSync(file, JSON.stringify({ ...cfg, num_hidden_layers: 16 }))
+      const out = path.join(dir, "out")
+      const r = yield* runCapture("simulate", "--model", file, "--num-requests", "5", "--output-dir", out)
+      expect(r.code).toBe(0)
+      const named = `meta-llama/Llama-3.1-8B-Instruct (from ${file})`
+      expect(r.stdout).toContain(named)
+      const s = json(fs.readFileSync(path.join(out, "summary.json"), "utf8"))
+      expect((s.config as { model: string }).model).toBe(named)
+      // the folder, and a config without _name_or_path: the path alone
+      const { _name_or_path: _, ...bare } = cfg
+      fs.writeFileSync(file, JSON.stringify(bare))
+      const j = json((yield* runCapture("simulate", "--model", dir, "--num-requests", "5", "--json")).stdout)
+      expect((j.config as { model: string }).model).toBe(dir)
+      // a bundled id is unchanged
+      const b = json((yield* runCapture("simulate", "--num-requests", "5", "--json")).stdout)
+      expect((b.config as { model: string }).model).toBe("meta-llama/Llama-3.1-8B-Instruct")
+    }))
+
+  it.effect("a flag of another command, or a near miss: one line naming the flag, the command and what to use", () =>
+    Effect.gen(function*() {
+      const cases: Array<[ReadonlyArray<string>, string]> = [
+        [["serve", "--cluster-config", "c.yaml"], "error: --cluster-config: `serve` takes no cluster file (it runs one colocated pool); use `simulate --cluster-config FILE` to simulate a cluster"],
+        [["server", "--cluster-config=c.yaml"], "error: --cluster-config: `server` takes no cluster file"],
+        [["validate", "--run", "r", "--workload", "w", "--cluster-config", "c.yaml"], "error: --cluster-config: `validate` takes no cluster file"],
+        [["serve", "--output-dir", "d"], "error: --output-dir: `serve` writes no result files (its metrics are at GET /metrics); use `simulate --output-dir DIR`"],
+        [["sweep", "--output-dir", "d", "--grid", "seed=1,2"], "error: --output-dir: `sweep` does not take it; it writes one CSV row per configuration to --output FILE"],
+        [["validate", "--exact-steps"], "error: --exact-steps: `validate` does not take it (fast-forwarded decode steps give the same results); only `simulate` runs every step one by one"],
+        [["sweep", "--exact-steps", "--grid", "seed=1,2"], "error: --exact-steps: `sweep` does not take it"],
+        [["simulate", "--grid", "seed=1,2"], "error: --grid: `simulate` does not take it; use `sweep --grid flag=v1,v2 ...`"],
+        [["simulate", "--output", "x.csv"], "error: --output: `simulate` does not take it; it writes its results to a folder: --output-dir DIR"],
+        [["serve", "--trace", "t.csv"], "error: --trace: `serve` answers HTTP requests and takes no workload; send one with `test-api --trace ...`"],
+        [["test-api", "--port", "8000"], "error: --port: `test-api` does not take it; give the server's address as --base-url http://HOST:PORT"],
+        [["simulate", "--echo"], "error: --echo: `simulate` does not take it (it is a flag of `serve`); see `llmservingsim simulate --help`"],
+        [["calibrate", "--num-requests", "3"], "error: --num-requests: `calibrate` does not take it (it is a flag of `simulate`, `sweep`, `test-api`)"],
+        [["simulate", "--num-request", "5"], "error: --num-request: unknown argument to `simulate`; did you mean --num-requests?"],
+        [["simulate", "--tensor-parallel", "2"], "error: --tensor-parallel: unknown argument to `simulate`; did you mean --tensor-parallel-size?"],
+        [["serve", "--prot", "8001"], "error: --prot: unknown argument to `serve`; did you mean --port?"],
+        [["simulate", "--bogus"], "error: Received unknown argument: '--bogus'"]
+      ]
+      for (const [args, message] of cases) {
+        const r = yield* runCapture(...args)
+        expect(r.code, args.join(" ")).toBe(1)
+        expect(r.stderr, args.join(" ")).toContain(message)
+        expect(r.stderr.trim().split("\n").length, args.join(" ")).toBe(1)
+      }
+      const other = yield* runCapture("simulate", "--num-requests", "3", "--served-model-name", "x")
+      expect(other.stderr).toContain("`simulate` does not take it (it is a flag of `serve`, `test-api`)")
+      // a value flag's value is its value, whatever it looks like (here --grid's, refused by the grid)
+      const value = yield* runCapture("sweep", "--grid", "--exact-steps=1,2")
+      expect(value.stderr).toContain("error: --grid: 'exact-steps' is not a sweepable flag")
+      // the command's own flags and the built-ins pass
+      expect((yield* runCapture("simulate", "--help")).code).toBe(0)
+      const v = yield* runCapture("sweep", "--grid", "seed=1,2", "--num-requests", "3", "--workers", "1", "--quiet")
+      expect(v.code).toBe(0)
+    }))
 })

@@ -57,6 +57,12 @@ describe("ConfigService catalogue", () => {
     Effect.gen(function*() {
       const m = yield* loadModel("resources/models/Qwen/Qwen3-8B/config.json")
       expect(m.shape.layers).toBe(36)
+      // reported under its path (it may be an edited copy); profiles are found under the model it names
+      expect(m.shape.id).toBe("Qwen/Qwen3-8B (from resources/models/Qwen/Qwen3-8B/config.json)")
+      expect(m.shape.name).toBe("Qwen/Qwen3-8B")
+      expect(m.shape.path).toBe("resources/models/Qwen/Qwen3-8B/config.json")
+      const bundled = yield* loadModel("qwen3-8b")
+      expect([bundled.shape.id, bundled.shape.name, bundled.shape.path]).toEqual(["Qwen/Qwen3-8B", "Qwen/Qwen3-8B", null])
       const bad = yield* Effect.flip(loadModel("test/fixtures/traces/v2.jsonl"))
       expect(bad._tag).toBe("InputError")
       const missing = yield* Effect.flip(loadModel("./nope/config.json"))

@@ -32,7 +32,7 @@ const readFile = (file: string, t: ProfileTarget): Effect.Effect<LayerProfile, F
   Effect.gen(function*() {
     if (path.basename(file) === "dense.csv") return yield* readBundle(path.dirname(file), t.tp)
     const head = yield* readCsv(file)
-    if (isV1Header(head.header)) return yield* readV1(file, { hardware: t.hardware.name, hardwareAliases: [...t.hardware.aliases, t.hardware.fullName], model: t.model.id, tp: t.tp })
+    if (isV1Header(head.header)) return yield* readV1(file, { hardware: t.hardware.name, hardwareAliases: [...t.hardware.aliases, t.hardware.fullName], model: t.model.name, tp: t.tp })
     if (isVidurMlpHeader(head.header)) return yield* readVidur(file, t.tp)
     return yield* new InputError({ path: file, line: 1, expected: "a profile CSV: LLMServingSim v1 (hardware,model,layer_name,input,kv_cache,latency(ns)), v0 (layer_name,input,kv_cache,tp_size,latency(ns)), 2.0 dense.csv, or Vidur mlp.csv", got: head.header.slice(0, 6).join(",") })
   })
@@ -64,7 +64,7 @@ const matchesHardware = (p: string, hw: Hardware) => {
   return p.split(path.sep).some((seg) => names.has(norm(seg)) || names.has(norm(seg.replace(/\.csv$/, ""))))
 }
 const matchesModel = (p: string, m: ModelShape) => {
-  const base = norm(m.id.split("/").pop()!)
+  const base = norm(m.name.split("/").pop()!)
   const bare = base.replace(/instruct$/, "")
   const segs = p.split(path.sep).map(norm)
   return segs.some((s) => s === base || s === bare)
