@@ -18,6 +18,11 @@ export class Samples {
     this.data[this.length++] = x
   }
 
+  /** The samples as pushed (a view, no copy). */
+  values(): Float64Array {
+    return this.data.subarray(0, this.length)
+  }
+
   /** The samples sorted ascending, in place (a view, no copy: pushing afterwards re-sorts). */
   sorted(): Float64Array {
     return this.data.subarray(0, this.length).sort()
@@ -49,9 +54,14 @@ export const percentileSorted = (xs: Float64Array, q: number): number => {
   return a + (xs[hi]! - a) * (rank - lo)
 }
 
-export const distributionOf = (s: Samples): Distribution => {
-  if (s.length === 0) return { mean: 0, median: 0, std: 0, p90: 0, p95: 0, p99: 0 }
-  const xs = s.sorted()
+export const distributionOf = (s: Samples): Distribution => distributionOfSorted(s.sorted())
+
+/** The same of plain values (copied, then sorted). */
+export const distributionOfValues = (values: ArrayLike<number>): Distribution => distributionOfSorted(Float64Array.from(values).sort())
+
+/** The same of an ascending array. */
+export const distributionOfSorted = (xs: Float64Array): Distribution => {
+  if (xs.length === 0) return { mean: 0, median: 0, std: 0, p90: 0, p95: 0, p99: 0 }
   let sum = 0
   for (let i = 0; i < xs.length; i++) sum += xs[i]!
   const mean = sum / xs.length

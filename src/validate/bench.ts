@@ -12,18 +12,16 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { FileError, InputError } from "../domain/errors.js"
 import { distributionOf, type Distribution, Samples } from "../metrics/stats.js"
+import type { MeasuredRun } from "./measured.js"
 
-export interface BenchRun {
+export interface BenchRun extends MeasuredRun {
+  readonly format: "llmservingsim-bench"
   readonly dir: string
   readonly metaPath: string
   readonly meta: Record<string, unknown>
-  readonly requests: number
   readonly ttft: Distribution
   readonly tpot: Distribution
   readonly e2e: Distribution
-  readonly durationS: number
-  readonly totalInput: number
-  readonly totalOutput: number
 }
 
 const readJsonFile = (file: string) =>
@@ -89,10 +87,13 @@ export const readBenchRun = (dir: string): Effect.Effect<BenchRun, FileError | I
     }
     if (n === 0) return yield* new InputError({ path: reqPath, line: 1, expected: "at least one request" })
     return {
+      format: "llmservingsim-bench",
+      source: dir,
       dir,
       metaPath,
       meta: meta as Record<string, unknown>,
       requests: n,
+      samples: { ttft: ttft.values().slice(), tpot: tpot.values().slice(), e2el: e2e.values().slice() },
       ttft: distributionOf(ttft),
       tpot: distributionOf(tpot),
       e2e: distributionOf(e2e),
