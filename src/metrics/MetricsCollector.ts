@@ -3,7 +3,10 @@
  * Summary. Definitions (ARCHITECTURE.md, vLLM bench): TTFT = first token - arrival;
  * TPOT = (last token - first token) / (output tokens - 1), only for requests with > 1 output token;
  * ITL = every gap between consecutive tokens of a request; E2E = last token - arrival.
- * Memory: three doubles per finished request plus a fixed-size ITL histogram.
+ * With a closed-loop client (--max-concurrency) the arrival is the send time, and two more per
+ * finished request, as vLLM bench's --max-concurrency runs report them (vllm/benchmarks/serve.py):
+ * client queue time = send - scheduled arrival, and E2E including it.
+ * Memory: three doubles per finished request (five with a client) plus a fixed-size ITL histogram.
  */
 import type { PrefixCacheStats } from "../memory/KvCache.js"
 import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
@@ -18,6 +21,9 @@ export class MetricsCollector {
   readonly ttft = new Samples()
   readonly tpot = new Samples()
   readonly e2el = new Samples()
+  /** Closed loop only: per finished request, client queue time and E2E including it, ms. */
+  readonly clientQueue = new Samples()
+  readonly e2elIncludingQueue = new Samples()
   readonly itl = new LogHistogram()
   completed = 0
   rejected = 0
@@ -53,6 +59,10 @@ export class MetricsCollector {
       this.ttft.push((r.firstTokenNs - r.arrivalNs) * MS)
       this.e2el.push((r.finishNs - r.arrivalNs) * MS)
       if (r.numOutput > 1) this.tpot.push(((r.lastTokenNs - r.firstTokenNs) * MS) / (r.numOutput - 1))
+      if (r.clientQueueNs >= 0) {
+        this.clientQueue.push(r.clientQueueNs * MS)
+        this.e2elIncludingQueue.push((r.finishNs - r.arrivalNs + r.clientQueueNs) * MS)
+      }
     },
     onReject: (r, reason) => {
       this.inFlight--
@@ -69,7 +79,19 @@ export class MetricsCollector {
     return this.completed === 0 ? 0 : (this.lastFinishNs - this.firstArrivalNs) / 1e9
   }
 
-  summary(extra: { kvCacheBlocks: number; prefixCache: PrefixCacheStats; seed: number; config: Record<string, unknown> }): Summary {
+  /**
+   * The run's Summary (vLLM bench key names; times in ms). `client`: the run had a closed-loop
+   * client, so `max_concurrency` and the `client_queue_time` stats are written, and the
+   * `e2el_including_client_queue` stats too unless every request arrived at t = 0 (vLLM bench writes
+   * them only when --max-concurrency is given, the latter only for a finite --request-rate).
+   */
+  summary(extra: {
+    kvCacheBlocks: number
+    prefixCache: PrefixCacheStats
+    seed: number
+    config: Record<string, unknown>
+    client?: { readonly maxConcurrency: number; readonly allAtOnce: boolean } | undefined
+  }): Summary {
     const d = this.durationS
     const per = (x: number) => (d > 0 ? x / d : 0)
     const ttft = distributionOf(this.ttft)
@@ -97,6 +119,11 @@ export class MetricsCollector {
       ...keys("tpot", tpot),
       ...keys("itl", itl),
       ...keys("e2el", e2el),
+      ...(extra.client === undefined ? {} : {
+        max_concurrency: extra.client.maxConcurrency,
+        ...keys("client_queue_time", distributionOf(this.clientQueue)),
+        ...(extra.client.allAtOnce ? {} : keys("e2el_including_client_queue", distributionOf(this.e2elIncludingQueue)))
+      }),
       num_preemptions: this.preemptions,
       kv_cache_blocks: extra.kvCacheBlocks,
       prefix_cache_queries: extra.prefixCache.queries,

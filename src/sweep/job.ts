@@ -43,7 +43,7 @@ export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
     const t0 = performance.now()
     const cfg = yield* resolveConfig(job.engine)
     const workload = yield* resolveWorkload(job.workload, cfg.seed)
-    const { summary: s } = yield* simulate(workload.arrivals, { router: job.router }).pipe(Effect.provide(simulationLayer(cfg, TraceWriter.none)))
+    const { summary: s } = yield* simulate(workload.arrivals, { router: job.router, client: workload.client }).pipe(Effect.provide(simulationLayer(cfg, TraceWriter.none)))
     return {
       index: job.index, point: job.point, error: null,
       completed: s.completed, rejected: s.rejected, kv_cache_blocks: s.kv_cache_blocks,

@@ -14,13 +14,15 @@ const ms6 = (x: number): string => x.toFixed(6)
 
 export const REQUESTS_HEADER =
   "id,instance,pool,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,preemptions,cached_tokens," +
-  "prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,reason\n"
+  "prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,client_queue_ms,reason\n"
 
 const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
 /**
  * One row of requests.csv for a finished, aborted or rejected request (`output_tokens`: generated,
- * or for a rejected request the output it asked for).
+ * or for a rejected request the output it asked for). With a closed-loop client (--max-concurrency)
+ * `arrival_ms` is when the client sent it and `client_queue_ms` how long it waited for a slot before
+ * (send - scheduled arrival); without one `client_queue_ms` is empty.
  */
 export const requestRow = (r: SimRequest, reason = ""): string => {
   const status = r.status === RequestStatus.Rejected ? "rejected" : r.numOutput >= r.outputTokens ? "finished" : "aborted"
@@ -30,7 +32,7 @@ export const requestRow = (r: SimRequest, reason = ""): string => {
   const e2e = done ? nsToMs(r.finishNs - r.arrivalNs) : ""
   return `${r.id},${r.instance},${r.pool},${status},${nsToMs(r.arrivalNs)},${nsToMs(r.arrivalNs)},${nsToMs(r.firstScheduledNs)},` +
     `${nsToMs(r.firstTokenNs)},${nsToMs(r.finishNs)},${r.promptTokens},${status === "rejected" ? r.outputTokens : r.numOutput},${ttft},${tpot},${e2e},${r.preemptions},${r.cachedPromptTokens},` +
-    `${r.prefillInstance < 0 ? "" : r.prefillInstance},${nsToMs(r.prefillDoneNs)},${nsToMs(r.kvTransferStartNs)},${nsToMs(r.kvTransferEndNs)},${csvQuote(reason)}\n`
+    `${r.prefillInstance < 0 ? "" : r.prefillInstance},${nsToMs(r.prefillDoneNs)},${nsToMs(r.kvTransferStartNs)},${nsToMs(r.kvTransferEndNs)},${nsToMs(r.clientQueueNs)},${csvQuote(reason)}\n`
 }
 
 export const STEPS_HEADER =
