@@ -5,6 +5,7 @@ import { defaultEngineConfig, type EngineConfig } from "../src/domain/EngineConf
 import { type Hardware } from "../src/domain/Hardware.js"
 import { shapeOf } from "../src/domain/Model.js"
 import { defaultRooflineParams } from "../src/domain/PerfParams.js"
+import type { ClientSpec } from "../src/engine/ClosedLoopClient.js"
 import type { Arrival } from "../src/engine/Engine.js"
 import type { EngineObserver } from "../src/engine/EngineObserver.js"
 import { simulate } from "../src/engine/simulate.js"
@@ -44,6 +45,8 @@ export interface ScenarioOptions {
   readonly numInstances?: number
   readonly observer?: EngineObserver
   readonly exactSteps?: boolean
+  /** A closed-loop client (--max-concurrency) sending the arrivals. */
+  readonly client?: ClientSpec
   /**
    * Pipeline parallelism: `stages` stages, stage s taking `stageNs(b, s)` (default: the step time
    * for every stage) and each send `sendNs`; the engine then runs `stages` virtual engines per instance.
@@ -83,7 +86,11 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
       TraceWriter.inMemory(store),
       o.frontEnd === undefined ? Layer.empty : FrontEndService.layer(o.frontEnd)
     )
-    const result = yield* simulate(Stream.fromIterable(arrivals), { exactSteps: o.exactSteps ?? false, ...(o.observer === undefined ? {} : { observer: o.observer }) }).pipe(Effect.provide(layer))
+    const result = yield* simulate(Stream.fromIterable(arrivals), {
+      exactSteps: o.exactSteps ?? false,
+      ...(o.observer === undefined ? {} : { observer: o.observer }),
+      ...(o.client === undefined ? {} : { client: o.client })
+    }).pipe(Effect.provide(layer))
     return { store, result, summary: result.summary }
   })
 

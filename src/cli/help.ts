@@ -80,7 +80,11 @@ const GROUPS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ]],
   ["Front end (API server; simulate and sweep)", ["frontend-ingress-us", "frontend-tokenize-us-per-token", "frontend-egress-us"]],
   ["Perf and network model", ["perf-model", "network", "compute-efficiency", "attention-efficiency", "memory-efficiency", "kernel-overhead-us", "step-overhead-us"]],
-  ["Workload", ["trace", "trace-format", "num-requests", "rate-scale", "request-rate", "burstiness", "input-len", "output-len", "length-dist", "range-ratio", "length-sigma"]]
+  ["Workload", [
+    "trace", "trace-format", "num-requests", "rate-scale", "request-rate", "burstiness", "input-len", "output-len", "length-dist", "range-ratio", "length-sigma",
+    "random-input-len", "random-output-len", "random-range-ratio", "random-prefix-len"
+  ]],
+  ["Client", ["max-concurrency", "client-think-time-ms"]]
 ]
 
 const bareName = (f: FlagHelp) => f.names.replace(/^(-\w, )?--(\[no-\])?/, "")
@@ -118,8 +122,8 @@ const descriptionOf = (command: Command.Command<any, any, any, any>): string => 
 
 const nameOf = (command: Command.Command<any, any, any, any>): string => [...Command.getNames(command)][0] ?? ""
 
-/** The terminal's width (at most 140), or 110 columns when stdout is not a terminal. */
-export const helpWidth = (): number => Math.min(140, process.stdout.isTTY === true ? process.stdout.columns ?? 110 : 110)
+/** The terminal's width (at most 140), or 120 columns when stdout is not a terminal. */
+export const helpWidth = (): number => Math.min(140, process.stdout.isTTY === true ? process.stdout.columns ?? 120 : 120)
 
 /** `llmservingsim CMD --help`: usage, description, the flags in groups. */
 export const renderCommandHelp = (program: string, command: Command.Command<any, any, any, any>, width: number): string => {

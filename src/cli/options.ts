@@ -173,7 +173,13 @@ export const workloadOptions = {
   outputLen: optInt("output-len", "Generated output length in tokens (default 256)"),
   lengthDist: Options.choice("length-dist", ["fixed", "uniform", "lognormal"]).pipe(Options.optional, Options.withDescription("Distribution of generated lengths around --input-len/--output-len (default fixed)")),
   rangeRatio: optFloat("range-ratio", "Uniform lengths in [len x (1-r), len x (1+r)] (default 0.5)"),
-  lengthSigma: optFloat("length-sigma", "Lognormal sigma of ln(length), median = len (default 0.5)")
+  lengthSigma: optFloat("length-sigma", "Lognormal sigma of ln(length), median = len (default 0.5)"),
+  randomInputLen: optInt("random-input-len", "vLLM bench's name for --input-len; give one of them (default 1024)"),
+  randomOutputLen: optInt("random-output-len", "vLLM bench's name for --output-len; give one of them (default 256)"),
+  randomRangeRatio: optFloat("random-range-ratio", "vLLM bench: lengths uniform in [floor(len(1-r)), ceil(len(1+r))], = --length-dist uniform --range-ratio r (default: unset)"),
+  randomPrefixLen: optInt("random-prefix-len", "vLLM bench: N tokens shared by every prompt (prefix-cache hits) before its --input-len tokens (default 0)"),
+  maxConcurrency: optInt("max-concurrency", "Closed loop as vLLM bench: at most N requests in flight, a due request waits for a free slot (default unlimited)"),
+  clientThinkTimeMs: optFloat("client-think-time-ms", "With --max-concurrency: exponential pause (this mean, ms) before a slot is reused (default 0)")
 }
 
 type WorkloadOptionValues = { readonly [K in keyof typeof workloadOptions]: ValueOf<typeof workloadOptions[K]> }
@@ -190,7 +196,13 @@ export const toWorkloadFlags = (o: WorkloadOptionValues): WorkloadFlags => ({
   outputLen: get(o.outputLen),
   lengthDist: get(o.lengthDist),
   rangeRatio: get(o.rangeRatio),
-  lengthSigma: get(o.lengthSigma)
+  lengthSigma: get(o.lengthSigma),
+  randomInputLen: get(o.randomInputLen),
+  randomOutputLen: get(o.randomOutputLen),
+  randomRangeRatio: get(o.randomRangeRatio),
+  randomPrefixLen: get(o.randomPrefixLen),
+  maxConcurrency: get(o.maxConcurrency),
+  clientThinkTimeMs: get(o.clientThinkTimeMs)
 })
 
 export const outputOptions = {

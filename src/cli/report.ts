@@ -44,6 +44,7 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
   if (single) out.push(line("KV cache:", `${cap.numBlocks} blocks x ${cap.blockSize} tokens` + (cap.overridden ? " (override)" : ` (${(cap.numBlocks * cap.blockBytes / 1e9).toFixed(2)} GB)`)))
   out.push(line("Successful requests:", String(s.completed)))
   out.push(line("Rejected requests:", String(s.rejected)))
+  if (s.max_concurrency !== undefined) out.push(line("Maximum request concurrency:", String(s.max_concurrency)))
   out.push(line("Benchmark duration (s):", f2(s.duration)))
   out.push(line("Total input tokens:", String(s.total_input_tokens)))
   out.push(line("Total generated tokens:", String(s.total_output_tokens)))
@@ -53,7 +54,7 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
   out.push(line("Preemptions:", String(s.num_preemptions)))
   if (cfg.engine.enablePrefixCaching) out.push(line("Prefix cache hit rate (%):", f2(100 * s.prefix_cache_hit_rate)))
   out.push(line("Engine steps:", String(s.num_steps)))
-  const block = (title: string, key: "ttft" | "tpot" | "itl" | "e2el", name: string) => {
+  const block = (title: string, key: "ttft" | "tpot" | "itl" | "e2el" | "client_queue_time" | "e2el_including_client_queue", name: string) => {
     const g = (p: string) => (s as unknown as Record<string, number>)[`${p}_${key}_ms`]!
     out.push(center(title, 51, "-"))
     out.push(line(`Mean ${name} (ms):`, f2(g("mean"))))
@@ -65,6 +66,9 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
   block("Time per Output Token (excl. 1st token)", "tpot", "TPOT")
   block("Inter-token Latency", "itl", "ITL")
   block("End-to-end Latency", "e2el", "E2EL")
+  // vLLM bench's sections of a --max-concurrency run
+  if (s.mean_client_queue_time_ms !== undefined) block("Client-side Queueing", "client_queue_time", "Client Queue Time")
+  if (s.mean_e2el_including_client_queue_ms !== undefined) block("Queue-inclusive End-to-end Latency", "e2el_including_client_queue", "E2EL incl. Client Queue")
   if (!single || cfg.numInstances > 1) out.push(...poolTable(cluster, res))
   out.push("=".repeat(51))
   if (s.rejections.length > 0) out.push(`first rejection: request ${s.rejections[0]!.id}: ${s.rejections[0]!.reason}`)

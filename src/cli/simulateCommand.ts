@@ -42,6 +42,7 @@ export const simulateCommand = Command.make(
       }
       const result = yield* simulateCluster(workload.arrivals, cluster, {
         workload: workload.spec,
+        client: workload.client,
         exactSteps: o.exactSteps,
         ...(tty ? { onProgress } : {})
       }).pipe(

@@ -9,7 +9,7 @@ import { Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { FileError, InvalidOption } from "../domain/errors.js"
-import { type Axis, expandGrid, parseAxis, SWEEPABLE } from "../sweep/grid.js"
+import { type Axis, expandGrid, parseAxis } from "../sweep/grid.js"
 import { runSweep } from "../sweep/pool.js"
 import { errorRow, type SweepRow } from "../sweep/job.js"
 import { sweepCsv, sweepCsvHeader, sweepCsvLine, sweepTable } from "../sweep/report.js"
@@ -17,7 +17,7 @@ import { setInterruptNote, stopSignal } from "./interrupt.js"
 import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 
 const sweepOptions = {
-  grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... (repeat for more axes; flags: ${SWEEPABLE.join(", ")})`)),
+  grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... over any engine or workload flag of simulate, or router; repeat for more axes (required)`)),
   workers: Options.integer("workers").pipe(Options.optional, Options.withDescription("Worker processes (default: the number of CPUs; 1 = one by one in this process)")),
   output: Options.text("output").pipe(Options.optional, Options.withDescription("Write one CSV row per configuration to this file (default: print the table only)")),
   compareSerial: Options.boolean("compare-serial").pipe(Options.withDescription("Also run the grid one by one in this thread and report both wall times")),

@@ -24,7 +24,6 @@ const testApiOptions = {
   baseUrl: Options.text("base-url").pipe(Options.withDefault("http://127.0.0.1:8000"), Options.withDescription("Server to test, without /v1 (default http://127.0.0.1:8000)")),
   servedModelName: Options.text("served-model-name").pipe(Options.optional, Options.withDescription("Model name to send (default: the first of GET /v1/models)")),
   endpoint: Options.choice("endpoint", ["completions", "chat"]).pipe(Options.withDefault("completions" as const), Options.withDescription("/v1/completions (prompt as token ids, exact lengths) or /v1/chat/completions (default completions)")),
-  maxConcurrency: Options.integer("max-concurrency").pipe(Options.optional, Options.withDescription("At most this many requests in flight (default unlimited)")),
   timeScale: Options.float("time-scale").pipe(Options.withDefault(1), Options.withDescription("The server's --time-scale: arrivals are sent this much faster and measured times multiplied by it (default 1, for a real server)")),
   apiKey: Options.text("api-key").pipe(Options.optional, Options.withDescription("Bearer token to send (default: none)")),
   compareOffline: Options.boolean("compare-offline").pipe(Options.withDescription("Also run the offline simulation of the workload (with the engine flags) and print both")),
@@ -85,8 +84,6 @@ const firstModel = (baseUrl: string, apiKey: string | undefined) =>
 export const testApiCommand = Command.make("test-api", { ...engineOptions, ...workloadOptions, ...testApiOptions }, (o) =>
   Effect.gen(function*() {
     if (!(o.timeScale > 0)) return yield* new InvalidOption({ option: "--time-scale", reason: `expected a number > 0 (got ${o.timeScale})` })
-    const maxConcurrency = Option.getOrElse(o.maxConcurrency, () => Infinity)
-    if (!(maxConcurrency > 0)) return yield* new InvalidOption({ option: "--max-concurrency", reason: `expected a positive integer (got ${maxConcurrency})` })
     const engineFlags = toEngineFlags(o)
     const cfg = yield* resolveConfig(engineFlags)
     // the offline side models an API server only when asked to: the server under test has a real one
@@ -97,21 +94,24 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
       return yield* new InvalidOption({ option: given[0], reason: "the frontend-* flags shape the offline simulation only; add --compare-offline or drop them" })
     }
     const flags = toWorkloadFlags(o)
+    // --max-concurrency and --client-think-time-ms are the workload's client, as in simulate
     const workload = yield* resolveWorkload(flags, cfg.seed)
+    const maxConcurrency = workload.client?.maxConcurrency ?? Infinity
+    const thinkTimeMs = (workload.client?.thinkTimeMeanNs ?? 0) / 1e6
     const arrivals = Chunk.toReadonlyArray(yield* Stream.runCollect(workload.arrivals))
     const apiKey = Option.getOrUndefined(o.apiKey)
     const model = Option.isSome(o.servedModelName) ? o.servedModelName.value : yield* firstModel(o.baseUrl, apiKey)
     yield* Console.warn(`test-api: ${arrivals.length} requests (${workload.description}) -> ${o.baseUrl} /v1/${o.endpoint === "chat" ? "chat/completions" : "completions"} as ${model}${o.timeScale === 1 ? "" : `, time scale ${o.timeScale}`}`)
     const result: LoadResult = yield* Effect.promise(() =>
-      runLoad({ baseUrl: o.baseUrl, model, endpoint: o.endpoint, maxConcurrency, timeScale: o.timeScale, apiKey }, arrivals)
+      runLoad({ baseUrl: o.baseUrl, model, endpoint: o.endpoint, maxConcurrency, thinkTimeMs, seed: cfg.seed, allAtOnce: workload.client?.allAtOnce === true, timeScale: o.timeScale, apiKey }, arrivals)
     )
     const summary = loadSummary(result, {
       base_url: o.baseUrl, model, endpoint: o.endpoint, time_scale: o.timeScale,
-      max_concurrency: Number.isFinite(maxConcurrency) ? maxConcurrency : null, workload: workload.spec
+      max_concurrency: Number.isFinite(maxConcurrency) ? maxConcurrency : null, client_think_time_ms: thinkTimeMs, workload: workload.spec
     })
     let offline: Record<string, unknown> | undefined
     if (o.compareOffline) {
-      const sim = yield* simulate(Stream.fromIterable(arrivals), { router: yield* routerOf(o.router), workload: workload.spec }).pipe(
+      const sim = yield* simulate(Stream.fromIterable(arrivals), { router: yield* routerOf(o.router), workload: workload.spec, client: workload.client }).pipe(
         Effect.provide(modelFrontEnd ? Layer.merge(simulationLayer(cfg, TraceWriter.none), FrontEndService.layer(cfg.frontEnd)) : simulationLayer(cfg, TraceWriter.none))
       )
       offline = sim.summary as unknown as Record<string, unknown>

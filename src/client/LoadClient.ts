@@ -7,9 +7,12 @@
  * non-200 status, an `error` chunk or no token at all.
  *
  * Arrivals are sent at `arrival / timeScale` wall seconds after the start, limited to
- * `maxConcurrency` requests in flight (vLLM's semaphore). With `timeScale` > 1 (a simulated server
- * running faster than real time) every measured duration is multiplied by `timeScale`, so the
- * figures are in simulated time and compare directly with the offline simulation.
+ * `maxConcurrency` requests in flight (vLLM's semaphore, first in first out; a slot is released when
+ * the response ends, and with `thinkTimeMs` after an exponential think time as well, the offline
+ * closed-loop client's option). With a limit, each request's client queue time (its send minus the
+ * moment it was due and created, vLLM's `client_queue_time`) is measured too. With `timeScale` > 1 (a
+ * simulated server running faster than real time) every measured duration is multiplied by
+ * `timeScale`, so the figures are in simulated time and compare directly with the offline simulation.
  *
  * Prompts: completions send the prompt as token ids (exactly `promptTokens` of them, see
  * `promptIds`: the trace's own when it has them, else unique per request) with `max_tokens` =
@@ -21,6 +24,7 @@ import * as http from "node:http"
 import * as https from "node:https"
 import type { Arrival } from "../engine/Engine.js"
 import { type Distribution, distributionOf, Samples } from "../metrics/stats.js"
+import { Rng } from "../workload/Rng.js"
 
 export interface LoadOptions {
   /** Base URL without /v1, e.g. http://127.0.0.1:8000. */
@@ -29,6 +33,12 @@ export interface LoadOptions {
   readonly endpoint: "completions" | "chat"
   /** At most this many requests in flight (Infinity = unlimited). */
   readonly maxConcurrency: number
+  /** With a limit: mean of the exponential think time after a response before its slot is reused, simulated ms (default 0). */
+  readonly thinkTimeMs?: number
+  /** Seed of the think-time draws (default 0). */
+  readonly seed?: number
+  /** Every request is due at t = 0 (--request-rate inf): no `e2el_including_client_queue` stats, as vLLM bench. */
+  readonly allAtOnce?: boolean
   /** Arrival times divided by it, measured durations multiplied by it. */
   readonly timeScale: number
   readonly apiKey?: string | undefined
@@ -48,6 +58,8 @@ export interface RequestResult {
   /** Wall ns (process.hrtime) the request was sent / finished. */
   readonly startNs: number
   readonly endNs: number
+  /** With a concurrency limit: send minus the time it was due and created, simulated ms. */
+  readonly clientQueueMs?: number
 }
 
 export interface LoadResult {
@@ -58,6 +70,9 @@ export interface LoadResult {
   readonly ingestMs: Samples
   readonly durationS: number
   readonly maxConcurrency: number
+  /** The client's limit (null: unlimited) and whether every request was due at t = 0. */
+  readonly limit: number | null
+  readonly allAtOnce: boolean
 }
 
 const EMPTY_CHOICES = /"choices":\s*\[\s*\]/
@@ -231,6 +246,8 @@ export const runLoad = async (o: LoadOptions, arrivals: ReadonlyArray<Arrival>, 
   let maxInFlight = 0
   let finished = 0
   const waiters: Array<() => void> = []
+  const limited = Number.isFinite(o.maxConcurrency)
+  const think = limited && (o.thinkTimeMs ?? 0) > 0 ? new Rng(((o.seed ?? 0) ^ 0x2c1b3c6d) >>> 0) : undefined
   const acquire = async () => {
     while (inFlight >= o.maxConcurrency) await new Promise<void>((r) => waiters.push(r))
     inFlight++
@@ -246,17 +263,24 @@ export const runLoad = async (o: LoadOptions, arrivals: ReadonlyArray<Arrival>, 
     const due = t0 + a.arrivalNs / o.timeScale
     const wait = (due - now()) / 1e6
     if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    // when it was due and created (vLLM: the task is made at its arrival, then waits on the
+    // semaphore); this loop reaches a request late only because it waited for the previous one's slot
+    const created = wait > 1 ? now() : Math.min(now(), due)
     await acquire()
     tasks.push(runOne(o, a, lag, ingest, i).then((r) => {
-      results[i] = r
-      release()
+      results[i] = limited ? { ...r, clientQueueMs: ((r.startNs - created) / 1e6) * o.timeScale } : r
+      if (think === undefined) release()
+      else setTimeout(release, think.exponential(o.thinkTimeMs!) / o.timeScale)
       onDone?.(++finished)
     }))
   }
   await Promise.all(tasks)
   let end = t0
   for (const r of results) if (r.ok && r.endNs > end) end = r.endNs
-  return { requests: results, chunkLagMs: lag, ingestMs: ingest, durationS: ((end - t0) / 1e9) * o.timeScale, maxConcurrency: maxInFlight }
+  return {
+    requests: results, chunkLagMs: lag, ingestMs: ingest, durationS: ((end - t0) / 1e9) * o.timeScale, maxConcurrency: maxInFlight,
+    limit: limited ? o.maxConcurrency : null, allAtOnce: o.allAtOnce === true
+  }
 }
 
 /** The results as `summary.json` keys of `vllm bench serve` (and of `simulate`). */
@@ -265,6 +289,8 @@ export const loadSummary = (r: LoadResult, config: Record<string, unknown>): Rec
   const tpot = new Samples()
   const e2el = new Samples()
   const itl = new Samples()
+  const queue = new Samples()
+  const e2elQueue = new Samples()
   let completed = 0
   let input = 0
   let output = 0
@@ -281,6 +307,10 @@ export const loadSummary = (r: LoadResult, config: Record<string, unknown>): Rec
     e2el.push(q.e2eMs)
     if (q.outputTokens > 1) tpot.push((q.e2eMs - q.ttftMs) / (q.outputTokens - 1))
     for (const x of q.itlMs) itl.push(x)
+    if (q.clientQueueMs !== undefined) {
+      queue.push(q.clientQueueMs)
+      e2elQueue.push(q.e2eMs + q.clientQueueMs)
+    }
   }
   const d = r.durationS
   const per = (x: number) => (d > 0 ? x / d : 0)
@@ -302,6 +332,11 @@ export const loadSummary = (r: LoadResult, config: Record<string, unknown>): Rec
     ...keys("tpot", distributionOf(tpot)),
     ...keys("itl", distributionOf(itl)),
     ...keys("e2el", distributionOf(e2el)),
+    ...(r.limit === null ? {} : {
+      max_concurrency: r.limit,
+      ...keys("client_queue_time", distributionOf(queue)),
+      ...(r.allAtOnce ? {} : keys("e2el_including_client_queue", distributionOf(e2elQueue)))
+    }),
     max_concurrent_requests: r.maxConcurrency,
     ...(r.ingestMs.length > 0 ? { request_ingest_wall_ms: { samples: r.ingestMs.length, ...distributionOf(r.ingestMs) } } : {}),
     ...(r.chunkLagMs.length > 0 ? { chunk_lag_wall_ms: { samples: r.chunkLagMs.length, mean: lag.mean, median: lag.median, p90: lag.p90, p99: lag.p99 } } : {}),

@@ -136,6 +136,41 @@ export class Replica {
   }
 
   /**
+   * When the replica's next micro-batch can enter stage 0, ns: the earliest start over its virtual
+   * engines with work (Infinity when none has work). The time-ordered engine's key for the replica.
+   */
+  nextEventNs(): number {
+    let t = Infinity
+    for (const v of this.virtualEngines) {
+      if (!v.hasWork()) continue
+      const s = this.gate.startAt(v.clock)
+      if (s < t) t = s
+    }
+    return t
+  }
+
+  /**
+   * One move of the time-ordered engine: run the micro-batch that enters stage 0 next (its start
+   * is nextEventNs(), which the engine has checked against its limits; PP never fast-forwards, so
+   * `_limitNs` and `_exact` change nothing). Throws like advanceTo().
+   */
+  advance(_limitNs: number, _exact: boolean): void {
+    let next: Instance | undefined
+    let nextStart = Infinity
+    for (const v of this.virtualEngines) {
+      if (!v.hasWork()) continue
+      const s = this.gate.startAt(v.clock)
+      if (s < nextStart) {
+        next = v
+        nextStart = s
+      }
+    }
+    if (next !== undefined && next.step() === 0) {
+      throw new Error(`engine stalled on instance ${next.id} (virtual engine ${next.virtualEngine}) at ${next.clock} ns with work queued`)
+    }
+  }
+
+  /**
    * Run the micro-batches that enter stage 0 before `tNs`, in the order they enter it: each time the
    * virtual engine with work whose next start is earliest (lowest index on ties). Throws when a
    * virtual engine with queued work can schedule nothing (a request that can never fit).

@@ -25,5 +25,7 @@ export const ENGINE_FLAG_TABLE: Record<string, [keyof EngineFlags, FlagKind]> = 
 export const WORKLOAD_FLAG_TABLE: Record<string, [keyof WorkloadFlags, FlagKind]> = {
   trace: ["trace", "string"], "num-requests": ["numRequests", "int"], "rate-scale": ["rateScale", "float"], "request-rate": ["requestRate", "string"],
   burstiness: ["burstiness", "float"], "input-len": ["inputLen", "int"], "output-len": ["outputLen", "int"], "length-dist": ["lengthDist", "string"],
-  "range-ratio": ["rangeRatio", "float"], "length-sigma": ["lengthSigma", "float"]
+  "range-ratio": ["rangeRatio", "float"], "length-sigma": ["lengthSigma", "float"],
+  "random-input-len": ["randomInputLen", "int"], "random-output-len": ["randomOutputLen", "int"], "random-range-ratio": ["randomRangeRatio", "float"],
+  "random-prefix-len": ["randomPrefixLen", "int"], "max-concurrency": ["maxConcurrency", "int"], "client-think-time-ms": ["clientThinkTimeMs", "float"]
 }

@@ -64,6 +64,11 @@ export class SimRequest {
   /** Disaggregation: start and end of its KV transfer, or -1. */
   kvTransferStartNs = -1
   kvTransferEndNs = -1
+  /**
+   * Closed-loop client (--max-concurrency): time it waited at the client for a free slot, from its
+   * scheduled arrival to its send (= `arrivalNs`), ns; -1 when no client limit was modelled.
+   */
+  clientQueueNs = -1
 
   constructor(
     /** Position in the arrival stream, from 0. */

@@ -15,6 +15,11 @@
  * transfer the decode instance is picked at arrival and layers move while the prefill computes.
  * Instances now interact, so the engine always moves the instance whose next event is earliest.
  *
+ * A closed-loop client (engine/ClosedLoopClient.ts) needs the engine's finishes before it can send
+ * the next request, so with `ordered` the colocated instances (and pipeline-parallel replicas) are
+ * also moved in time order, and `horizonNs` stops every move at the time a freed client slot makes
+ * the next send possible; neither changes what a step does.
+ *
  * `drain()` runs until no instance has work. Time never goes back: arrivals must come in
  * non-decreasing arrival order. The same step function (`Instance.step`) serves every mode.
  */
@@ -39,6 +44,17 @@ export interface Arrival {
   readonly outputTokens: number
   /** Token ids or block hash ids of the prompt (prefix-cache hits across requests). */
   readonly content?: PromptContent | undefined
+}
+
+/**
+ * What the time-ordered engine moves: an instance, or a pipeline-parallel replica (its virtual
+ * engines' micro-batches in the order they enter stage 0). `advance` takes one move and must make
+ * progress when called at its nextEventNs().
+ */
+export interface Mover {
+  readonly id: number
+  nextEventNs(): number
+  advance(limitNs: number, exact: boolean): void
 }
 
 /** A pool: `count` identical instances with one role. */
@@ -84,6 +100,12 @@ export interface EngineSetup {
   readonly exactSteps?: boolean
   /** The API server in front (ingress delays a request's arrival at the engine core); default none. */
   readonly frontEnd?: FrontEnd | undefined
+  /**
+   * Move colocated instances in time order (the earliest next step first) instead of one after the
+   * other; needed when something outside reacts to finishes, as a closed-loop client does (default
+   * false; disaggregated pools are always ordered). The results of an open-loop run are the same.
+   */
+  readonly ordered?: boolean
 }
 
 export class Engine {
@@ -98,8 +120,14 @@ export class Engine {
   readonly replicas: ReadonlyArray<Replica>
   /** Instances that are not virtual engines of a replica. */
   private readonly single: ReadonlyArray<Instance>
-  /** Disaggregation: the instances by next event time. */
-  private agenda: InstanceHeap<Instance> | undefined
+  /**
+   * No step starting at or after this time runs, ns (Infinity: no bound). A closed-loop client lowers
+   * it while it waits for a slot (to the earliest send time a finish has made possible) so the engine
+   * stops there and the request joins before any later step; only ordered engines honour it.
+   */
+  horizonNs = Infinity
+  /** Disaggregated or ordered: the movers (instances, replicas) by next event time. */
+  private agenda: InstanceHeap<Mover> | undefined
   /** Longest prompt + output some decode instance accepts (disaggregation). */
   private readonly decodeMaxModelLen: number
   private nextId = 0
@@ -146,29 +174,33 @@ export class Engine {
       if (setup.kvTransfer === undefined) throw new Error("a disaggregated cluster needs a KV transfer setup")
       const hooks = this.hooks(setup.kvTransfer)
       for (const x of list) x.hooks = hooks
-      this.agenda = new InstanceHeap(list)
-    }
+      this.agenda = new InstanceHeap<Mover>(list)
+    } else if (setup.ordered === true) this.agenda = new InstanceHeap<Mover>(targets as Array<Instance | Replica>)
     this.entry = this.disaggregated ? prefill : targets
     this.decodeMaxModelLen = this.decode.reduce((m, x) => Math.max(m, x.maxModelLen), 0)
   }
 
   /**
-   * Run every instance's steps that start before `tNs` (fast-forwarding steady decode runs); with
-   * a front end, requests reaching the engine core by `tNs` are queued in time order on the way.
+   * Run every instance's steps that start before `tNs` (and, ordered, before `horizonNs`),
+   * fast-forwarding steady decode runs; with a front end, requests reaching the engine core by then
+   * are queued in time order on the way.
    */
   advanceTo(tNs: number): void {
     const ingress = this.ingress
-    while (ingress.length > 0 && ingress.nextNs <= tNs) {
-      const r = ingress.pop()!
-      this.advanceInstancesTo(r.queuedNs)
-      this.enqueue(r)
+    while (ingress.length > 0) {
+      const q = ingress.nextNs
+      if (q > tNs || q > this.horizonNs) break
+      this.advanceInstancesTo(q)
+      // a finish may have lowered the horizon below q: the request waits for a later advance
+      if (this.horizonNs < q) break
+      this.enqueue(ingress.pop()!)
     }
     this.advanceInstancesTo(tNs)
   }
 
   private advanceInstancesTo(tNs: number): void {
     const exact = this.setup.exactSteps === true
-    if (this.disaggregated) return this.advanceOrdered(tNs, exact)
+    if (this.agenda !== undefined) return this.advanceOrdered(tNs, exact)
     for (const rep of this.replicas) rep.advanceTo(tNs)
     for (const inst of this.single) {
       while (inst.clock < tNs && inst.hasWork()) {
@@ -178,39 +210,47 @@ export class Engine {
     }
   }
 
-  /** Interacting instances: always move the one whose next event is earliest (ties: lower id). */
+  /**
+   * Interacting instances: always move the one whose next event is earliest (ties: lower id), so
+   * steps run in the order they start; stop before `tNs` and `horizonNs` (re-read after every move:
+   * a finish may lower it).
+   */
   private advanceOrdered(tNs: number, exact: boolean): void {
     const agenda = this.agenda!
     for (;;) {
       const best = agenda.top
-      if (best === undefined || agenda.topKey >= tNs) return
+      const lim = tNs < this.horizonNs ? tNs : this.horizonNs
+      if (best === undefined || agenda.topKey >= lim) return
       const second = agenda.secondKey
-      best.advance(second < tNs ? second : tNs, exact)
+      best.advance(second < lim ? second : lim, exact)
       agenda.update(best)
     }
   }
 
   /**
-   * A request is sent at its arrival time: without a front end, advance to it, then route and queue
-   * it; with one, it reaches the engine core (is routed and queued) after the ingress delay, during
-   * a later advance. Returns the engine's request.
+   * A request is sent: advance to its send time, then route and queue it, or with a front end let
+   * it reach the engine core (be routed and queued) after the ingress delay, during a later advance.
+   * Open loop (no `sendNs`) it is sent at its arrival time. A closed-loop client passes the time it
+   * sends it (ns, >= a.arrivalNs): its `arrivalNs` is then `sendNs`, from which TTFT and E2E count,
+   * as vLLM bench measures from the send, and `clientQueueNs` keeps sendNs - a.arrivalNs. Returns
+   * the engine's request. Throws when send times go back.
    */
-  submit(a: Arrival): SimRequest {
-    if (a.arrivalNs < this.lastArrival) {
-      throw new Error(`arrivals out of order: ${a.arrivalNs} ns after ${this.lastArrival} ns`)
+  submit(a: Arrival, sendNs?: number): SimRequest {
+    const t = sendNs ?? a.arrivalNs
+    if (t < this.lastArrival) {
+      throw new Error(`arrivals out of order: ${t} ns after ${this.lastArrival} ns`)
     }
-    this.lastArrival = a.arrivalNs
-    const r = new SimRequest(this.nextId++, a.arrivalNs, a.promptTokens, a.outputTokens, a.content)
+    this.lastArrival = t
+    this.advanceTo(t)
+    const r = new SimRequest(this.nextId++, t, a.promptTokens, a.outputTokens, a.content)
+    if (sendNs !== undefined) r.clientQueueNs = sendNs - a.arrivalNs
     this.setup.observer.onArrive?.(r)
     const fe = this.setup.frontEnd
-    if (fe === undefined) {
-      this.advanceTo(a.arrivalNs)
-      this.enqueue(r)
-    } else {
-      r.queuedNs = a.arrivalNs + fe.ingressNs(a.promptTokens)
+    if (fe === undefined) this.enqueue(r)
+    else {
+      r.queuedNs = t + fe.ingressNs(a.promptTokens)
       r.egressNs = fe.egressNs
       this.ingress.push(r.queuedNs, r)
-      this.advanceTo(a.arrivalNs)
     }
     return r
   }
@@ -240,7 +280,7 @@ export class Engine {
       return
     }
     inst.admit(r)
-    this.touch(inst)
+    this.touch(target as Instance | Replica)
   }
 
   /** Earliest time some instance has something to do or a request reaches the engine core, ns (Infinity when all are idle). */
@@ -278,7 +318,7 @@ export class Engine {
   }
 
   /** Refresh `x`'s place in the agenda (its next event may have changed). */
-  private touch(x: Instance): void {
+  private touch(x: Mover): void {
     this.agenda?.update(x)
   }
 
@@ -292,6 +332,7 @@ export class Engine {
     const d = new SimRequest(r.id, r.arrivalNs, r.promptTokens, r.outputTokens, r.content)
     d.queuedNs = r.queuedNs
     d.egressNs = r.egressNs
+    d.clientQueueNs = r.clientQueueNs
     d.prefillInstance = p.id
     d.peer = r
     r.peer = d

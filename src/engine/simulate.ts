@@ -30,6 +30,7 @@ import { type SchedulerPolicy, SchedulerService } from "../scheduler/SchedulerSe
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { poolLayer } from "../layers.js"
 import { currentFrontEnd, type FrontEnd, makeFrontEnd, NO_FRONT_END } from "../frontend/FrontEnd.js"
+import { ClosedLoopClient, type ClientSpec } from "./ClosedLoopClient.js"
 import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
 import { InstanceRole } from "./Instance.js"
@@ -56,6 +57,11 @@ export interface SimulationOptions {
   readonly onProgress?: (submitted: number, clockNs: number) => void
   /** Description of the workload, copied into summary.config. */
   readonly workload?: Record<string, unknown>
+  /**
+   * A closed-loop client (--max-concurrency): each arrival is sent when it holds one of the
+   * client's slots (engine/ClosedLoopClient.ts). Absent: every request is sent at its arrival.
+   */
+  readonly client?: ClientSpec | undefined
 }
 
 /** One pool with its services looked up. */
@@ -135,6 +141,8 @@ export const runPools = <E>(
     })))
     const observers = [metrics.observer, stats.observer, sink.observer]
     if (options.observer !== undefined) observers.push(options.observer)
+    const client = options.client === undefined ? undefined : new ClosedLoopClient(options.client)
+    if (client !== undefined) observers.push(client.observer)
     // under PP each replica runs P virtual engines with floor(blocks / P) blocks each
     const tooBig = memoryRefusal(pools.map((p) => ({
       instances: p.instances * p.config.engine.pipelineParallelSize,
@@ -165,8 +173,10 @@ export const runPools = <E>(
       decodeRouter: makeRouter(cluster.decodeRouter, first.config.seed + 1),
       ...(disaggregated ? { kvTransfer: { network: decodePool?.network ?? zeroNetwork, ...cluster.kvTransfer } } : {}),
       exactSteps: options.exactSteps ?? false,
-      frontEnd
+      frontEnd,
+      ordered: client !== undefined
     })
+    client?.attach(engine)
     /** The run's summary as things stand (`interrupted`: stopped by a signal before the end). */
     const summarize = (interrupted: boolean): Summary => {
       const prefixCache = emptyPrefixCacheStats()
@@ -194,7 +204,8 @@ export const runPools = <E>(
         kvCacheBlocks: first.memory.capacity.numBlocks,
         prefixCache,
         seed: first.config.seed,
-        config
+        config,
+        client: options.client === undefined ? undefined : { maxConcurrency: options.client.maxConcurrency, allAtOnce: options.client.allAtOnce === true }
       })
       return {
         ...(interrupted ? { interrupted: true, submitted: engine.submitted } : {}),
@@ -210,7 +221,8 @@ export const runPools = <E>(
     // rows and summary so far are written (`interrupted: true`).
     const run = Stream.runForEachChunk(Stream.rechunk(arrivals, 1024), (chunk) =>
       Effect.sync(() => {
-        for (const a of chunk) engine.submit(a)
+        if (client === undefined) for (const a of chunk) engine.submit(a)
+        else for (const a of chunk) client.submit(a)
         options.onProgress?.(engine.submitted, engine.clock)
       }).pipe(Effect.zipRight(yieldToEventLoop))).pipe(
         Effect.zipRight(Effect.suspend(function drainSlice(): Effect.Effect<void> {

@@ -5,7 +5,10 @@
  * ITL = every gap between consecutive tokens of a request; E2E = last token - arrival. Arrival is
  * the client's send and token times are when the client receives them (the front end's egress
  * after the step end), as `vllm bench serve` measures.
- * Memory: three doubles per finished request plus a fixed-size ITL histogram.
+ * With a closed-loop client (--max-concurrency) the arrival is the send time, and two more per
+ * finished request, as vLLM bench's --max-concurrency runs report them (vllm/benchmarks/serve.py):
+ * client queue time = send - scheduled arrival, and E2E including it.
+ * Memory: three doubles per finished request (five with a client) plus a fixed-size ITL histogram.
  */
 import type { PrefixCacheStats } from "../memory/KvCache.js"
 import { e2eNs, RequestStatus, type SimRequest, ttftNs } from "../domain/SimRequest.js"
@@ -20,6 +23,9 @@ export class MetricsCollector {
   readonly ttft = new Samples()
   readonly tpot = new Samples()
   readonly e2el = new Samples()
+  /** Closed loop only: per finished request, client queue time and E2E including it, ms. */
+  readonly clientQueue = new Samples()
+  readonly e2elIncludingQueue = new Samples()
   readonly itl = new LogHistogram()
   completed = 0
   rejected = 0
@@ -56,6 +62,10 @@ export class MetricsCollector {
       this.ttft.push(ttftNs(r) * MS)
       this.e2el.push(e2eNs(r) * MS)
       if (r.numOutput > 1) this.tpot.push(((r.lastTokenNs - r.firstTokenNs) * MS) / (r.numOutput - 1))
+      if (r.clientQueueNs >= 0) {
+        this.clientQueue.push(r.clientQueueNs * MS)
+        this.e2elIncludingQueue.push((e2eNs(r) + r.clientQueueNs) * MS)
+      }
     },
     onReject: (r, reason) => {
       this.inFlight--
@@ -72,7 +82,19 @@ export class MetricsCollector {
     return this.completed === 0 ? 0 : (this.lastFinishNs - this.firstArrivalNs) / 1e9
   }
 
-  summary(extra: { kvCacheBlocks: number; prefixCache: PrefixCacheStats; seed: number; config: Record<string, unknown> }): Summary {
+  /**
+   * The run's Summary (vLLM bench key names; times in ms). `client`: the run had a closed-loop
+   * client, so `max_concurrency` and the `client_queue_time` stats are written, and the
+   * `e2el_including_client_queue` stats too unless every request arrived at t = 0 (vLLM bench writes
+   * them only when --max-concurrency is given, the latter only for a finite --request-rate).
+   */
+  summary(extra: {
+    kvCacheBlocks: number
+    prefixCache: PrefixCacheStats
+    seed: number
+    config: Record<string, unknown>
+    client?: { readonly maxConcurrency: number; readonly allAtOnce: boolean } | undefined
+  }): Summary {
     const d = this.durationS
     const per = (x: number) => (d > 0 ? x / d : 0)
     const ttft = distributionOf(this.ttft)
@@ -100,6 +122,11 @@ export class MetricsCollector {
       ...keys("tpot", tpot),
       ...keys("itl", itl),
       ...keys("e2el", e2el),
+      ...(extra.client === undefined ? {} : {
+        max_concurrency: extra.client.maxConcurrency,
+        ...keys("client_queue_time", distributionOf(this.clientQueue)),
+        ...(extra.client.allAtOnce ? {} : keys("e2el_including_client_queue", distributionOf(this.e2elIncludingQueue)))
+      }),
       num_preemptions: this.preemptions,
       kv_cache_blocks: extra.kvCacheBlocks,
       prefix_cache_queries: extra.prefixCache.queries,

@@ -37,6 +37,28 @@ export interface Summary {
   readonly p90_e2el_ms: number
   readonly p95_e2el_ms: number
   readonly p99_e2el_ms: number
+  /** Closed loop (--max-concurrency) only: the limit. */
+  readonly max_concurrency?: number
+  /**
+   * Closed loop only: time each finished request waited at the client for a slot (send - scheduled
+   * arrival), ms: mean, median, std, p90, p95, p99 (vLLM bench `*_client_queue_time_ms`).
+   */
+  readonly mean_client_queue_time_ms?: number
+  readonly median_client_queue_time_ms?: number
+  readonly std_client_queue_time_ms?: number
+  readonly p90_client_queue_time_ms?: number
+  readonly p95_client_queue_time_ms?: number
+  readonly p99_client_queue_time_ms?: number
+  /**
+   * Closed loop with arrivals spread in time (not --request-rate inf) only: E2E plus client queue
+   * time, ms (vLLM bench `*_e2el_including_client_queue_ms`).
+   */
+  readonly mean_e2el_including_client_queue_ms?: number
+  readonly median_e2el_including_client_queue_ms?: number
+  readonly std_e2el_including_client_queue_ms?: number
+  readonly p90_e2el_including_client_queue_ms?: number
+  readonly p95_e2el_including_client_queue_ms?: number
+  readonly p99_e2el_including_client_queue_ms?: number
   readonly num_preemptions: number
   readonly kv_cache_blocks: number
   /** Prompt tokens looked up in the prefix cache at first admission (vLLM prefix_cache_queries). */

@@ -14,7 +14,7 @@ const ms6 = (x: number): string => x.toFixed(6)
 
 export const REQUESTS_HEADER =
   "id,instance,pool,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,frontend_ms,queue_ms,prefill_ms,preemptions,cached_tokens," +
-  "prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,reason\n"
+  "prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,client_queue_ms,reason\n"
 
 const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
@@ -25,6 +25,9 @@ const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"`
  * `finish_ms` step ends; `ttft_ms` and `e2e_ms` are what the client sees (plus the egress).
  * TTFT = `frontend_ms` (ingress + egress) + `queue_ms` (engine core to first scheduled) +
  * `prefill_ms` (first scheduled to the first token's step end), exactly.
+ * With a closed-loop client (--max-concurrency)
+ * `arrival_ms` is when the client sent it and `client_queue_ms` how long it waited for a slot before
+ * (send - scheduled arrival); without one `client_queue_ms` is empty.
  */
 export const requestRow = (r: SimRequest, reason = ""): string => {
   const status = r.status === RequestStatus.Rejected ? "rejected" : r.numOutput >= r.outputTokens ? "finished" : "aborted"
@@ -35,7 +38,7 @@ export const requestRow = (r: SimRequest, reason = ""): string => {
   const split = done ? `${nsToMs(r.queuedNs - r.arrivalNs + r.egressNs)},${nsToMs(r.firstScheduledNs - r.queuedNs)},${nsToMs(r.firstTokenNs - r.firstScheduledNs)}` : ",,"
   return `${r.id},${r.instance},${r.pool},${status},${nsToMs(r.arrivalNs)},${nsToMs(r.queuedNs)},${nsToMs(r.firstScheduledNs)},` +
     `${nsToMs(r.firstTokenNs)},${nsToMs(r.finishNs)},${r.promptTokens},${status === "rejected" ? r.outputTokens : r.numOutput},${ttft},${tpot},${e2e},${split},${r.preemptions},${r.cachedPromptTokens},` +
-    `${r.prefillInstance < 0 ? "" : r.prefillInstance},${nsToMs(r.prefillDoneNs)},${nsToMs(r.kvTransferStartNs)},${nsToMs(r.kvTransferEndNs)},${csvQuote(reason)}\n`
+    `${r.prefillInstance < 0 ? "" : r.prefillInstance},${nsToMs(r.prefillDoneNs)},${nsToMs(r.kvTransferStartNs)},${nsToMs(r.kvTransferEndNs)},${nsToMs(r.clientQueueNs)},${csvQuote(reason)}\n`
 }
 
 export const STEPS_HEADER =

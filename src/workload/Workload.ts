@@ -1,9 +1,11 @@
 /**
- * A workload from flags: a trace file (streamed) or the built-in generator. Checks every flag's
- * range (InvalidOption naming it) and opens the trace (FileError / InputError).
+ * A workload from flags: a trace file (streamed) or the built-in generator, and the client that
+ * sends it (open loop, or vLLM bench's --max-concurrency closed loop). Checks every flag's range and
+ * combination (InvalidOption naming it) and opens the trace (FileError / InputError).
  */
 import { Effect, type Stream } from "effect"
 import { InvalidOption } from "../domain/errors.js"
+import type { ClientSpec } from "../engine/ClosedLoopClient.js"
 import type { Arrival } from "../engine/Engine.js"
 import { type GeneratorSpec, generatorStream, type LengthDist } from "./generator.js"
 import type { TraceFormat } from "./traces/formats.js"
@@ -22,6 +24,17 @@ export interface WorkloadFlags {
   readonly lengthDist?: LengthDist | undefined
   readonly rangeRatio?: number | undefined
   readonly lengthSigma?: number | undefined
+  /** vLLM bench's random dataset names: --random-input-len (= --input-len), --random-output-len (= --output-len). */
+  readonly randomInputLen?: number | undefined
+  readonly randomOutputLen?: number | undefined
+  /** --random-range-ratio R: --length-dist uniform --range-ratio R (R = 0: fixed lengths). */
+  readonly randomRangeRatio?: number | undefined
+  /** --random-prefix-len P: P tokens shared by every prompt, before its drawn length. */
+  readonly randomPrefixLen?: number | undefined
+  /** --max-concurrency N: at most N requests in flight (vLLM bench's client semaphore). */
+  readonly maxConcurrency?: number | undefined
+  /** --client-think-time-ms MEAN: exponential pause after each response before its slot is reused, ms. */
+  readonly clientThinkTimeMs?: number | undefined
 }
 
 export interface Workload {
@@ -30,34 +43,94 @@ export interface Workload {
   /** The same as data (summary.json). */
   readonly spec: Record<string, unknown>
   readonly arrivals: Stream.Stream<Arrival, TraceError>
+  /** The closed-loop client (--max-concurrency), or undefined: every request is sent at its arrival. */
+  readonly client?: ClientSpec | undefined
 }
 
 export const DEFAULT_GENERATOR = { numRequests: 1000, requestRate: 10, burstiness: 1, inputLen: 1024, outputLen: 256, lengthDist: "fixed", rangeRatio: 0.5, lengthSigma: 0.5 } as const
 
 const bad = (option: string, reason: string) => Effect.fail(new InvalidOption({ option, reason }))
 
+/**
+ * The closed-loop client of --max-concurrency and --client-think-time-ms (undefined without
+ * --max-concurrency), or InvalidOption naming the flag: N must be a positive integer (vLLM bench:
+ * "--max-concurrency must be greater than 0"), the think time a finite number of ms >= 0 and only
+ * with --max-concurrency (it delays the reuse of a slot).
+ */
+export const resolveClient = (f: WorkloadFlags, seed: number): Effect.Effect<ClientSpec | undefined, InvalidOption> =>
+  Effect.gen(function*() {
+    const n = f.maxConcurrency
+    const think = f.clientThinkTimeMs
+    if (n === undefined) {
+      if (think !== undefined) return yield* bad("--client-think-time-ms", "applies to a closed-loop client; give --max-concurrency N too")
+      return undefined
+    }
+    if (!(Number.isSafeInteger(n) && n > 0)) return yield* bad("--max-concurrency", `expected a positive integer (got ${n})`)
+    if (think !== undefined && !(Number.isFinite(think) && think >= 0)) return yield* bad("--client-think-time-ms", `expected a number of ms >= 0 (got ${think})`)
+    return { maxConcurrency: n, thinkTimeMeanNs: Math.round((think ?? 0) * 1e6), seed }
+  })
+
+/** The first flag of `pairs` that is given (its value is not undefined), or undefined. */
+const firstGiven = (pairs: ReadonlyArray<readonly [string, unknown]>): string | undefined => pairs.find(([, v]) => v !== undefined)?.[0]
+
+/**
+ * The workload of the flags (see WorkloadFlags), seeded by `seed`. Fails with InvalidOption naming
+ * the flag for a bad value or a combination that is refused (a generator flag with --trace; a vLLM
+ * `random` dataset flag with the simulator's own flag for the same thing), or with the trace's
+ * FileError / InputError.
+ */
 export const resolveWorkload = (f: WorkloadFlags, seed: number): Effect.Effect<Workload, InvalidOption | TraceError> =>
   Effect.gen(function*() {
     if (f.numRequests !== undefined && !(Number.isInteger(f.numRequests) && f.numRequests > 0)) {
       return yield* bad("--num-requests", `expected a positive integer (got ${f.numRequests})`)
     }
+    const client = yield* resolveClient(f, seed)
+    const clientSpec = client === undefined ? {} : { client: { max_concurrency: client.maxConcurrency, client_think_time_ms: client.thinkTimeMeanNs / 1e6 } }
+    const clientText = client === undefined ? "" : `; closed loop: at most ${client.maxConcurrency} in flight${client.thinkTimeMeanNs > 0 ? `, think time ${client.thinkTimeMeanNs / 1e6} ms (exponential mean)` : ""}`
     if (f.trace !== undefined) {
       const generatorOnly = ([
         ["--request-rate", f.requestRate], ["--burstiness", f.burstiness], ["--input-len", f.inputLen], ["--output-len", f.outputLen],
-        ["--length-dist", f.lengthDist], ["--range-ratio", f.rangeRatio], ["--length-sigma", f.lengthSigma]
+        ["--length-dist", f.lengthDist], ["--range-ratio", f.rangeRatio], ["--length-sigma", f.lengthSigma],
+        ["--random-input-len", f.randomInputLen], ["--random-output-len", f.randomOutputLen], ["--random-range-ratio", f.randomRangeRatio],
+        ["--random-prefix-len", f.randomPrefixLen]
       ] as const).filter(([, v]) => v !== undefined).map(([k]) => k)
       if (generatorOnly.length > 0) return yield* bad(generatorOnly[0]!, "applies to generated workloads, not to --trace (use --rate-scale to change a trace's rate)")
       const rateScale = f.rateScale ?? 1
       if (!(Number.isFinite(rateScale) && rateScale > 0)) return yield* bad("--rate-scale", `expected a number > 0 (got ${rateScale})`)
       const t = yield* openTrace(f.trace, { format: f.traceFormat, numRequests: f.numRequests, rateScale })
       return {
-        description: `${f.trace} (${t.format}${f.numRequests === undefined ? "" : `, first ${f.numRequests}`}${rateScale === 1 ? "" : `, rate x${rateScale}`})`,
-        spec: { trace: f.trace, format: t.format, num_requests: f.numRequests ?? null, rate_scale: rateScale },
-        arrivals: t.arrivals
+        description: `${f.trace} (${t.format}${f.numRequests === undefined ? "" : `, first ${f.numRequests}`}${rateScale === 1 ? "" : `, rate x${rateScale}`})${clientText}`,
+        spec: { trace: f.trace, format: t.format, num_requests: f.numRequests ?? null, rate_scale: rateScale, ...clientSpec },
+        arrivals: t.arrivals,
+        client
       }
     }
     if (f.traceFormat !== undefined) return yield* bad("--trace-format", "needs --trace")
     if (f.rateScale !== undefined) return yield* bad("--rate-scale", "applies to --trace; use --request-rate for generated workloads")
+    // vLLM bench's `random` dataset flags map onto the generator's; with the generator's own flag
+    // for the same thing they are refused rather than one silently winning
+    const clash = (flag: string, what: string, others: ReadonlyArray<readonly [string, unknown]>) => {
+      const other = firstGiven(others)
+      return other === undefined ? undefined : bad(flag, `${what}, as ${other} does; give one of ${flag} and ${other}`)
+    }
+    if (f.randomInputLen !== undefined) {
+      const e = clash("--random-input-len", "sets the prompt length (vLLM bench's name for --input-len)", [["--input-len", f.inputLen]])
+      if (e !== undefined) return yield* e
+    }
+    if (f.randomOutputLen !== undefined) {
+      const e = clash("--random-output-len", "sets the output length (vLLM bench's name for --output-len)", [["--output-len", f.outputLen]])
+      if (e !== undefined) return yield* e
+    }
+    if (f.randomRangeRatio !== undefined) {
+      const e = clash("--random-range-ratio", "sets the length distribution (uniform, vLLM bench's random dataset)", [["--length-dist", f.lengthDist], ["--range-ratio", f.rangeRatio], ["--length-sigma", f.lengthSigma]])
+      if (e !== undefined) return yield* e
+      if (!(f.randomRangeRatio >= 0 && f.randomRangeRatio < 1)) return yield* bad("--random-range-ratio", `expected a number in [0, 1) (got ${f.randomRangeRatio})`)
+    }
+    const prefixLen = f.randomPrefixLen ?? 0
+    if (!(Number.isSafeInteger(prefixLen) && prefixLen >= 0)) return yield* bad("--random-prefix-len", `expected an integer >= 0 (got ${prefixLen})`)
+    const inputFlag = f.randomInputLen !== undefined ? "--random-input-len" : "--input-len"
+    const outputFlag = f.randomOutputLen !== undefined ? "--random-output-len" : "--output-len"
+    const randomDist: LengthDist | undefined = f.randomRangeRatio === undefined ? undefined : f.randomRangeRatio > 0 ? "uniform" : "fixed"
     const rateText = (f.requestRate ?? String(DEFAULT_GENERATOR.requestRate)).trim().toLowerCase()
     const requestRate = rateText === "inf" || rateText === "infinity" ? Infinity : Number(rateText)
     if (!(requestRate > 0) || Number.isNaN(requestRate)) return yield* bad("--request-rate", `expected a number > 0 or inf (got ${f.requestRate})`)
@@ -65,16 +138,17 @@ export const resolveWorkload = (f: WorkloadFlags, seed: number): Effect.Effect<W
       numRequests: f.numRequests ?? DEFAULT_GENERATOR.numRequests,
       requestRate,
       burstiness: f.burstiness ?? DEFAULT_GENERATOR.burstiness,
-      inputLen: f.inputLen ?? DEFAULT_GENERATOR.inputLen,
-      outputLen: f.outputLen ?? DEFAULT_GENERATOR.outputLen,
-      lengthDist: f.lengthDist ?? DEFAULT_GENERATOR.lengthDist,
-      rangeRatio: f.rangeRatio ?? DEFAULT_GENERATOR.rangeRatio,
+      inputLen: f.inputLen ?? f.randomInputLen ?? DEFAULT_GENERATOR.inputLen,
+      outputLen: f.outputLen ?? f.randomOutputLen ?? DEFAULT_GENERATOR.outputLen,
+      lengthDist: f.lengthDist ?? randomDist ?? DEFAULT_GENERATOR.lengthDist,
+      rangeRatio: f.rangeRatio ?? f.randomRangeRatio ?? DEFAULT_GENERATOR.rangeRatio,
       lengthSigma: f.lengthSigma ?? DEFAULT_GENERATOR.lengthSigma,
+      ...(prefixLen > 0 ? { prefixLen } : {}),
       seed
     }
     if (!(Number.isFinite(spec.burstiness) && spec.burstiness > 0)) return yield* bad("--burstiness", `expected a number > 0 (got ${spec.burstiness})`)
-    if (!(Number.isInteger(spec.inputLen) && spec.inputLen > 0)) return yield* bad("--input-len", `expected a positive integer (got ${spec.inputLen})`)
-    if (!(Number.isInteger(spec.outputLen) && spec.outputLen > 0)) return yield* bad("--output-len", `expected a positive integer (got ${spec.outputLen})`)
+    if (!(Number.isInteger(spec.inputLen) && spec.inputLen > 0)) return yield* bad(inputFlag, `expected a positive integer (got ${spec.inputLen})`)
+    if (!(Number.isInteger(spec.outputLen) && spec.outputLen > 0)) return yield* bad(outputFlag, `expected a positive integer (got ${spec.outputLen})`)
     if (f.rangeRatio !== undefined && spec.lengthDist !== "uniform") return yield* bad("--range-ratio", `applies to --length-dist uniform (got --length-dist ${spec.lengthDist})`)
     if (f.lengthSigma !== undefined && spec.lengthDist !== "lognormal") return yield* bad("--length-sigma", `applies to --length-dist lognormal (got --length-dist ${spec.lengthDist})`)
     if (!(spec.rangeRatio >= 0 && spec.rangeRatio < 1)) return yield* bad("--range-ratio", `expected a number in [0, 1) (got ${spec.rangeRatio})`)
@@ -83,8 +157,9 @@ export const resolveWorkload = (f: WorkloadFlags, seed: number): Effect.Effect<W
     const arrivalsKind = spec.burstiness === 1 ? "Poisson" : `gamma(burstiness ${spec.burstiness})`
     return {
       description: `generated: ${spec.numRequests} requests, ${rate} ${Number.isFinite(requestRate) ? arrivalsKind : ""}, ` +
-        `input ${spec.inputLen} / output ${spec.outputLen} tokens (${spec.lengthDist}), seed ${seed}`,
-      spec: { generator: { ...spec, requestRate: Number.isFinite(requestRate) ? requestRate : "inf" } },
-      arrivals: generatorStream(spec)
+        `input ${prefixLen > 0 ? `${prefixLen} shared + ` : ""}${spec.inputLen} / output ${spec.outputLen} tokens (${spec.lengthDist}), seed ${seed}${clientText}`,
+      spec: { generator: { ...spec, requestRate: Number.isFinite(requestRate) ? requestRate : "inf" }, ...clientSpec },
+      arrivals: generatorStream(spec),
+      client: client === undefined ? undefined : { ...client, allAtOnce: !Number.isFinite(requestRate) }
     }
   })

@@ -27,7 +27,7 @@ describe("llmservingsim CLI", () => {
       }
       expect(s.completed).toBe(30)
       const rows = fs.readFileSync(path.join(dir, "requests.csv"), "utf8").trim().split("\n")
-      expect(rows[0]).toBe("id,instance,pool,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,frontend_ms,queue_ms,prefill_ms,preemptions,cached_tokens,prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,reason")
+      expect(rows[0]).toBe("id,instance,pool,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,frontend_ms,queue_ms,prefill_ms,preemptions,cached_tokens,prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,client_queue_ms,reason")
       expect(rows.length).toBe(31)
       const steps = fs.readFileSync(path.join(dir, "steps.csv"), "utf8").trim().split("\n")
       expect(steps.length - 1).toBe(s.num_steps)

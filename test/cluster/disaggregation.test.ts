@@ -1,6 +1,7 @@
 /** Prefill/decode disaggregation: hand-computed timelines, KV transfer pricing, decode-side stalls, fast-forward exactness. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
+import type { ClientSpec } from "../../src/engine/ClosedLoopClient.js"
 import type { Arrival } from "../../src/engine/Engine.js"
 import { type PoolRun, runPools } from "../../src/engine/simulate.js"
 import type { PoolRole } from "../../src/domain/Cluster.js"
@@ -42,13 +43,13 @@ const pools = (specs: ReadonlyArray<PoolOpts>) =>
     return out
   })
 
-const run = (arrivals: ReadonlyArray<Arrival>, specs: ReadonlyArray<PoolOpts>, o: { layerwise?: boolean; exactSteps?: boolean; crossNode?: boolean } = {}) =>
+const run = (arrivals: ReadonlyArray<Arrival>, specs: ReadonlyArray<PoolOpts>, o: { layerwise?: boolean; exactSteps?: boolean; crossNode?: boolean; client?: ClientSpec } = {}) =>
   Effect.gen(function*() {
     const store = makeInMemoryTrace()
     const ps = yield* pools(specs)
     const result = yield* runPools(Stream.fromIterable(arrivals), ps, {
       router: "round-robin", decodeRouter: "round-robin", kvTransfer: { crossNode: o.crossNode ?? true, layerwise: o.layerwise ?? false }
-    }, { exactSteps: o.exactSteps ?? false }).pipe(Effect.provide(Layer.mergeAll(TraceWriter.inMemory(store))))
+    }, { exactSteps: o.exactSteps ?? false, ...(o.client === undefined ? {} : { client: o.client }) }).pipe(Effect.provide(Layer.mergeAll(TraceWriter.inMemory(store))))
     const byId = new Map(store.requests.map((x) => [x.request.id, x.request]))
     return { store, result, byId }
   })
@@ -207,5 +208,35 @@ describe("prefill/decode disaggregation", () => {
         expect(fast.result.engine.instances.some((x) => x.fastForwardedSteps > 0)).toBe(true)
         if (decodeBlocks === 45) expect(fast.result.summary.num_preemptions).toBeGreaterThan(0)
       }
+    }))
+
+  it.effect("a closed-loop client (--max-concurrency 1): the next request is sent when the decode instance finishes", () =>
+    Effect.gen(function*() {
+      // R0: prefill [0, 10], transfer [10, 15], decode tokens at 25, 35, 45 (done). R1, due at 0, is sent
+      // at 45: prefill [45, 55], transfer [55, 60], tokens at 70, 80, 90
+      const { byId, result } = yield* run([
+        { arrivalNs: 0, promptTokens: 100, outputTokens: 3 },
+        { arrivalNs: 0, promptTokens: 100, outputTokens: 3 }
+      ], [{ role: "prefill" }, { role: "decode", network: fixedKv(ms(5)) }], { client: { maxConcurrency: 1, thinkTimeMeanNs: 0, seed: 0, allAtOnce: true } })
+      const [a, b] = [byId.get(0)!, byId.get(1)!]
+      expect([a.arrivalNs, a.firstTokenNs, a.finishNs, a.clientQueueNs]).toEqual([0, ms(25), ms(45), 0])
+      expect([b.arrivalNs, b.prefillDoneNs, b.kvTransferEndNs, b.firstTokenNs, b.finishNs, b.clientQueueNs]).toEqual([ms(45), ms(55), ms(60), ms(70), ms(90), ms(45)])
+      expect(result.summary.mean_ttft_ms).toBe(25)
+      expect(result.summary.mean_client_queue_time_ms).toBe(22.5)
+    }))
+
+  it.effect("closed loop on 2 prefill + 2 decode instances: fast-forward equals exact stepping, never more than N in flight", () =>
+    Effect.gen(function*() {
+      const arrivals = Array.from({ length: 120 }, (_, i) => ({ arrivalNs: i * ms(2), promptTokens: 50 + ((i * 37) % 300), outputTokens: 2 + ((i * 13) % 40) }))
+      const specs: Array<PoolOpts> = [
+        { role: "prefill", instances: 2, stepNs: (b) => ms(4) + b.prefillTokens * 20_000 },
+        { role: "decode", instances: 2, network: fixedKv(ms(2)), stepNs: (b) => ms(3) + b.numDecode * 50_000 }
+      ]
+      const client: ClientSpec = { maxConcurrency: 6, thinkTimeMeanNs: ms(3), seed: 5 }
+      const fast = yield* run(arrivals, specs, { client })
+      const exact = yield* run(arrivals, specs, { client, exactSteps: true })
+      expect(fast.result.summary.completed).toBe(120)
+      expect(fast.result.summary.max_concurrent_requests).toBe(6)
+      expect(fast.store.requests.map((x) => x.row)).toEqual(exact.store.requests.map((x) => x.row))
     }))
 })

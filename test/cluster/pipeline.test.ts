@@ -154,3 +154,25 @@ describe("--pipeline-parallel-size", () => {
       expect(cfg.engine.maxModelLen).toBe(Math.min(131072, Math.floor(c.numBlocks / 4) * 16))
     }))
 })
+
+describe("pipeline parallelism under a closed-loop client", () => {
+  it.effect("--max-concurrency 1: the second request is sent when the first's last micro-batch ends", () =>
+    Effect.gen(function*() {
+      // 17 ms per micro-batch alone (stage 0 10 ms, send 1 ms, stage 1 6 ms): R0's tokens at 17, 34, 51;
+      // R1 (due at 0) is sent at 51 and joins virtual engine 0 (both have none unfinished): 68, 85, 102
+      const { store, summary } = yield* runScenario(
+        [{ arrivalNs: 0, promptTokens: 10, outputTokens: 3 }, { arrivalNs: 0, promptTokens: 10, outputTokens: 3 }],
+        {
+          pipeline: { stages: 2, sendNs: ms(1), stageNs: (_b, s) => (s === 0 ? ms(10) : ms(6)) },
+          client: { maxConcurrency: 1, thinkTimeMeanNs: 0, seed: 0, allAtOnce: true }
+        }
+      )
+      const rows = store.requests.map((r) => r.row.split(","))
+      // id, instance, ..., arrival_ms (4), first_token_ms (7), finish_ms (8), client_queue_ms (23)
+      expect(rows.map((c) => [c[0], c[4], c[7], c[8], c[23]])).toEqual([
+        ["0", "0.000000", "17.000000", "51.000000", "0.000000"],
+        ["1", "51.000000", "68.000000", "102.000000", "51.000000"]
+      ])
+      expect(summary.mean_ttft_ms).toBe(17)
+    }))
+})

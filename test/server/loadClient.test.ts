@@ -24,6 +24,10 @@ describe("test-api load client", () => {
         expect(s["median_tpot_ms"] as number).toBeGreaterThan(5)
         expect(s["median_tpot_ms"] as number).toBeLessThan(40)
         expect(r.chunkLagMs.length).toBe(25)
+        // a limit: vLLM bench's client-side queueing, send - due (5 ms apart into 2 slots of 30+ ms)
+        expect(s["max_concurrency"]).toBe(2)
+        expect(s["mean_client_queue_time_ms"] as number).toBeGreaterThan(0)
+        expect(s["mean_e2el_including_client_queue_ms"] as number).toBeCloseTo((s["mean_e2el_ms"] as number) + (s["mean_client_queue_time_ms"] as number), 6)
       }).pipe(Effect.scoped))
   }
 
@@ -34,6 +38,7 @@ describe("test-api load client", () => {
       const r = yield* Effect.promise(() => runLoad({ baseUrl: base, model: "nope", endpoint: "completions", maxConcurrency: Infinity, timeScale: 100 }, arrivals.slice(0, 2)))
       const s = loadSummary(r, {})
       expect(s["failed"]).toBe(2)
+      expect(Object.keys(s).filter((k) => k.includes("client_queue"))).toEqual([]) // no limit, no client queue
       expect((s["errors"] as Array<string>)[0]).toContain("HTTP 404")
     }).pipe(Effect.scoped))
 })

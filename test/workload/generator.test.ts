@@ -55,4 +55,20 @@ describe("workload generator", () => {
     for (let i = 0; i < 100_000; i++) bins[Math.floor(r.uniform() * 10)]++
     for (const b of bins) expect(Math.abs(b - 10_000)).toBeLessThan(500)
   })
+
+  it("a shared prefix (--random-prefix-len) is the same tokens before every prompt and moves no other draw", () => {
+    const small = { ...spec, numRequests: 200 }
+    const plain = [...generateArrivals(small)]
+    const pre = [...generateArrivals({ ...small, prefixLen: 100 })]
+    const content = pre[0]!.content!
+    expect(content.kind).toBe("tokens")
+    expect(content.ids.length).toBe(100)
+    for (const [i, a] of pre.entries()) {
+      expect(a.content).toBe(content) // one shared object: equal block hashes, no per-request copy
+      expect(a.promptTokens).toBe(100 + plain[i]!.promptTokens)
+      expect(a.outputTokens).toBe(plain[i]!.outputTokens)
+      expect(a.arrivalNs).toBe(plain[i]!.arrivalNs)
+    }
+    expect(plain.every((a) => a.content === undefined)).toBe(true)
+  })
 })
