@@ -8,6 +8,7 @@
 import { ENGINE_FLAG_TABLE, WORKLOAD_FLAG_TABLE } from "../config/engineFlagTable.js"
 import { InvalidOption } from "../domain/errors.js"
 import { TRACE_FORMATS } from "../workload/traces/formats.js"
+import { ON_OFF_FLAGS } from "./options.js"
 
 type Kind = "int" | "float" | "string" | "bool" | ReadonlyArray<string>
 
@@ -45,6 +46,34 @@ export const checkFlagValues = (args: ReadonlyArray<string>): InvalidOption | un
     if (typeof kind === "object" && !kind.includes(value)) {
       return new InvalidOption({ option: flag, reason: `expected one of ${kind.join(", ")} (got ${JSON.stringify(value)})` })
     }
+  }
+  return undefined
+}
+
+const ON = /^(true|yes|on|y|1)$/i
+const OFF = /^(false|no|off|n|0)$/i
+
+/**
+ * An on/off flag given both ways (`--enable-prefix-caching ... --no-enable-prefix-caching`, or
+ * `--NAME true` and `--NAME=false`) in `args` (the raw arguments after the program): a conflict,
+ * refused rather than letting the last one win silently. Undefined when there is none.
+ */
+export const checkOnOffConflicts = (args: ReadonlyArray<string>): InvalidOption | undefined => {
+  const seen = new Map<string, boolean>()
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === "--") break
+    const name = ON_OFF_FLAGS.find((n) => a === `--${n}` || a === `--no-${n}` || a.startsWith(`--${n}=`))
+    if (name === undefined) continue
+    let on = !a.startsWith("--no-")
+    const eq = a.indexOf("=")
+    const value = eq >= 0 ? a.slice(eq + 1) : on && (ON.test(args[i + 1] ?? "") || OFF.test(args[i + 1] ?? "")) ? args[++i]! : undefined
+    if (value !== undefined) on = ON.test(value) ? true : OFF.test(value) ? false : on
+    const before = seen.get(name)
+    if (before !== undefined && before !== on) {
+      return new InvalidOption({ option: `--${name}`, reason: `given both on and off (--${name} and --no-${name}); give one` })
+    }
+    seen.set(name, on)
   }
   return undefined
 }

@@ -87,6 +87,19 @@ const GROUPS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["Client", ["max-concurrency", "client-think-time-ms"]]
 ]
 
+/** A few runnable examples per command (the README has more). */
+const EXAMPLES: Record<string, ReadonlyArray<string>> = {
+  simulate: [
+    "simulate                                        # the default workload: 1,000 requests on one H100",
+    "simulate --trace trace.csv --hardware A100 --output-dir out",
+    "simulate --max-concurrency 32 --request-rate inf --num-requests 500 --tensor-parallel-size 2"
+  ],
+  sweep: ["sweep --num-requests 3000 --grid request-rate=2,4,8 --grid max-num-seqs=32,256 --output sweep.csv"],
+  serve: ["serve --model meta-llama/Llama-3.1-8B-Instruct --hardware H100 --port 8000"],
+  "test-api": ["test-api --base-url http://127.0.0.1:8000 --request-rate 10 --num-requests 100"],
+  validate: ["validate --run RUN_DIR --workload trace.jsonl --perf-model profile:PROFILE_DIR"]
+}
+
 const bareName = (f: FlagHelp) => f.names.replace(/^(-\w, )?--(\[no-\])?/, "")
 
 const wrap = (text: string, width: number): Array<string> => {
@@ -141,6 +154,8 @@ export const renderCommandHelp = (program: string, command: Command.Command<any,
   }
   const own = rest.filter((f) => !used.has(f))
   if (own.length > 0) out.push(used.size > 0 ? "Output and run:" : "Flags:", ...flagLines(own, width), "")
+  const examples = EXAMPLES[nameOf(command)]
+  if (examples !== undefined) out.push("Examples:", ...examples.map((e) => `  ${program} ${e}`), "")
   out.push(`Also: -h, --help; --version; --log-level LEVEL; --completions sh|bash|fish|zsh. Flags follow vLLM's names.`)
   return out.join("\n")
 }

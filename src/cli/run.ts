@@ -13,7 +13,7 @@ import { Command } from "@effect/cli"
 import { cli, HELP_COMMANDS, PROGRAM_DESCRIPTION } from "./main.js"
 import { helpRequest, helpWidth, renderCommandHelp, renderRootHelp } from "./help.js"
 import { checkCommandFlags } from "./commandFlags.js"
-import { checkFlagValues } from "./flagValues.js"
+import { checkFlagValues, checkOnOffConflicts } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
@@ -30,6 +30,8 @@ const cliConsole = (c: Console.Console): Console.Console => ({
 /** Run the CLI on `argv` (process.argv layout: node, script, ...args). */
 export const runCli = (argv: ReadonlyArray<string>) =>
   Console.consoleWith((c) => Effect.suspend(() => {
+    const conflict = checkOnOffConflicts(argv.slice(2))
+    if (conflict !== undefined) return Effect.fail(conflict)
     const args = normalizeOnOffFlags(argv.slice(2))
     const help = helpRequest(args, HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)]))
     if (help !== false) {

@@ -101,6 +101,17 @@ export const loadModel = (name: string): Effect.Effect<LoadedModel, UnknownName 
     if (!(Number.isInteger(shape.kvHeads) && shape.kvHeads >= 1 && shape.heads % shape.kvHeads === 0)) {
       return yield* new InputError({ path: file, field: "num_key_value_heads", expected: `a divisor of num_attention_heads ${shape.heads}`, got: String(shape.kvHeads) })
     }
+    // MoE fields go together: how many experts a token is routed to is not guessed
+    const experts = cfg.num_local_experts ?? cfg.num_experts
+    if (experts !== undefined && experts > 1) {
+      const k = cfg.num_experts_per_tok
+      if (k === undefined) {
+        return yield* new InputError({ path: file, field: "num_experts_per_tok", expected: `the experts each token is routed to (the config gives ${experts} experts)`, got: "missing" })
+      }
+      if (k > experts) {
+        return yield* new InputError({ path: file, field: "num_experts_per_tok", expected: `at most the ${experts} experts`, got: String(k) })
+      }
+    }
     return { shape, path: file }
   })
 

@@ -4,6 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { normalizeOnOffFlags } from "../../src/cli/options.js"
+import { checkOnOffConflicts } from "../../src/cli/flagValues.js"
 import { runCapture } from "./capture.js"
 
 describe("llmservingsim CLI", () => {
@@ -79,6 +80,9 @@ describe("on/off engine flags", () => {
     expect(normalizeOnOffFlags(["simulate", "--enable-prefix-caching", "false", "--num-requests", "5"])).toEqual(["simulate", "--no-enable-prefix-caching", "--num-requests", "5"])
     expect(normalizeOnOffFlags(["--enable-chunked-prefill=no", "--scheduler-reserve-full-isl", "TRUE"])).toEqual(["--no-enable-chunked-prefill", "--scheduler-reserve-full-isl"])
     expect(normalizeOnOffFlags(["--no-enable-prefix-caching", "--seed", "1", "--enable-prefix-caching"])).toEqual(["--seed", "1", "--enable-prefix-caching"])
+    expect(checkOnOffConflicts(["--no-enable-prefix-caching", "--seed", "1", "--enable-prefix-caching"])?.message).toContain("--enable-prefix-caching: given both on and off")
+    expect(checkOnOffConflicts(["--enable-chunked-prefill", "true", "--enable-chunked-prefill=0"])?.message).toContain("--enable-chunked-prefill")
+    expect(checkOnOffConflicts(["--enable-prefix-caching", "--enable-prefix-caching=yes"])).toBeUndefined()
     expect(normalizeOnOffFlags(["--enable-prefix-caching", "--trace", "x"])).toEqual(["--enable-prefix-caching", "--trace", "x"])
     expect(normalizeOnOffFlags(["--enable-prefix-caching=maybe"])).toEqual(["--enable-prefix-caching=maybe"])
   })

@@ -16,12 +16,16 @@ describe("rough edges", () => {
       const dir = tmp()
       const cfg = JSON.parse(fs.readFileSync("resources/models/meta-llama/Llama-3.1-8B-Instruct/config.json", "utf8"))
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...cfg, num_key_value_heads: 7 }))
+      const moe = tmp()
+      fs.writeFileSync(path.join(moe, "config.json"), JSON.stringify({ ...cfg, num_local_experts: 8 }))
       fs.writeFileSync(path.join(dir, "binary.csv"), Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 37) % 256)))
       const full = tmp()
       fs.symlinkSync("/dev/full", path.join(full, "requests.csv"))
       const cases: Array<[ReadonlyArray<string>, string]> = [
         [["simulate", "--model", dir], "field 'num_key_value_heads': expected a divisor of num_attention_heads 32 (got 7)"],
         [["simulate", "--hardware", dir], "is a folder; --hardware takes a bundled name"],
+        [["simulate", "--model", moe], "field 'num_experts_per_tok': expected the experts each token is routed to (the config gives 8 experts) (got missing)"],
+        [["simulate", "--enable-prefix-caching", "--no-enable-prefix-caching"], "error: --enable-prefix-caching: given both on and off"],
         [["simulate", "--range-ratio", "0.3"], "error: --range-ratio: applies to --length-dist uniform"],
         [["simulate", "--length-sigma", "0.3", "--length-dist", "uniform"], "error: --length-sigma: applies to --length-dist lognormal"],
         [["simulate", "--trace", path.join(dir, "binary.csv")], "the file is binary, not text"],

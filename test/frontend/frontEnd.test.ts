@@ -51,6 +51,27 @@ describe("front end", () => {
       expect(a!.firstScheduledNs).toBe(us(11_110))
     }))
 
+  it.effect("under a closed loop a slot frees when the response reaches the client (egress), and the next request reaches the engine after its ingress", () =>
+    Effect.gen(function*() {
+      // N=1, rate inf, ingress 1 ms, egress 0.5 ms, 10 ms steps, 2 output tokens each.
+      // R0: sent 0, engine core at 1, prefill [1,11) -> token 1 at 11, token 2 at 21; client sees the end at 21.5.
+      // R1: sent 21.5 (client queue 21.5), engine core at 22.5, tokens at 32.5 and 42.5; the client sees 43.
+      const { store, summary } = yield* runScenario([
+        { arrivalNs: 0, promptTokens: 10, outputTokens: 2 },
+        { arrivalNs: 0, promptTokens: 10, outputTokens: 2 }
+      ], {
+        frontEnd: { ingressUs: 1000, tokenizeUsPerToken: 0, egressUs: 500 },
+        client: { maxConcurrency: 1, thinkTimeMeanNs: 0, seed: 0, allAtOnce: true }
+      })
+      const [r0, r1] = [...store.requests].sort((x, y) => x.request.id - y.request.id).map((x) => x.request)
+      expect([r0!.arrivalNs, r0!.queuedNs, r0!.firstTokenNs, r0!.finishNs]).toEqual([0, us(1000), us(11_000), us(21_000)])
+      expect([r1!.arrivalNs, r1!.queuedNs, r1!.firstTokenNs, r1!.finishNs]).toEqual([us(21_500), us(22_500), us(32_500), us(42_500)])
+      expect(r1!.clientQueueNs).toBe(us(21_500))
+      expect(summary.mean_ttft_ms).toBeCloseTo(11.5, 9)
+      expect(summary.mean_e2el_ms).toBeCloseTo(21.5, 9)
+      expect(summary.duration).toBeCloseTo(0.043, 12)
+    }))
+
   it.effect("TTFT = frontend_ms + queue_ms + prefill_ms in every row of a loaded CLI run; defaults in summary.config", () =>
     Effect.gen(function*() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-fe-"))
