@@ -54,6 +54,8 @@ export interface ScenarioOptions {
   readonly pipeline?: { readonly stages: number; readonly sendNs: number; readonly stageNs?: (b: BatchShape, s: number) => number }
   /** The API server in front (default none). */
   readonly frontEnd?: FrontEndParams
+  /** The fixed per-step time the perf model declares to be inside every step time (multi-step pays it once per block). */
+  readonly stepOverheadNs?: number
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -77,6 +79,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
           }
         }
       })
+      : o.stepOverheadNs !== undefined ? Layer.succeed(PerfModelService, { name: "fn", stepTimeNs: stepFn, stepOverheadNs: o.stepOverheadNs })
       : typeof step === "number" ? PerfModelService.constant(step) : PerfModelService.fromFunction("fn", step)
     const layer = Layer.mergeAll(
       ConfigService.make(cfg),

@@ -36,6 +36,8 @@ export interface EngineFlags {
   readonly tensorParallelSize?: number | undefined
   /** `--pipeline-parallel-size`: pipeline stages per instance (default 1). */
   readonly pipelineParallelSize?: number | undefined
+  /** `--num-scheduler-steps`: multi-step scheduling, vLLM 0.6 (default 1 = off). */
+  readonly numSchedulerSteps?: number | undefined
   readonly numInstances?: number | undefined
   /** `--data-parallel-size` (vLLM's name for the replica count; `--num-instances` is its alias). */
   readonly dataParallelSize?: number | undefined
@@ -114,6 +116,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* nonNegInt(f.longPrefillTokenThreshold, "--long-prefill-token-threshold")
     yield* posInt(f.tensorParallelSize, "--tensor-parallel-size")
     yield* posInt(f.pipelineParallelSize, "--pipeline-parallel-size")
+    yield* posInt(f.numSchedulerSteps, "--num-scheduler-steps")
     yield* posInt(f.numInstances, "--num-instances")
     yield* posInt(f.dataParallelSize, "--data-parallel-size")
     yield* check(f.dataParallelSize === undefined || f.numInstances === undefined || f.dataParallelSize === f.numInstances, "--data-parallel-size",
@@ -156,6 +159,13 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     const dp = f.dataParallelSize ?? f.numInstances ?? 1
     const ep = yield* expertParallelFlags(f, m, dp, tp)
     const pp = f.pipelineParallelSize ?? 1
+    const steps = f.numSchedulerSteps ?? 1
+    if (steps > 1 && f.enableChunkedPrefill === true) {
+      return yield* new InvalidOption({ option: "--num-scheduler-steps", reason: "multi-step scheduling does not run with --enable-chunked-prefill (vLLM 0.6.0 refuses the pair); give --no-enable-chunked-prefill or leave it out" })
+    }
+    if (steps > 1 && pp > 1) {
+      return yield* new InvalidOption({ option: "--num-scheduler-steps", reason: "multi-step scheduling with --pipeline-parallel-size > 1 is not modelled" })
+    }
     if (pp > m.layers) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
     }
@@ -166,7 +176,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       numGpuBlocksOverride: f.numGpuBlocksOverride ?? null,
       maxNumBatchedTokens: f.maxNumBatchedTokens ?? base.maxNumBatchedTokens,
       maxNumSeqs: f.maxNumSeqs ?? base.maxNumSeqs,
-      enableChunkedPrefill: f.enableChunkedPrefill ?? base.enableChunkedPrefill,
+      // vLLM 0.6.0 runs multi-step without chunked prefill (it refuses the pair)
+      enableChunkedPrefill: f.enableChunkedPrefill ?? (steps > 1 ? false : base.enableChunkedPrefill),
       longPrefillTokenThreshold: f.longPrefillTokenThreshold ?? base.longPrefillTokenThreshold,
       schedulerReserveFullIsl: f.schedulerReserveFullIsl ?? base.schedulerReserveFullIsl,
       enablePrefixCaching: f.enablePrefixCaching ?? base.enablePrefixCaching,
@@ -174,7 +185,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       tensorParallelSize: tp,
       dataParallelSize: dp,
       ...ep,
-      pipelineParallelSize: pp
+      pipelineParallelSize: pp,
+      numSchedulerSteps: steps
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({

@@ -166,7 +166,8 @@ export const runPools = <E>(
         kvBytesPerToken: kvBytesPerToken(p.config.model, p.config.engine.kvCacheDtypeBytes),
         gpusPerInstance: p.config.engine.tensorParallelSize,
         layers: p.config.model.layers,
-        network: p.network
+        network: p.network,
+        numSchedulerSteps: p.config.engine.numSchedulerSteps
       })),
       observer: combineObservers(...observers),
       router: makeRouter(options.router ?? cluster.router, first.config.seed),
