@@ -51,6 +51,8 @@ export interface ScenarioOptions {
   readonly pipeline?: { readonly stages: number; readonly sendNs: number; readonly stageNs?: (b: BatchShape, s: number) => number }
   /** The API server in front (default none). */
   readonly frontEnd?: FrontEndParams
+  /** Multiply every step time by this (SimulationOptions.stepTimeScale; default 1). */
+  readonly stepTimeScale?: number
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -83,7 +85,11 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
       TraceWriter.inMemory(store),
       o.frontEnd === undefined ? Layer.empty : FrontEndService.layer(o.frontEnd)
     )
-    const result = yield* simulate(Stream.fromIterable(arrivals), { exactSteps: o.exactSteps ?? false, ...(o.observer === undefined ? {} : { observer: o.observer }) }).pipe(Effect.provide(layer))
+    const result = yield* simulate(Stream.fromIterable(arrivals), {
+      exactSteps: o.exactSteps ?? false,
+      ...(o.observer === undefined ? {} : { observer: o.observer }),
+      ...(o.stepTimeScale === undefined ? {} : { stepTimeScale: o.stepTimeScale })
+    }).pipe(Effect.provide(layer))
     return { store, result, summary: result.summary }
   })
 

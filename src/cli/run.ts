@@ -15,6 +15,7 @@ import { helpRequest, helpWidth, renderCommandHelp, renderRootHelp } from "./hel
 import { checkCommandFlags } from "./commandFlags.js"
 import { checkFlagValues } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
+import { normalizeSensitivityFlag } from "./sensitivity.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
 
@@ -30,7 +31,7 @@ const cliConsole = (c: Console.Console): Console.Console => ({
 /** Run the CLI on `argv` (process.argv layout: node, script, ...args). */
 export const runCli = (argv: ReadonlyArray<string>) =>
   Console.consoleWith((c) => Effect.suspend(() => {
-    const args = normalizeOnOffFlags(argv.slice(2))
+    const args = normalizeSensitivityFlag(normalizeOnOffFlags(argv.slice(2)))
     const help = helpRequest(args, HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)]))
     if (help !== false) {
       const command = HELP_COMMANDS.find((c) => help !== undefined && [...Command.getNames(c)].includes(help))
