@@ -56,6 +56,8 @@ export interface ScenarioOptions {
   readonly frontEnd?: FrontEndParams
   /** The fixed per-step time the perf model declares to be inside every step time (multi-step pays it once per block). */
   readonly stepOverheadNs?: number
+  /** Multiply every step time by this (SimulationOptions.stepTimeScale; default 1). */
+  readonly stepTimeScale?: number
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -92,7 +94,8 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
     const result = yield* simulate(Stream.fromIterable(arrivals), {
       exactSteps: o.exactSteps ?? false,
       ...(o.observer === undefined ? {} : { observer: o.observer }),
-      ...(o.client === undefined ? {} : { client: o.client })
+      ...(o.client === undefined ? {} : { client: o.client }),
+      ...(o.stepTimeScale === undefined ? {} : { stepTimeScale: o.stepTimeScale })
     }).pipe(Effect.provide(layer))
     return { store, result, summary: result.summary }
   })

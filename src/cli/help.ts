@@ -43,6 +43,8 @@ const OPTIONAL = "This setting is optional."
 /** @effect/cli's built-in flags, listed once in a footer instead of with each command's own. */
 const BUILT_IN = new Set(["--completions", "--log-level", "-h, --help", "--wizard", "--version"])
 const VALUE: Record<string, string> = { integer: "N", float: "X", text: "TEXT", "text...": "TEXT..." }
+/** Placeholders of flags whose value is optional (cli/sensitivity.ts gives a bare flag its default). */
+const OPTIONAL_VALUE: Record<string, string> = { "--sensitivity": "[PCT]" }
 
 /** The flags and arguments of `command` in declaration order, on/off pairs folded into one. */
 export const flagsOf = (command: Command.Command<any, any, any, any>): Array<FlagHelp> => {
@@ -54,7 +56,7 @@ export const flagsOf = (command: Command.Command<any, any, any, any>): Array<Fla
     const m = /^((?:-\w, )?--?[\w-]+|<[^>]+>)(?: (.+))?$/.exec(usage)
     const names = m?.[1] ?? usage
     if (BUILT_IN.has(names)) continue
-    const value = m?.[2] === undefined ? "" : VALUE[m[2]] ?? m[2].replace(/ \| /g, "|")
+    const value = m?.[2] === undefined ? "" : OPTIONAL_VALUE[names] ?? VALUE[m[2]] ?? m[2].replace(/ \| /g, "|")
     if (description.startsWith("Turn off --")) {
       const on = flags.findIndex((f) => f.names === description.slice("Turn off ".length))
       if (on >= 0) {

@@ -54,6 +54,18 @@ const memorySink = (store: InMemoryTrace): TraceSink => ({
   })
 })
 
+/**
+ * Write `s` as `dir`/summary.json (2-space JSON and a newline, as the file sink writes it); used
+ * also to rewrite a run's summary with what was computed after it (`simulate --sensitivity`).
+ */
+export const writeSummaryFile = (dir: string, s: object): Effect.Effect<void, FileError> => {
+  const file = path.join(dir, "summary.json")
+  return Effect.try({
+    try: () => fs.writeFileSync(file, JSON.stringify(s, null, 2) + "\n"),
+    catch: (e) => new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` })
+  })
+}
+
 const FLUSH_BYTES = 1 << 20
 
 /**
@@ -120,7 +132,6 @@ const makeFileSink = (dir: string, withSteps: boolean) =>
       onReject: (r, reason) => requests.write(requestRow(r, reason)),
       ...(steps === undefined ? {} : { onStep: (s: StepInfo) => steps.write(stepRow(s)) })
     }
-    const summaryFile = path.join(dir, "summary.json")
     return {
       observer,
       writeSummary: (s: Summary) =>
@@ -129,10 +140,7 @@ const makeFileSink = (dir: string, withSteps: boolean) =>
           steps?.flush()
           const failed = requests.failure() ?? steps?.failure()
           if (failed !== undefined) return Effect.fail(failed)
-          return Effect.try({
-            try: () => fs.writeFileSync(summaryFile, JSON.stringify(s, null, 2) + "\n"),
-            catch: (e) => new FileError({ path: summaryFile, reason: `cannot write: ${(e as Error).message}` })
-          })
+          return writeSummaryFile(dir, s)
         })
     } satisfies TraceSink
   })

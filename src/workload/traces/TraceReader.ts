@@ -125,7 +125,8 @@ const csvRecords = (file: string, spec: CsvFormat) =>
   })
 
 /** Raw JSON objects of a JSONL trace with their line numbers. */
-const jsonlRecords = (file: string) => {
+const jsonlRecords = (file: string) => Stream.suspend(() => {
+  // the file is opened and lines counted per run of the stream (it can be run again)
   let lineNo = 0
   return Stream.fromAsyncIterable(openText(file, 1 << 20) as AsyncIterable<Uint8Array>, (e) => new FileError({ path: file, reason: (e as Error).message })).pipe(
     Stream.map((b) => b as Uint8Array),
@@ -152,7 +153,7 @@ const jsonlRecords = (file: string) => {
       })
     )
   )
-}
+})
 
 /** Turn raw records into arrivals: relative times, monotonic check, rate scaling. */
 const toArrivals = <R>(
@@ -160,7 +161,8 @@ const toArrivals = <R>(
   records: Stream.Stream<R, TraceError>,
   parseOne: (r: R, out: TraceRecord) => void,
   rateScale: number
-): Stream.Stream<Arrival, TraceError> => {
+): Stream.Stream<Arrival, TraceError> => Stream.suspend(() => {
+  // per run of the stream, so it can be run again (simulate --sensitivity replays the trace)
   let first: { secs: number; ns: number } | undefined
   let prev = 0
   let prevLine = 0
@@ -193,7 +195,7 @@ const toArrivals = <R>(
       })
     )
   )
-}
+})
 
 /**
  * Open a trace: detects (or takes) its format, checks the header, and returns the arrivals as a
