@@ -12,6 +12,7 @@ import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams
 import type { ModelShape } from "../domain/Model.js"
 import { kvCapacity } from "../memory/capacity.js"
 import { loadNetwork, parseNetworkSpec } from "../network/spec.js"
+import { frontEndOf } from "../perf/calibration.js"
 import { loadPerfModel, parsePerfModelSpec } from "../perf/spec.js"
 import { loadHardware, loadModel } from "./catalog.js"
 import { DEFAULT_FRONT_END } from "../frontend/FrontEnd.js"
@@ -55,7 +56,11 @@ export interface EngineFlags {
   readonly perfModel?: string | undefined
   /** `--network` spec (alpha-beta | table:DIR | fit:DIR). */
   readonly network?: string | undefined
-  /** `--frontend-ingress-us`, `--frontend-tokenize-us-per-token`, `--frontend-egress-us` (frontend/FrontEnd.ts). */
+  /**
+   * `--frontend-ingress-us`, `--frontend-tokenize-us-per-token`, `--frontend-egress-us`
+   * (frontend/FrontEnd.ts). Undefined: from a `calibrated:` file's stack part where it has a
+   * front end, else the defaults.
+   */
   readonly frontendIngressUs?: number | undefined
   readonly frontendTokenizeUsPerToken?: number | undefined
   readonly frontendEgressUs?: number | undefined
@@ -245,6 +250,9 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       kernelOverheadNs: f.kernelOverheadUs === undefined ? defaultRooflineParams.kernelOverheadNs : Math.round(f.kernelOverheadUs * 1000),
       stepOverheadNs: f.stepOverheadUs === undefined ? defaultRooflineParams.stepOverheadNs : Math.round(f.stepOverheadUs * 1000)
     }
+    const perfModel = perfSpec === undefined ? undefined : yield* loadPerfModel(perfSpec, m, hardware, tp)
+    // a calibration's stack part sets the front end, each field unless its flag is given
+    const calFrontEnd = perfModel?.kind === "calibrated" ? frontEndOf(perfModel.calibration) : undefined
     return {
       model: m,
       modelSource: model.path,
@@ -254,11 +262,11 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       numInstances: dp,
       seed: f.seed ?? 0,
       frontEnd: {
-        ingressUs: f.frontendIngressUs ?? DEFAULT_FRONT_END.ingressUs,
-        tokenizeUsPerToken: f.frontendTokenizeUsPerToken ?? DEFAULT_FRONT_END.tokenizeUsPerToken,
-        egressUs: f.frontendEgressUs ?? DEFAULT_FRONT_END.egressUs
+        ingressUs: f.frontendIngressUs ?? calFrontEnd?.ingressUs ?? DEFAULT_FRONT_END.ingressUs,
+        tokenizeUsPerToken: f.frontendTokenizeUsPerToken ?? calFrontEnd?.tokenizeUsPerToken ?? DEFAULT_FRONT_END.tokenizeUsPerToken,
+        egressUs: f.frontendEgressUs ?? calFrontEnd?.egressUs ?? DEFAULT_FRONT_END.egressUs
       },
       ...(networkSpec === undefined ? {} : { network: yield* loadNetwork(networkSpec) }),
-      ...(perfSpec === undefined ? {} : { perfModel: { spec: yield* loadPerfModel(perfSpec, m, hardware, tp), stepOverheadNs: f.stepOverheadUs === undefined ? undefined : Math.round(f.stepOverheadUs * 1000) } })
+      ...(perfModel === undefined ? {} : { perfModel: { spec: perfModel, stepOverheadNs: f.stepOverheadUs === undefined ? undefined : Math.round(f.stepOverheadUs * 1000) } })
     } satisfies SimConfig
   })
