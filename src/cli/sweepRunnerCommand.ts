@@ -20,6 +20,7 @@ const runnerOptions = {
   workers: Options.integer("workers").pipe(Options.optional, Options.withDescription("Worker processes for the configurations (default: the number of CPUs; 1 = one at a time in the runner process)"))
 }
 
+/** The `sweep-runner` subcommand: validates its flags, then runs the runner until a signal stops it. */
 export const sweepRunnerCommand = Command.make("sweep-runner", runnerOptions, (o) =>
   Effect.gen(function*() {
     // loaded only here: the cluster and Postgres stack is not needed by the other commands

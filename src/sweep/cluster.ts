@@ -33,7 +33,7 @@ import * as Rpc from "@effect/rpc/Rpc"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Cause, Console, Effect, Exit, Layer, Option, Redacted, Schedule, Schema, Scope } from "effect"
+import { Cause, Console, Deferred, Effect, Exit, Layer, Option, Queue, Redacted, Schedule, Schema, Scope } from "effect"
 import { InvalidOption } from "../domain/errors.js"
 import type { SweepJob } from "./grid.js"
 import { errorRow, runJob, type SweepRow } from "./job.js"
@@ -178,6 +178,29 @@ const sweepJobHandlers = (run: (job: SweepJob) => Effect.Effect<SweepRow>) =>
     })
   }), { maxIdleTime: "10 seconds" })
 
+/**
+ * A FIFO of jobs that `consumers` fibers take one at a time and run with `runOne`; `run(job)` waits
+ * for its row. O(1) per job however many wait, where an Effect Semaphore (or the worker pool's own
+ * queue) would wake every waiter on each release. A job whose request is interrupted is skipped if
+ * it has not started, and interrupted if it has.
+ */
+const makeJobQueue = (consumers: number, runOne: (job: SweepJob) => Effect.Effect<SweepRow>) =>
+  Effect.gen(function*() {
+    const queue = yield* Queue.unbounded<readonly [SweepJob, Deferred.Deferred<SweepRow>]>()
+    const consume = Effect.gen(function*() {
+      const [job, done] = yield* Queue.take(queue)
+      if (yield* Deferred.isDone(done)) return
+      yield* Effect.raceFirst(Effect.flatMap(runOne(job), (row) => Deferred.succeed(done, row)), Deferred.await(done)).pipe(Effect.exit)
+    })
+    for (let i = 0; i < Math.max(1, consumers); i++) yield* Effect.forkScoped(Effect.forever(consume))
+    return (job: SweepJob): Effect.Effect<SweepRow> =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<SweepRow>()
+        yield* Queue.offer(queue, [job, done])
+        return yield* Deferred.await(done).pipe(Effect.onInterrupt(() => Deferred.interrupt(done)))
+      })
+  })
+
 /** Print the runner's shard count whenever it changes (how a user, or a test, sees the cluster settle). */
 const reportShards = (label: string) =>
   Layer.scopedDiscard(Effect.gen(function*() {
@@ -205,14 +228,13 @@ export const runSweepRunner = (o: RunnerOptions): Effect.Effect<never, InvalidOp
   Effect.gen(function*() {
     yield* quietPgQueueWarning
     const label = `${o.host}:${o.port}`
-    let run: (job: SweepJob) => Effect.Effect<SweepRow>
-    if (o.workers <= 1) {
-      const one = yield* Effect.makeSemaphore(1)
-      run = (job) => one.withPermits(1)(runJob(job))
-    } else {
-      const pool = yield* makeWorkerPool(o.workers).pipe(Effect.orDie)
-      run = (job) => pool.run(job).pipe(Effect.catchAll((e) => Effect.succeed(errorRow(job, `runner ${label}: worker failed: ${e.message}`))))
-    }
+    const runOne: (job: SweepJob) => Effect.Effect<SweepRow> = o.workers <= 1
+      ? runJob
+      : yield* makeWorkerPool(o.workers).pipe(
+        Effect.orDie,
+        Effect.map((pool) => (job: SweepJob) => pool.run(job).pipe(Effect.catchAll((e) => Effect.succeed(errorRow(job, `runner ${label}: worker failed: ${e.message}`)))))
+      )
+    const run = yield* makeJobQueue(o.workers, runOne)
     const ready = Layer.effectDiscard(Console.warn(
       `sweep-runner ${label}: ready (listening on ${o.listenHost}:${o.port}, storage ${redactUrl(o.databaseUrl)}, ${o.workers <= 1 ? "jobs run in this process" : `${o.workers} worker processes`})`
     ))
