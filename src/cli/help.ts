@@ -96,7 +96,11 @@ const EXAMPLES: Record<string, ReadonlyArray<string>> = {
     "simulate --trace trace.csv --hardware A100 --output-dir out",
     "simulate --max-concurrency 32 --request-rate inf --num-requests 500 --tensor-parallel-size 2"
   ],
-  sweep: ["sweep --num-requests 3000 --grid request-rate=2,4,8 --grid max-num-seqs=32,256 --output sweep.csv"],
+  sweep: [
+    "sweep --num-requests 3000 --grid request-rate=2,4,8 --grid max-num-seqs=32,256 --output sweep.csv",
+    "sweep --cluster-database postgres://sim@db-host/sweeps --grid request-rate=2,4,8   # on sweep-runner processes"
+  ],
+  "sweep-runner": ["sweep-runner --database-url postgres://sim@db-host/sweeps --host $(hostname) --port 34431"],
   serve: ["serve --model meta-llama/Llama-3.1-8B-Instruct --hardware H100 --port 8000"],
   "test-api": ["test-api --base-url http://127.0.0.1:8000 --request-rate 10 --num-requests 100"],
   validate: ["validate --run RUN_DIR --workload trace.jsonl --perf-model profile:PROFILE_DIR"]
@@ -176,7 +180,7 @@ export const renderRootHelp = (
     ...wrap(description, width),
     "",
     "Commands:",
-    ...flagLines(rows, width, 15),
+    ...flagLines(rows, width, 16),
     "",
     `Run \`${program} <command> --help\` for a command's flags with their defaults, e.g. \`${program} simulate --help\`.`,
     `Quick start: \`${program} simulate\` runs the built-in default workload (1,000 requests, Llama-3.1-8B on one H100).`,
