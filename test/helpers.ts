@@ -6,6 +6,7 @@ import { type Hardware } from "../src/domain/Hardware.js"
 import { shapeOf } from "../src/domain/Model.js"
 import { defaultRooflineParams } from "../src/domain/PerfParams.js"
 import type { ClientSpec } from "../src/engine/ClosedLoopClient.js"
+import type { RouterPolicy } from "../src/cluster/RouterSpec.js"
 import type { Arrival } from "../src/engine/Engine.js"
 import type { EngineObserver } from "../src/engine/EngineObserver.js"
 import { simulate } from "../src/engine/simulate.js"
@@ -54,6 +55,8 @@ export interface ScenarioOptions {
   readonly pipeline?: { readonly stages: number; readonly sendNs: number; readonly stageNs?: (b: BatchShape, s: number) => number }
   /** The API server in front (default none). */
   readonly frontEnd?: FrontEndParams
+  /** Router among the instances (default round-robin). */
+  readonly router?: RouterPolicy
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -88,6 +91,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
     )
     const result = yield* simulate(Stream.fromIterable(arrivals), {
       exactSteps: o.exactSteps ?? false,
+      ...(o.router === undefined ? {} : { router: o.router }),
       ...(o.observer === undefined ? {} : { observer: o.observer }),
       ...(o.client === undefined ? {} : { client: o.client })
     }).pipe(Effect.provide(layer))

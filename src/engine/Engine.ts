@@ -96,7 +96,10 @@ export interface EngineSetup {
   readonly decodeRouter?: Router
   /** Required when the pools are disaggregated. */
   readonly kvTransfer?: KvTransferSetup
-  /** Step one engine step at a time, never fast-forwarding (the oracle; default false). */
+  /**
+   * Step one engine step at a time, never fast-forwarding, every running request explicitly (no
+   * lazy decode cohort): the oracle the fast path must match (default false).
+   */
   readonly exactSteps?: boolean
   /** The API server in front (ingress delays a request's arrival at the engine core); default none. */
   readonly frontEnd?: FrontEnd | undefined
@@ -141,11 +144,13 @@ export class Engine {
     const replicas: Array<Replica> = []
     const targets: Array<Routable> = []
     let id = 0
+    // the exact-steps oracle steps every request explicitly; otherwise decoders are held lazily
+    const lazy = setup.exactSteps !== true
     setup.pools.forEach((p, pi) => {
       const pipeline = p.perf.pipeline
       for (let i = 0; i < p.count; i++, id++) {
         const make = (gate?: PipelineGate, ve = 0) =>
-          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve)
+          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve, lazy)
         if (pipeline !== undefined && pipeline.stages > 1) {
           if (p.role !== InstanceRole.Colocated) throw new Error("pipeline parallelism in a prefill or decode pool is not supported")
           const gate = new PipelineGate(pipeline)
