@@ -396,41 +396,55 @@ export class Instance {
 
   /**
    * Event-exact fast-forward: run the steady decode steps that start before `limitNs` in one move,
-   * stopping before any step in which a request would finish or a KV allocation would fail (those
-   * run through step()). Gives the same times, to the nanosecond, as calling step() for each: the
-   * same perf model prices each step's shape (the cohort's n decodes, context sum growing by n per
-   * step), KV blocks are taken at the same block boundaries, and arrivals cannot be admitted in
-   * between (a step in this state admits nothing until a request finishes or frees blocks, and
-   * every arrival at or after `limitNs` is handled by the caller). Costs O(1) to set up and one
-   * perf evaluation per step. Returns the steps taken (0 = none possible).
+   * stopping before any step in which a KV allocation would fail, and before any step in which a
+   * request would finish unless `pastFinishes` (then, with nothing waiting, the finishing step is
+   * run here too, its finishes reported in running order, and the run goes on with the rest). The
+   * caller passes `pastFinishes` only when nothing outside the instance reacts to a finish before
+   * `limitNs` (a closed-loop client does; the ordered engine never passes it). Gives the same times,
+   * to the nanosecond, and the same observer calls as calling step() for each: the same perf model
+   * prices each step's shape (the cohort's n decodes, context sum growing by n per step), KV blocks
+   * are taken at the same block boundaries and freed at the same finishes, and arrivals cannot be
+   * admitted in between (a step in this state admits nothing until a request finishes or frees
+   * blocks, and every arrival at or after `limitNs` is handled by the caller). Costs O(1) to set up,
+   * one perf evaluation per step and O(log n) per finish. Returns the steps taken (0 = none possible).
    */
-  fastForward(limitNs: number): number {
+  fastForward(limitNs: number, pastFinishes = false): number {
     this.steady = false
-    const running = this.scheduler.running
+    const sched = this.scheduler
+    const running = sched.running
     const cohort = running.cohort
-    const n = cohort.size
-    const kv = this.scheduler.kv
-    if (n === 0 || running.explicit.length > 0 || this.clock >= limitNs) return 0
-    const kmax = cohort.stepsToFinish() // steps before the finishing one
-    if (kmax <= 0) return 0
+    const kv = sched.kv
+    if (cohort.size === 0 || running.explicit.length > 0 || this.clock >= limitNs) return 0
+    const waiting = sched.waiting.length
+    // a finish frees a sequence slot and blocks: with requests waiting (or, on a decode instance,
+    // hand-offs waiting for blocks) the step after it may admit one, so it must be a full step
+    const spanFinishes = pastFinishes && waiting === 0 && this.inbox.length === 0
     const shape = this.plan.shape
     shape.numPrefill = 0
     shape.prefillTokens = 0
-    shape.numDecode = n
     const obs = this.observer
     const onStep = obs.onStep
     const onGap = obs.onTokenGap
-    const waiting = this.scheduler.waiting.length
     let free = kv.free
     let taken = 0
-    let clock = this.clock
+    const start = this.clock
+    let clock = start
     let last = cohort.lastTokenNs
-    let j = 0
-    while (j < kmax && clock < limitNs) {
+    let toFinish = cohort.stepsToFinish() // steps before the next finishing one
+    let j = 0 // steps since the cohort was last advanced
+    let total = 0
+    let blocked = false
+    while (clock < limitNs) {
+      if (j === toFinish && !spanFinishes) break
       const need = cohort.crossers(j)
-      if (need > free) break
+      if (need > free) {
+        blocked = true
+        break
+      }
       free -= need
       taken += need
+      const n = cohort.size
+      shape.numDecode = n
       shape.decodeContextSum = cohort.contextSum(j)
       const d = this.perf.stepTimeNs(shape)
       if (onStep !== undefined) {
@@ -446,16 +460,30 @@ export class Instance {
       clock += d
       if (onGap !== undefined) onGap(clock - last, n)
       last = clock
-      j++
+      if (j++ === toFinish) {
+        // the step just taken gave some members their last token
+        kv.takeBlocks(taken)
+        taken = 0
+        cohort.advance(j, clock)
+        total += j
+        j = 0
+        this.finishCohortBefore(Infinity, clock)
+        if (cohort.size === 0) break
+        free = kv.free
+        toFinish = cohort.stepsToFinish()
+      }
     }
-    if (j === 0) return 0
-    kv.takeBlocks(taken)
-    cohort.advance(j, clock)
-    this.busyNs += clock - this.clock
+    if (j > 0) {
+      kv.takeBlocks(taken)
+      cohort.advance(j, clock)
+      total += j
+    }
+    if (total === 0) return 0
     this.clock = clock
-    this.steps += j
-    this.fastForwardedSteps += j
-    this.steady = j === kmax ? false : clock >= limitNs
-    return j
+    this.busyNs += clock - start
+    this.steps += total
+    this.fastForwardedSteps += total
+    this.steady = !blocked && cohort.size > 0 && clock >= limitNs
+    return total
   }
 }

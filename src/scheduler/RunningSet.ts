@@ -88,10 +88,4 @@ export class RunningSet {
     this.explicit.splice(k, 1)
     return true
   }
-
-  /** Bring every cohort member's fields up to date (they stay members): for readers outside the engine. */
-  materialise(): void {
-    const c = this.cohort
-    for (let i = 0; i < c.size; i++) c.materialise(c.at(i))
-  }
 }
