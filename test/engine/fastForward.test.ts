@@ -85,7 +85,7 @@ describe("fast-forward", () => {
       const fast = yield* run(arrivals, s, false)
       expect(fast.rows).toEqual(exact.rows)
       expect(fast.steps).toEqual(exact.steps)
-      // full steps: 3 per request after the first (its admission, its finish, the next step: ~297),
+      // full steps: 3 per request after the first (its admission, the step after it, its finish: ~297),
       // none per arrival (ending the fast-forward at each would add 99)
       expect(exact.summary.num_steps - fast.skipped).toBeLessThanOrEqual(300)
     }))
