@@ -6,6 +6,7 @@ import { type Hardware } from "../src/domain/Hardware.js"
 import { shapeOf } from "../src/domain/Model.js"
 import { defaultRooflineParams } from "../src/domain/PerfParams.js"
 import type { ClientSpec } from "../src/engine/ClosedLoopClient.js"
+import type { RouterPolicy } from "../src/cluster/RouterSpec.js"
 import type { Arrival } from "../src/engine/Engine.js"
 import type { EngineObserver } from "../src/engine/EngineObserver.js"
 import { simulate } from "../src/engine/simulate.js"
@@ -58,6 +59,8 @@ export interface ScenarioOptions {
   readonly stepOverheadNs?: number
   /** Multiply every step time by this (SimulationOptions.stepTimeScale; default 1). */
   readonly stepTimeScale?: number
+  /** Router among the instances (default round-robin). */
+  readonly router?: RouterPolicy
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -93,6 +96,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
     )
     const result = yield* simulate(Stream.fromIterable(arrivals), {
       exactSteps: o.exactSteps ?? false,
+      ...(o.router === undefined ? {} : { router: o.router }),
       ...(o.observer === undefined ? {} : { observer: o.observer }),
       ...(o.client === undefined ? {} : { client: o.client }),
       ...(o.stepTimeScale === undefined ? {} : { stepTimeScale: o.stepTimeScale })

@@ -210,6 +210,6 @@ export const toWorkloadFlags = (o: WorkloadOptionValues): WorkloadFlags => ({
 export const outputOptions = {
   outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv and steps.csv here (default: write no files)")),
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the report (default: print it)")),
-  exactSteps: Options.boolean("exact-steps").pipe(Options.withDescription("Run every step one by one, no fast-forward (same results, slower; default off)")),
+  exactSteps: Options.boolean("exact-steps").pipe(Options.withDescription("Every step one by one, every request on its own, no fast-forward (same results, slower; default off)")),
   json: Options.boolean("json").pipe(Options.withDescription("Print summary.json to stdout instead of the report (default off)"))
 }

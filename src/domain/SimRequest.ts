@@ -69,6 +69,20 @@ export class SimRequest {
    * scheduled arrival to its send (= `arrivalNs`), ns; -1 when no client limit was modelled.
    */
   clientQueueNs = -1
+  /**
+   * Its place in the running order (scheduler/RunningSet.ts): increasing with each entry into an
+   * instance's running set, so running requests sorted by it are in vLLM's running-list order.
+   */
+  runSeq = 0
+  /**
+   * While in a decode cohort (scheduler/DecodeCohort.ts): `numComputed` minus the cohort's step
+   * counter (its computed tokens are this plus the counter, which the fields above lag behind).
+   */
+  decodeBase = 0
+  /** While in a decode cohort: the value of the cohort's step counter in the step that gives its last token. */
+  finishStep = 0
+  /** Index in its decode cohort's finish queue, or -1 when not in a cohort (its fields are then current). */
+  cohortPos = -1
 
   constructor(
     /** Position in the arrival stream, from 0. */

@@ -98,7 +98,10 @@ export interface EngineSetup {
   readonly decodeRouter?: Router
   /** Required when the pools are disaggregated. */
   readonly kvTransfer?: KvTransferSetup
-  /** Step one engine step at a time, never fast-forwarding (the oracle; default false). */
+  /**
+   * Step one engine step at a time, never fast-forwarding, every running request explicitly (no
+   * lazy decode cohort): the oracle the fast path must match (default false).
+   */
   readonly exactSteps?: boolean
   /** The API server in front (ingress delays a request's arrival at the engine core); default none. */
   readonly frontEnd?: FrontEnd | undefined
@@ -143,11 +146,13 @@ export class Engine {
     const replicas: Array<Replica> = []
     const targets: Array<Routable> = []
     let id = 0
+    // the exact-steps oracle steps every request explicitly; otherwise decoders are held lazily
+    const lazy = setup.exactSteps !== true
     setup.pools.forEach((p, pi) => {
       const pipeline = p.perf.pipeline
       for (let i = 0; i < p.count; i++, id++) {
         const make = (gate?: PipelineGate, ve = 0) =>
-          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve, p.numSchedulerSteps ?? 1)
+          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve, p.numSchedulerSteps ?? 1, lazy)
         if (pipeline !== undefined && pipeline.stages > 1) {
           if (p.role !== InstanceRole.Colocated) throw new Error("pipeline parallelism in a prefill or decode pool is not supported")
           const gate = new PipelineGate(pipeline)
@@ -206,7 +211,8 @@ export class Engine {
     for (const rep of this.replicas) rep.advanceTo(tNs)
     for (const inst of this.single) {
       while (inst.clock < tNs && inst.hasWork()) {
-        if (!exact && inst.canFastForward && inst.fastForward(tNs) > 0) continue
+        // nothing outside reacts to a finish here (no client, no other instance): fast-forward past them
+        if (!exact && inst.canFastForward && inst.fastForward(tNs, true) > 0) continue
         if (inst.step() === 0) throw new Error(`engine stalled on instance ${inst.id} at ${inst.clock} ns with work queued`)
       }
     }

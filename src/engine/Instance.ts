@@ -3,6 +3,10 @@
  * model and its own clock. `step()` is the engine step: schedule at `clock`, price the batch,
  * advance the clock by the step time and apply the step's outputs (tokens, finishes). It does no
  * I/O and allocates nothing per token; the same function runs offline and under the server's Clock.
+ * Offline, decoding requests are held lazily in the scheduler's decode cohort (scheduler/
+ * DecodeCohort.ts), so a step costs O(1) plus O(log n) per event (admission, prefill chunk, finish,
+ * preemption, block allocation) rather than O(batch); with a per-token observer (the server), under
+ * --exact-steps and on prefill instances every request is stepped explicitly.
  * Under pipeline parallelism an Instance is one virtual engine of a replica (cluster/pipeline.ts):
  * its steps are micro-batches that also wait for the replica's shared PipelineGate.
  */
@@ -64,7 +68,6 @@ export class Instance {
   private reserved = 0
   /** The last step left the instance in a steady decode state (see step()). */
   private steady = false
-  private residues = new Int32Array(16)
   /** decodeBlock(): tokens each scheduled request made in the block so far. */
   private readonly made: Int32Array
   private readonly plan: StepPlan
@@ -91,8 +94,15 @@ export class Instance {
      * Multi-step scheduling (vLLM 0.6 `--num-scheduler-steps`): forward passes per scheduler call
      * of an all-decode batch (1 = every step is scheduled; see decodeBlock()).
      */
-    readonly numSchedulerSteps = 1
+    readonly numSchedulerSteps = 1,
+    /**
+     * Hold decoding requests lazily (default true; off under multi-step, whose blocks step every request). Off, every running request is stepped
+     * explicitly, as the exact-steps oracle does; it is off anyway with an `onToken` observer and on
+     * prefill instances.
+     */
+    lazyDecode = true
   ) {
+    scheduler.running.lazy = lazyDecode && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
     this.plan = makeStepPlan(maxNumSeqs)
     this.made = new Int32Array(maxNumSeqs)
     this.info = {
@@ -101,6 +111,7 @@ export class Instance {
     }
   }
 
+  /** Whether a request is waiting or running here (not counting disaggregation hand-offs in flight). */
   hasWork(): boolean {
     return this.scheduler.hasWork()
   }
@@ -253,7 +264,11 @@ export class Instance {
   admit(r: SimRequest): boolean {
     r.instance = this.id
     r.pool = this.poolName
-    this.steady = false // a new waiting request may be admitted by the next step
+    // A new request may be admitted by the next step, unless it queues behind a waiting request
+    // that a steady step could not admit: a steady run leaves that one blocked (the budget and the
+    // running count stay, free blocks and cached prefixes only shrink), and FCFS admission stops
+    // there, so the run may go on past this arrival.
+    if (this.scheduler.waiting.length === 0) this.steady = false
     if (!this.scheduler.hasWork() && this.clock < r.queuedNs) this.clock = r.queuedNs
     const why = this.rejectionReason(r)
     if (why !== undefined) return this.reject(r, why, r.queuedNs)
@@ -283,8 +298,12 @@ export class Instance {
     const gate = this.gate
     const now = gate === undefined ? this.clock : gate.startAt(this.clock)
     if (this.role !== InstanceRole.Colocated) this.applyPending(now)
-    this.scheduler.schedule(now, plan, obs.onPreempt)
-    if (plan.count === 0) return 0
+    const sched = this.scheduler
+    sched.schedule(now, plan, obs.onPreempt)
+    const cohort = sched.running.cohort
+    const lazy = plan.cohort
+    if (plan.count === 0 && lazy === 0) return 0
+    if (lazy !== cohort.size) throw new Error(`instance ${this.id}: the decode cohort was scheduled in part`)
     if (this.numSchedulerSteps > 1 && plan.shape.numPrefill === 0 && gate === undefined && this.role === InstanceRole.Colocated) {
       return this.decodeBlock(now)
     }
@@ -293,22 +312,27 @@ export class Instance {
     this.clock = end
     this.steps++
     this.busyNs += d
-    const kv = this.scheduler.kv
+    const kv = sched.kv
 
     if (obs.onStep !== undefined) {
       const info = this.info
       info.startNs = now
       info.durationNs = d
-      info.running = this.scheduler.running.length
-      info.waiting = this.scheduler.waiting.length
+      info.running = sched.running.length
+      info.waiting = sched.waiting.length
       info.kvBlocksUsed = kv.usedBlocks
       info.preempted = plan.preempted
       obs.onStep(info)
     }
 
+    // the cohort's tokens: one each, every member's gap since the cohort's previous step
+    const onGap = obs.onTokenGap
+    if (lazy > 0 && onGap !== undefined) onGap(end - cohort.lastTokenNs, lazy)
+    cohort.advance(lazy > 0 ? 1 : 0, end)
+
+    // the explicit requests' tokens, and every finish in running order (the cohort's merged in)
     let finished = 0
     const onToken = obs.onToken
-    const onGap = obs.onTokenGap
     const prefillOnly = this.role === InstanceRole.Prefill
     for (let i = 0; i < plan.count; i++) {
       const r = plan.reqs[i]!
@@ -328,23 +352,48 @@ export class Instance {
       if (onToken !== undefined) onToken(r, end)
       r.lastTokenNs = end
       if (r.numOutput >= r.outputTokens) {
-        r.status = RequestStatus.Finished
-        r.finishNs = end
-        kv.release(r, true)
+        if (lazy > 0) finished += this.finishCohortBefore(r.runSeq, end)
+        this.finish(r, end)
         finished++
-        obs.onFinish?.(r)
       }
     }
-    if (finished > 0) {
-      this.scheduler.removeFinished()
-      this.stalled = false // blocks and sequence slots were freed
+    if (lazy > 0) finished += this.finishCohortBefore(Infinity, end)
+    // explicit requests that got a token and go on decoding join the cohort
+    let joined = 0
+    const running = sched.running
+    if (running.lazy) {
+      for (let i = 0; i < plan.count; i++) if (running.offer(plan.reqs[i]!, end)) joined++
     }
-    // The next step repeats this one's structure (same requests, one decode token each, nothing
-    // admitted) when this step scheduled every running request as a decode, preempted, admitted
-    // and finished nothing: only the contexts grow. fastForward() may then take several at once.
-    this.steady = plan.shape.numPrefill === 0 && plan.preempted === 0 && plan.admitted === 0 && finished === 0 &&
-      plan.count === this.scheduler.running.length
+    if (finished > 0 || joined > 0) sched.removeFinished()
+    if (finished > 0) this.stalled = false // blocks and sequence slots were freed
+    // The next step repeats this one's structure (the cohort only, one decode token each, nothing
+    // admitted) when every running request is in the cohort, nothing was preempted, and nothing
+    // waiting can be admitted: the queue is empty, or this step already scheduled every running
+    // request as a decode and admitted and finished nothing (so the head stays blocked: the budget
+    // and running count stay, blocks only get used). fastForward() may then take several at once.
+    this.steady = running.explicit.length === 0 && cohort.size > 0 && plan.preempted === 0 &&
+      (sched.waiting.length === 0 || (plan.shape.numPrefill === 0 && plan.admitted === 0 && finished === 0 && plan.count === joined))
     return d
+  }
+
+  /** `r` produced its last token at `tNs`: free its blocks and report it. */
+  private finish(r: SimRequest, tNs: number): void {
+    r.status = RequestStatus.Finished
+    r.finishNs = tNs
+    this.scheduler.kv.release(r, true)
+    this.observer.onFinish?.(r)
+  }
+
+  /** Finish the cohort members whose last token came in the step just applied, ending at `tNs`, that run before `runSeq`; returns how many. */
+  private finishCohortBefore(runSeq: number, tNs: number): number {
+    const cohort = this.scheduler.running.cohort
+    let k = 0
+    for (let r = cohort.finished(); r !== undefined && r.runSeq < runSeq; r = cohort.finished()) {
+      cohort.leave(r)
+      this.finish(r, tNs)
+      k++
+    }
+    return k
   }
 
   /**
@@ -353,7 +402,7 @@ export class Instance {
    * one virtual engine's steady run cannot be taken in one move; step() runs every micro-batch.
    */
   get canFastForward(): boolean {
-    return this.steady && this.observer.onToken === undefined && this.gate === undefined && this.numSchedulerSteps === 1
+    return this.steady && this.gate === undefined && this.scheduler.running.cohort.size > 0 && this.numSchedulerSteps === 1
   }
 
   /**
@@ -459,50 +508,56 @@ export class Instance {
 
   /**
    * Event-exact fast-forward: run the steady decode steps that start before `limitNs` in one move,
-   * stopping before any step in which a request would finish or a KV allocation would fail (those
-   * run through step()). Gives the same times, to the nanosecond, as calling step() for each: the
-   * same perf model prices each step's shape (n decodes, context sum growing by n per step), KV
-   * blocks are allocated at the same block boundaries, and arrivals cannot be admitted in between
-   * (a step in this state admits nothing until a request finishes or frees blocks, and every
-   * arrival at or after `limitNs` is handled by the caller). Per step it costs one perf evaluation
-   * and O(1) bookkeeping instead of O(batch). Returns the steps taken (0 = none possible).
+   * stopping before any step in which a KV allocation would fail, and before any step in which a
+   * request would finish unless `pastFinishes` (then, with nothing waiting, the finishing step is
+   * run here too, its finishes reported in running order, and the run goes on with the rest). The
+   * caller passes `pastFinishes` only when nothing outside the instance reacts to a finish before
+   * `limitNs` (a closed-loop client does; the ordered engine never passes it). Gives the same times,
+   * to the nanosecond, and the same observer calls as calling step() for each: the same perf model
+   * prices each step's shape (the cohort's n decodes, context sum growing by n per step), KV blocks
+   * are taken at the same block boundaries and freed at the same finishes, and arrivals cannot be
+   * admitted in between (a step in this state admits nothing until a request finishes or frees
+   * blocks, and every arrival at or after `limitNs` is handled by the caller). Costs O(1) to set up,
+   * one perf evaluation per step and O(log n) per finish. Returns the steps taken (0 = none possible).
    */
-  fastForward(limitNs: number): number {
+  fastForward(limitNs: number, pastFinishes = false): number {
     this.steady = false
-    const running = this.scheduler.running
-    const n = running.length
-    const kv = this.scheduler.kv
-    const bs = kv.blockSize
-    if (n === 0 || this.clock >= limitNs) return 0
-    let kmax = Infinity
-    let ctxSum = 0
-    const residues = this.residues.length >= bs ? this.residues : (this.residues = new Int32Array(bs))
-    residues.fill(0, 0, bs)
-    for (let i = 0; i < n; i++) {
-      const r = running[i]!
-      const left = r.outputTokens - r.numOutput - 1 // steps before its finishing one
-      if (left < kmax) kmax = left
-      ctxSum += r.numComputed + 1
-      residues[r.numComputed % bs]!++
-    }
-    if (kmax <= 0) return 0
+    const sched = this.scheduler
+    const running = sched.running
+    const cohort = running.cohort
+    const kv = sched.kv
+    if (cohort.size === 0 || running.explicit.length > 0 || this.clock >= limitNs) return 0
+    const waiting = sched.waiting.length
+    // a finish frees a sequence slot and blocks: with requests waiting (or, on a decode instance,
+    // hand-offs waiting for blocks) the step after it may admit one, so it must be a full step
+    const spanFinishes = pastFinishes && waiting === 0 && this.inbox.length === 0
     const shape = this.plan.shape
     shape.numPrefill = 0
     shape.prefillTokens = 0
-    shape.numDecode = n
     const obs = this.observer
     const onStep = obs.onStep
     const onGap = obs.onTokenGap
-    const waiting = this.scheduler.waiting.length
     let free = kv.free
-    let clock = this.clock
-    let j = 0
-    while (j < kmax && clock < limitNs) {
-      // step j computes token c + j + 1 of each request: a new block where (c + j) % bs == 0
-      const need = residues[(bs - (j % bs)) % bs]!
-      if (need > free) break
+    let taken = 0
+    const start = this.clock
+    let clock = start
+    let last = cohort.lastTokenNs
+    let toFinish = cohort.stepsToFinish() // steps before the next finishing one
+    let j = 0 // steps since the cohort was last advanced
+    let total = 0
+    let blocked = false
+    while (clock < limitNs) {
+      if (j === toFinish && !spanFinishes) break
+      const need = cohort.crossers(j)
+      if (need > free) {
+        blocked = true
+        break
+      }
       free -= need
-      shape.decodeContextSum = ctxSum + j * n
+      taken += need
+      const n = cohort.size
+      shape.numDecode = n
+      shape.decodeContextSum = cohort.contextSum(j)
       const d = this.perf.stepTimeNs(shape)
       if (onStep !== undefined) {
         const info = this.info
@@ -514,23 +569,33 @@ export class Instance {
         info.preempted = 0
         onStep(info)
       }
-      if (onGap !== undefined) onGap(d, n)
       clock += d
-      j++
+      if (onGap !== undefined) onGap(clock - last, n)
+      last = clock
+      if (j++ === toFinish) {
+        // the step just taken gave some members their last token
+        kv.takeBlocks(taken)
+        taken = 0
+        cohort.advance(j, clock)
+        total += j
+        j = 0
+        this.finishCohortBefore(Infinity, clock)
+        if (cohort.size === 0) break
+        free = kv.free
+        toFinish = cohort.stepsToFinish()
+      }
     }
-    if (j === 0) return 0
-    for (let i = 0; i < n; i++) {
-      const r = running[i]!
-      r.numComputed += j
-      r.numOutput += j
-      r.lastTokenNs = clock
-      kv.allocate(r, r.numComputed)
+    if (j > 0) {
+      kv.takeBlocks(taken)
+      cohort.advance(j, clock)
+      total += j
     }
-    this.busyNs += clock - this.clock
+    if (total === 0) return 0
     this.clock = clock
-    this.steps += j
-    this.fastForwardedSteps += j
-    this.steady = j === kmax ? false : clock >= limitNs
-    return j
+    this.busyNs += clock - start
+    this.steps += total
+    this.fastForwardedSteps += total
+    this.steady = !blocked && cohort.size > 0 && clock >= limitNs
+    return total
   }
 }

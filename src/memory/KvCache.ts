@@ -107,6 +107,29 @@ export interface KvCache {
    * last block first; `finished` also drops the request's hashes.
    */
   release(r: KvHolder, finished: boolean): void
+
+  // ---- lazily advanced decoders (scheduler/DecodeCohort.ts): many requests growing by one token
+  // per step, their blocks taken in bulk and their fields brought up to date only when read.
+
+  /**
+   * True when `r`, with `computedTokens` computed, holds exactly the blocks for them and growing it
+   * one token at a time from there (allocate(r, computedTokens + 1), ...) would only take blocks
+   * whose content is unique to it and cache no hash: each such allocation is then the same as
+   * `takeBlocks` of the blocks it needs, with `settle` bringing `r`'s own fields up to date.
+   */
+  decodesLazily(r: KvHolder, computedTokens: number): boolean
+  /** Take `n` (<= free) blocks for lazily grown requests, as their allocate() calls would. */
+  takeBlocks(n: number): void
+  /** Set `r`'s block fields as its allocate() calls up to `computedTokens` tokens would have (see decodesLazily). */
+  settle(r: KvHolder, computedTokens: number): void
+  /** Whether allocate(r, totalTokens) would cache hashes of `r`'s known-content blocks (false without prefix caching). */
+  cachesOnAllocate(r: KvHolder, totalTokens: number): boolean
+  /**
+   * Whether taking `n` blocks from the free queue would evict a block cached under a hash (false
+   * without prefix caching). When it would not, the order of the allocations that take them
+   * within one step changes nothing but block ids.
+   */
+  evictsCached(n: number): boolean
 }
 
 /** Block counting only (prefix caching off). */
@@ -155,5 +178,25 @@ export class CountingKvCache implements KvCache {
   release(r: KvHolder): void {
     this.freeBlocks += r.blocks
     r.blocks = 0
+  }
+
+  decodesLazily(r: KvHolder, computedTokens: number): boolean {
+    return r.blocks === Math.ceil(computedTokens / this.blockSize)
+  }
+
+  takeBlocks(n: number): void {
+    this.freeBlocks -= n
+  }
+
+  settle(r: KvHolder, computedTokens: number): void {
+    r.blocks = Math.ceil(computedTokens / this.blockSize)
+  }
+
+  cachesOnAllocate(): boolean {
+    return false
+  }
+
+  evictsCached(): boolean {
+    return false
   }
 }

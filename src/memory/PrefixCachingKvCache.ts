@@ -350,6 +350,43 @@ export class PrefixCachingKvCache implements KvCache {
     r.cachedBlocks = upTo
   }
 
+  decodesLazily(r: KvHolder, computedTokens: number): boolean {
+    const bs = this.blockSize
+    const full = Math.floor(computedTokens / bs)
+    return r.blocks === Math.ceil(computedTokens / bs) && r.cachedBlocks === full && full >= this.knownBlocks(r)
+  }
+
+  takeBlocks(n: number): void {
+    this.popBlocks(n)
+  }
+
+  settle(r: KvHolder, computedTokens: number): void {
+    const bs = this.blockSize
+    r.blocks = Math.ceil(computedTokens / bs)
+    r.cachedBlocks = Math.floor(computedTokens / bs)
+  }
+
+  cachesOnAllocate(r: KvHolder, totalTokens: number): boolean {
+    const upTo = Math.floor((totalTokens < r.numTokens ? totalTokens : r.numTokens) / this.blockSize)
+    if (upTo <= r.cachedBlocks) return false
+    const knownAll = this.knownBlocks(r)
+    return r.cachedBlocks < (knownAll < upTo ? knownAll : upTo)
+  }
+
+  evictsCached(n: number): boolean {
+    let e = this.eNext[S]!
+    while (n > 0 && e !== S) {
+      const b = this.eBlock[e]!
+      if (b === RUN) n -= this.eHi[e]! - this.eLo[e]!
+      else {
+        if (this.inMap[b] === 1) return true
+        n--
+      }
+      e = this.eNext[e]!
+    }
+    return false
+  }
+
   release(r: KvHolder, finished: boolean): void {
     const blocks = r.blocks
     if (blocks > 0) {

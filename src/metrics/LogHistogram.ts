@@ -19,8 +19,10 @@ export class LogHistogram {
   count = 0
   sum = 0
   private zeros = 0
-  private lastValue = -1
+  /** The bucket of the last value added, and an open interval of values sure to fall in it. */
   private lastIndex = 0
+  private lastLo = Infinity
+  private lastHi = -Infinity
 
   /** Add `n` samples of value `x` (x >= 0). */
   add(x: number, n = 1): void {
@@ -30,13 +32,22 @@ export class LogHistogram {
       this.zeros += n
       return
     }
-    // consecutive samples are often equal (every decode of a step has the same gap): skip the log
+    // consecutive samples are often equal or close (every decode of a step has the same gap, and
+    // the next step's differs by little): skip the log while they stay inside the last bucket, well
+    // clear of its edges (by 1e-9 of a bucket; the log's rounding is ~1e-12 of one), so the bucket
+    // is the one the formula gives
     let i: number
-    if (x === this.lastValue) i = this.lastIndex
+    if (x > this.lastLo && x < this.lastHi) i = this.lastIndex
     else {
       i = Math.ceil(Math.log(x) / LOG_GAMMA)
-      if (i >= NUM_BUCKETS) i = NUM_BUCKETS - 1
-      this.lastValue = x
+      if (i >= NUM_BUCKETS) {
+        i = NUM_BUCKETS - 1
+        this.lastLo = Infinity
+        this.lastHi = -Infinity
+      } else {
+        this.lastLo = Math.exp((i - 1 + 1e-9) * LOG_GAMMA)
+        this.lastHi = Math.exp((i - 1e-9) * LOG_GAMMA)
+      }
       this.lastIndex = i
     }
     this.counts[i]! += n

@@ -247,16 +247,37 @@ export const composeStep = (name: string, ops: OpCosts, m: ModelShape, e: Engine
   const moe = ops.moe
   const a = makeAttnArgs()
   const moePar = moeParallelOf(m, e)
+  // Kernel costs of the last token count T and sequence count S: a run of decode steps keeps both,
+  // so only attention is priced anew (the sums below are the same expressions either way).
+  let lastT = -1
+  let lastS = -1
+  let ln = 0, qkv = 0, rope = 0, o = 0, mlp = 0, moeT = 0, ar = 0, emb = 0, fin = 0, lm = 0, samp = 0
   const stepTimeNs = (b: BatchShape): number => {
     const T = b.prefillTokens + b.numDecode
     if (T === 0) return 0
     const S = b.numPrefill + b.numDecode
+    if (T !== lastT) {
+      ln = layernorm(T)
+      qkv = qkv_proj(T)
+      rope = rotary_emb(T)
+      o = o_proj(T)
+      mlp = gate_up_proj(T) + act_fn(T) + down_proj(T)
+      moeT = moeLayers > 0 ? moe(T) + moeCommNs(m, moePar!, net, T) : 0
+      ar = tp > 1 ? net.allReduceNs(T * h * ACT_BYTES, tp) : 0
+      emb = embedding(T)
+      fin = final_layernorm(T)
+      lastT = T
+    }
+    if (S !== lastS) {
+      lm = lm_head(S)
+      samp = sampler(S)
+      lastS = S
+    }
     attnArgsFromBatch(a, b)
-    const common = 2 * layernorm(T) + qkv_proj(T) + rotary_emb(T) + o_proj(T) + attention(a)
-    const mlp = gate_up_proj(T) + act_fn(T) + down_proj(T)
-    let total = L * common + denseLayers * mlp + (moeLayers > 0 ? moeLayers * (moe(T) + moeCommNs(m, moePar!, net, T)) : 0)
-    if (tp > 1) total += 2 * L * net.allReduceNs(T * h * ACT_BYTES, tp)
-    total += embedding(T) + final_layernorm(T) + lm_head(S) + sampler(S)
+    const common = 2 * ln + qkv + rope + o + attention(a)
+    let total = L * common + denseLayers * mlp + (moeLayers > 0 ? moeLayers * moeT : 0)
+    if (tp > 1) total += 2 * L * ar
+    total += emb + fin + lm + samp
     return Math.round(total + stepOverheadNs)
   }
   return { name, stepTimeNs, stepOverheadNs }

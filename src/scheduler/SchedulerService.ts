@@ -8,13 +8,16 @@ import type { EngineConfig } from "../domain/EngineConfig.js"
 import type { SimRequest } from "../domain/SimRequest.js"
 import type { KvCache } from "../memory/KvCache.js"
 import type { RequestQueue } from "./RequestQueue.js"
+import type { RunningSet } from "./RunningSet.js"
 import type { StepPlan } from "./StepPlan.js"
 import { makeVllmV1Scheduler } from "./vllmV1.js"
 
+/** One instance's batching state and policy: its waiting queue, running set and KV cache. */
 export interface Scheduler {
   readonly name: string
   readonly waiting: RequestQueue<SimRequest>
-  readonly running: Array<SimRequest>
+  /** The running requests (decoders possibly held lazily in its cohort: see RunningSet). */
+  readonly running: RunningSet
   readonly kv: KvCache
   /** Queue an arrived request. */
   readonly enqueue: (r: SimRequest) => void
@@ -27,15 +30,18 @@ export interface Scheduler {
   /**
    * Decide the step starting at `now` (ns): fills `plan`, allocates KV blocks, advances
    * `numComputed` of the scheduled requests, preempts when blocks run out (calling `onPreempt`).
+   * The decode cohort is scheduled whole (`plan.cohort`; its KV blocks taken, its counter not yet
+   * advanced: the engine does that when it applies the step) or first dissolved.
    */
   readonly schedule: (now: number, plan: StepPlan, onPreempt?: (r: SimRequest, now: number) => void) => void
-  /** Drop requests that are no longer running (after the engine marked them finished). */
+  /** Drop from the explicit running list the requests that finished or joined the cohort (after the engine applied a step). */
   readonly removeFinished: () => void
   /** Remove a waiting or running request and free its blocks (client abort); false if not found. */
   readonly abort: (r: SimRequest) => boolean
   readonly hasWork: () => boolean
 }
 
+/** A named batching policy: makes one Scheduler per instance over that instance's KV cache. */
 export interface SchedulerPolicy {
   readonly name: string
   readonly make: (kv: KvCache) => Scheduler

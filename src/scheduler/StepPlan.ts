@@ -6,7 +6,7 @@ import type { SimRequest } from "../domain/SimRequest.js"
 import { type BatchShape, makeBatchShape, resetBatchShape } from "../perf/BatchShape.js"
 
 export interface StepPlan {
-  /** Scheduled requests this step (first `count` entries valid). */
+  /** Scheduled requests this step outside the decode cohort (first `count` entries valid), in running order. */
   count: number
   readonly reqs: Array<SimRequest>
   /** New tokens per scheduled request. */
@@ -15,22 +15,28 @@ export interface StepPlan {
   preempted: number
   /** Requests admitted from the waiting queue this step. */
   admitted: number
+  /** Decode-cohort members scheduled this step, one decode token each (0, or the whole cohort); counted in `shape`, not in `reqs`. */
+  cohort: number
   readonly shape: BatchShape
 }
 
+/** An empty plan for an engine of at most `maxSeqs` running requests. */
 export const makeStepPlan = (maxSeqs: number): StepPlan => ({
   count: 0,
   reqs: [],
   tokens: new Int32Array(maxSeqs),
   preempted: 0,
   admitted: 0,
+  cohort: 0,
   shape: makeBatchShape(maxSeqs)
 })
 
+/** Empty `p` for the next step. */
 export const resetStepPlan = (p: StepPlan): void => {
   p.count = 0
   p.preempted = 0
   p.admitted = 0
+  p.cohort = 0
   resetBatchShape(p.shape)
 }
 

@@ -14,22 +14,45 @@
  *    a request starts at its cached prefix (`get_computed_blocks`) and computes only the rest.
  *
  * `num_computed_tokens` advances when scheduled (vLLM `_update_after_schedule`).
+ *
+ * Decoders may be held lazily in the running set's decode cohort (RunningSet, DecodeCohort). The
+ * cohort is scheduled whole, in O(1), when that gives what the walk above would: no member is cut
+ * short by the budget and no allocation fails (so nobody is preempted). Its blocks are taken where
+ * its members stand in the running order when that can matter (a prefilling request caching hashes
+ * while the step evicts cached blocks). Otherwise the cohort is dissolved into explicit requests
+ * first and the walk runs over all of them (see planCohort).
  */
 import type { EngineConfig } from "../domain/EngineConfig.js"
 import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
 import type { KvCache } from "../memory/KvCache.js"
 import { RequestQueue } from "./RequestQueue.js"
+import { RunningSet } from "./RunningSet.js"
 import type { Scheduler } from "./SchedulerService.js"
 import { addToPlan, resetStepPlan, type StepPlan } from "./StepPlan.js"
 
+/** How the step treats the decode cohort (see the file comment). */
+const enum CohortPlan {
+  /** No cohort, or dissolved: every running request is explicit. */
+  None = 0,
+  /** Scheduled whole; its blocks taken before the explicit requests'. */
+  First = 1,
+  /** Scheduled whole; its blocks taken at its members' places in the running order. */
+  Interleaved = 2
+}
+
 export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => {
   const waiting = new RequestQueue<SimRequest>()
-  const running: Array<SimRequest> = []
+  const running = new RunningSet(kv)
+  const explicit = running.explicit
+  const cohort = running.cohort
   const budgetMax = e.maxNumBatchedTokens
   const maxSeqs = e.maxNumSeqs
   const threshold = e.longPrefillTokenThreshold
   const chunked = e.enableChunkedPrefill
   const reserveFull = e.schedulerReserveFullIsl
+  const bs = kv.blockSize
+  /** Interleaved: cohort blocks to take before explicit request i (index explicit.length: after the last). */
+  let takeBefore = new Int32Array(16)
 
   const preempt = (r: SimRequest, now: number, onPreempt: ((r: SimRequest, now: number) => void) | undefined) => {
     if (onPreempt !== undefined) onPreempt(r, now) // sees the tokens it is about to lose
@@ -40,14 +63,81 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
     waiting.pushFront(r)
   }
 
+  /**
+   * Whether the step can schedule the whole cohort, and how (dissolves it when not). It can when
+   * the walk would give every member its token and no allocation would fail. When every member
+   * runs before every explicit request (the usual case: a prompt chunked over several steps is the
+   * latest admitted), the walk gives the members their tokens first and the explicit requests what
+   * is left of the budget, and takes the members' blocks first too. Otherwise the members are
+   * interleaved with explicit requests, and the budget must cover every running request's tokens
+   * (then nobody is cut short and only the order of the allocations could differ).
+   */
+  const planCohort = (): CohortPlan => {
+    const size = cohort.size
+    if (size === 0) return CohortPlan.None
+    const first = explicit.length === 0 || cohort.maxRunSeq < explicit[0]!.runSeq
+    let budget = budgetMax - size
+    let blocks = size > budgetMax ? 0 : cohort.crossers()
+    let caches = false
+    let fits = size <= budgetMax
+    for (let i = 0; fits && i < explicit.length; i++) {
+      const r = explicit[i]!
+      let n = r.numTokens - r.numComputed
+      if (threshold > 0 && n > threshold) n = threshold
+      if (n <= 0) continue
+      if (n > budget) {
+        if (!first) fits = false
+        if (budget <= 0) break
+        n = budget
+      }
+      budget -= n
+      const t = r.numComputed + n
+      const need = Math.ceil(t / bs) - r.blocks
+      if (need > 0) blocks += need
+      if (!caches && kv.cachesOnAllocate(r, t)) caches = true
+    }
+    if (!fits || blocks > kv.free) {
+      running.dissolve()
+      return CohortPlan.None
+    }
+    if (first || !caches || cohort.crossers() === 0 || !kv.evictsCached(blocks)) return CohortPlan.First
+    // place each crossing member's block before the first explicit request after it in the running order
+    const n = explicit.length
+    if (takeBefore.length < n + 1) takeBefore = new Int32Array(2 * (n + 1))
+    takeBefore.fill(0, 0, n + 1)
+    for (let k = 0; k < size; k++) {
+      const m = cohort.at(k)
+      if (!cohort.crossesNext(m)) continue
+      let lo = 0, hi = n
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (explicit[mid]!.runSeq < m.runSeq) lo = mid + 1
+        else hi = mid
+      }
+      takeBefore[lo]!++
+    }
+    return CohortPlan.Interleaved
+  }
+
   const schedule = (now: number, plan: StepPlan, onPreempt?: (r: SimRequest, now: number) => void): void => {
     resetStepPlan(plan)
     let budget = budgetMax
+    const mode = planCohort()
+    if (mode !== CohortPlan.None) {
+      // 1a. the cohort, one decode token each
+      if (mode === CohortPlan.First) kv.takeBlocks(cohort.crossers())
+      const s = plan.shape
+      plan.cohort = cohort.size
+      s.numDecode += cohort.size
+      s.decodeContextSum += cohort.contextSum()
+      budget -= cohort.size
+    }
 
-    // 1. running requests
+    // 1. running requests (1b. the explicit ones)
     let i = 0
-    while (i < running.length && budget > 0) {
-      const r = running[i]!
+    while (i < explicit.length && budget > 0) {
+      const r = explicit[i]!
+      if (mode === CohortPlan.Interleaved && takeBefore[i]! > 0) kv.takeBlocks(takeBefore[i]!)
       let n = r.numTokens - r.numComputed
       if (threshold > 0 && n > threshold) n = threshold
       if (n > budget) n = budget
@@ -57,7 +147,8 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
       }
       let ok = true
       while (!kv.allocate(r, r.numComputed + n)) {
-        const victim = running.pop()!
+        if (mode !== CohortPlan.None) throw new Error("vllm-v1: an allocation planned to fit failed")
+        const victim = explicit.pop()!
         preempt(victim, now, onPreempt)
         plan.preempted++
         if (victim === r) {
@@ -71,6 +162,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
       budget -= n
       i++
     }
+    if (mode === CohortPlan.Interleaved) for (let k = i; k <= explicit.length; k++) if (takeBefore[k]! > 0) kv.takeBlocks(takeBefore[k]!)
 
     // 2. waiting requests (skipped on a step that preempted)
     if (plan.preempted === 0) {
@@ -98,22 +190,11 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
     }
   }
 
-  const removeFinished = (): void => {
-    let w = 0
-    for (let k = 0; k < running.length; k++) {
-      const r = running[k]!
-      if (r.status === RequestStatus.Running) running[w++] = r
-    }
-    running.length = w
-  }
-
   const abort = (r: SimRequest): boolean => {
     if (r.status === RequestStatus.Waiting) {
       if (!waiting.remove(r)) return false
     } else if (r.status === RequestStatus.Running) {
-      const k = running.indexOf(r)
-      if (k < 0) return false
-      running.splice(k, 1)
+      if (!running.remove(r)) return false
     } else {
       return false
     }
@@ -133,7 +214,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
       r.status = RequestStatus.Running
     },
     schedule,
-    removeFinished,
+    removeFinished: () => running.compact(),
     abort,
     hasWork: () => running.length > 0 || waiting.length > 0
   }

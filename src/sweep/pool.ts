@@ -12,11 +12,11 @@
 import * as Worker from "@effect/platform/Worker"
 import type { WorkerError } from "@effect/platform/WorkerError"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import { Effect, type Scope } from "effect"
+import { Effect, Logger, LogLevel, type Scope } from "effect"
 import * as CP from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { SweepJob } from "./grid.js"
-import { runJob, type SweepRow } from "./job.js"
+import { errorRow, runJob, type SweepRow } from "./job.js"
 
 const workerUrl = new URL("./worker.js", import.meta.url)
 
@@ -65,7 +65,25 @@ export const runSweep = (jobs: ReadonlyArray<SweepJob>, workers: number, onDone:
     // one job in flight per worker: with every job waiting on the pool at once, each release woke all
     // the waiters, and the main process's CPU grew with the square of the grid (7 s of a 2-core
     // machine for 800 configurations, against 1 s for 200)
-    return yield* Effect.forEach(jobs, (j) => pool.run(j).pipe(Effect.tap((r) => Effect.sync(() => onDone(r)))), { concurrency: size }).pipe(
+    // a worker that dies (killed, out of memory) costs its configuration only: an error row, and the
+    // pool starts another worker for the rest
+    const runOne = (j: SweepJob) =>
+      pool.run(j).pipe(
+        Effect.catchAll((e) => Effect.succeed(errorRow(j, `worker process failed: ${workerFailure(e)}`))),
+        Effect.tap((r) => Effect.sync(() => onDone(r)))
+      )
+    return yield* Effect.forEach(jobs, runOne, { concurrency: size }).pipe(
       Effect.onInterrupt(() => pool.killAll)
     )
-  }).pipe(Effect.scoped)
+  }).pipe(
+    Effect.scoped,
+    // the worker pool logs each lost worker as a WARN with its stack: the row (or the interrupt line) says it
+    Logger.withMinimumLogLevel(LogLevel.Error)
+  )
+
+/** A WorkerError's cause in one line ("exited with code null" for a killed process). */
+const workerFailure = (e: WorkerError): string => {
+  const cause = (e as { cause?: unknown }).cause
+  const inner = cause instanceof Error ? cause.message : cause === undefined ? "" : String(cause)
+  return inner === "" ? e.message : `${e.message} (${inner})`
+}

@@ -74,4 +74,19 @@ describe("fast-forward", () => {
       expect(exact.skipped).toBe(0)
       expect(fast.skipped).toBeGreaterThan(480)
     }))
+
+  it.effect("arrivals queued behind a request that cannot be admitted do not end a fast-forward", () =>
+    Effect.gen(function*() {
+      // one sequence slot: request 0 decodes for ~1.5 s (0.5 ms steps) while 99 more arrive
+      const arrivals = [{ arrivalNs: 0, promptTokens: 50, outputTokens: 3000 },
+        ...Array.from({ length: 99 }, (_, i) => ({ arrivalNs: 100_000_000 + i * 5_000_000 + 123_457, promptTokens: 50, outputTokens: 5 }))]
+      const s = { blockSize: 16, numBlocks: 10_000, budget: 2048, maxSeqs: 1, chunked: true, reserveFull: false, prefixCaching: true, instances: 1, slope: 0, pp: 1 }
+      const exact = yield* run(arrivals, s, true)
+      const fast = yield* run(arrivals, s, false)
+      expect(fast.rows).toEqual(exact.rows)
+      expect(fast.steps).toEqual(exact.steps)
+      // full steps: 3 per request after the first (its admission, the step after it, its finish: ~297),
+      // none per arrival (ending the fast-forward at each would add 99)
+      expect(exact.summary.num_steps - fast.skipped).toBeLessThanOrEqual(300)
+    }))
 })

@@ -247,4 +247,24 @@ export class BlockPoolOracle implements KvCache {
       r.blockTable = undefined
     }
   }
+
+  // Every block here has an id and an owner, so no request is ever grown lazily: the engine steps
+  // each of its decoders through allocate().
+  decodesLazily(): boolean {
+    return false
+  }
+
+  takeBlocks(n: number): void {
+    if (n > 0) throw new Error("BlockPoolOracle: no lazily grown requests")
+  }
+
+  settle(): void {}
+
+  cachesOnAllocate(): boolean {
+    return true
+  }
+
+  evictsCached(): boolean {
+    return true
+  }
 }
