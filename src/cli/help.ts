@@ -74,13 +74,13 @@ const GROUPS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["Model and hardware", ["model", "hardware", "dtype", "kv-cache-dtype", "seed"]],
   ["Engine (vLLM's names and defaults)", [
     "block-size", "gpu-memory-utilization", "num-gpu-blocks-override", "max-num-batched-tokens", "max-num-seqs", "max-model-len",
-    "enable-chunked-prefill", "long-prefill-token-threshold", "scheduler-reserve-full-isl", "enable-prefix-caching"
+    "enable-chunked-prefill", "long-prefill-token-threshold", "scheduler-reserve-full-isl", "enable-prefix-caching", "num-scheduler-steps"
   ]],
   ["Parallelism and cluster", [
     "tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "num-instances", "enable-expert-parallel", "expert-load-imbalance",
     "router", "router-weights", "router-staleness-ms", "cluster-config"
   ]],
-  ["Front end (API server; simulate and sweep)", ["frontend-ingress-us", "frontend-tokenize-us-per-token", "frontend-egress-us"]],
+  ["Front end (the modelled API server: simulate, sweep; serve refuses it; test-api --compare-offline only when given)", ["frontend-ingress-us", "frontend-tokenize-us-per-token", "frontend-egress-us"]],
   ["Perf and network model", ["perf-model", "network", "compute-efficiency", "attention-efficiency", "memory-efficiency", "kernel-overhead-us", "step-overhead-us"]],
   ["Workload", [
     "trace", "trace-format", "num-requests", "rate-scale", "request-rate", "burstiness", "input-len", "output-len", "length-dist", "range-ratio", "length-sigma",

@@ -18,7 +18,7 @@ import { setInterruptNote, stopSignal } from "./interrupt.js"
 import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 
 const sweepOptions = {
-  grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... over any engine or workload flag of simulate, or router; repeat for more axes (required)`)),
+  grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... over any engine or workload flag of simulate, or router; repeat for more axes`)),
   workers: Options.integer("workers").pipe(Options.optional, Options.withDescription("Worker processes (default: the number of CPUs; 1 = one by one in this process)")),
   clusterDatabase: Options.text("cluster-database").pipe(Options.optional, Options.withDescription("Run the configurations on the sweep-runner processes registered in this Postgres database (postgres://...) instead of local workers (default: local workers)")),
   output: Options.text("output").pipe(Options.optional, Options.withDescription("Write one CSV row per configuration to this file (default: print the table only)")),

@@ -21,10 +21,13 @@ export const schemaIssue = (e: ParseResult.ParseError): SchemaIssue => {
   const path = first.path.map(String).join(".")
   if (first._tag === "Missing") return { path, expected: "a value here (it is missing)" }
   if (first._tag === "Unexpected") return { path, expected: "no such field (check its spelling)" }
-  const same = issues.filter((i) => i._tag === "Type" && i.path.map(String).join(".") === path)
+  // type and refinement failures alike read "Expected X, actual Y"; an optional field's "undefined"
+  // alternative says nothing once the value's own expectation is known
+  const same = issues.filter((i) => i.path.map(String).join(".") === path)
   const parts = same.map((i) => TYPE.exec(i.message)).filter((m): m is RegExpExecArray => m !== null)
   if (parts.length === 0) return { path, expected: first.message }
-  const wanted = [...new Set(parts.map((m) => m[1]!))]
+  const all = [...new Set(parts.map((m) => m[1]!))]
+  const wanted = all.length > 1 ? all.filter((w) => w !== "undefined") : all
   const got = parts[0]![2]!
   const what = wanted.length > 1 ? `one of ${wanted.join(", ")}` : wanted[0]!
   return { path, expected: what.length > 200 ? `a value of another shape (got ${got.slice(0, 60)})` : `${what} (got ${got})` }

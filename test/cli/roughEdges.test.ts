@@ -16,6 +16,10 @@ describe("rough edges", () => {
       const dir = tmp()
       const cfg = JSON.parse(fs.readFileSync("resources/models/meta-llama/Llama-3.1-8B-Instruct/config.json", "utf8"))
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...cfg, num_key_value_heads: 7 }))
+      const layers = tmp()
+      fs.writeFileSync(path.join(layers, "config.json"), JSON.stringify({ ...cfg, num_hidden_layers: -3, intermediate_size: 1 }))
+      const ffn = tmp()
+      fs.writeFileSync(path.join(ffn, "config.json"), JSON.stringify({ ...cfg, intermediate_size: 0 }))
       const moe = tmp()
       fs.writeFileSync(path.join(moe, "config.json"), JSON.stringify({ ...cfg, num_local_experts: 8 }))
       const csv = "TIMESTAMP,ContextTokens,GeneratedTokens\n" + Array.from({ length: 3000 }, (_, i) => `2023-11-16 ${String(10 + Math.floor(i / 3600)).padStart(2, "0")}:${String(Math.floor(i / 60) % 60).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}.0000000,${100 + i},${10 + (i % 7)}`).join("\n")
@@ -27,6 +31,8 @@ describe("rough edges", () => {
       const cases: Array<[ReadonlyArray<string>, string]> = [
         [["simulate", "--model", dir], "field 'num_key_value_heads': expected a divisor of num_attention_heads 32 (got 7)"],
         [["simulate", "--hardware", dir], "is a folder; --hardware takes a bundled name"],
+        [["simulate", "--model", layers], "field 'num_hidden_layers': expected a positive number (got -3)"],
+        [["simulate", "--model", ffn], "field 'intermediate_size': expected a positive number (got 0)"],
         [["simulate", "--model", moe], "field 'num_experts_per_tok': expected the experts each token is routed to (the config gives 8 experts) (got missing)"],
         [["simulate", "--enable-prefix-caching", "--no-enable-prefix-caching"], "error: --enable-prefix-caching: given both on and off"],
         [["simulate", "--range-ratio", "0.3"], "error: --range-ratio: applies to --length-dist uniform"],
