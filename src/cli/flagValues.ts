@@ -37,6 +37,7 @@ export const checkFlagValues = (args: ReadonlyArray<string>): InvalidOption | un
     if (seen.has(name)) return new InvalidOption({ option: flag, reason: "given twice; give it once" })
     seen.add(name)
     if (value === undefined || (eq < 0 && value.startsWith("--"))) return new InvalidOption({ option: flag, reason: "expected a value after it" })
+    if (value.trim() === "") return new InvalidOption({ option: flag, reason: "expected a value (got an empty string)" })
     if (kind === "int" && !(/^[+-]?\d+$/.test(value) && Number.isSafeInteger(Number(value)))) {
       return new InvalidOption({ option: flag, reason: `expected an integer (got ${JSON.stringify(value)})` })
     }

@@ -31,6 +31,7 @@ describe("rough edges", () => {
       const cases: Array<[ReadonlyArray<string>, string]> = [
         [["simulate", "--model", dir], "field 'num_key_value_heads': expected a divisor of num_attention_heads 32 (got 7)"],
         [["simulate", "--hardware", dir], "is a folder; --hardware takes a bundled name"],
+        [["simulate", "--output-dir", ""], "error: --output-dir: expected a value (got an empty string)"],
         [["simulate", "--model", layers], "field 'num_hidden_layers': expected a positive number (got -3)"],
         [["simulate", "--model", ffn], "field 'intermediate_size': expected a positive number (got 0)"],
         [["simulate", "--model", moe], "field 'num_experts_per_tok': expected the experts each token is routed to (the config gives 8 experts) (got missing)"],
