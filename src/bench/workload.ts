@@ -13,9 +13,12 @@ import type { PromptContent } from "../memory/blockHash.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { openTrace } from "../workload/traces/TraceReader.js"
 
+/** The Azure 2023 conversation trace (relative to the project root). */
 export const DEFAULT_TRACE = "../shared/reference/traces/AzureLLMInferenceTrace_conv.csv"
+/** The Mooncake FAST'25 conversation trace (relative to the project root). */
 export const MOONCAKE_TRACE = "../shared/reference/traces/mooncake/conversation_trace.jsonl"
 
+/** The benchmark workloads, in the table's order. */
 export const BENCH_WORKLOADS = ["azure", "decode", "mooncake"] as const
 export type BenchWorkload = typeof BENCH_WORKLOADS[number]
 

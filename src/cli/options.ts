@@ -206,10 +206,10 @@ export const toWorkloadFlags = (o: WorkloadOptionValues): WorkloadFlags => ({
 })
 
 export const outputOptions = {
-  outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv and timeseries.csv (and with --step-log steps.csv) here (default: write no files)")),
-  stepLog: Options.boolean("step-log").pipe(Options.withDescription("With --output-dir: also write steps.csv, one row per engine step (default off)")),
-  timeseriesIntervalS: optFloat("timeseries-interval-s", "With --output-dir: bucket width of timeseries.csv, s of simulated time (default 1)"),
-  outputFormat: Options.text("output-format").pipe(Options.optional, Options.withDescription("With --output-dir: csv or parquet, the format of the requests, time-series and step tables (default csv)")),
+  outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv, timeseries.csv here (default: write no files)")),
+  stepLog: Options.boolean("step-log").pipe(Options.withDescription("With --output-dir: also steps.csv, one row per engine step (default off)")),
+  timeseriesIntervalS: optFloat("timeseries-interval-s", "With --output-dir: timeseries.csv's bucket, s of simulated time (default 1)"),
+  outputFormat: Options.text("output-format").pipe(Options.optional, Options.withDescription("With --output-dir: the tables' format, csv or parquet (default csv)")),
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the report (default: print it)")),
   exactSteps: Options.boolean("exact-steps").pipe(Options.withDescription("Run every engine step one by one (no fast-forward of steady decode runs; same results, slower; default off)")),
   json: Options.boolean("json").pipe(Options.withDescription("Print summary.json to stdout instead of the report (default off)"))

@@ -45,11 +45,13 @@ export interface TimeseriesSource {
   readonly scheduler: { readonly kv: { readonly numBlocks: number; readonly stats: PrefixCacheStats } }
 }
 
+/** The columns of timeseries.csv / timeseries.parquet, in order. */
 export const TIMESERIES_COLUMNS = [
   "t", "instance", "pool", "steps", "busy_pct", "prompt_throughput", "gen_throughput", "running", "waiting", "kv_cache_pct",
   "prompt_tokens", "generation_tokens", "prefix_cache_queries", "prefix_cache_hits", "preemptions", "requests_finished"
 ] as const
 
+/** The header line of timeseries.csv. */
 export const TIMESERIES_HEADER = TIMESERIES_COLUMNS.join(",") + "\n"
 
 const STEPS = 0

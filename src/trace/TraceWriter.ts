@@ -24,6 +24,7 @@ import { mkdirs } from "../domain/mkdirs.js"
 
 /** File formats of the tables (`--output-format`). */
 export const OUTPUT_FORMATS = ["csv", "parquet"] as const
+/** One of OUTPUT_FORMATS. */
 export type OutputFormat = typeof OUTPUT_FORMATS[number]
 
 /** What `TraceWriter.files` writes besides requests and summary.json. */

@@ -17,6 +17,7 @@ export const nsToMs = (ns: number): string => {
 
 const ms6 = (x: number): string => x.toFixed(6)
 
+/** The header line of requests.csv (tests pin it: keep its columns and order). */
 export const REQUESTS_HEADER =
   "id,instance,pool,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,frontend_ms,queue_ms,prefill_ms,preemptions,cached_tokens," +
   "prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,client_queue_ms,reason\n"
@@ -110,6 +111,7 @@ export const writeRequestRow = (w: ByteFile, r: SimRequest, reason = ""): void =
   w.newline()
 }
 
+/** The header line of steps.csv. */
 export const STEPS_HEADER =
   "instance,pool,start_ms,duration_ms,prefill_seqs,prefill_tokens,decode_seqs,running,waiting,kv_blocks_used,kv_blocks_total,preempted\n"
 
