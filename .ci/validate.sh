@@ -31,8 +31,18 @@ for m in mean median p90 p99; do C="$C,${m}_ttft_ms=8,${m}_tpot_ms=8,${m}_e2el_m
 run calibrated --perf-model "calibrated:$OUT/cal-rtx4090.json" --tolerance "$C"
 # 3. datasheet roofline only (no profile of the RTX 4090): TPOT within 15%
 run datasheet --perf-model roofline --tolerance "mean_tpot_ms=15,median_tpot_ms=15,num_gpu_blocks=2"
-# 4. calibration fitted on another GPU (RTX PRO 6000) transferred to the RTX 4090: TPOT within 15%
+# 4. calibration fitted on another GPU (RTX PRO 6000) transferred to the RTX 4090 (its stack part
+#    kept, the GPU part re-derived from the RTX 4090's datasheet roofline): TPOT within 15%
 $CLI calibrate --profile "$PROFILES" --hardware RTXPRO6000 --model meta-llama/Llama-3.1-8B -o "$OUT/cal-rtxpro6000.json" >/dev/null || fail=1
 run cross-gpu --perf-model "calibrated:$OUT/cal-rtxpro6000.json" --tolerance "mean_tpot_ms=15,median_tpot_ms=15,num_gpu_blocks=2"
+# 5. calibrate --run on the run itself, half the requests held out: every statistic within 3%
+#    (measured: within 1%), then carried to the RTX PRO 6000 no worse than its datasheet roofline
+if $CLI calibrate --run "$BENCH" --workload "$WL" --holdout 0.5 --transfer-hardware RTXPRO6000 --transfer-profile "$PROFILES" -o "$OUT/cal-run.json" > "$OUT/cal-run.txt"; then
+  grep -q "is no worse than the datasheet roofline" "$OUT/cal-run.txt" || { echo "FAILED: calibrate --run transfer check"; fail=1; }
+  grep "held-out (out-of-sample) error" "$OUT/cal-run.txt"
+else echo "FAILED: calibrate --run"; fail=1; fi
+R="num_gpu_blocks=2"
+for m in mean median p90 p99; do R="$R,${m}_ttft_ms=3,${m}_tpot_ms=3,${m}_e2el_ms=3"; done
+run calibrated-run --perf-model "calibrated:$OUT/cal-run.json" --tolerance "$R"
 rm -rf "$OUT"
 exit $fail

@@ -56,6 +56,10 @@ export interface ScenarioOptions {
   readonly frontEnd?: FrontEndParams
   /** Keep the run's time series (store.timeseries) in buckets of this many s. */
   readonly timeseriesIntervalS?: number
+  /** The fixed per-step time the perf model declares to be inside every step time (multi-step pays it once per block). */
+  readonly stepOverheadNs?: number
+  /** Multiply every step time by this (SimulationOptions.stepTimeScale; default 1). */
+  readonly stepTimeScale?: number
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -79,6 +83,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
           }
         }
       })
+      : o.stepOverheadNs !== undefined ? Layer.succeed(PerfModelService, { name: "fn", stepTimeNs: stepFn, stepOverheadNs: o.stepOverheadNs })
       : typeof step === "number" ? PerfModelService.constant(step) : PerfModelService.fromFunction("fn", step)
     const layer = Layer.mergeAll(
       ConfigService.make(cfg),
@@ -91,7 +96,8 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
     const result = yield* simulate(Stream.fromIterable(arrivals), {
       exactSteps: o.exactSteps ?? false,
       ...(o.observer === undefined ? {} : { observer: o.observer }),
-      ...(o.client === undefined ? {} : { client: o.client })
+      ...(o.client === undefined ? {} : { client: o.client }),
+      ...(o.stepTimeScale === undefined ? {} : { stepTimeScale: o.stepTimeScale })
     }).pipe(Effect.provide(layer))
     return { store, result, summary: result.summary }
   })

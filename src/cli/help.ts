@@ -43,6 +43,8 @@ const OPTIONAL = "This setting is optional."
 /** @effect/cli's built-in flags, listed once in a footer instead of with each command's own. */
 const BUILT_IN = new Set(["--completions", "--log-level", "-h, --help", "--wizard", "--version"])
 const VALUE: Record<string, string> = { integer: "N", float: "X", text: "TEXT", "text...": "TEXT..." }
+/** Placeholders of flags whose value is optional (cli/sensitivity.ts gives a bare flag its default). */
+const OPTIONAL_VALUE: Record<string, string> = { "--sensitivity": "[PCT]" }
 
 /** The flags and arguments of `command` in declaration order, on/off pairs folded into one. */
 export const flagsOf = (command: Command.Command<any, any, any, any>): Array<FlagHelp> => {
@@ -54,7 +56,7 @@ export const flagsOf = (command: Command.Command<any, any, any, any>): Array<Fla
     const m = /^((?:-\w, )?--?[\w-]+|<[^>]+>)(?: (.+))?$/.exec(usage)
     const names = m?.[1] ?? usage
     if (BUILT_IN.has(names)) continue
-    const value = m?.[2] === undefined ? "" : VALUE[m[2]] ?? m[2].replace(/ \| /g, "|")
+    const value = m?.[2] === undefined ? "" : OPTIONAL_VALUE[names] ?? VALUE[m[2]] ?? m[2].replace(/ \| /g, "|")
     if (description.startsWith("Turn off --")) {
       const on = flags.findIndex((f) => f.names === description.slice("Turn off ".length))
       if (on >= 0) {
@@ -94,7 +96,11 @@ const EXAMPLES: Record<string, ReadonlyArray<string>> = {
     "simulate --trace trace.csv --hardware A100 --output-dir out",
     "simulate --max-concurrency 32 --request-rate inf --num-requests 500 --tensor-parallel-size 2"
   ],
-  sweep: ["sweep --num-requests 3000 --grid request-rate=2,4,8 --grid max-num-seqs=32,256 --output sweep.csv"],
+  sweep: [
+    "sweep --num-requests 3000 --grid request-rate=2,4,8 --grid max-num-seqs=32,256 --output sweep.csv",
+    "sweep --cluster-database postgres://sim@db-host/sweeps --grid request-rate=2,4,8   # on sweep-runner processes"
+  ],
+  "sweep-runner": ["sweep-runner --database-url postgres://sim@db-host/sweeps --host $(hostname) --port 34431"],
   serve: ["serve --model meta-llama/Llama-3.1-8B-Instruct --hardware H100 --port 8000"],
   "test-api": ["test-api --base-url http://127.0.0.1:8000 --request-rate 10 --num-requests 100"],
   validate: ["validate --run RUN_DIR --workload trace.jsonl --perf-model profile:PROFILE_DIR"]
@@ -174,7 +180,7 @@ export const renderRootHelp = (
     ...wrap(description, width),
     "",
     "Commands:",
-    ...flagLines(rows, width, 15),
+    ...flagLines(rows, width, 16),
     "",
     `Run \`${program} <command> --help\` for a command's flags with their defaults, e.g. \`${program} simulate --help\`.`,
     `Quick start: \`${program} simulate\` runs the built-in default workload (1,000 requests, Llama-3.1-8B on one H100).`,

@@ -5,11 +5,13 @@ import { listHardware, listModels, loadHardware } from "../config/catalog.js"
 import { serveCommand, serverCommand } from "./serveCommand.js"
 import { simulateCommand } from "./simulateCommand.js"
 import { sweepCommand } from "./sweepCommand.js"
+import { sweepRunnerCommand } from "./sweepRunnerCommand.js"
 import { testApiCommand } from "./testApiCommand.js"
 import { validateCommand } from "./validateCommand.js"
 import { calibrateCommand } from "./calibrateCommand.js"
 import { setupPerfCommand } from "./setupPerfCommand.js"
 import { networkFitCommand } from "./networkFitCommand.js"
+import { reproduceCommand } from "./reproduceCommand.js"
 
 const modelsCommand = Command.make("models", {}, () => Console.log(listModels().join("\n"))).pipe(
   Command.withDescription("List the bundled models")
@@ -28,7 +30,7 @@ const hardwareCommand = Command.make("hardware", {}, () =>
 export const PROGRAM_DESCRIPTION = "LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"
 
 /** The subcommands in the order the top-level help lists them. */
-export const SUBCOMMANDS = [simulateCommand, sweepCommand, serveCommand, serverCommand, testApiCommand, validateCommand, calibrateCommand, setupPerfCommand, networkFitCommand, modelsCommand, hardwareCommand] as const
+export const SUBCOMMANDS = [simulateCommand, sweepCommand, sweepRunnerCommand, serveCommand, serverCommand, testApiCommand, validateCommand, reproduceCommand, calibrateCommand, setupPerfCommand, networkFitCommand, modelsCommand, hardwareCommand] as const
 
 /** The subcommands as the help pages take them (any options, errors and requirements). */
 export const HELP_COMMANDS: ReadonlyArray<Command.Command<any, any, any, any>> = SUBCOMMANDS

@@ -72,11 +72,11 @@ const routerOptions = Options.all({
   ),
   weights: Options.text("router-weights").pipe(
     Options.optional,
-    Options.withDescription("--router weighted: scorer weights queue=W,kv=W,prefix=W (default queue=2,kv=2,prefix=3, llm-d's default profile; a scorer left out weighs 0)")
+    Options.withDescription("--router weighted: queue=W,kv=W,prefix=W (default 2,2,3 as llm-d; a scorer left out weighs 0)")
   ),
   stalenessMs: Options.float("router-staleness-ms").pipe(
     Options.optional,
-    Options.withDescription("The router sees waiting/running/KV usage as sampled every MS of simulated time (a metrics scrape interval; default 0 = exact)")
+    Options.withDescription("The router sees load signals sampled every MS of simulated time (default 0 = exact)")
   )
 }).pipe(Options.map(({ policy, weights, stalenessMs }): RouterFlags => ({
   policy: Option.getOrUndefined(policy),
@@ -87,11 +87,11 @@ const routerOptions = Options.all({
 export const engineOptions = {
   model: Options.text("model").pipe(
     Options.withDefault("meta-llama/Llama-3.1-8B-Instruct"),
-    Options.withDescription("Model: a bundled id (see `llmservingsim models`) or a path to a Hugging Face config.json (default meta-llama/Llama-3.1-8B-Instruct)")
+    Options.withDescription("Bundled id (see models) or config.json path (default meta-llama/Llama-3.1-8B-Instruct)")
   ),
   hardware: Options.text("hardware").pipe(
     Options.withDefault("H100"),
-    Options.withDescription("GPU: a bundled name (see `llmservingsim hardware`) or a path to a hardware JSON file (default H100)")
+    Options.withDescription("A bundled GPU (`llmservingsim hardware`) or a hardware JSON path (default H100)")
   ),
   blockSize: optInt("block-size", "KV block size in tokens (default 16)"),
   gpuMemoryUtilization: optFloat("gpu-memory-utilization", "Fraction of GPU memory for weights, activations and KV cache (default 0.9)"),
@@ -102,15 +102,16 @@ export const engineOptions = {
   enableChunkedPrefill: onOff("enable-chunked-prefill", "Chunked prefill (default on; --no-enable-chunked-prefill turns it off)"),
   longPrefillTokenThreshold: optInt("long-prefill-token-threshold", "Cap on one request's prefill tokens per step; 0 = off (default 0)"),
   schedulerReserveFullIsl: onOff("scheduler-reserve-full-isl", "Admit a request only if its whole prompt fits in free KV blocks (default on, as vLLM 0.19)"),
-  enablePrefixCaching: onOff("enable-prefix-caching", "Automatic prefix caching: freed KV blocks stay cached by content until evicted (default on, as vLLM V1; --no-enable-prefix-caching turns it off)"),
+  enablePrefixCaching: onOff("enable-prefix-caching", "Automatic prefix caching: freed KV blocks stay cached by content until evicted (default on, as vLLM V1)"),
   kvCacheDtype: Options.choice("kv-cache-dtype", ["auto", "fp8"]).pipe(Options.optional, Options.withDescription("KV cache element type (default auto = 16 bit)")),
   dtype: Options.choice("dtype", ["auto", "bfloat16", "float16", "fp8"]).pipe(Options.optional, Options.withDescription("Weight and compute type (default auto = the checkpoint's)")),
   tensorParallelSize: optInt("tensor-parallel-size", "GPUs per instance, tensor parallel (default 1)"),
-  pipelineParallelSize: optInt("pipeline-parallel-size", "Pipeline stages per instance, each of --tensor-parallel-size GPUs; as many micro-batches in flight as stages, as vLLM V0's virtual engines (default 1)"),
+  pipelineParallelSize: optInt("pipeline-parallel-size", "Pipeline stages per instance, each of --tensor-parallel-size GPUs; one micro-batch in flight per stage (default 1)"),
+  numSchedulerSteps: optInt("num-scheduler-steps", "vLLM 0.6 multi-step: N decode passes per scheduler call, tokens in bursts of N; no chunked prefill (default 1 = off)"),
   numInstances: optInt("num-instances", "Identical instances behind the router (default 1); alias of --data-parallel-size"),
   dataParallelSize: optInt("data-parallel-size", "Data-parallel replicas behind the router, vLLM's name for --num-instances (default 1)"),
-  enableExpertParallel: onOff("enable-expert-parallel", "MoE: spread whole experts over DP x TP GPUs (EP size), attention data-parallel; dispatch/combine all-to-all per MoE layer (default off)"),
-  expertLoadImbalance: optFloat("expert-load-imbalance", "MoE with EP: tokens on the busiest EP rank / the mean, >= 1 (default: derived per step from uniform top-k routing)"),
+  enableExpertParallel: onOff("enable-expert-parallel", "MoE: whole experts over DP x TP GPUs, all-to-all dispatch/combine per MoE layer (default off)"),
+  expertLoadImbalance: optFloat("expert-load-imbalance", "MoE with EP: busiest rank's tokens / the mean, >= 1 (default: from uniform top-k routing)"),
   router: routerOptions,
   seed: optInt("seed", "Seed of every random draw (default 0)"),
   computeEfficiency: optFloat("compute-efficiency", "Roofline: fraction of peak TFLOP/s reached by GEMMs (default 0.7)"),
@@ -118,9 +119,9 @@ export const engineOptions = {
   memoryEfficiency: optFloat("memory-efficiency", "Roofline: fraction of peak memory bandwidth reached (default 0.8)"),
   kernelOverheadUs: optFloat("kernel-overhead-us", "Roofline: fixed time per kernel, us (default 1.5)"),
   stepOverheadUs: optFloat("step-overhead-us", "Roofline: fixed time per engine step, us (default 1000; 0 for profile:)"),
-  perfModel: Options.text("perf-model").pipe(Options.optional, Options.withDescription("Step-time model: roofline (default), op-roofline, profile:DIR_OR_CSV (measured tables), calibrated:FILE (from `llmservingsim calibrate`)")),
-  network: Options.text("network").pipe(Options.optional, Options.withDescription("Collective-time model: alpha-beta (default, from the hardware's interconnect), table:DIR (measured all_reduce.csv/send_recv.csv, Vidur format), fit:DIR (alpha-beta fitted to them)")),
-  frontendIngressUs: optFloat("frontend-ingress-us", `API server: fixed time from a request's send to the engine core, us (default ${DEFAULT_FRONT_END.ingressUs}: one tokenizer call, vLLM PR #45759)`),
+  perfModel: Options.text("perf-model").pipe(Options.optional, Options.withDescription("Step-time model: roofline (default), op-roofline, profile:DIR_OR_CSV (measured), calibrated:FILE")),
+  network: Options.text("network").pipe(Options.optional, Options.withDescription("Collectives: alpha-beta (default, from the hardware file), table:DIR (measured Vidur CSVs), fit:DIR (fitted to them)")),
+  frontendIngressUs: optFloat("frontend-ingress-us", `API server: send to engine core, us (default ${DEFAULT_FRONT_END.ingressUs}: one tokenizer call, vLLM PR #45759)`),
   frontendTokenizeUsPerToken: optFloat("frontend-tokenize-us-per-token", `API server: tokenization per prompt token, us (default ${DEFAULT_FRONT_END.tokenizeUsPerToken}: vLLM issue #19012)`),
   frontendEgressUs: optFloat("frontend-egress-us", `API server: time from a token's step end to the client, us (default ${DEFAULT_FRONT_END.egressUs})`)
 }
@@ -145,6 +146,7 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
   dtype: get(o.dtype),
   tensorParallelSize: get(o.tensorParallelSize),
   pipelineParallelSize: get(o.pipelineParallelSize),
+  numSchedulerSteps: get(o.numSchedulerSteps),
   numInstances: get(o.numInstances),
   dataParallelSize: get(o.dataParallelSize),
   enableExpertParallel: get(o.enableExpertParallel),
@@ -163,7 +165,7 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
 })
 
 export const workloadOptions = {
-  trace: Options.text("trace").pipe(Options.optional, Options.withDescription("Replay a trace file (Azure CSV, Vidur CSV, LLMServingSim TSV/JSONL, Mooncake JSONL; default: generate requests)")),
+  trace: Options.text("trace").pipe(Options.optional, Options.withDescription("Replay a trace (Azure, Vidur, LLMServingSim TSV/JSONL, Mooncake; default: generate requests)")),
   traceFormat: Options.choice("trace-format", ["azure", "vidur", "llmservingsim-tsv", "llmservingsim-jsonl", "mooncake"]).pipe(Options.optional, Options.withDescription("Force the trace format (default: detected from extension and header)")),
   numRequests: optInt("num-requests", "Requests to simulate: the first N of a trace (default all), or generated (default 1000)"),
   rateScale: optFloat("rate-scale", "Multiply a trace's request rate by F (arrival gaps divided by F; default 1)"),
@@ -176,9 +178,9 @@ export const workloadOptions = {
   lengthSigma: optFloat("length-sigma", "Lognormal sigma of ln(length), median = len (default 0.5)"),
   randomInputLen: optInt("random-input-len", "vLLM bench's name for --input-len; give one of them (default 1024)"),
   randomOutputLen: optInt("random-output-len", "vLLM bench's name for --output-len; give one of them (default 256)"),
-  randomRangeRatio: optFloat("random-range-ratio", "vLLM bench: lengths uniform in [floor(len(1-r)), ceil(len(1+r))], = --length-dist uniform --range-ratio r (default: unset)"),
-  randomPrefixLen: optInt("random-prefix-len", "vLLM bench: N tokens shared by every prompt (prefix-cache hits) before its --input-len tokens (default 0)"),
-  maxConcurrency: optInt("max-concurrency", "Closed loop as vLLM bench: at most N requests in flight, a due request waits for a free slot (default unlimited)"),
+  randomRangeRatio: optFloat("random-range-ratio", "vLLM bench: uniform lengths in [len(1-r), len(1+r)], as --length-dist uniform (default: unset)"),
+  randomPrefixLen: optInt("random-prefix-len", "vLLM bench: N tokens shared by every prompt, before its own (default 0)"),
+  maxConcurrency: optInt("max-concurrency", "Closed loop as vLLM bench: at most N in flight, a due request waits for a slot (default unlimited)"),
   clientThinkTimeMs: optFloat("client-think-time-ms", "With --max-concurrency: exponential pause (this mean, ms) before a slot is reused (default 0)")
 }
 
@@ -211,6 +213,6 @@ export const outputOptions = {
   timeseriesIntervalS: optFloat("timeseries-interval-s", "With --output-dir: timeseries.csv's bucket, s of simulated time (default 1)"),
   outputFormat: Options.text("output-format").pipe(Options.optional, Options.withDescription("With --output-dir: the tables' format, csv or parquet (default csv)")),
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the report (default: print it)")),
-  exactSteps: Options.boolean("exact-steps").pipe(Options.withDescription("Run every engine step one by one (no fast-forward of steady decode runs; same results, slower; default off)")),
+  exactSteps: Options.boolean("exact-steps").pipe(Options.withDescription("Run every step one by one, no fast-forward (same results, slower; default off)")),
   json: Options.boolean("json").pipe(Options.withDescription("Print summary.json to stdout instead of the report (default off)"))
 }

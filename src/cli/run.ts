@@ -15,6 +15,7 @@ import { helpRequest, helpWidth, renderCommandHelp, renderRootHelp } from "./hel
 import { checkCommandFlags } from "./commandFlags.js"
 import { checkFlagValues, checkOnOffConflicts } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
+import { normalizeSensitivityFlag } from "./sensitivity.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
 
@@ -32,7 +33,7 @@ export const runCli = (argv: ReadonlyArray<string>) =>
   Console.consoleWith((c) => Effect.suspend(() => {
     const conflict = checkOnOffConflicts(argv.slice(2))
     if (conflict !== undefined) return Effect.fail(conflict)
-    const args = normalizeOnOffFlags(argv.slice(2))
+    const args = normalizeSensitivityFlag(normalizeOnOffFlags(argv.slice(2)))
     const help = helpRequest(args, HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)]))
     if (help !== false) {
       const command = HELP_COMMANDS.find((c) => help !== undefined && [...Command.getNames(c)].includes(help))

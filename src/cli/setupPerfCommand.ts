@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { loadHardware, loadModel } from "../config/catalog.js"
 import { defaultEngineConfig } from "../domain/EngineConfig.js"
 import { FileError, InvalidOption } from "../domain/errors.js"
-import { type CalibrationFile, readCalibration } from "../perf/calibration.js"
+import { type CalibrationFile, paramsOf, readCalibration } from "../perf/calibration.js"
 import { datasheetOpParams, makeOpCosts } from "../perf/opModel.js"
 import { bundleCsvs, bundleMeta, V1_HEADER, v1Rows } from "../perf/setupPerf.js"
 import { mkdirs } from "../domain/mkdirs.js"
@@ -58,7 +58,7 @@ export const setupPerfCommand = Command.make(
       let rows = 0
       for (const hw of hws) {
         const cal = cals.get(hw.name)
-        const params = cal?.params ?? datasheetOpParams
+        const params = cal === undefined ? datasheetOpParams : paramsOf(cal)
         const source = cal === undefined ? "datasheet roofline" : `calibrated on ${cal.fitted_on.model}`
         const v1: Array<string> = [V1_HEADER]
         for (const m of models) {

@@ -7,15 +7,18 @@ import { resolveConfig } from "../config/resolve.js"
 import { singlePool } from "../domain/Cluster.js"
 import { InputError, InvalidOption } from "../domain/errors.js"
 import { simulateCluster } from "../engine/simulate.js"
-import { type FileOutputOptions, OUTPUT_FORMATS, type OutputFormat, outputFiles, TraceWriter } from "../trace/TraceWriter.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { engineOptions, outputOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 import { setInterruptNote } from "./interrupt.js"
 import { formatReport } from "./report.js"
+import { formatFactor, LoadProbe } from "../metrics/saturation.js"
+import { type FileOutputOptions, OUTPUT_FORMATS, type OutputFormat, outputFiles, TraceWriter, writeSummaryFile } from "../trace/TraceWriter.js"
+import { checkSensitivityPct, runSensitivity, sensitivityOption } from "./sensitivity.js"
+import { formatSensitivity } from "./sensitivityReport.js"
 
 const clusterConfig = Options.text("cluster-config").pipe(
   Options.optional,
-  Options.withDescription("A cluster as JSON or YAML: pools of instances (model, hardware, parallelism, engine flags, role colocated|prefill|decode), routers, KV transfer (see resources/clusters/); engine flags given here are every pool's defaults (default: one pool from the flags)")
+  Options.withDescription("A cluster file (JSON/YAML): pools, roles, routers, KV transfer (resources/clusters/; default: one pool from the flags)")
 )
 
 /**
@@ -51,10 +54,11 @@ export const fileOutputOptions = (o: {
 
 export const simulateCommand = Command.make(
   "simulate",
-  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig },
+  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption },
   (o) =>
     Effect.gen(function*() {
       const files = yield* fileOutputOptions(o)
+      const pct = Option.isSome(o.sensitivity) ? yield* checkSensitivityPct(o.sensitivity.value) : undefined
       const flags = toEngineFlags(o)
       const cluster = yield* Option.match(o.clusterConfig, {
         onNone: () => Effect.zipWith(resolveConfig(flags), routerOf(o.router), (cfg, router) => singlePool(cfg, router)),
@@ -72,10 +76,12 @@ export const simulateCommand = Command.make(
         lastShown = now
         process.stderr.write(`\r${n} requests submitted, simulated time ${(clockNs / 1e9).toFixed(1)} s`)
       }
+      const probe = pct === undefined ? undefined : new LoadProbe()
       const result = yield* simulateCluster(workload.arrivals, cluster, {
         workload: workload.spec,
         client: workload.client,
         exactSteps: o.exactSteps,
+        ...(probe === undefined ? {} : { observer: probe.observer }),
         ...(tty ? { onProgress } : {})
       }).pipe(
         Effect.provide(writer),
@@ -91,8 +97,43 @@ export const simulateCommand = Command.make(
       if (result.engine.submitted === 0) {
         return yield* new InputError({ path: Option.getOrElse(o.trace, () => "workload"), expected: "at least one request (the trace has none)" })
       }
-      if (o.json) yield* Console.log(JSON.stringify(result.summary, null, 2))
-      else if (!o.quiet) yield* Console.log(formatReport(cluster, result, workload.description))
-      if (Option.isSome(o.outputDir) && !o.quiet && !o.json) yield* Console.log(`results written to ${o.outputDir.value}/ (${outputFiles(files).join(", ")})`)
+      const report = !o.json && !o.quiet
+      if (report) yield* Console.log(formatReport(cluster, result, workload.description))
+      if (pct === undefined || probe === undefined) {
+        if (o.json) yield* Console.log(JSON.stringify(result.summary, null, 2))
+        if (Option.isSome(o.outputDir) && report) yield* Console.log(`results written to ${o.outputDir.value}/ (${outputFiles(files).join(", ")})`)
+        return
+      }
+      // the scaled runs: same workload and cluster, no rows written, stoppable like the main run
+      let status = ""
+      const sensitivity = yield* runSensitivity(
+        pct,
+        { summary: result.summary, probe },
+        (scale) =>
+          simulateCluster(workload.arrivals, cluster, { workload: workload.spec, exactSteps: o.exactSteps, stepTimeScale: scale }).pipe(
+            Effect.map((r) => r.summary),
+            Effect.provide(TraceWriter.none)
+          ),
+        (scale) =>
+          Effect.suspend(() => {
+            if (tty) {
+              status = `\r\x1b[Ksensitivity: running with the step time ${formatFactor(scale)}`
+              process.stderr.write(status)
+            }
+            return setInterruptNote(Option.match(o.outputDir, {
+              onNone: () => `stopped during the sensitivity run with the step time ${formatFactor(scale)}; nothing written (no --output-dir)`,
+              onSome: (dir) => `stopped during the sensitivity run with the step time ${formatFactor(scale)}; the main run's results are in ${dir}/ (summary.json without "sensitivity")`
+            }))
+          })
+      ).pipe(Effect.ensuring(Effect.sync(() => {
+        if (status !== "") process.stderr.write("\r\x1b[K")
+      })))
+      const summary = { ...result.summary, sensitivity }
+      if (Option.isSome(o.outputDir)) yield* writeSummaryFile(o.outputDir.value, summary)
+      if (o.json) yield* Console.log(JSON.stringify(summary, null, 2))
+      else if (report) {
+        yield* Console.log(formatSensitivity(sensitivity))
+        if (Option.isSome(o.outputDir)) yield* Console.log(`results written to ${o.outputDir.value}/ (summary.json with "sensitivity", ${outputFiles(files).slice(1).join(", ")} of the main run)`)
+      }
     })
 ).pipe(Command.withDescription("Simulate vLLM-style serving of a workload (a trace or the built-in generator) on virtual time"))

@@ -5,6 +5,7 @@
  */
 import { routerOf, uncheckedRouter } from "../cluster/RouterSpec.js"
 import { Command, Options } from "@effect/cli"
+import type { WorkerError } from "@effect/platform/WorkerError"
 import { Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -19,6 +20,7 @@ import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "
 const sweepOptions = {
   grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... over any engine or workload flag of simulate, or router; repeat for more axes (required)`)),
   workers: Options.integer("workers").pipe(Options.optional, Options.withDescription("Worker processes (default: the number of CPUs; 1 = one by one in this process)")),
+  clusterDatabase: Options.text("cluster-database").pipe(Options.optional, Options.withDescription("Run the configurations on the sweep-runner processes registered in this Postgres database (postgres://...) instead of local workers (default: local workers)")),
   output: Options.text("output").pipe(Options.optional, Options.withDescription("Write one CSV row per configuration to this file (default: print the table only)")),
   compareSerial: Options.boolean("compare-serial").pipe(Options.withDescription("Also run the grid one by one in this thread and report both wall times")),
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the table"))
@@ -38,6 +40,14 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
     if (axes.length === 0) return yield* new InvalidOption({ option: "--grid", reason: "give at least one axis, e.g. --grid request-rate=2,4,8" })
     const workers = Option.getOrElse(o.workers, () => os.availableParallelism())
     if (!(Number.isInteger(workers) && workers >= 1)) return yield* new InvalidOption({ option: "--workers", reason: `expected a positive integer (got ${workers})` })
+    const database = Option.getOrUndefined(o.clusterDatabase)
+    // loaded only for a cluster sweep: the cluster and Postgres stack is not needed otherwise
+    const cluster = database === undefined ? undefined : yield* Effect.promise(() => import("../sweep/cluster.js"))
+    if (cluster !== undefined && database !== undefined) {
+      if (Option.isSome(o.workers)) return yield* new InvalidOption({ option: "--workers", reason: "a cluster sweep runs on the runners' workers (sweep-runner --workers); drop --workers or --cluster-database" })
+      const bad = cluster.checkDatabaseUrl("--cluster-database", database)
+      if (bad !== undefined) return yield* bad
+    }
     const jobs = expandGrid(axes, {
       engine: toEngineFlags(o),
       // with a router axis, each point's policy is checked with the base weights and staleness
@@ -82,7 +92,15 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
       )
     })
     const t0 = performance.now()
-    const rows = yield* runSweep(jobs, workers, onDone).pipe(Effect.onInterrupt(() => onInterrupt))
+    let ranOn = `with ${workers > 1 ? `${Math.min(workers, jobs.length)} worker processes` : "no workers (one by one)"}`
+    const sweep: Effect.Effect<ReadonlyArray<SweepRow>, InvalidOption | WorkerError> = cluster !== undefined && database !== undefined
+      ? cluster.runClusterSweep(jobs, database, onDone).pipe(Effect.map((r) => {
+        const runners = [...r.runners].sort(([a], [b]) => a.localeCompare(b))
+        ranOn = `on ${runners.length} cluster runner${runners.length === 1 ? "" : "s"} (${runners.map(([a, n]) => `${a}: ${n}`).join(", ")})`
+        return r.rows
+      }))
+      : runSweep(jobs, workers, onDone)
+    const rows = yield* sweep.pipe(Effect.onInterrupt(() => onInterrupt))
     const wall = (performance.now() - t0) / 1000
     if (tty) process.stderr.write("\n")
     if (appendError !== undefined) return yield* appendError
@@ -90,7 +108,7 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
     yield* setInterruptNote(`the sweep had finished${file === undefined ? "" : ` (all its rows are in ${file})`}; stopped after it`)
     if (!o.quiet) yield* Console.log(sweepTable(names, rows))
     const failed = rows.filter((r) => r.error !== null).length
-    yield* Console.log(`${jobs.length} configurations (${failed} failed) in ${wall.toFixed(2)} s wall with ${workers > 1 ? `${Math.min(workers, jobs.length)} worker processes` : "no workers (one by one)"}`)
+    yield* Console.log(`${jobs.length} configurations (${failed} failed) in ${wall.toFixed(2)} s wall ${ranOn}`)
     if (o.compareSerial) {
       const t1 = performance.now()
       const serial = yield* runSweep(jobs, 1)
@@ -100,4 +118,4 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
     }
     // every row is written and printed; the exit status still says that some failed
     if (failed > 0) return yield* new InvalidOption({ option: "sweep", reason: `${failed} of ${jobs.length} configurations failed (their rows hold the errors)` })
-  })).pipe(Command.withDescription("Run a grid of simulate configurations in parallel worker processes, one result row per configuration"))
+  })).pipe(Command.withDescription("Run a grid of simulate configurations on worker processes or sweep-runners, one result row each"))

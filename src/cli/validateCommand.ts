@@ -6,24 +6,16 @@
  * SIGINT/SIGTERM stop the replay within a second (exit 130/143, one line saying what was written).
  */
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Layer, Option, Stream } from "effect"
-import { FrontEndService } from "../frontend/FrontEnd.js"
+import { Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { loadModel } from "../config/catalog.js"
-import { resolveConfig } from "../config/resolve.js"
 import { FileError, InputError, InvalidOption } from "../domain/errors.js"
-import type { Arrival } from "../engine/Engine.js"
 import { simulate } from "../engine/simulate.js"
-import { simulationLayer } from "../layers.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
-import { readBenchRun, runSettings, type RunSettings } from "../validate/bench.js"
+import type { RunSettings } from "../validate/bench.js"
 import { accuracyOf, boundFor, compareRun, formatAccuracy, formatComparison, parseTolerance } from "../validate/compare.js"
-import type { MeasuredRun } from "../validate/measured.js"
+import { prepareReplay, replayLayer } from "../validate/replay.js"
 import { collectSimSamples } from "../validate/simSamples.js"
-import { benchResultWorkload, isVllmBenchResultPath, readVllmBenchResult } from "../validate/vllmBenchResult.js"
-import { resolveWorkload } from "../workload/Workload.js"
-import type { TraceError } from "../workload/traces/TraceReader.js"
 import { mkdirs } from "../domain/mkdirs.js"
 import { setInterruptNote } from "./interrupt.js"
 import { engineOptions } from "./options.js"
@@ -31,8 +23,8 @@ import { DEFAULT_EQUIVALENCE_MARGIN } from "../metrics/tost.js"
 
 const opt = (name: string, d: string) => Options.text(name).pipe(Options.optional, Options.withDescription(d))
 
-/** Engine flags validate takes: they set what a vllm bench result does not record, or override meta.json. */
-const ENGINE_OVERRIDES = {
+/** Engine flags validate (and calibrate --run) take: they set what a vllm bench result does not record, or override meta.json. */
+export const ENGINE_OVERRIDES = {
   maxNumSeqs: [engineOptions.maxNumSeqs, "max_num_seqs"],
   maxNumBatchedTokens: [engineOptions.maxNumBatchedTokens, "max_num_batched_tokens"],
   maxModelLen: [engineOptions.maxModelLen, "max_model_len"],
@@ -45,6 +37,19 @@ const ENGINE_OVERRIDES = {
 } as const
 
 type OverrideKey = keyof typeof ENGINE_OVERRIDES
+
+/** The ENGINE_OVERRIDES options as parsed, as engine flags and `name=value` strings for the report. */
+export const engineOverridesOf = (o: { readonly [K in OverrideKey]: Option.Option<number | boolean> }): { overrides: Partial<RunSettings["flags"]>; overridden: Array<string> } => {
+  const overrides: Partial<RunSettings["flags"]> = {}
+  const overridden: Array<string> = []
+  for (const key of Object.keys(ENGINE_OVERRIDES) as Array<OverrideKey>) {
+    const v = Option.getOrUndefined(o[key])
+    if (v === undefined) continue
+    ;(overrides as Record<string, unknown>)[key] = v
+    overridden.push(`${ENGINE_OVERRIDES[key][1]}=${String(v)}`)
+  }
+  return { overrides, overridden }
+}
 
 export const validateCommand = Command.make(
   "validate",
@@ -78,84 +83,26 @@ export const validateCommand = Command.make(
       const marginPct = Option.getOrElse(o.equivalenceMargin, () => DEFAULT_EQUIVALENCE_MARGIN * 100)
       if (!(Number.isFinite(marginPct) && marginPct > 0 && marginPct < 100)) return yield* new InvalidOption({ option: "--equivalence-margin", reason: `expected a percentage in (0, 100) (got ${marginPct})` })
       const margin = marginPct / 100
-      const overrides: Partial<RunSettings["flags"]> = {}
-      const overridden: Array<string> = []
-      for (const key of Object.keys(ENGINE_OVERRIDES) as Array<OverrideKey>) {
-        const v = Option.getOrUndefined(o[key] as Option.Option<number | boolean>)
-        if (v === undefined) continue
-        ;(overrides as Record<string, unknown>)[key] = v
-        overridden.push(`${ENGINE_OVERRIDES[key][1]}=${String(v)}`)
-      }
-      const benchJson = isVllmBenchResultPath(o.run)
-      // the measured run, its engine settings, and (for a vllm bench result) the rebuilt workload
-      let run: MeasuredRun
-      let st: RunSettings
-      let metaPath: string
-      let rebuilt: { arrivals: ReadonlyArray<Arrival>; description: string; spec: Record<string, unknown> } | undefined
-      if (benchJson) {
-        const r = yield* readVllmBenchResult(o.run)
-        run = r
-        metaPath = o.run
-        const model = Option.getOrUndefined(o.model) ?? r.modelId
-        if (model === undefined) return yield* new InvalidOption({ option: "--model", reason: `${o.run} names no model (model_id); give --model` })
-        if (Option.isNone(o.hardware)) return yield* new InvalidOption({ option: "--hardware", reason: `${o.run} is a vllm bench result, which records no GPU; give --hardware` })
-        const seed = Option.getOrElse(o.seed, () => 0)
-        const replay = yield* benchResultWorkload(r, seed)
-        if (Option.isNone(o.workload)) rebuilt = replay
-        st = {
-          model,
-          deviceName: undefined,
-          deviceMemoryBytes: undefined,
-          measuredBlocks: undefined,
-          asyncScheduling: false,
-          flags: {},
-          honoured: [
-            ...(Option.isNone(o.workload) ? replay.honoured : [`workload: ${o.workload.value} (as given; its requests must be the result's)`]),
-            "front end: its TTFT and E2E are measured at the client, so the API server's ingress and egress are modelled (the frontend defaults, frontend/FrontEnd.ts)"
-          ],
-          notHonoured: [
-            ...(Option.isNone(o.workload) ? replay.notHonoured : replay.notHonoured.filter((x) => x.startsWith("max_concurrency") || x.includes("failed request"))),
-            `engine settings: a vllm bench result records none; this simulator's vLLM defaults are used${overridden.length > 0 ? ` except ${overridden.join(", ")} (by flag)` : ""} (set them with --max-num-seqs, --max-num-batched-tokens, ...)`,
-            "KV capacity: not recorded in a vllm bench result, so not compared",
-            ...(Option.isSome(o.stepOverheadUs) ? [] : ["async scheduling: not recorded; the perf model's per-step CPU overhead applies (give --step-overhead-us 0 for a server that ran async scheduling)"]),
-            "TTFT/ITL/E2E were measured at the client (HTTP, tokenization, detokenization and streaming included); the simulator does not model the API server yet"
-          ]
-        }
-      } else {
-        if (Option.isNone(o.workload)) return yield* new InvalidOption({ option: "--workload", reason: "required with a bench-layout run folder (the trace the run replayed)" })
-        if (Option.isSome(o.seed)) return yield* new InvalidOption({ option: "--seed", reason: "applies to a vllm bench result whose arrivals are re-drawn; the bench layout replays --workload" })
-        const b = yield* readBenchRun(o.run)
-        run = b
-        metaPath = b.metaPath
-        const s0 = yield* runSettings(b)
-        st = overridden.length === 0 ? s0 : { ...s0, flags: { ...s0.flags, ...overrides }, honoured: [...s0.honoured, `set by flag (instead of meta.json): ${overridden.join(", ")}`] }
-      }
-      const hardwareName = Option.getOrUndefined(o.hardware) ?? st.deviceName
-      if (hardwareName === undefined) return yield* new InvalidOption({ option: "--hardware", reason: `${metaPath} names no device (hardware.device_name); give --hardware` })
-      const modelName = Option.getOrUndefined(o.model) ?? st.model
-      // vLLM ignores enable_expert_parallel on a dense model (no MoE layers); so does the replay
-      const { enableExpertParallel, ...runFlags } = { ...st.flags, ...overrides }
-      const dense = enableExpertParallel === true && (yield* loadModel(modelName)).shape.moe === null
-      const base = yield* resolveConfig({
-        model: modelName,
-        hardware: hardwareName,
-        ...runFlags,
-        ...(enableExpertParallel === undefined || dense ? {} : { enableExpertParallel }),
+      const { overrides, overridden } = engineOverridesOf(o)
+      const prep = yield* prepareReplay({
+        run: o.run,
+        workload: Option.getOrUndefined(o.workload),
         perfModel: Option.getOrUndefined(o.perfModel),
         network: Option.getOrUndefined(o.network),
-        stepOverheadUs: Option.getOrUndefined(o.stepOverheadUs) ?? (st.asyncScheduling ? 0 : undefined)
+        hardware: Option.getOrUndefined(o.hardware),
+        model: Option.getOrUndefined(o.model),
+        stepOverheadUs: Option.getOrUndefined(o.stepOverheadUs),
+        seed: Option.getOrUndefined(o.seed),
+        overrides,
+        overridden
       })
-      // the run's device memory as CUDA reported it (what vLLM sized the KV cache from)
-      const cfg = st.deviceMemoryBytes === undefined ? base : { ...base, hardware: { ...base.hardware, memoryBytesVisible: st.deviceMemoryBytes } }
-      const workload: { arrivals: Stream.Stream<Arrival, TraceError>; spec: Record<string, unknown> } = rebuilt !== undefined
-        ? { arrivals: Stream.fromIterable(rebuilt.arrivals), spec: rebuilt.spec }
-        : yield* resolveWorkload({ trace: Option.getOrThrow(o.workload) }, cfg.seed)
-      const workloadName = rebuilt !== undefined ? `(rebuilt from ${o.run})` : Option.getOrThrow(o.workload)
+      const { run, settings: st, metaPath, cfg, workloadName } = prep
+      const rebuilt = prep.rebuiltDescription === undefined ? undefined : { description: prep.rebuiltDescription }
       const outDir = Option.getOrUndefined(o.outputDir)
       const writer = outDir === undefined ? TraceWriter.none : TraceWriter.files(outDir)
       const collected = collectSimSamples(run.samples.itl !== undefined)
-      const result = yield* simulate(workload.arrivals, { workload: workload.spec, observer: collected.observer }).pipe(
-        Effect.provide(run.format === "vllm-bench-serve" ? Layer.merge(simulationLayer(cfg, writer), FrontEndService.layer(cfg.frontEnd)) : simulationLayer(cfg, writer)),
+      const result = yield* simulate(prep.arrivals, { workload: prep.workloadSpec, observer: collected.observer }).pipe(
+        Effect.provide(replayLayer(cfg, writer, prep.clientMeasured)),
         Effect.onInterrupt(() => setInterruptNote(outDir === undefined
           ? "validation stopped during the replay; nothing compared or written"
           : `validation stopped during the replay; nothing compared (no validation.json); the replay so far is in ${outDir}/ (summary.json says "interrupted": true)`))

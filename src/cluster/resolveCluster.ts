@@ -76,6 +76,9 @@ export const resolveCluster = (file: string, base: EngineFlags, routerFlags: Rou
     }
     const disagg = pools.filter((p) => p.role !== "colocated")
     for (const [i, p] of pools.entries()) {
+      if (p.role !== "colocated" && p.config.engine.numSchedulerSteps > 1) {
+        return yield* new InputError({ path: file, field: drafts[i]!.fieldOf.get("--num-scheduler-steps") ?? `pools.${i}`, expected: "num-scheduler-steps 1 in a prefill or decode pool (multi-step scheduling is simulated for colocated pools only)" })
+      }
       if (p.role !== "colocated" && p.config.engine.pipelineParallelSize > 1) {
         return yield* new InputError({ path: file, field: drafts[i]!.fieldOf.get("--pipeline-parallel-size") ?? `pools.${i}`, expected: "pipeline-parallel-size 1 in a prefill or decode pool (pipeline parallelism is simulated for colocated pools only)" })
       }

@@ -12,6 +12,7 @@ import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams
 import type { ModelShape } from "../domain/Model.js"
 import { kvCapacity } from "../memory/capacity.js"
 import { loadNetwork, parseNetworkSpec } from "../network/spec.js"
+import { frontEndOf } from "../perf/calibration.js"
 import { loadPerfModel, parsePerfModelSpec } from "../perf/spec.js"
 import { loadHardware, loadModel } from "./catalog.js"
 import { DEFAULT_FRONT_END } from "../frontend/FrontEnd.js"
@@ -36,6 +37,8 @@ export interface EngineFlags {
   readonly tensorParallelSize?: number | undefined
   /** `--pipeline-parallel-size`: pipeline stages per instance (default 1). */
   readonly pipelineParallelSize?: number | undefined
+  /** `--num-scheduler-steps`: multi-step scheduling, vLLM 0.6 (default 1 = off). */
+  readonly numSchedulerSteps?: number | undefined
   readonly numInstances?: number | undefined
   /** `--data-parallel-size` (vLLM's name for the replica count; `--num-instances` is its alias). */
   readonly dataParallelSize?: number | undefined
@@ -53,7 +56,11 @@ export interface EngineFlags {
   readonly perfModel?: string | undefined
   /** `--network` spec (alpha-beta | table:DIR | fit:DIR). */
   readonly network?: string | undefined
-  /** `--frontend-ingress-us`, `--frontend-tokenize-us-per-token`, `--frontend-egress-us` (frontend/FrontEnd.ts). */
+  /**
+   * `--frontend-ingress-us`, `--frontend-tokenize-us-per-token`, `--frontend-egress-us`
+   * (frontend/FrontEnd.ts). Undefined: from a `calibrated:` file's stack part where it has a
+   * front end, else the defaults.
+   */
   readonly frontendIngressUs?: number | undefined
   readonly frontendTokenizeUsPerToken?: number | undefined
   readonly frontendEgressUs?: number | undefined
@@ -114,6 +121,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* nonNegInt(f.longPrefillTokenThreshold, "--long-prefill-token-threshold")
     yield* posInt(f.tensorParallelSize, "--tensor-parallel-size")
     yield* posInt(f.pipelineParallelSize, "--pipeline-parallel-size")
+    yield* posInt(f.numSchedulerSteps, "--num-scheduler-steps")
     yield* posInt(f.numInstances, "--num-instances")
     yield* posInt(f.dataParallelSize, "--data-parallel-size")
     yield* check(f.dataParallelSize === undefined || f.numInstances === undefined || f.dataParallelSize === f.numInstances, "--data-parallel-size",
@@ -156,6 +164,13 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     const dp = f.dataParallelSize ?? f.numInstances ?? 1
     const ep = yield* expertParallelFlags(f, m, dp, tp)
     const pp = f.pipelineParallelSize ?? 1
+    const steps = f.numSchedulerSteps ?? 1
+    if (steps > 1 && f.enableChunkedPrefill === true) {
+      return yield* new InvalidOption({ option: "--num-scheduler-steps", reason: "multi-step scheduling does not run with --enable-chunked-prefill (vLLM 0.6.0 refuses the pair); give --no-enable-chunked-prefill or leave it out" })
+    }
+    if (steps > 1 && pp > 1) {
+      return yield* new InvalidOption({ option: "--num-scheduler-steps", reason: "multi-step scheduling with --pipeline-parallel-size > 1 is not modelled" })
+    }
     if (pp > m.layers) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
     }
@@ -166,7 +181,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       numGpuBlocksOverride: f.numGpuBlocksOverride ?? null,
       maxNumBatchedTokens: f.maxNumBatchedTokens ?? base.maxNumBatchedTokens,
       maxNumSeqs: f.maxNumSeqs ?? base.maxNumSeqs,
-      enableChunkedPrefill: f.enableChunkedPrefill ?? base.enableChunkedPrefill,
+      // vLLM 0.6.0 runs multi-step without chunked prefill (it refuses the pair)
+      enableChunkedPrefill: f.enableChunkedPrefill ?? (steps > 1 ? false : base.enableChunkedPrefill),
       longPrefillTokenThreshold: f.longPrefillTokenThreshold ?? base.longPrefillTokenThreshold,
       schedulerReserveFullIsl: f.schedulerReserveFullIsl ?? base.schedulerReserveFullIsl,
       enablePrefixCaching: f.enablePrefixCaching ?? base.enablePrefixCaching,
@@ -174,7 +190,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       tensorParallelSize: tp,
       dataParallelSize: dp,
       ...ep,
-      pipelineParallelSize: pp
+      pipelineParallelSize: pp,
+      numSchedulerSteps: steps
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({
@@ -233,6 +250,9 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       kernelOverheadNs: f.kernelOverheadUs === undefined ? defaultRooflineParams.kernelOverheadNs : Math.round(f.kernelOverheadUs * 1000),
       stepOverheadNs: f.stepOverheadUs === undefined ? defaultRooflineParams.stepOverheadNs : Math.round(f.stepOverheadUs * 1000)
     }
+    const perfModel = perfSpec === undefined ? undefined : yield* loadPerfModel(perfSpec, m, hardware, tp)
+    // a calibration's stack part sets the front end, each field unless its flag is given
+    const calFrontEnd = perfModel?.kind === "calibrated" ? frontEndOf(perfModel.calibration) : undefined
     return {
       model: m,
       modelSource: model.path,
@@ -242,11 +262,11 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       numInstances: dp,
       seed: f.seed ?? 0,
       frontEnd: {
-        ingressUs: f.frontendIngressUs ?? DEFAULT_FRONT_END.ingressUs,
-        tokenizeUsPerToken: f.frontendTokenizeUsPerToken ?? DEFAULT_FRONT_END.tokenizeUsPerToken,
-        egressUs: f.frontendEgressUs ?? DEFAULT_FRONT_END.egressUs
+        ingressUs: f.frontendIngressUs ?? calFrontEnd?.ingressUs ?? DEFAULT_FRONT_END.ingressUs,
+        tokenizeUsPerToken: f.frontendTokenizeUsPerToken ?? calFrontEnd?.tokenizeUsPerToken ?? DEFAULT_FRONT_END.tokenizeUsPerToken,
+        egressUs: f.frontendEgressUs ?? calFrontEnd?.egressUs ?? DEFAULT_FRONT_END.egressUs
       },
       ...(networkSpec === undefined ? {} : { network: yield* loadNetwork(networkSpec) }),
-      ...(perfSpec === undefined ? {} : { perfModel: { spec: yield* loadPerfModel(perfSpec, m, hardware, tp), stepOverheadNs: f.stepOverheadUs === undefined ? undefined : Math.round(f.stepOverheadUs * 1000) } })
+      ...(perfModel === undefined ? {} : { perfModel: { spec: perfModel, stepOverheadNs: f.stepOverheadUs === undefined ? undefined : Math.round(f.stepOverheadUs * 1000) } })
     } satisfies SimConfig
   })

@@ -58,6 +58,14 @@ export interface EngineConfig {
    * stages (vLLM V0's virtual engines; see cluster/pipeline.ts).
    */
   readonly pipelineParallelSize: number
+  /**
+   * Multi-step scheduling (vLLM 0.6's `--num-scheduler-steps`, default 1 = off): a scheduler call
+   * whose batch is all decodes runs this many forward passes before the scheduler runs again; new
+   * requests join only between blocks, and each request's tokens of a block reach the client
+   * together at its end (one streamed chunk). A step that computes a prompt is a single pass (vLLM
+   * 0.6.0 runs prompts single-step). See engine/Instance.ts.
+   */
+  readonly numSchedulerSteps: number
 }
 
 /**
@@ -87,5 +95,6 @@ export const defaultEngineConfig = (maxModelLen: number, weightDtypeBytes: numbe
   dataParallelSize: 1,
   enableExpertParallel: false,
   expertLoadImbalance: null,
-  pipelineParallelSize: 1
+  pipelineParallelSize: 1,
+  numSchedulerSteps: 1
 })

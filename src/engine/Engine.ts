@@ -75,6 +75,8 @@ export interface PoolSetup {
   readonly layers: number
   /** Prices a KV transfer into or out of this pool's instances (default: the KV transfer setup's). */
   readonly network?: Network | undefined
+  /** Multi-step scheduling: forward passes per scheduler call of an all-decode batch (default 1). */
+  readonly numSchedulerSteps?: number | undefined
 }
 
 /** How a finished prefill's KV reaches its decode instance. */
@@ -145,7 +147,7 @@ export class Engine {
       const pipeline = p.perf.pipeline
       for (let i = 0; i < p.count; i++, id++) {
         const make = (gate?: PipelineGate, ve = 0) =>
-          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve)
+          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve, p.numSchedulerSteps ?? 1)
         if (pipeline !== undefined && pipeline.stages > 1) {
           if (p.role !== InstanceRole.Colocated) throw new Error("pipeline parallelism in a prefill or decode pool is not supported")
           const gate = new PipelineGate(pipeline)

@@ -40,7 +40,9 @@ export interface EngineObserver {
   readonly onToken?: (r: SimRequest, tNs: number) => void
   /**
    * `count` inter-token gaps of `gapNs` each (one per output token after a request's first).
-   * Called per token by a normal step and once per fast-forwarded step for the whole batch.
+   * Called per token by a normal step and once per fast-forwarded step for the whole batch. Under
+   * multi-step scheduling (`--num-scheduler-steps`) a request's tokens of one block reach the
+   * client as one chunk, and one gap is reported per chunk (as benchmark clients count ITL).
    */
   readonly onTokenGap?: (gapNs: number, count: number) => void
   /** `r` produced its last token (times set) or was aborted. */

@@ -65,6 +65,8 @@ export class Instance {
   /** The last step left the instance in a steady decode state (see step()). */
   private steady = false
   private residues = new Int32Array(16)
+  /** decodeBlock(): tokens each scheduled request made in the block so far. */
+  private readonly made: Int32Array
   private readonly plan: StepPlan
   private readonly info: { -readonly [K in keyof StepInfo]: StepInfo[K] }
 
@@ -84,9 +86,15 @@ export class Instance {
     /** Under pipeline parallelism: the replica's shared stages (absent: a step is one perf-model call). */
     readonly gate?: PipelineGate | undefined,
     /** Under pipeline parallelism: this virtual engine's index within its replica (`id`). */
-    readonly virtualEngine = 0
+    readonly virtualEngine = 0,
+    /**
+     * Multi-step scheduling (vLLM 0.6 `--num-scheduler-steps`): forward passes per scheduler call
+     * of an all-decode batch (1 = every step is scheduled; see decodeBlock()).
+     */
+    readonly numSchedulerSteps = 1
   ) {
     this.plan = makeStepPlan(maxNumSeqs)
+    this.made = new Int32Array(maxNumSeqs)
     this.info = {
       instance: id, pool: poolName, virtualEngine, startNs: 0, durationNs: 0, shape: this.plan.shape, running: 0, waiting: 0,
       kvBlocksUsed: 0, kvBlocksTotal: scheduler.kv.numBlocks, preempted: 0
@@ -277,6 +285,9 @@ export class Instance {
     if (this.role !== InstanceRole.Colocated) this.applyPending(now)
     this.scheduler.schedule(now, plan, obs.onPreempt)
     if (plan.count === 0) return 0
+    if (this.numSchedulerSteps > 1 && plan.shape.numPrefill === 0 && gate === undefined && this.role === InstanceRole.Colocated) {
+      return this.decodeBlock(now)
+    }
     const end = gate === undefined ? now + this.perf.stepTimeNs(plan.shape) : gate.run(now, plan.shape)
     const d = end - now
     this.clock = end
@@ -342,7 +353,108 @@ export class Instance {
    * one virtual engine's steady run cannot be taken in one move; step() runs every micro-batch.
    */
   get canFastForward(): boolean {
-    return this.steady && this.observer.onToken === undefined && this.gate === undefined
+    return this.steady && this.observer.onToken === undefined && this.gate === undefined && this.numSchedulerSteps === 1
+  }
+
+  /**
+   * Multi-step scheduling (vLLM 0.6.0, `--num-scheduler-steps N`): the all-decode batch just
+   * scheduled at `now` runs up to N forward passes before the scheduler runs again, so requests
+   * that arrive meanwhile wait for the block to end. Each pass gives every request of the batch one
+   * token; a request that reaches its last token stops generating but stays in the batch (vLLM
+   * checks stop conditions when the block's outputs are processed), so later passes still price it.
+   * Every pass after the first allocates one KV slot per generating request (vLLM reserves N - 1
+   * lookahead slots when it schedules); a pass that cannot get its slots is not run, the block ends
+   * there and the next scheduler call preempts as usual. The per-step CPU overhead of the perf model
+   * (`stepOverheadNs`) is paid by the first pass only: amortising it is what multi-step is for
+   * (vLLM RFC #6854). Outputs are processed once, at the block's end: each request's tokens reach
+   * the client then, together, as one streamed chunk, so ITL counts one gap per block (as vLLM's
+   * and SGLang's benchmark clients measure it: one gap per chunk) and TPOT is unchanged. Every pass
+   * is reported to onStep. Returns the block's duration.
+   */
+  private decodeBlock(now: number): number {
+    const plan = this.plan
+    const shape = plan.shape
+    const obs = this.observer
+    const kv = this.scheduler.kv
+    const n = plan.count
+    const reqs = plan.reqs
+    const made = this.made
+    made.fill(0, 0, n)
+    const overhead = this.perf.stepOverheadNs ?? 0
+    let t = now
+    for (let k = 0; k < this.numSchedulerSteps; k++) {
+      if (k > 0) {
+        // the token made by the last pass is this pass's input: one more KV slot per generating request
+        let generating = 0
+        let ok = true
+        for (let i = 0; i < n; i++) {
+          const r = reqs[i]!
+          if (r.numOutput + made[i]! >= r.outputTokens) continue
+          if (!kv.allocate(r, r.numComputed + 1)) {
+            ok = false
+            break
+          }
+          generating++
+        }
+        if (!ok || generating === 0) break
+        for (let i = 0; i < n; i++) {
+          const r = reqs[i]!
+          if (r.numOutput + made[i]! < r.outputTokens) r.numComputed++
+        }
+        shape.decodeContextSum += n
+      }
+      const full = this.perf.stepTimeNs(shape)
+      const d = k === 0 ? full : Math.max(1, full - overhead)
+      if (obs.onStep !== undefined) {
+        const info = this.info
+        info.startNs = t
+        info.durationNs = d
+        info.running = this.scheduler.running.length
+        info.waiting = this.scheduler.waiting.length
+        info.kvBlocksUsed = kv.usedBlocks
+        info.preempted = k === 0 ? plan.preempted : 0
+        obs.onStep(info)
+      }
+      t += d
+      this.steps++
+      for (let i = 0; i < n; i++) {
+        const r = reqs[i]!
+        if (r.numOutput + made[i]! < r.outputTokens) made[i]!++
+      }
+    }
+    const d = t - now
+    this.clock = t
+    this.busyNs += d
+    // the block's outputs, processed once at its end
+    let finished = 0
+    const onToken = obs.onToken
+    const onGap = obs.onTokenGap
+    for (let i = 0; i < n; i++) {
+      const r = reqs[i]!
+      const m = made[i]!
+      if (m === 0) continue
+      // one chunk: one gap since the request's previous chunk (none for its first)
+      if (r.firstTokenNs < 0) r.firstTokenNs = t
+      else if (onGap !== undefined) onGap(t - r.lastTokenNs, 1)
+      for (let j = 0; j < m; j++) {
+        r.numOutput++
+        if (onToken !== undefined) onToken(r, t)
+        r.lastTokenNs = t
+      }
+      if (r.numOutput >= r.outputTokens) {
+        r.status = RequestStatus.Finished
+        r.finishNs = t
+        kv.release(r, true)
+        finished++
+        obs.onFinish?.(r)
+      }
+    }
+    if (finished > 0) {
+      this.scheduler.removeFinished()
+      this.stalled = false
+    }
+    this.steady = false
+    return d
   }
 
   /**

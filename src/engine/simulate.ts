@@ -26,6 +26,7 @@ import { NetworkService, zeroNetwork } from "../network/NetworkService.js"
 import { moeParallelSummary } from "../perf/expertParallel.js"
 import { networkConfig } from "../network/spec.js"
 import { type PerfModel, PerfModelService } from "../perf/PerfModelService.js"
+import { scalePerfModel } from "../perf/scaled.js"
 import { type SchedulerPolicy, SchedulerService } from "../scheduler/SchedulerService.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { poolLayer } from "../layers.js"
@@ -62,6 +63,11 @@ export interface SimulationOptions {
    * client's slots (engine/ClosedLoopClient.ts). Absent: every request is sent at its arrival.
    */
   readonly client?: ClientSpec | undefined
+  /**
+   * Multiply every pool's step times by this factor (perf/scaled.ts: every step, fast-forwarded
+   * or not, and every pipeline stage and send); default 1 (the perf model as it is).
+   */
+  readonly stepTimeScale?: number
 }
 
 /** One pool with its services looked up. */
@@ -126,13 +132,15 @@ const poolConfigJson = (p: PoolRun) => {
  */
 export const runPools = <E>(
   arrivals: Stream.Stream<Arrival, E>,
-  pools: ReadonlyArray<PoolRun>,
+  poolRuns: ReadonlyArray<PoolRun>,
   cluster: Pick<ClusterConfig, "router" | "decodeRouter" | "kvTransfer" | "source">,
   options: SimulationOptions,
   frontEnd: FrontEnd | undefined = undefined
 ) =>
   Effect.gen(function*() {
     const sink = yield* TraceWriter
+    const scale = options.stepTimeScale ?? 1
+    const pools = scale === 1 ? poolRuns : poolRuns.map((p) => ({ ...p, perf: scalePerfModel(p.perf, scale) }))
     const first = pools[0]!
     const metrics = new MetricsCollector()
     const instancePools = pools.flatMap((p, i) => Array.from({ length: p.instances }, () => i))
@@ -166,7 +174,8 @@ export const runPools = <E>(
         kvBytesPerToken: kvBytesPerToken(p.config.model, p.config.engine.kvCacheDtypeBytes),
         gpusPerInstance: p.config.engine.tensorParallelSize,
         layers: p.config.model.layers,
-        network: p.network
+        network: p.network,
+        numSchedulerSteps: p.config.engine.numSchedulerSteps
       })),
       observer: combineObservers(...observers),
       router: makeRouter(options.router ?? cluster.router, first.config.seed),

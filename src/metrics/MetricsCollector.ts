@@ -2,7 +2,8 @@
  * Accumulates per-request metrics while the engine runs (an EngineObserver) and produces the
  * Summary. Definitions (ARCHITECTURE.md, vLLM bench): TTFT = first token - arrival;
  * TPOT = (last token - first token) / (output tokens - 1), only for requests with > 1 output token;
- * ITL = every gap between consecutive tokens of a request; E2E = last token - arrival. Arrival is
+ * ITL = every gap between consecutive tokens of a request (under multi-step scheduling, between
+ * consecutive chunks: the tokens of one block arrive together, as one streamed chunk); E2E = last token - arrival. Arrival is
  * the client's send and token times are when the client receives them (the front end's egress
  * after the step end), as `vllm bench serve` measures.
  * With a closed-loop client (--max-concurrency) the arrival is the send time, and two more per

@@ -16,6 +16,12 @@ export interface PerfModel {
   /** Duration of one step computing `batch`, integer ns (> 0 for a non-empty batch). */
   readonly stepTimeNs: (batch: BatchShape) => number
   /**
+   * The fixed per-step time (CPU scheduling, input preparation, output processing) included in
+   * every `stepTimeNs`, ns; absent = 0. A multi-step block (`--num-scheduler-steps`) pays it once
+   * per scheduler call, not once per forward pass (Instance.ts).
+   */
+  readonly stepOverheadNs?: number | undefined
+  /**
    * Under pipeline parallelism (`--pipeline-parallel-size` > 1): per-stage times, which the engine's
    * PipelineGate uses to overlap micro-batches; `stepTimeNs` is then one micro-batch's latency.
    */

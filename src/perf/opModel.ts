@@ -259,7 +259,7 @@ export const composeStep = (name: string, ops: OpCosts, m: ModelShape, e: Engine
     total += embedding(T) + final_layernorm(T) + lm_head(S) + sampler(S)
     return Math.round(total + stepOverheadNs)
   }
-  return { name, stepTimeNs }
+  return { name, stepTimeNs, stepOverheadNs }
 }
 
 /** The per-operator roofline as a perf model. */

@@ -115,5 +115,5 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
     return Math.round(layers * attn + tokenCost(T, S) + kernelNs + p.stepOverheadNs)
   }
 
-  return { name: `roofline(${hw.name})`, stepTimeNs }
+  return { name: `roofline(${hw.name})`, stepTimeNs, stepOverheadNs: p.stepOverheadNs }
 }

@@ -6,6 +6,8 @@
  *                     of them searched for the configured GPU and model); kernels a profile lacks
  *                     come from the per-operator roofline
  *   calibrated:FILE   the per-operator roofline with efficiencies fitted by `llmservingsim calibrate`
+ *                     on the GPU it was fitted on; on another GPU the datasheet roofline with its
+ *                     stack part (per-step and front-end overheads; perf/calibration.ts)
  */
 import { Effect, Layer } from "effect"
 import { ConfigService } from "../config/ConfigService.js"
@@ -17,7 +19,7 @@ import type { ModelShape } from "../domain/Model.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
 import { fabricOf } from "../network/fabric.js"
 import { NetworkService } from "../network/NetworkService.js"
-import { readCalibration } from "./calibration.js"
+import { applyCalibration, readCalibration } from "./calibration.js"
 import { makeOpRoofline, type OpParams } from "./opModel.js"
 import { type PerfModel, PerfModelService } from "./PerfModelService.js"
 import { makeProfilePerf } from "./profilePerf.js"
@@ -99,10 +101,10 @@ const makeShapePerfModel = (spec: LoadedPerfModel, m: ModelShape, cfg: SimConfig
     case "profile":
       return makeProfilePerf(spec.profile, m, cfg.hardware, cfg.engine, net, opParamsFromRoofline(cfg.roofline), stepOverheadFlag ?? PROFILE_STEP_OVERHEAD_NS)
     case "calibrated": {
-      const c = spec.calibration
-      const p = stepOverheadFlag === undefined ? c.params : { ...c.params, stepOverheadNs: stepOverheadFlag }
-      const from = c.hardware === cfg.hardware.name ? "" : `, fitted on ${c.hardware}`
-      return makeOpRoofline(`calibrated(${cfg.hardware.name}, from ${c.fitted_on.model}${from})`, m, cfg.hardware, cfg.engine, p, net)
+      // on another GPU: the stack part only, the GPU part from this GPU's datasheet (perf/calibration.ts)
+      const a = applyCalibration(spec.calibration, cfg.hardware.name, cfg.roofline, stepOverheadFlag)
+      if (a.gpuPart === "datasheet") return { ...makeRoofline(m, cfg.hardware, cfg.engine, a.roofline, net), name: a.name }
+      return makeOpRoofline(a.name, m, cfg.hardware, cfg.engine, a.params, net)
     }
   }
 }

@@ -19,7 +19,7 @@ import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Queue, type Sc
 import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
 import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
-import { Instance } from "../engine/Instance.js"
+import { Instance, InstanceRole } from "../engine/Instance.js"
 import { makeRouter, type Router } from "../cluster/Router.js"
 import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import { MemoryService } from "../memory/MemoryService.js"
@@ -119,7 +119,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
     const observer = options.observer === undefined ? collect : combineObservers(collect, options.observer)
     const instances: Array<Instance> = []
     for (let i = 0; i < cfg.numInstances; i++) {
-      instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs))
+      instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs, 0, InstanceRole.Colocated, "default", undefined, 0, cfg.engine.numSchedulerSteps))
     }
     const router: Router = makeRouter(options.router ?? "round-robin", cfg.seed)
     const pending: Array<Pending> = []

@@ -108,6 +108,18 @@ const memorySink = (store: InMemoryTrace): TraceSink => {
 /** A bucket width in s as integer ns (at least 1). */
 export const intervalNsOf = (seconds: number): number => Math.max(1, Math.round(seconds * 1e9))
 
+/**
+ * Write `s` as `dir`/summary.json (2-space JSON and a newline, as the file sink writes it); used
+ * also to rewrite a run's summary with what was computed after it (`simulate --sensitivity`).
+ */
+export const writeSummaryFile = (dir: string, s: object): Effect.Effect<void, FileError> => {
+  const file = path.join(dir, "summary.json")
+  return Effect.try({
+    try: () => fs.writeFileSync(file, JSON.stringify(s, null, 2) + "\n"),
+    catch: (e) => new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` })
+  })
+}
+
 const acquire = <A extends { close(): void } | { finish(): void }>(file: string, open: () => A) =>
   Effect.acquireRelease(
     Effect.try({ try: open, catch: (e) => new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` }) }),
@@ -189,7 +201,6 @@ const makeFileSink = (dir: string, o: FileOutputOptions) =>
       out.close()
       return out.failure()
     }
-    const summaryFile = path.join(dir, "summary.json")
     return {
       observer,
       attach: (instances) => series.attach(instances),
@@ -197,10 +208,7 @@ const makeFileSink = (dir: string, o: FileOutputOptions) =>
         Effect.suspend(() => {
           const failed = flush() ?? writeTimeseries()
           if (failed !== undefined) return Effect.fail(failed)
-          return Effect.try({
-            try: () => fs.writeFileSync(summaryFile, JSON.stringify(s, null, 2) + "\n"),
-            catch: (e) => new FileError({ path: summaryFile, reason: `cannot write: ${(e as Error).message}` })
-          })
+          return writeSummaryFile(dir, s)
         })
     } satisfies TraceSink
   })

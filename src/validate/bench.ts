@@ -58,6 +58,7 @@ export const readBenchRun = (dir: string): Effect.Effect<BenchRun, FileError | I
     let n = 0
     let tin = 0
     let tout = 0
+    const per = { inputTokens: [] as Array<number>, outputTokens: [] as Array<number>, sendS: [] as Array<number>, ttft: [] as Array<number>, tpot: [] as Array<number>, e2el: [] as Array<number> }
     const lines = reqText.split(/\r?\n/)
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i]!
@@ -79,6 +80,12 @@ export const readBenchRun = (dir: string): Effect.Effect<BenchRun, FileError | I
       ttft.push((f! - q!) * 1e3)
       if (out! > 1) tpot.push((last! - f!) / (out! - 1) * 1e3)
       e2e.push((last! - q!) * 1e3)
+      per.inputTokens.push(inp!)
+      per.outputTokens.push(out!)
+      per.sendS.push(q!)
+      per.ttft.push((f! - q!) * 1e3)
+      per.tpot.push(out! > 1 ? (last! - f!) / (out! - 1) * 1e3 : NaN)
+      per.e2el.push((last! - q!) * 1e3)
       if (q! < minQ) minQ = q!
       if (last! > maxL) maxL = last!
       n++
@@ -99,7 +106,15 @@ export const readBenchRun = (dir: string): Effect.Effect<BenchRun, FileError | I
       e2e: distributionOf(e2e),
       durationS: maxL - minQ,
       totalInput: tin,
-      totalOutput: tout
+      totalOutput: tout,
+      perRequest: {
+        inputTokens: per.inputTokens,
+        outputTokens: per.outputTokens,
+        sendS: per.sendS,
+        ttftMs: Float64Array.from(per.ttft),
+        tpotMs: Float64Array.from(per.tpot),
+        e2elMs: Float64Array.from(per.e2el)
+      }
     }
   })
 

@@ -15,6 +15,23 @@ export interface MeasuredSamples {
   readonly itl?: Float64Array | undefined
 }
 
+/**
+ * The completed requests one by one, aligned (index i is one request): what `calibrate --run`
+ * pairs with the simulated requests to score a subset of them.
+ */
+export interface MeasuredRequests {
+  readonly inputTokens: ReadonlyArray<number>
+  readonly outputTokens: ReadonlyArray<number>
+  /** When it was sent or queued, s, on any clock (orders the requests as the replay submits them). */
+  readonly sendS: ReadonlyArray<number>
+  /** ms. */
+  readonly ttftMs: Float64Array
+  /** ms; NaN for a request with one output token. */
+  readonly tpotMs: Float64Array
+  /** ms. */
+  readonly e2elMs: Float64Array
+}
+
 export interface MeasuredRun {
   readonly format: "llmservingsim-bench" | "vllm-bench-serve"
   /** The path given to --run. */
@@ -26,4 +43,6 @@ export interface MeasuredRun {
   readonly durationS: number
   readonly totalInput: number
   readonly totalOutput: number
+  /** The completed requests one by one. */
+  readonly perRequest: MeasuredRequests
 }

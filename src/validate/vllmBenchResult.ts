@@ -184,8 +184,19 @@ export const readVllmBenchResult = (file: string): Effect.Effect<VllmBenchResult
       }
       durationS = hi - lo
     } else return yield* new InputError({ path: file, field: "duration", expected: "the benchmark duration in s" })
+    // the completed requests one by one, in file order (sent at start_times, else in file order)
+    const okIdx = ok.flatMap((g, i) => (g ? [i] : []))
+    const perRequest = {
+      inputTokens: okIdx.map((i) => inputLens[i]!),
+      outputTokens: okIdx.map((i) => outputLens[i]!),
+      sendS: okIdx.map((i) => startTimes?.[i] ?? i),
+      ttftMs: Float64Array.from(ttft),
+      tpotMs: Float64Array.from(okIdx, (i, j) => (outputLens[i]! > 1 ? (e2el[j]! - ttft[j]!) / (outputLens[i]! - 1) : NaN)),
+      e2elMs: Float64Array.from(e2el)
+    }
     return {
       format: "vllm-bench-serve",
+      perRequest,
       source: file,
       requests: completed,
       samples: { ttft: Float64Array.from(ttft), tpot: Float64Array.from(tpot), e2el: Float64Array.from(e2el), itl: Float64Array.from(itl) },

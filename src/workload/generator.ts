@@ -77,4 +77,5 @@ export function* generateArrivals(spec: GeneratorSpec): Generator<Arrival> {
   }
 }
 
-export const generatorStream = (spec: GeneratorSpec): Stream.Stream<Arrival> => Stream.fromIterable(generateArrivals(spec))
+/** The arrivals as a Stream; each run draws them afresh from the seed (the same arrivals every time). */
+export const generatorStream = (spec: GeneratorSpec): Stream.Stream<Arrival> => Stream.suspend(() => Stream.fromIterable(generateArrivals(spec)))

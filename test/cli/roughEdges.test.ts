@@ -18,6 +18,9 @@ describe("rough edges", () => {
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...cfg, num_key_value_heads: 7 }))
       const moe = tmp()
       fs.writeFileSync(path.join(moe, "config.json"), JSON.stringify({ ...cfg, num_local_experts: 8 }))
+      const csv = "TIMESTAMP,ContextTokens,GeneratedTokens\n" + Array.from({ length: 3000 }, (_, i) => `2023-11-16 ${String(10 + Math.floor(i / 3600)).padStart(2, "0")}:${String(Math.floor(i / 60) % 60).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}.0000000,${100 + i},${10 + (i % 7)}`).join("\n")
+      const gz = zlib.gzipSync(csv)
+      fs.writeFileSync(path.join(dir, "trunc.csv.gz"), gz.subarray(0, Math.floor(gz.length / 2)))
       fs.writeFileSync(path.join(dir, "binary.csv"), Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 37) % 256)))
       const full = tmp()
       fs.symlinkSync("/dev/full", path.join(full, "requests.csv"))
@@ -29,6 +32,7 @@ describe("rough edges", () => {
         [["simulate", "--range-ratio", "0.3"], "error: --range-ratio: applies to --length-dist uniform"],
         [["simulate", "--length-sigma", "0.3", "--length-dist", "uniform"], "error: --length-sigma: applies to --length-dist lognormal"],
         [["simulate", "--trace", path.join(dir, "binary.csv")], "the file is binary, not text"],
+        [["simulate", "--trace", path.join(dir, "trunc.csv.gz")], `${path.join(dir, "trunc.csv.gz")}: truncated gzip (unexpected end of file)`],
         [["simulate", "--num-requests", "20", "--output-dir", full], `${path.join(full, "requests.csv")}: cannot write: ENOSPC`],
         [["simulate", "--num-instances", "100000", "--num-requests", "5"], "error: --num-instances: 100000 instances need about"],
         [["sweep", "--num-requests", "10", "--workers", "1", "--grid", "hardware=H100,Z80"], "error: sweep: 1 of 2 configurations failed"],

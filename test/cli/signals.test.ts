@@ -1,7 +1,8 @@
 /**
  * SIGINT / SIGTERM stop a running simulation within a second: exit 130 / 143, the rows finished so
  * far in requests.csv and a summary.json marked interrupted. The same for a sweep (its worker
- * processes killed, the finished rows in --output, the unfinished ones marked) and for validate.
+ * processes killed, the finished rows in --output, the unfinished ones marked), for validate, and
+ * for simulate --sensitivity's scaled runs (the main run's results stay whole).
  * Runs the built CLI (dist/, which `npm ci` builds); skipped when it is not built.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -50,6 +51,43 @@ describe.skipIf(!built)("signals", () => {
       expect(rows).toBe(s.completed + s.rejected)
     }, 20_000)
   }
+})
+
+describe.skipIf(!built)("signals: simulate --sensitivity", () => {
+  it("SIGINT during a scaled run: exit 130 within 1 s, one line, the main run's results whole and without `sensitivity`", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-sig-sens-"))
+    const summary = path.join(dir, "summary.json")
+    // the main run writes summary.json when it ends; the scaled runs (about a second each) follow
+    const child = spawn(process.execPath, ["bin/llmservingsim.js", "simulate", "--num-requests", "60000", "--request-rate", "10", "--output-dir", dir, "--quiet", "--sensitivity"], { stdio: ["ignore", "ignore", "pipe"] })
+    let stderr = ""
+    child.stderr.on("data", (b) => { stderr += String(b) })
+    const r = await new Promise<{ code: number | null; afterSignalMs: number }>((resolve, reject) => {
+      let sentAt = 0
+      const timer = setInterval(() => {
+        if (sentAt === 0 && fs.existsSync(summary)) {
+          sentAt = performance.now()
+          child.kill("SIGINT")
+        }
+      }, 20)
+      child.on("error", reject)
+      child.on("exit", (code) => {
+        clearInterval(timer)
+        resolve({ code, afterSignalMs: sentAt === 0 ? -1 : performance.now() - sentAt })
+      })
+    })
+    expect(r.afterSignalMs).toBeGreaterThan(0)
+    expect(r.code).toBe(130)
+    expect(r.afterSignalMs).toBeLessThan(1000)
+    expect(stderr.trim().split("\n")).toEqual([
+      `interrupted by SIGINT: stopped during the sensitivity run with the step time x0.90; the main run's results are in ${dir}/ (summary.json without "sensitivity")`
+    ])
+    const s = JSON.parse(fs.readFileSync(summary, "utf8"))
+    expect(s.interrupted).toBeUndefined()
+    expect(s.sensitivity).toBeUndefined()
+    expect(s.completed).toBe(60_000)
+    expect(fs.readFileSync(path.join(dir, "requests.csv"), "utf8").trim().split("\n")).toHaveLength(60_001)
+    fs.rmSync(dir, { recursive: true })
+  }, 60_000)
 })
 
 /** Pids of the live processes whose parent is `pid` (Linux /proc), with their command lines. */

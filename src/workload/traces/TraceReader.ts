@@ -68,7 +68,23 @@ const isGzip = (file: string): boolean => {
 /** The file's bytes as a stream, decompressed when it is gzip. */
 const openText = (file: string, highWaterMark?: number): NodeJS.ReadableStream => {
   const raw = fs.createReadStream(file, highWaterMark === undefined ? {} : { highWaterMark })
-  return isGzip(file) ? raw.pipe(zlib.createGunzip()) : raw
+  if (!isGzip(file)) return raw
+  const gz = zlib.createGunzip()
+  // pipe() does not forward errors: a read error ends the gunzip stream with it
+  raw.on("error", (e) => gz.destroy(e))
+  return raw.pipe(gz)
+}
+
+/** `src` piped into `dest`, `src`'s errors (a truncated or corrupt gzip) ending `dest` with them. */
+const pipeInto = <D extends NodeJS.WritableStream & { destroy: (e?: Error) => unknown }>(src: NodeJS.ReadableStream, dest: D): D => {
+  src.on("error", (e: Error) => dest.destroy(e))
+  return src.pipe(dest)
+}
+
+/** A stream error as a one-line reason ("truncated gzip" for zlib's unexpected end of file). */
+const streamReason = (e: unknown): string => {
+  const err = e as { code?: string; message?: string }
+  return err.code === "Z_BUF_ERROR" ? "truncated gzip (unexpected end of file)" : err.code?.startsWith("Z_") === true ? `corrupt gzip (${err.message})` : String(err.message ?? e)
 }
 
 const firstLine = (head: string) => head.replace(/^\uFEFF/, "").split(/\r?\n/).find((l) => l.trim() !== "") ?? ""
@@ -106,7 +122,7 @@ export const detectFormat = (file: string): Effect.Effect<TraceFormat, TraceErro
 /** Raw records of a CSV/TSV trace with their line numbers. */
 const csvRecords = (file: string, spec: CsvFormat) =>
   Stream.suspend(() => {
-    const parser = openText(file).pipe(csvParse({
+    const parser = pipeInto(openText(file), csvParse({
       delimiter: spec.delimiter,
       columns: true,
       bom: true,
@@ -119,15 +135,17 @@ const csvRecords = (file: string, spec: CsvFormat) =>
       (e) => {
         const err = e as { lines?: number; message?: string; code?: string }
         if (err.code === "ENOENT") return new FileError({ path: file, reason: "no such file" })
+        if (err.code?.startsWith("Z_") === true) return new FileError({ path: file, reason: streamReason(e) })
         return new InputError({ path: file, line: err.lines, expected: `${spec.columns.length} ${spec.delimiter === "\t" ? "tab" : "comma"}-separated columns (${spec.columns.join(", ")})`, got: err.message?.split(":")[0] })
       }
     )
   })
 
 /** Raw JSON objects of a JSONL trace with their line numbers. */
-const jsonlRecords = (file: string) => {
+const jsonlRecords = (file: string) => Stream.suspend(() => {
+  // the file is opened and lines counted per run of the stream (it can be run again)
   let lineNo = 0
-  return Stream.fromAsyncIterable(openText(file, 1 << 20) as AsyncIterable<Uint8Array>, (e) => new FileError({ path: file, reason: (e as Error).message })).pipe(
+  return Stream.fromAsyncIterable(openText(file, 1 << 20) as AsyncIterable<Uint8Array>, (e) => new FileError({ path: file, reason: streamReason(e) })).pipe(
     Stream.map((b) => b as Uint8Array),
     Stream.decodeText(),
     Stream.splitLines,
@@ -152,7 +170,7 @@ const jsonlRecords = (file: string) => {
       })
     )
   )
-}
+})
 
 /** Turn raw records into arrivals: relative times, monotonic check, rate scaling. */
 const toArrivals = <R>(
@@ -160,7 +178,8 @@ const toArrivals = <R>(
   records: Stream.Stream<R, TraceError>,
   parseOne: (r: R, out: TraceRecord) => void,
   rateScale: number
-): Stream.Stream<Arrival, TraceError> => {
+): Stream.Stream<Arrival, TraceError> => Stream.suspend(() => {
+  // per run of the stream, so it can be run again (simulate --sensitivity replays the trace)
   let first: { secs: number; ns: number } | undefined
   let prev = 0
   let prevLine = 0
@@ -193,7 +212,7 @@ const toArrivals = <R>(
       })
     )
   )
-}
+})
 
 /**
  * Open a trace: detects (or takes) its format, checks the header, and returns the arrivals as a
