@@ -55,6 +55,8 @@ export interface ScenarioOptions {
   readonly pipeline?: { readonly stages: number; readonly sendNs: number; readonly stageNs?: (b: BatchShape, s: number) => number }
   /** The API server in front (default none). */
   readonly frontEnd?: FrontEndParams
+  /** Keep the run's time series (store.timeseries) in buckets of this many s. */
+  readonly timeseriesIntervalS?: number
   /** The fixed per-step time the perf model declares to be inside every step time (multi-step pays it once per block). */
   readonly stepOverheadNs?: number
   /** Multiply every step time by this (SimulationOptions.stepTimeScale; default 1). */
@@ -66,7 +68,7 @@ export interface ScenarioOptions {
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
 export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions = {}) =>
   Effect.gen(function*() {
-    const store = makeInMemoryTrace()
+    const store = makeInMemoryTrace(o.timeseriesIntervalS === undefined ? {} : { timeseriesIntervalS: o.timeseriesIntervalS })
     const cfg = testConfig(o.engine, o.numInstances)
     const step = o.stepNs ?? 10_000_000
     const stepFn = typeof step === "number" ? (b: BatchShape) => (b.prefillTokens + b.numDecode === 0 ? 0 : step) : step

@@ -57,7 +57,7 @@ const reasonFor = (flag: string, command: string): string | undefined => {
     case "cluster-config":
       return `${c} takes no cluster file${serving || ["sweep", "test-api", "validate"].includes(command) ? " (it runs one colocated pool)" : ""}; use \`simulate --cluster-config FILE\` to simulate a cluster`
     case "output-dir":
-      if (serving) return `${c} writes no result files (its metrics are at GET /metrics); use \`simulate --output-dir DIR\` for requests.csv, steps.csv and summary.json`
+      if (serving) return `${c} writes no result files (its metrics are at GET /metrics); use \`simulate --output-dir DIR\` for requests.csv, timeseries.csv and summary.json`
       if (command === "sweep") return `${c} does not take it; it writes one CSV row per configuration to --output FILE`
       if (command === "calibrate") return `${c} does not take it; it writes the calibration to --output FILE (-o)`
       return undefined

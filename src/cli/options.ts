@@ -208,7 +208,10 @@ export const toWorkloadFlags = (o: WorkloadOptionValues): WorkloadFlags => ({
 })
 
 export const outputOptions = {
-  outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv and steps.csv here (default: write no files)")),
+  outputDir: Options.text("output-dir").pipe(Options.optional, Options.withDescription("Write summary.json, requests.csv, timeseries.csv here (default: write no files)")),
+  stepLog: Options.boolean("step-log").pipe(Options.withDescription("With --output-dir: also steps.csv, one row per engine step (default off)")),
+  timeseriesIntervalS: optFloat("timeseries-interval-s", "With --output-dir: timeseries.csv's bucket, s of simulated time (default 1)"),
+  outputFormat: Options.text("output-format").pipe(Options.optional, Options.withDescription("With --output-dir: the tables' format, csv or parquet (default csv)")),
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the report (default: print it)")),
   exactSteps: Options.boolean("exact-steps").pipe(Options.withDescription("Every step one by one, every request on its own, no fast-forward (same results, slower; default off)")),
   json: Options.boolean("json").pipe(Options.withDescription("Print summary.json to stdout instead of the report (default off)"))

@@ -5,14 +5,14 @@ import { Console, Effect, Option } from "effect"
 import { resolveCluster } from "../cluster/resolveCluster.js"
 import { resolveConfig } from "../config/resolve.js"
 import { singlePool } from "../domain/Cluster.js"
-import { InputError } from "../domain/errors.js"
+import { InputError, InvalidOption } from "../domain/errors.js"
 import { simulateCluster } from "../engine/simulate.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { engineOptions, outputOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 import { setInterruptNote } from "./interrupt.js"
 import { formatReport } from "./report.js"
 import { formatFactor, LoadProbe } from "../metrics/saturation.js"
-import { TraceWriter, writeSummaryFile } from "../trace/TraceWriter.js"
+import { type FileOutputOptions, OUTPUT_FORMATS, type OutputFormat, outputFiles, TraceWriter, writeSummaryFile } from "../trace/TraceWriter.js"
 import { checkSensitivityPct, runSensitivity, sensitivityOption } from "./sensitivity.js"
 import { formatSensitivity } from "./sensitivityReport.js"
 
@@ -21,11 +21,43 @@ const clusterConfig = Options.text("cluster-config").pipe(
   Options.withDescription("A cluster file (JSON/YAML): pools, roles, routers, KV transfer (resources/clusters/; default: one pool from the flags)")
 )
 
+/**
+ * `--step-log`, `--timeseries-interval-s` and `--output-format` as checked FileOutputOptions: each
+ * needs --output-dir, the interval a number > 0, the format csv or parquet.
+ */
+export const fileOutputOptions = (o: {
+  readonly outputDir: Option.Option<string>
+  readonly stepLog: boolean
+  readonly timeseriesIntervalS: Option.Option<number>
+  readonly outputFormat: Option.Option<string>
+}): Effect.Effect<FileOutputOptions, InvalidOption> =>
+  Effect.gen(function*() {
+    const noDir = Option.isNone(o.outputDir)
+    const needsDir = (flag: string) => new InvalidOption({ option: flag, reason: "applies to the files written with --output-dir DIR; give --output-dir" })
+    if (noDir && o.stepLog) return yield* needsDir("--step-log")
+    if (noDir && Option.isSome(o.timeseriesIntervalS)) return yield* needsDir("--timeseries-interval-s")
+    if (noDir && Option.isSome(o.outputFormat)) return yield* needsDir("--output-format")
+    const interval = Option.getOrUndefined(o.timeseriesIntervalS)
+    if (interval !== undefined && !(interval > 0 && interval <= 1e6)) {
+      return yield* new InvalidOption({ option: "--timeseries-interval-s", reason: `expected a number of seconds > 0 and <= 1000000 (got ${interval})` })
+    }
+    const format = Option.getOrUndefined(o.outputFormat)
+    if (format !== undefined && !(OUTPUT_FORMATS as ReadonlyArray<string>).includes(format)) {
+      return yield* new InvalidOption({ option: "--output-format", reason: `expected one of ${OUTPUT_FORMATS.join(", ")} (got ${format})` })
+    }
+    return {
+      stepLog: o.stepLog,
+      ...(interval === undefined ? {} : { timeseriesIntervalS: interval }),
+      ...(format === undefined ? {} : { outputFormat: format as OutputFormat })
+    }
+  })
+
 export const simulateCommand = Command.make(
   "simulate",
   { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption },
   (o) =>
     Effect.gen(function*() {
+      const files = yield* fileOutputOptions(o)
       const pct = Option.isSome(o.sensitivity) ? yield* checkSensitivityPct(o.sensitivity.value) : undefined
       const flags = toEngineFlags(o)
       const cluster = yield* Option.match(o.clusterConfig, {
@@ -34,7 +66,7 @@ export const simulateCommand = Command.make(
       })
       const cfg = cluster.pools[0]!.config
       const workload = yield* resolveWorkload(toWorkloadFlags(o), cfg.seed)
-      const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir) })
+      const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir, files) })
       // progress on an interactive stderr only, at most every 200 ms of wall time
       const tty = process.stderr.isTTY === true && !o.quiet
       let lastShown = 0
@@ -69,7 +101,7 @@ export const simulateCommand = Command.make(
       if (report) yield* Console.log(formatReport(cluster, result, workload.description))
       if (pct === undefined || probe === undefined) {
         if (o.json) yield* Console.log(JSON.stringify(result.summary, null, 2))
-        if (Option.isSome(o.outputDir) && report) yield* Console.log(`results written to ${o.outputDir.value}/ (summary.json, requests.csv, steps.csv)`)
+        if (Option.isSome(o.outputDir) && report) yield* Console.log(`results written to ${o.outputDir.value}/ (${outputFiles(files).join(", ")})`)
         return
       }
       // the scaled runs: same workload and cluster, no rows written, stoppable like the main run
@@ -101,7 +133,7 @@ export const simulateCommand = Command.make(
       if (o.json) yield* Console.log(JSON.stringify(summary, null, 2))
       else if (report) {
         yield* Console.log(formatSensitivity(sensitivity))
-        if (Option.isSome(o.outputDir)) yield* Console.log(`results written to ${o.outputDir.value}/ (summary.json with "sensitivity", requests.csv, steps.csv of the main run)`)
+        if (Option.isSome(o.outputDir)) yield* Console.log(`results written to ${o.outputDir.value}/ (summary.json with "sensitivity", ${outputFiles(files).slice(1).join(", ")} of the main run)`)
       }
     })
 ).pipe(Command.withDescription("Simulate vLLM-style serving of a workload (a trace or the built-in generator) on virtual time"))

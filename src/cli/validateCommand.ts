@@ -71,7 +71,7 @@ export const validateCommand = Command.make(
     enableChunkedPrefill: ENGINE_OVERRIDES.enableChunkedPrefill[0],
     enablePrefixCaching: ENGINE_OVERRIDES.enablePrefixCaching[0],
     seed: Options.integer("seed").pipe(Options.optional, Options.withDescription("Seed of re-drawn arrival times (a vllm bench result without start_times; default 0)")),
-    outputDir: opt("output-dir", "Write validation.json (and the simulated requests.csv, steps.csv, summary.json) here (default: write no files)"),
+    outputDir: opt("output-dir", "Write validation.json (and the simulated requests.csv, timeseries.csv, summary.json) here (default: write no files)"),
     tolerance: opt("tolerance", "Fail (exit 1) beyond this |diff| in %: PCT, or per metric: ttft=5,tpot=3,itl=5,e2el=3,num_gpu_blocks=2,throughput=5 (families or exact row names; default: report only, exit 0)"),
     equivalenceMargin: Options.float("equivalence-margin").pipe(Options.optional, Options.withDescription("TOST equivalence band, % of the measured mean (default 10, as LLMServingSim 2.0)")),
     json: Options.boolean("json").pipe(Options.withDescription("Print validation.json to stdout instead of the table"))

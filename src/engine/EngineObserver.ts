@@ -23,6 +23,12 @@ export interface StepInfo {
   readonly kvBlocksUsed: number
   readonly kvBlocksTotal: number
   readonly preempted: number
+  /**
+   * Engine steps this event stands for (absent: 1). An engine may report a fast-forwarded run of k
+   * identical-shape decode steps as one event: `durationNs` their total, `shape` one step's (its
+   * decode count; the context sum of its first step), the other fields as after the last.
+   */
+  readonly steps?: number
 }
 
 export interface EngineObserver {

@@ -186,6 +186,7 @@ export const runPools = <E>(
       ordered: client !== undefined
     })
     client?.attach(engine)
+    sink.attach?.(engine.instances)
     /** The run's summary as things stand (`interrupted`: stopped by a signal before the end). */
     const summarize = (interrupted: boolean): Summary => {
       const prefixCache = emptyPrefixCacheStats()

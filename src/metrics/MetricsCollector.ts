@@ -46,8 +46,8 @@ export class MetricsCollector {
       this.inFlight++
       if (this.inFlight > this.maxInFlight) this.maxInFlight = this.inFlight
     },
-    onStep: () => {
-      this.steps++
+    onStep: (s) => {
+      this.steps += s.steps ?? 1
     },
     onTokenGap: (gap, n) => {
       this.itl.add(gap, n)

@@ -1,6 +1,11 @@
-/** Row formats of `requests.csv` and `steps.csv` (times in ms with ns resolution). */
+/**
+ * Row formats of `requests.csv` and `steps.csv` (times in ms with ns resolution): as text
+ * (`requestRow`, `stepRow`: tests, the in-memory sink) and written straight into a ByteFile
+ * (`writeRequestRow`, `writeStepRow`: the files), byte for byte the same.
+ */
 import { e2eNs, RequestStatus, type SimRequest, ttftNs } from "../domain/SimRequest.js"
 import type { StepInfo } from "../engine/EngineObserver.js"
+import type { ByteFile } from "./ByteFile.js"
 
 /** Integer ns as ms with six decimals, exactly ("12.000345"); empty for negative (unset). */
 export const nsToMs = (ns: number): string => {
@@ -12,11 +17,19 @@ export const nsToMs = (ns: number): string => {
 
 const ms6 = (x: number): string => x.toFixed(6)
 
+/** The header line of requests.csv (tests pin it: keep its columns and order). */
 export const REQUESTS_HEADER =
   "id,instance,pool,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,frontend_ms,queue_ms,prefill_ms,preemptions,cached_tokens," +
   "prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,client_queue_ms,reason\n"
 
-const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+/** The `status` column of requests.csv for `r`. */
+const statusOf = (r: SimRequest): "finished" | "aborted" | "rejected" =>
+  r.status === RequestStatus.Rejected ? "rejected" : r.numOutput >= r.outputTokens ? "finished" : "aborted"
+
+const STATUS_BYTES = { finished: Buffer.from("finished"), aborted: Buffer.from("aborted"), rejected: Buffer.from("rejected") } as const
+
+/** A CSV field: quoted (with doubled quotes) when it holds a comma, a quote or a newline. */
+export const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
 /**
  * One row of requests.csv for a finished, aborted or rejected request (`output_tokens`: generated,
@@ -30,7 +43,7 @@ const csvQuote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"`
  * (send - scheduled arrival); without one `client_queue_ms` is empty.
  */
 export const requestRow = (r: SimRequest, reason = ""): string => {
-  const status = r.status === RequestStatus.Rejected ? "rejected" : r.numOutput >= r.outputTokens ? "finished" : "aborted"
+  const status = statusOf(r)
   const done = status === "finished"
   const ttft = done ? nsToMs(ttftNs(r)) : ""
   const tpot = done && r.numOutput > 1 ? ms6((r.lastTokenNs - r.firstTokenNs) / 1e6 / (r.numOutput - 1)) : ""
@@ -41,9 +54,97 @@ export const requestRow = (r: SimRequest, reason = ""): string => {
     `${r.prefillInstance < 0 ? "" : r.prefillInstance},${nsToMs(r.prefillDoneNs)},${nsToMs(r.kvTransferStartNs)},${nsToMs(r.kvTransferEndNs)},${nsToMs(r.clientQueueNs)},${csvQuote(reason)}\n`
 }
 
+/** Write `requestRow(r, reason)` into `w`, byte for byte, without building the row's text. */
+export const writeRequestRow = (w: ByteFile, r: SimRequest, reason = ""): void => {
+  w.beginRow()
+  const status = statusOf(r)
+  const done = status === "finished"
+  w.int(r.id)
+  w.comma()
+  w.int(r.instance)
+  w.comma()
+  w.name(r.pool)
+  w.comma()
+  w.raw(STATUS_BYTES[status])
+  w.comma()
+  w.ms(r.arrivalNs)
+  w.comma()
+  w.ms(r.queuedNs)
+  w.comma()
+  w.ms(r.firstScheduledNs)
+  w.comma()
+  w.ms(r.firstTokenNs)
+  w.comma()
+  w.ms(r.finishNs)
+  w.comma()
+  w.int(r.promptTokens)
+  w.comma()
+  w.int(status === "rejected" ? r.outputTokens : r.numOutput)
+  w.comma()
+  if (done) w.ms(ttftNs(r))
+  w.comma()
+  if (done && r.numOutput > 1) w.fixed6((r.lastTokenNs - r.firstTokenNs) / 1e6 / (r.numOutput - 1))
+  w.comma()
+  if (done) w.ms(e2eNs(r))
+  w.comma()
+  if (done) w.ms(r.queuedNs - r.arrivalNs + r.egressNs)
+  w.comma()
+  if (done) w.ms(r.firstScheduledNs - r.queuedNs)
+  w.comma()
+  if (done) w.ms(r.firstTokenNs - r.firstScheduledNs)
+  w.comma()
+  w.int(r.preemptions)
+  w.comma()
+  w.int(r.cachedPromptTokens)
+  w.comma()
+  if (r.prefillInstance >= 0) w.int(r.prefillInstance)
+  w.comma()
+  w.ms(r.prefillDoneNs)
+  w.comma()
+  w.ms(r.kvTransferStartNs)
+  w.comma()
+  w.ms(r.kvTransferEndNs)
+  w.comma()
+  w.ms(r.clientQueueNs)
+  w.comma()
+  if (reason.length > 0) w.text(csvQuote(reason))
+  w.newline()
+}
+
+/** The header line of steps.csv. */
 export const STEPS_HEADER =
   "instance,pool,start_ms,duration_ms,prefill_seqs,prefill_tokens,decode_seqs,running,waiting,kv_blocks_used,kv_blocks_total,preempted\n"
 
+/** One row of steps.csv. */
 export const stepRow = (s: StepInfo): string =>
   `${s.instance},${s.pool},${nsToMs(s.startNs)},${nsToMs(s.durationNs)},${s.shape.numPrefill},${s.shape.prefillTokens},${s.shape.numDecode},` +
   `${s.running},${s.waiting},${s.kvBlocksUsed},${s.kvBlocksTotal},${s.preempted}\n`
+
+/** Write `stepRow(s)` into `w`, byte for byte, without building the row's text. */
+export const writeStepRow = (w: ByteFile, s: StepInfo): void => {
+  w.beginRow()
+  w.int(s.instance)
+  w.comma()
+  w.name(s.pool)
+  w.comma()
+  w.ms(s.startNs)
+  w.comma()
+  w.ms(s.durationNs)
+  w.comma()
+  w.int(s.shape.numPrefill)
+  w.comma()
+  w.int(s.shape.prefillTokens)
+  w.comma()
+  w.int(s.shape.numDecode)
+  w.comma()
+  w.int(s.running)
+  w.comma()
+  w.int(s.waiting)
+  w.comma()
+  w.int(s.kvBlocksUsed)
+  w.comma()
+  w.int(s.kvBlocksTotal)
+  w.comma()
+  w.int(s.preempted)
+  w.newline()
+}

@@ -16,7 +16,7 @@ describe("llmservingsim CLI", () => {
       expect(r.stdout).toContain("Mean TTFT (ms):")
     }))
 
-  it.effect("--output-dir writes summary.json with vLLM bench keys, requests.csv and steps.csv", () =>
+  it.effect("--output-dir writes summary.json with vLLM bench keys, requests.csv and timeseries.csv; steps.csv only with --step-log", () =>
     Effect.gen(function*() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-"))
       const r = yield* runCapture("simulate", "--num-requests", "30", "--output-dir", dir, "--quiet")
@@ -30,8 +30,45 @@ describe("llmservingsim CLI", () => {
       const rows = fs.readFileSync(path.join(dir, "requests.csv"), "utf8").trim().split("\n")
       expect(rows[0]).toBe("id,instance,pool,status,arrival_ms,queued_ms,scheduled_ms,first_token_ms,finish_ms,input_tokens,output_tokens,ttft_ms,tpot_ms,e2e_ms,frontend_ms,queue_ms,prefill_ms,preemptions,cached_tokens,prefill_instance,prefill_done_ms,kv_transfer_start_ms,kv_transfer_end_ms,client_queue_ms,reason")
       expect(rows.length).toBe(31)
-      const steps = fs.readFileSync(path.join(dir, "steps.csv"), "utf8").trim().split("\n")
+      expect(fs.readdirSync(dir).sort()).toEqual(["requests.csv", "summary.json", "timeseries.csv"])
+      const series = fs.readFileSync(path.join(dir, "timeseries.csv"), "utf8").trim().split("\n")
+      expect(series[0]).toBe("t,instance,pool,steps,busy_pct,prompt_throughput,gen_throughput,running,waiting,kv_cache_pct,prompt_tokens,generation_tokens,prefix_cache_queries,prefix_cache_hits,preemptions,requests_finished")
+      const col = (name: string) => series[0]!.split(",").indexOf(name)
+      const total = (name: string) => series.slice(1).reduce((a, l) => a + Number(l.split(",")[col(name)]), 0)
+      expect(series.length - 1).toBe(Math.ceil(s.duration))
+      expect(total("steps")).toBe(s.num_steps)
+      expect(total("generation_tokens")).toBe(s.total_output_tokens)
+      expect(total("requests_finished")).toBe(30)
+      const logged = path.join(dir, "logged")
+      const r2 = yield* runCapture("simulate", "--num-requests", "30", "--output-dir", logged, "--step-log", "--timeseries-interval-s", "0.25")
+      expect(r2.code).toBe(0)
+      expect(r2.stdout).toContain(`results written to ${logged}/ (summary.json, requests.csv, timeseries.csv, steps.csv)`)
+      const steps = fs.readFileSync(path.join(logged, "steps.csv"), "utf8").trim().split("\n")
+      expect(steps[0]).toBe("instance,pool,start_ms,duration_ms,prefill_seqs,prefill_tokens,decode_seqs,running,waiting,kv_blocks_used,kv_blocks_total,preempted")
       expect(steps.length - 1).toBe(s.num_steps)
+      expect(fs.readFileSync(path.join(logged, "timeseries.csv"), "utf8").trim().split("\n").length - 1).toBe(Math.ceil(s.duration / 0.25))
+      expect(fs.readFileSync(path.join(logged, "requests.csv"), "utf8")).toBe(fs.readFileSync(path.join(dir, "requests.csv"), "utf8"))
+    }))
+
+  it.effect("the output flags: refused values and flags without --output-dir, one clear line each", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-"))
+      const cases: Array<[ReadonlyArray<string>, string]> = [
+        [["simulate", "--output-dir", dir, "--output-format", "xlsx"], "error: --output-format: expected one of csv, parquet (got xlsx)"],
+        [["simulate", "--output-dir", dir, "--output-format", "CSV"], "error: --output-format: expected one of csv, parquet (got CSV)"],
+        [["simulate", "--output-dir", dir, "--timeseries-interval-s", "0"], "error: --timeseries-interval-s: expected a number of seconds > 0 and <= 1000000 (got 0)"],
+        [["simulate", "--output-dir", dir, "--timeseries-interval-s", "-2"], "error: --timeseries-interval-s: expected a number of seconds > 0"],
+        [["simulate", "--step-log"], "error: --step-log: applies to the files written with --output-dir DIR; give --output-dir"],
+        [["simulate", "--output-format", "parquet"], "error: --output-format: applies to the files written with --output-dir DIR; give --output-dir"],
+        [["simulate", "--timeseries-interval-s", "5"], "error: --timeseries-interval-s: applies to the files written with --output-dir DIR; give --output-dir"]
+      ]
+      for (const [args, message] of cases) {
+        const r = yield* runCapture(...args)
+        expect(r.code, args.join(" ")).toBe(1)
+        expect(r.stderr.startsWith(message), `${args.join(" ")} -> ${r.stderr}`).toBe(true)
+        expect(r.stderr.split("\n").length).toBe(1)
+      }
+      expect(fs.readdirSync(dir)).toEqual([])
     }))
 
   it.effect("same inputs and seed give byte-identical outputs", () =>
@@ -41,7 +78,7 @@ describe("llmservingsim CLI", () => {
       const args = ["simulate", "--num-requests", "200", "--length-dist", "lognormal", "--request-rate", "30", "--seed", "5", "--quiet"]
       yield* runCapture(...args, "--output-dir", a)
       yield* runCapture(...args, "--output-dir", b)
-      for (const f of ["summary.json", "requests.csv", "steps.csv"]) {
+      for (const f of ["summary.json", "requests.csv", "timeseries.csv"]) {
         expect(fs.readFileSync(path.join(a, f))).toEqual(fs.readFileSync(path.join(b, f)))
       }
     }))

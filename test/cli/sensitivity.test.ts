@@ -15,7 +15,7 @@ const RUN_KEYS = ["scale", "mean_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "p99_t
 const base = ["simulate", "--num-requests", "300"]
 
 describe("simulate --sensitivity", () => {
-  it.effect("--output-dir --quiet: summary.json gets `sensitivity`; requests.csv and steps.csv are the main run's, byte for byte", () =>
+  it.effect("--output-dir --quiet: summary.json gets `sensitivity`; requests.csv and timeseries.csv are the main run's, byte for byte", () =>
     Effect.gen(function*() {
       const plain = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-sens-"))
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-sens-"))
@@ -39,7 +39,7 @@ describe("simulate --sensitivity", () => {
       expect(s.sensitivity.runs[2].mean_e2el_ms).toBeGreaterThan(s.mean_e2el_ms)
       const { sensitivity: _, ...rest } = s
       expect(rest).toEqual(p)
-      for (const f of ["requests.csv", "steps.csv"]) expect(fs.readFileSync(path.join(dir, f))).toEqual(fs.readFileSync(path.join(plain, f)))
+      for (const f of ["requests.csv", "timeseries.csv"]) expect(fs.readFileSync(path.join(dir, f))).toEqual(fs.readFileSync(path.join(plain, f)))
     }))
 
   it.effect("the console block: every metric for x1.00, x0.90 and x1.10 with its change, then the verdict", () =>

@@ -12,13 +12,13 @@ const write = (dir: string, name: string, text: string) => {
   fs.writeFileSync(f, text)
   return f
 }
-const files = ["summary.json", "requests.csv", "steps.csv"]
+const files = ["summary.json", "requests.csv", "timeseries.csv", "steps.csv"]
 
 describe("--cluster-config", () => {
   it.effect("one colocated instance: byte-identical outputs through a cluster file and through plain flags", () =>
     Effect.gen(function*() {
       const dir = tmp()
-      const workload = ["--num-requests", "150", "--request-rate", "20", "--length-dist", "lognormal", "--seed", "3", "--quiet"]
+      const workload = ["--num-requests", "150", "--request-rate", "20", "--length-dist", "lognormal", "--seed", "3", "--quiet", "--step-log"]
       const flagsOut = path.join(dir, "flags")
       yield* runCapture("simulate", "--model", "qwen3-8b", "--hardware", "A100", "--max-num-seqs", "64", ...workload, "--output-dir", flagsOut)
       const yaml = write(dir, "one.yaml", "pools:\n  - instances: 1\n    model: qwen3-8b\n    hardware: A100\n    engine: { max-num-seqs: 64 }\n")
@@ -44,7 +44,7 @@ describe("--cluster-config", () => {
     Effect.gen(function*() {
       const dir = tmp()
       const out = path.join(dir, "out")
-      const r = yield* runCapture("simulate", "--cluster-config", "resources/clusters/2p2d-llama3.1-8b-h100.yaml", "--num-requests", "200", "--request-rate", "20", "--output-dir", out)
+      const r = yield* runCapture("simulate", "--cluster-config", "resources/clusters/2p2d-llama3.1-8b-h100.yaml", "--num-requests", "200", "--request-rate", "20", "--output-dir", out, "--step-log")
       expect(r.code).toBe(0)
       expect(r.stdout).toContain("Pools")
       const s = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8"))
@@ -63,6 +63,17 @@ describe("--cluster-config", () => {
       }
       const steps = fs.readFileSync(path.join(out, "steps.csv"), "utf8").trim().split("\n").slice(1)
       expect(new Set(steps.map((l) => l.split(",")[1]))).toEqual(new Set(["prefill", "decode"]))
+      // timeseries.csv: a row per bucket for each of the 4 instances; output tokens come from the decode pool
+      const series = fs.readFileSync(path.join(out, "timeseries.csv"), "utf8").trim().split("\n")
+      const head = series[0]!.split(",")
+      const rowsOf = (pool: string) => series.slice(1).map((l) => l.split(",")).filter((c) => c[head.indexOf("pool")] === pool)
+      const total = (rows: Array<Array<string>>, name: string) => rows.reduce((a, c) => a + Number(c[head.indexOf(name)]), 0)
+      expect(rowsOf("prefill").length).toBe(rowsOf("decode").length)
+      expect((series.length - 1) % 4).toBe(0)
+      expect(total(rowsOf("decode"), "generation_tokens")).toBe(s.total_output_tokens)
+      expect(total(rowsOf("prefill"), "generation_tokens")).toBe(0)
+      expect(total(rowsOf("decode"), "requests_finished")).toBe(200)
+      expect(total(rowsOf("prefill"), "prompt_tokens")).toBeGreaterThan(0)
     }))
 
   it.effect("bad files: one error line naming the file and the field", () =>
