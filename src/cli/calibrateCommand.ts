@@ -16,7 +16,7 @@ import type { FitStat } from "../perf/calibration.js"
 import { loadProfile } from "../perf/profile/load.js"
 import { RUN_FIT_PARAMS } from "../perf/runFit.js"
 import { calibrateFromRun } from "./calibrateRunCommand.js"
-import { ENGINE_OVERRIDES, engineOverridesOf } from "./validateCommand.js"
+import { ENGINE_OVERRIDE_OPTIONS, engineOverridesOf } from "./validateCommand.js"
 
 const pct = (x: number) => `${x >= 0 ? "" : ""}${x.toFixed(1)}%`
 
@@ -56,14 +56,7 @@ export const calibrateCommand = Command.make(
     network: optText("network", "--run: collective-time model, as validate's (default alpha-beta)"),
     seed: Options.integer("seed").pipe(Options.optional, Options.withDescription("--run: seed of re-drawn arrival times (a vllm bench result without start_times; default 0)")),
     stepOverheadUs: Options.float("step-overhead-us").pipe(Options.optional, Options.withDescription("--run: start value of the per-step overhead, us (default: 0 when the run used async scheduling, else 1000)")),
-    maxNumSeqs: ENGINE_OVERRIDES.maxNumSeqs[0],
-    maxNumBatchedTokens: ENGINE_OVERRIDES.maxNumBatchedTokens[0],
-    maxModelLen: ENGINE_OVERRIDES.maxModelLen[0],
-    blockSize: ENGINE_OVERRIDES.blockSize[0],
-    gpuMemoryUtilization: ENGINE_OVERRIDES.gpuMemoryUtilization[0],
-    numGpuBlocksOverride: ENGINE_OVERRIDES.numGpuBlocksOverride[0],
-    enableChunkedPrefill: ENGINE_OVERRIDES.enableChunkedPrefill[0],
-    enablePrefixCaching: ENGINE_OVERRIDES.enablePrefixCaching[0]
+    ...ENGINE_OVERRIDE_OPTIONS
   },
   (o) =>
     Effect.gen(function*() {

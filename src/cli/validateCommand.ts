@@ -38,6 +38,18 @@ export const ENGINE_OVERRIDES = {
 
 type OverrideKey = keyof typeof ENGINE_OVERRIDES
 
+/** The ENGINE_OVERRIDES options but --tensor-parallel-size, to spread into a command's options (calibrate has its own TP flag). */
+export const ENGINE_OVERRIDE_OPTIONS = {
+  maxNumSeqs: ENGINE_OVERRIDES.maxNumSeqs[0],
+  maxNumBatchedTokens: ENGINE_OVERRIDES.maxNumBatchedTokens[0],
+  maxModelLen: ENGINE_OVERRIDES.maxModelLen[0],
+  blockSize: ENGINE_OVERRIDES.blockSize[0],
+  gpuMemoryUtilization: ENGINE_OVERRIDES.gpuMemoryUtilization[0],
+  numGpuBlocksOverride: ENGINE_OVERRIDES.numGpuBlocksOverride[0],
+  enableChunkedPrefill: ENGINE_OVERRIDES.enableChunkedPrefill[0],
+  enablePrefixCaching: ENGINE_OVERRIDES.enablePrefixCaching[0]
+}
+
 /** The ENGINE_OVERRIDES options as parsed, as engine flags and `name=value` strings for the report. */
 export const engineOverridesOf = (o: { readonly [K in OverrideKey]: Option.Option<number | boolean> }): { overrides: Partial<RunSettings["flags"]>; overridden: Array<string> } => {
   const overrides: Partial<RunSettings["flags"]> = {}
@@ -61,15 +73,8 @@ export const validateCommand = Command.make(
     hardware: opt("hardware", "GPU (default: from meta.json hardware.device_name; required for a vllm bench result)"),
     model: opt("model", "Model (default: meta.json's model, or the vllm bench result's model_id)"),
     stepOverheadUs: Options.float("step-overhead-us").pipe(Options.optional, Options.withDescription("Fixed time per engine step, us (default: 0 when the run used async scheduling, else the perf model's default)")),
-    maxNumSeqs: ENGINE_OVERRIDES.maxNumSeqs[0],
-    maxNumBatchedTokens: ENGINE_OVERRIDES.maxNumBatchedTokens[0],
-    maxModelLen: ENGINE_OVERRIDES.maxModelLen[0],
-    blockSize: ENGINE_OVERRIDES.blockSize[0],
-    gpuMemoryUtilization: ENGINE_OVERRIDES.gpuMemoryUtilization[0],
-    numGpuBlocksOverride: ENGINE_OVERRIDES.numGpuBlocksOverride[0],
+    ...ENGINE_OVERRIDE_OPTIONS,
     tensorParallelSize: ENGINE_OVERRIDES.tensorParallelSize[0],
-    enableChunkedPrefill: ENGINE_OVERRIDES.enableChunkedPrefill[0],
-    enablePrefixCaching: ENGINE_OVERRIDES.enablePrefixCaching[0],
     seed: Options.integer("seed").pipe(Options.optional, Options.withDescription("Seed of re-drawn arrival times (a vllm bench result without start_times; default 0)")),
     outputDir: opt("output-dir", "Write validation.json (and the simulated requests.csv, timeseries.csv, summary.json) here (default: write no files)"),
     tolerance: opt("tolerance", "Fail (exit 1) beyond this |diff| in %: PCT, or per metric: ttft=5,tpot=3,itl=5,e2el=3,num_gpu_blocks=2,throughput=5 (families or exact row names; default: report only, exit 0)"),
