@@ -1,0 +1,63 @@
+/**
+ * The running server's shared state (ServeContext): the live engine, its metrics and the options
+ * of `serve`. Every route file reads it; Http.ts builds it once per server.
+ */
+import { Context, Effect, Layer } from "effect"
+import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
+import { ConfigService, type SimConfig } from "../config/ConfigService.js"
+import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
+import { MemoryService } from "../memory/MemoryService.js"
+import { type LiveEngine, makeLiveEngine } from "./LiveEngine.js"
+import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
+import type { OutputLenSpec } from "./OutputLen.js"
+import type { TextTokenizer } from "./Tokenizer.js"
+
+export const SERVER_VERSION = "0.1.0"
+
+
+export interface ServeOptions {
+  /** Name clients send as `model` (default: the model id, or the --model path). */
+  readonly servedModelName: string
+  readonly timeScale: number
+  /** Waiting requests at which new ones are refused (Infinity = never). */
+  readonly maxWaiting: number
+  readonly queueFullStatus: 429 | 503
+  readonly apiKey?: string | undefined
+  readonly outputLen: OutputLenSpec
+  /** Answer with the prompt's tokens in a loop instead of filler text. */
+  readonly echo: boolean
+  readonly tokenizer: TextTokenizer
+  /** Add `sim_time_ns` and `due_mono_ns` to every token chunk (benchmarks and tests). */
+  readonly timingFields?: boolean
+  readonly router?: RouterPolicy | RouterSpec
+  /** Extra engine observer (tests). */
+  readonly observer?: EngineObserver
+}
+
+
+/** The running server's state: engine, metrics, options. */
+export interface ServeState {
+  readonly engine: LiveEngine
+  readonly metrics: ServerMetrics
+  readonly options: ServeOptions
+  readonly config: SimConfig
+}
+export class ServeContext extends Context.Tag("llmservingsim/ServeContext")<ServeContext, ServeState>() {}
+
+/** Build the live engine and metrics for `options` (scoped: the engine fiber stops with the scope). */
+export const serveContextLayer = (options: ServeOptions) =>
+  Layer.scoped(
+    ServeContext,
+    Effect.gen(function*() {
+      const cfg = yield* ConfigService
+      const memory = yield* MemoryService
+      let engineRef: LiveEngine | undefined
+      // the metrics read the engine's load at scrape time; the engine feeds the metrics' observer
+      const loadOf = () => engineRef?.load() ?? { waiting: 0, running: 0, kvUsed: 0, kvTotal: 0, prefixQueries: 0, prefixHits: 0 }
+      const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching })
+      const observer = options.observer === undefined ? metrics.observer : combineObservers(metrics.observer, options.observer)
+      const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer })
+      engineRef = engine
+      return { engine, metrics, options, config: cfg } satisfies ServeState
+    })
+  )

@@ -1,0 +1,59 @@
+/**
+ * OpenAI-format errors for every route: `{"error": {message, type, param, code}}` with vLLM's
+ * `type` names and the HTTP status as `code`, the `Reject` failure handlers raise, and the request
+ * checks shared by all API families (API key, body decoding).
+ */
+import { HttpApp, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, ParseResult, Schema } from "effect"
+import type { ServeState } from "./ServeContext.js"
+
+/** An OpenAI-format error response. */
+export const openAiError = (status: number, message: string, param: string | null = null, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(
+    { error: { message, type: errorType(status), param, code: status } },
+    { status, headers }
+  )
+
+/**
+ * Unknown routes and bodies the platform cannot even parse (e.g. JSON nested too deeply) would
+ * answer with an empty 404/500; clients expect OpenAI's error body, so give them one.
+ */
+export const withOpenAiFallbacks = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  // a pre-response handler sees every response, including those the platform makes from errors
+  HttpApp.withPreResponseHandler(app, (req, res) =>
+    Effect.succeed(
+      res.body._tag !== "Empty" ? res
+        : res.status === 404 ? openAiError(404, `no route ${req.method} ${req.url}`)
+        : res.status >= 500 ? openAiError(400, "the request could not be parsed")
+        : res
+    ))
+
+const errorType = (status: number): string =>
+  status === 400 ? "BadRequestError" : status === 401 ? "AuthenticationError" : status === 404 ? "NotFoundError" :
+  status === 429 ? "RateLimitError" : status === 503 ? "ServiceUnavailableError" : "InternalServerError"
+
+/** A request refused with a ready response (handlers catch it and answer with it). */
+export class Reject {
+  constructor(readonly response: HttpServerResponse.HttpServerResponse) {}
+}
+/** Fail with an OpenAI-format error response. */
+export const reject = (status: number, message: string, param: string | null = null, headers: Record<string, string> = {}) =>
+  Effect.fail(new Reject(openAiError(status, message, param, headers)))
+
+/** Refuse with 401 unless the request carries `Authorization: Bearer <--api-key>` (when one is set). */
+export const checkAuth = (st: ServeState, request: HttpServerRequest.HttpServerRequest) => {
+  const key = st.options.apiKey
+  if (key === undefined) return Effect.void
+  const h = request.headers["authorization"] ?? ""
+  return h === `Bearer ${key}` ? Effect.void : reject(401, "Unauthorized: a valid API key is required (Authorization: Bearer <key>)")
+}
+
+/** Decode a JSON body with `schema`; a bad field is a 400 naming its path. */
+export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown) =>
+  Schema.decodeUnknown(schema, { onExcessProperty: "ignore" })(body).pipe(
+    Effect.catchAll((e) => {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
+      const where = issue === undefined || issue.path.length === 0 ? "body" : issue.path.join(".")
+      return reject(400, `Invalid request: ${where}: ${issue?.message ?? "malformed"}`, issue === undefined || issue.path.length === 0 ? null : String(issue.path[0]))
+    })
+  )

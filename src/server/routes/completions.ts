@@ -1,0 +1,273 @@
+/**
+ * The OpenAI completion routes (`/v1/completions`, `/v1/chat/completions`, `/v1/models`). Every
+ * completion request becomes an arrival in the live engine (LiveEngine.ts); its tokens are written
+ * when the engine produces them. After streaming began an error is a `data: {"error": ...}` chunk
+ * then [DONE]. A client that disconnects aborts its request (the engine frees its KV blocks).
+ */
+import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Clock, Deferred, Effect, Exit, FiberId, Stream } from "effect"
+import type { PromptContent } from "../../memory/blockHash.js"
+import { Rng } from "../../workload/Rng.js"
+import { ChatRequest, CompletionRequest, ServeApi } from "../Api.js"
+import { arrivedAt } from "../arrival.js"
+import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
+import type { LiveEvent } from "../LiveEngine.js"
+import type { OutputLenSpec } from "../OutputLen.js"
+import { ServeContext, type ServeState } from "../ServeContext.js"
+import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
+import { type ChatMessage, chatTokenIds, echoPieces, outputPiece } from "../Tokenizer.js"
+
+// ---------------------------------------------------------------------------------------------
+// Request preparation
+
+interface Prepared {
+  readonly meta: ResponseMeta
+  readonly stream: boolean
+  readonly outputTokens: number
+  readonly finish: "length" | "stop"
+  readonly echo: ReadonlyArray<string> | undefined
+  /** The prompt's token ids (prefix-cache hits between requests). */
+  readonly content: PromptContent
+}
+
+const contentText = (c: (typeof ChatRequest.Type)["messages"][number]["content"]): string =>
+  c === undefined || c === null ? "" : typeof c === "string" ? c : c.map((p) => (p.type === "text" && p.text !== undefined ? p.text : "")).join("")
+
+
+let idCounter = 0
+
+const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServerRequest, rng: Rng) =>
+  Effect.gen(function*() {
+    const o = st.options
+    yield* checkAuth(st, request)
+    const l = st.engine.load()
+    if (l.waiting >= o.maxWaiting) {
+      yield* reject(o.queueFullStatus, `The server is overloaded: ${l.waiting} requests waiting (--max-waiting ${o.maxWaiting}); retry later`, null, { "retry-after": "1" })
+    }
+    const text = yield* request.text.pipe(Effect.catchAll(() => reject(400, "Could not read the request body")))
+    let raw: unknown
+    try {
+      raw = JSON.parse(text)
+    } catch (e) {
+      return yield* reject(400, `Invalid JSON body: ${(e as Error).message}`)
+    }
+    const maxLen = st.config.engine.maxModelLen
+    const tok = o.tokenizer
+    let promptTokens: number
+    let promptIds: ReadonlyArray<number>
+    let echoIds: ReadonlyArray<number> | undefined
+    let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined }
+    let maxTokens: number | null | undefined
+    // Prompts longer than 64 characters per allowed token cannot fit: refuse them without tokenizing.
+    const tooLong = (chars: number) => chars > 64 * maxLen
+    const contextError = (p: number, m: number | undefined) =>
+      reject(400, `This model's maximum context length is ${maxLen} tokens. However, you requested ${m === undefined ? p : p + m} tokens (${p} in the ${kind === "chat" ? "messages" : "prompt"}, ${m ?? 0} in the completion). Please reduce the length of the ${kind === "chat" ? "messages" : "prompt"} or completion.`, kind === "chat" ? "messages" : "prompt")
+    if (kind === "chat") {
+      const c = yield* decodeBody(ChatRequest, raw)
+      req = c
+      maxTokens = c.max_completion_tokens ?? c.max_tokens
+      const msgs: Array<ChatMessage> = c.messages.map((m) => ({ role: m.role, content: contentText(m.content) }))
+      const chars = msgs.reduce((s, m) => s + m.content.length, 0)
+      if (tooLong(chars)) return yield* contextError(Math.ceil(chars / 64), maxTokens ?? undefined)
+      promptIds = chatTokenIds(tok, msgs)
+      promptTokens = Math.max(1, promptIds.length)
+      if (o.echo) echoIds = tok.encode(msgs[msgs.length - 1]!.content).slice(0, 4096)
+    } else {
+      const c = yield* decodeBody(CompletionRequest, raw)
+      req = c
+      maxTokens = c.max_tokens
+      let p = c.prompt
+      if (Array.isArray(p) && p.length > 0 && (typeof p[0] === "string" || Array.isArray(p[0]))) {
+        if (p.length > 1) return yield* reject(400, "Batched prompts (a list of several prompts) are not supported by the simulator; send one prompt per request", "prompt")
+        p = p[0] as string | ReadonlyArray<number>
+      }
+      if (typeof p === "string") {
+        if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
+        const ids = tok.encode(p)
+        promptIds = ids
+        promptTokens = ids.length
+        if (o.echo) echoIds = ids.slice(0, 4096)
+      } else {
+        const ids = p as ReadonlyArray<number>
+        // as vLLM: a token id outside the vocabulary is a bad request
+        const vocab = st.config.model.vocab
+        const bad = ids.find((x) => x < 0 || x >= vocab)
+        if (bad !== undefined) return yield* reject(400, `Token id ${bad} is out of vocabulary (vocab_size ${vocab})`, "prompt")
+        promptIds = ids
+        promptTokens = ids.length
+        if (o.echo) echoIds = ids.slice(0, 4096)
+      }
+      if (promptTokens === 0) return yield* reject(400, "The prompt is empty", "prompt")
+    }
+    if (req.model !== undefined && req.model !== o.servedModelName && req.model !== (st.config.model.path ?? st.config.model.id)) {
+      return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
+    }
+    if (req.n !== undefined && req.n !== null && req.n !== 1) return yield* reject(400, "n > 1 is not supported by the simulator", "n")
+    let outputTokens: number
+    let finish: "length" | "stop"
+    if (maxTokens !== undefined && maxTokens !== null) {
+      if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
+      if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
+      outputTokens = maxTokens
+      finish = "length"
+    } else {
+      if (promptTokens >= maxLen) return yield* contextError(promptTokens, undefined)
+      const drawn = drawOutputLen(o.outputLen, rng)
+      const room = maxLen - promptTokens
+      outputTokens = Math.min(drawn, room)
+      finish = drawn > room ? "length" : "stop"
+    }
+    const stream = req.stream === true
+    const so = req.stream_options
+    const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const meta: ResponseMeta = {
+      kind,
+      id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-sim${(idCounter++).toString(16).padStart(8, "0")}`,
+      created,
+      model: req.model ?? o.servedModelName,
+      promptTokens,
+      includeUsage: stream && so?.include_usage === true,
+      continuousUsage: stream && so?.include_usage === true && so?.continuous_usage_stats === true
+    }
+    const echo = echoIds === undefined ? undefined : echoPieces(tok, echoIds, Math.min(echoIds.length, outputTokens))
+    const content: PromptContent = { kind: "tokens", ids: Int32Array.from(promptIds) }
+    return { meta, stream, outputTokens, finish, echo, content } satisfies Prepared
+  })
+
+/** Draw an output length (tokens >= 1) from `spec`. */
+export const drawOutputLen = (spec: OutputLenSpec, rng: Rng): number => {
+  switch (spec.dist) {
+    case "fixed":
+      return spec.len
+    case "uniform": {
+      const lo = Math.max(1, Math.floor(spec.len * (1 - spec.rangeRatio)))
+      return rng.int(lo, Math.max(lo, Math.ceil(spec.len * (1 + spec.rangeRatio))))
+    }
+    case "lognormal":
+      return Math.max(1, Math.round(Math.exp(Math.log(spec.len) + spec.sigma * rng.normal())))
+  }
+}
+
+/**
+ * Submit the request and answer it. Token events go straight from the engine fiber to the Node
+ * response (`sink`), with no Effect per token: at a few hundred streams the server writes tens of
+ * thousands of chunks per second. The response Stream only writes what came before the headers
+ * and then waits for the end; a disconnect interrupts it, which aborts the request.
+ */
+const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function*() {
+    const engine = st.engine
+    const finishOf = (last: boolean) => (last ? p.finish : null)
+    const timing = st.options.timingFields === true
+    // due_mono_ns is on process.hrtime (CLOCK_MONOTONIC, shared by processes on one machine)
+    const monoOffset = timing ? (yield* Effect.clockWith((c) => Effect.sync(() => Number(c.unsafeCurrentTimeNanos()) - Number(process.hrtime.bigint())))) : 0
+    const extraOf = (e: Extract<LiveEvent, { _tag: "Token" }>) =>
+      timing ? { sim_time_ns: e.simNs, due_mono_ns: Math.round(engine.startNs + e.simNs / engine.timeScale - monoOffset), arrival_mono_ns: arrivalMono } : undefined
+    const end = Deferred.unsafeMake<void>(FiberId.none)
+    let arrivalMono = 0
+
+    if (!p.stream) {
+      const pieces: Array<string> = []
+      let n = 0
+      let failure: string | undefined
+      const sink = (e: LiveEvent) => {
+        if (e._tag === "Failed") failure = e.message
+        else for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
+        if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
+      }
+      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
+      // a client that goes away interrupts this fiber: abort the request in the engine
+      yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
+      if (failure !== undefined) return openAiError(500, failure)
+      return HttpServerResponse.unsafeJson(fullResponse(p.meta, pieces.join(""), n, p.finish))
+    }
+
+    const res = NodeHttpServerRequest.toServerResponse(request)
+    const write = makeTokenWriter(p.meta)
+    let produced = 0
+    let started = false
+    let early = ""
+    const out = (s: string) => {
+      if (!started) early += s
+      else if (!res.writableEnded && !res.destroyed) res.write(s)
+    }
+    const sink = (e: LiveEvent) => {
+      if (e._tag === "Failed") {
+        out(errorChunk(e.message) + SSE_DONE)
+        Deferred.unsafeDone(end, Exit.void)
+        return
+      }
+      let s = ""
+      if (e.n === 1 && p.meta.kind === "chat") s += roleChunk(p.meta)
+      const extra = extraOf(e)
+      // one chunk per token (a step yields one token per request, so this loop runs once)
+      for (; produced < e.n; produced++) {
+        const n = produced + 1
+        const finish = n === e.n ? finishOf(e.last) : null
+        s += extra === undefined ? write(n, outputPiece(produced, p.echo), finish) : tokenChunk(p.meta, n, outputPiece(produced, p.echo), finish, extra)
+      }
+      if (e.last) {
+        if (p.meta.includeUsage) s += usageChunk(p.meta, produced)
+        s += SSE_DONE
+      }
+      out(s)
+      if (e.last) Deferred.unsafeDone(end, Exit.void)
+    }
+    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
+    arrivalMono = Math.round(h.arrivalWallNs - monoOffset)
+    const body = Stream.execute(Effect.sync(() => {
+      // the platform has called writeHead before running the body
+      started = true
+      if (early !== "") res.write(early)
+      early = ""
+    })).pipe(
+      Stream.concat(Stream.execute(Deferred.await(end))),
+      Stream.ensuring(engine.abort(h))
+    )
+    return HttpServerResponse.stream(body as Stream.Stream<Uint8Array>, {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+    })
+  })
+
+const completionHandler = (kind: Kind) => ({ request }: { readonly request: HttpServerRequest.HttpServerRequest }) =>
+  Effect.gen(function*() {
+    const st = yield* ServeContext
+    const rng = yield* rngFor(st)
+    const prepared = yield* prepare(st, kind, request, rng)
+    // a non-streaming request whose client goes away is aborted too
+    const h = yield* respond(st, prepared, request)
+    return h
+  }).pipe(Effect.catchAll((e) => Effect.succeed(e instanceof Reject ? e.response : openAiError(500, String(e)))))
+
+const rngs = new WeakMap<ServeState, Rng>()
+const rngFor = (st: ServeState) =>
+  Effect.sync(() => {
+    let r = rngs.get(st)
+    if (r === undefined) {
+      r = new Rng(st.config.seed + 7919)
+      rngs.set(st, r)
+    }
+    return r
+  })
+
+export const OpenAiLive = HttpApiBuilder.group(ServeApi, "openai", (handlers) =>
+  handlers
+    .handleRaw("completions", completionHandler("completion"))
+    .handleRaw("chatCompletions", completionHandler("chat"))
+    .handleRaw("listModels", ({ request }) =>
+      Effect.gen(function*() {
+        const st = yield* ServeContext
+        yield* checkAuth(st, request)
+        const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+        return HttpServerResponse.unsafeJson({
+          object: "list",
+          data: [{
+            id: st.options.servedModelName, object: "model", created, owned_by: "vllm", root: st.config.model.path ?? st.config.model.id, parent: null,
+            max_model_len: st.config.engine.maxModelLen, permission: []
+          }]
+        })
+      }).pipe(Effect.catchAll((e) => Effect.succeed(e.response))))
+)
+

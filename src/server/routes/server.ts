@@ -1,0 +1,45 @@
+/** The server routes: `/health`, `/version`, `/metrics` (Prometheus text) and `/status`. */
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { Effect } from "effect"
+import type { SimConfig } from "../../config/ConfigService.js"
+import { ServeApi } from "../Api.js"
+import { SERVER_VERSION, ServeContext } from "../ServeContext.js"
+
+export const ServerLive = HttpApiBuilder.group(ServeApi, "server", (handlers) =>
+  handlers
+    .handleRaw("health", () => Effect.succeed(HttpServerResponse.empty({ status: 200 })))
+    .handle("version", () => Effect.succeed({ version: SERVER_VERSION }))
+    .handleRaw("metrics", () =>
+      Effect.gen(function*() {
+        const st = yield* ServeContext
+        const text = yield* Effect.promise(() => st.metrics.text())
+        return HttpServerResponse.text(text, { contentType: st.metrics.registry.contentType })
+      }))
+    .handle("status", () =>
+      Effect.gen(function*() {
+        const st = yield* ServeContext
+        const l = st.engine.load()
+        const blockBytes = kvBlockBytes(st.config)
+        return {
+          pending: l.pending,
+          waiting: l.waiting,
+          running: l.running,
+          completed: l.completed,
+          kv_blocks_used: l.kvUsed,
+          kv_blocks_total: l.kvTotal,
+          kv_memory_used_bytes: l.kvUsed * blockBytes,
+          kv_memory_total_bytes: l.kvTotal * blockBytes,
+          sim_time_s: (yield* st.engine.simNow) / 1e9,
+          time_scale: st.engine.timeScale,
+          delivery_lag_mean_ms: l.deliveryLagMeanMs,
+          delivery_lag_max_ms: l.deliveryLagMaxMs
+        }
+      }))
+)
+
+/** Bytes of one KV block: 2 x layers x kv heads x head dim x dtype bytes x block size, per TP shard. */
+const kvBlockBytes = (cfg: SimConfig): number => {
+  const m = cfg.model
+  return (2 * m.layers * m.kvHeads * m.headDim * cfg.engine.kvCacheDtypeBytes * cfg.engine.blockSize) / Math.min(cfg.engine.tensorParallelSize, m.kvHeads)
+}
+
