@@ -69,25 +69,55 @@ export const flagsOf = (command: Command.Command<any, any, any, any>): Array<Fla
   return flags
 }
 
-/** Section titles for the flags several commands share, in the order they are shown. */
-const GROUPS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
-  ["Model and hardware", ["model", "hardware", "dtype", "kv-cache-dtype", "seed"]],
-  ["Engine (vLLM's names and defaults)", [
-    "block-size", "gpu-memory-utilization", "num-gpu-blocks-override", "max-num-batched-tokens", "max-num-seqs", "max-model-len",
-    "enable-chunked-prefill", "long-prefill-token-threshold", "scheduler-reserve-full-isl", "enable-prefix-caching", "num-scheduler-steps"
-  ]],
-  ["Parallelism and cluster", [
-    "tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "num-instances", "enable-expert-parallel", "expert-load-imbalance",
-    "router", "router-weights", "router-staleness-ms", "cluster-config"
-  ]],
-  ["Front end (the modelled API server: simulate, sweep; serve refuses it; test-api --compare-offline only when given)", ["frontend-ingress-us", "frontend-tokenize-us-per-token", "frontend-egress-us"]],
-  ["Perf and network model", ["perf-model", "network", "compute-efficiency", "attention-efficiency", "memory-efficiency", "kernel-overhead-us", "step-overhead-us"]],
-  ["Workload", [
-    "trace", "trace-format", "num-requests", "rate-scale", "request-rate", "burstiness", "input-len", "output-len", "length-dist", "range-ratio", "length-sigma",
-    "random-input-len", "random-output-len", "random-range-ratio", "random-prefix-len"
-  ]],
-  ["Client", ["max-concurrency", "client-think-time-ms"]]
+/**
+ * A section of flags several commands share, in the order they are shown. A group with a `topic`
+ * is folded on the command's page (one line naming its flags) and shown whole by
+ * `CMD --help TOPIC` or `CMD --help all`, so pages stay short as features grow.
+ */
+interface Group {
+  readonly title: string
+  readonly flags: ReadonlyArray<string>
+  readonly topic?: string
+}
+
+const GROUPS: ReadonlyArray<Group> = [
+  { title: "Model and hardware", flags: ["model", "hardware", "dtype", "kv-cache-dtype", "seed"] },
+  {
+    title: "Engine (vLLM's names and defaults)",
+    flags: [
+      "block-size", "gpu-memory-utilization", "num-gpu-blocks-override", "max-num-batched-tokens", "max-num-seqs", "max-model-len",
+      "enable-chunked-prefill", "long-prefill-token-threshold", "scheduler-reserve-full-isl", "enable-prefix-caching", "num-scheduler-steps"
+    ]
+  },
+  {
+    title: "Parallelism and cluster",
+    flags: [
+      "tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "num-instances", "enable-expert-parallel", "expert-load-imbalance",
+      "router", "router-weights", "router-staleness-ms", "cluster-config"
+    ]
+  },
+  {
+    title: "Front end (the modelled API server; serve refuses it, test-api --compare-offline uses it only when given)",
+    flags: ["frontend-ingress-us", "frontend-tokenize-us-per-token", "frontend-egress-us"],
+    topic: "frontend"
+  },
+  {
+    title: "Perf and network model",
+    flags: ["perf-model", "network", "compute-efficiency", "attention-efficiency", "memory-efficiency", "kernel-overhead-us", "step-overhead-us"],
+    topic: "perf"
+  },
+  {
+    title: "Workload",
+    flags: [
+      "trace", "trace-format", "num-requests", "rate-scale", "request-rate", "burstiness", "input-len", "output-len", "length-dist", "range-ratio", "length-sigma",
+      "random-input-len", "random-output-len", "random-range-ratio", "random-prefix-len"
+    ]
+  },
+  { title: "Client", flags: ["max-concurrency", "client-think-time-ms"] }
 ]
+
+/** The topics `CMD --help TOPIC` takes: the folded groups' names, and `all`. */
+export const HELP_TOPICS: ReadonlyArray<string> = ["all", ...GROUPS.flatMap((g) => (g.topic === undefined ? [] : [g.topic]))]
 
 /** A few runnable examples per command (the README has more). */
 const EXAMPLES: Record<string, ReadonlyArray<string>> = {
@@ -144,26 +174,51 @@ const nameOf = (command: Command.Command<any, any, any, any>): string => [...Com
 /** The terminal's width (at most 140), or 120 columns when stdout is not a terminal. */
 export const helpWidth = (): number => Math.min(140, process.stdout.isTTY === true ? process.stdout.columns ?? 120 : 120)
 
-/** `llmservingsim CMD --help`: usage, description, the flags in groups. */
-export const renderCommandHelp = (program: string, command: Command.Command<any, any, any, any>, width: number): string => {
+/**
+ * `llmservingsim CMD --help [TOPIC]`: usage, description, the flags in groups. Folded groups are one
+ * line each unless `topic` is theirs or `all`; with a group's topic only that group is listed.
+ */
+export const renderCommandHelp = (program: string, command: Command.Command<any, any, any, any>, width: number, topic?: string): string => {
   const flags = flagsOf(command)
+  const name = nameOf(command)
   const args = flags.filter((f) => f.names.startsWith("<"))
-  const out = [`Usage: ${program} ${nameOf(command)} [flags]${args.map((a) => ` ${a.names}`).join("")}`, "", ...wrap(descriptionOf(command), width), ""]
-  if (args.length > 0) out.push("Arguments:", ...flagLines(args, width), "")
+  const out = [`Usage: ${program} ${name} [flags]${args.map((a) => ` ${a.names}`).join("")}`, "", ...wrap(descriptionOf(command), width), ""]
+  const only = topic !== undefined && topic !== "all" ? topic : undefined
+  if (args.length > 0 && only === undefined) out.push("Arguments:", ...flagLines(args, width), "")
   const rest = flags.filter((f) => !f.names.startsWith("<"))
   const used = new Set<FlagHelp>()
-  for (const [title, names] of GROUPS) {
-    const inGroup = names.map((n) => rest.find((f) => bareName(f) === n)).filter((f): f is FlagHelp => f !== undefined)
+  for (const g of GROUPS) {
+    const inGroup = g.flags.map((n) => rest.find((f) => bareName(f) === n)).filter((f): f is FlagHelp => f !== undefined)
     if (inGroup.length === 0) continue
     inGroup.forEach((f) => used.add(f))
-    out.push(`${title}:`, ...flagLines(inGroup, width), "")
+    if (only !== undefined && g.topic !== only) continue
+    if (g.topic !== undefined && topic === undefined) {
+      const names = inGroup.map((f) => f.names).join(", ")
+      out.push(...wrap(`${g.title} (\`${program} ${name} --help ${g.topic}\`): ${names}`, width), "")
+    } else out.push(`${g.title}:`, ...flagLines(inGroup, width), "")
   }
+  if (only !== undefined) return out.join("\n")
   const own = rest.filter((f) => !used.has(f))
   if (own.length > 0) out.push(used.size > 0 ? "Output and run:" : "Flags:", ...flagLines(own, width), "")
-  const examples = EXAMPLES[nameOf(command)]
+  const examples = EXAMPLES[name]
   if (examples !== undefined) out.push("Examples:", ...examples.map((e) => `  ${program} ${e}`), "")
-  out.push(`Also: -h, --help; --version; --log-level LEVEL; --completions sh|bash|fish|zsh. Flags follow vLLM's names.`)
+  out.push(`Also: -h, --help [all|TOPIC]; --version; --log-level LEVEL; --completions sh|bash|fish|zsh. Flags follow vLLM's names.`)
   return out.join("\n")
+}
+
+/** The folded topics that `command` has flags in (what `CMD --help TOPIC` accepts for it). */
+export const topicsOf = (command: Command.Command<any, any, any, any>): Array<string> => {
+  const names = new Set(flagsOf(command).map(bareName))
+  return ["all", ...GROUPS.flatMap((g) => (g.topic !== undefined && g.flags.some((f) => names.has(f)) ? [g.topic] : []))]
+}
+
+/** The word after `--help`/`-h` when it names a topic rather than a flag or command (else undefined). */
+export const helpTopic = (args: ReadonlyArray<string>, commandNames: ReadonlyArray<string>): string | undefined => {
+  const end = args.indexOf("--")
+  const head = end < 0 ? args : args.slice(0, end)
+  const i = head.findIndex((a) => a === "--help" || a === "-h")
+  const next = i < 0 ? undefined : head[i + 1]
+  return next === undefined || next.startsWith("-") || commandNames.includes(next) ? undefined : next
 }
 
 /** `llmservingsim --help`: the commands, one line each, and where to go next. */

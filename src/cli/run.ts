@@ -8,10 +8,10 @@
  * Returns the exit status instead of exiting, so tests can run it in-process.
  */
 import { Cause, Console, Effect } from "effect"
-import { isUserError } from "../domain/errors.js"
+import { InvalidOption, isUserError } from "../domain/errors.js"
 import { Command } from "@effect/cli"
 import { cli, HELP_COMMANDS, PROGRAM_DESCRIPTION } from "./main.js"
-import { helpRequest, helpWidth, renderCommandHelp, renderRootHelp } from "./help.js"
+import { helpRequest, helpTopic, helpWidth, renderCommandHelp, renderRootHelp, topicsOf } from "./help.js"
 import { checkCommandFlags } from "./commandFlags.js"
 import { checkFlagValues, checkOnOffConflicts } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
@@ -36,10 +36,15 @@ export const runCli = (argv: ReadonlyArray<string>) =>
     const args = normalizeSensitivityFlag(normalizeOnOffFlags(argv.slice(2)))
     const help = helpRequest(args, HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)]))
     if (help !== false) {
+      const names = HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)])
       const command = HELP_COMMANDS.find((c) => help !== undefined && [...Command.getNames(c)].includes(help))
-      return Console.log(command === undefined
-        ? renderRootHelp("llmservingsim", PROGRAM_DESCRIPTION, HELP_COMMANDS, helpWidth())
-        : renderCommandHelp("llmservingsim", command, helpWidth()))
+      if (command === undefined) return Console.log(renderRootHelp("llmservingsim", PROGRAM_DESCRIPTION, HELP_COMMANDS, helpWidth()))
+      const topic = helpTopic(args, names)
+      const topics = topicsOf(command)
+      if (topic !== undefined && !topics.includes(topic)) {
+        return Effect.fail(new InvalidOption({ option: "--help", reason: `\`${help}\` has no help topic \`${topic}\`; expected one of ${topics.join(", ")}` }))
+      }
+      return Console.log(renderCommandHelp("llmservingsim", command, helpWidth(), topic))
     }
     const bad = checkCommandFlags(args) ?? checkFlagValues(args)
     return bad !== undefined ? Effect.fail(bad) : cli([...argv.slice(0, 2), ...args])

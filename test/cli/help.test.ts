@@ -40,6 +40,24 @@ describe("help", () => {
       expect((yield* runCapture("help", "simulate")).stdout).toBe(r.stdout)
     }))
 
+  it.effect("simulate --help TOPIC shows a folded group whole; all shows every group; a bad topic is refused", () =>
+    Effect.gen(function*() {
+      const folded = yield* runCapture("simulate", "--help")
+      expect(folded.stdout).toContain("`llmservingsim simulate --help perf`")
+      expect(folded.stdout).not.toContain("(default 0.7)")
+      const perf = yield* runCapture("simulate", "--help", "perf")
+      expect(perf.code).toBe(0)
+      expect(perf.stdout).toContain("Perf and network model:")
+      expect(perf.stdout).toContain("--compute-efficiency X")
+      expect(perf.stdout).not.toContain("--num-requests")
+      const all = yield* runCapture("simulate", "--help", "all")
+      expect(all.stdout).toContain("--compute-efficiency X")
+      expect(all.stdout).toContain("--num-requests N")
+      const bad = yield* runCapture("simulate", "--help", "bogus")
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toContain("no help topic `bogus`; expected one of all")
+    }))
+
   it("every optional value flag of every command says its default", () => {
     const missing: Array<string> = []
     for (const c of HELP_COMMANDS) {
