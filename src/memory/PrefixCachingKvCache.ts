@@ -29,6 +29,7 @@
  * evictions and admission decisions match a per-block model (tested against one).
  */
 import { blockHashesOf, knownLength } from "./blockHash.js"
+import { BlockHashTable } from "./BlockHashTable.js"
 import { emptyPrefixCacheStats, type KvCache, type KvHolder, type PrefixCacheStats, recordLookup } from "./KvCache.js"
 
 /** Queue entry kind (eBlock): a run of anonymous blocks, or else the id of one known block. */
@@ -57,7 +58,7 @@ export class PrefixCachingKvCache implements KvCache {
   private readonly h1: Int32Array
   private readonly h2: Int32Array
   private readonly inMap: Uint8Array
-  private readonly byHash = new Map<number, number>()
+  private readonly byHash: BlockHashTable
   private readonly freeIds: Int32Array
   private freeIdTop: number
 
@@ -90,6 +91,7 @@ export class PrefixCachingKvCache implements KvCache {
     this.h1 = new Int32Array(numBlocks)
     this.h2 = new Int32Array(numBlocks)
     this.inMap = new Uint8Array(numBlocks)
+    this.byHash = new BlockHashTable(numBlocks)
     this.freeIds = new Int32Array(numBlocks)
     this.freeIdTop = 0
     for (let b = numBlocks - 1; b >= 0; b--) this.freeIds[this.freeIdTop++] = b
@@ -169,7 +171,7 @@ export class PrefixCachingKvCache implements KvCache {
         }
       } else {
         if (this.inMap[b] === 1) {
-          if (this.byHash.get(this.h1[b]!) === b) this.byHash.delete(this.h1[b]!)
+          this.byHash.deleteIf(this.h1[b]!, b)
           this.inMap[b] = 0
         }
         this.freeIds[this.freeIdTop++] = b
@@ -239,7 +241,7 @@ export class PrefixCachingKvCache implements KvCache {
       const hs = blockHashesOf(r, known, this.blockSize)
       for (; k < known; k++) {
         const b = this.byHash.get(hs[2 * k]!)
-        if (b === undefined || this.h2[b] !== hs[2 * k + 1]) break
+        if (b < 0 || this.h2[b] !== hs[2 * k + 1]) break
         this.hits[k] = b
         if (this.refCnt[b] === 0) evictable++
       }
@@ -339,8 +341,7 @@ export class PrefixCachingKvCache implements KvCache {
       for (let k = k0; k < known; k++) {
         const b = table[k]!
         const a = hs[2 * k]!
-        if (this.inMap[b] === 0 && !this.byHash.has(a)) {
-          this.byHash.set(a, b)
+        if (this.inMap[b] === 0 && this.byHash.setIfAbsent(a, b)) {
           this.h1[b] = a
           this.h2[b] = hs[2 * k + 1]!
           this.inMap[b] = 1
