@@ -1,4 +1,5 @@
 /** Shared test wiring: a small engine over swapped layers (constant perf, fixed KV, in-memory trace). */
+import type { SessionSpec } from "../src/workload/sessions.js"
 import { Effect, Layer, Stream } from "effect"
 import { ConfigService, type SimConfig } from "../src/config/ConfigService.js"
 import { defaultEngineConfig, type EngineConfig } from "../src/domain/EngineConfig.js"
@@ -63,6 +64,8 @@ export interface ScenarioOptions {
   readonly stepTimeScale?: number
   /** Router among the instances (default round-robin). */
   readonly router?: RouterPolicy
+  /** A multi-turn session workload: `arrivals` are its first turns (workload/sessions.ts sessionStarts). */
+  readonly sessions?: SessionSpec
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -101,6 +104,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
       ...(o.router === undefined ? {} : { router: o.router }),
       ...(o.observer === undefined ? {} : { observer: o.observer }),
       ...(o.client === undefined ? {} : { client: o.client }),
+      ...(o.sessions === undefined ? {} : { sessions: o.sessions }),
       ...(o.stepTimeScale === undefined ? {} : { stepTimeScale: o.stepTimeScale })
     }).pipe(Effect.provide(layer))
     return { store, result, summary: result.summary }

@@ -113,7 +113,12 @@ const GROUPS: ReadonlyArray<Group> = [
       "random-input-len", "random-output-len", "random-range-ratio", "random-prefix-len"
     ]
   },
-  { title: "Client", flags: ["max-concurrency", "client-think-time-ms"] }
+  { title: "Client", flags: ["max-concurrency", "client-think-time-ms"] },
+  {
+    title: "Sessions (multi-turn chat and agent workloads)",
+    flags: ["num-sessions", "session-turns", "session-think-time-ms", "session-system-prompt-len", "session-system-prompts", "shared-prefix"],
+    topic: "sessions"
+  }
 ]
 
 /** The topics `CMD --help TOPIC` takes: the folded groups' names, and `all`. */

@@ -181,7 +181,13 @@ export const workloadOptions = {
   randomRangeRatio: optFloat("random-range-ratio", "vLLM bench: uniform lengths in [len(1-r), len(1+r)], as --length-dist uniform (default: unset)"),
   randomPrefixLen: optInt("random-prefix-len", "vLLM bench: N tokens shared by every prompt, before its own (default 0)"),
   maxConcurrency: optInt("max-concurrency", "Closed loop as vLLM bench: at most N in flight, a due request waits for a slot (default unlimited)"),
-  clientThinkTimeMs: optFloat("client-think-time-ms", "With --max-concurrency: exponential pause (this mean, ms) before a slot is reused (default 0)")
+  clientThinkTimeMs: optFloat("client-think-time-ms", "With --max-concurrency: exponential pause (this mean, ms) before a slot is reused (default 0)"),
+  numSessions: optInt("num-sessions", "Multi-turn sessions instead of requests: N conversations started at --request-rate per s, each turn's prompt the history + a new --input-len message, sent when the previous answer is back (default: no sessions)"),
+  sessionTurns: Options.text("session-turns").pipe(Options.optional, Options.withDescription("Turns per session, N or MIN-MAX (uniform) (default 5)")),
+  sessionThinkTimeMs: optFloat("session-think-time-ms", "Exponential think / tool time (this mean, ms) between an answer and the next turn (default 0)"),
+  sessionSystemPromptLen: optInt("session-system-prompt-len", "Tokens of a system prompt shared across sessions, at the start of each (default 0)"),
+  sessionSystemPrompts: optInt("session-system-prompts", "Distinct system prompts; each session takes one at random (default 1)"),
+  sharedPrefix: Options.text("shared-prefix").pipe(Options.optional, Options.withDescription("inference-perf's shared_prefix data: num_groups=G,num_prompts_per_group=P,system_prompt_len=S,question_len=Q,output_len=O (one-turn prompts; default: unset)"))
 }
 
 type WorkloadOptionValues = { readonly [K in keyof typeof workloadOptions]: ValueOf<typeof workloadOptions[K]> }
@@ -204,7 +210,13 @@ export const toWorkloadFlags = (o: WorkloadOptionValues): WorkloadFlags => ({
   randomRangeRatio: get(o.randomRangeRatio),
   randomPrefixLen: get(o.randomPrefixLen),
   maxConcurrency: get(o.maxConcurrency),
-  clientThinkTimeMs: get(o.clientThinkTimeMs)
+  clientThinkTimeMs: get(o.clientThinkTimeMs),
+  numSessions: get(o.numSessions),
+  sessionTurns: get(o.sessionTurns),
+  sessionThinkTimeMs: get(o.sessionThinkTimeMs),
+  sessionSystemPromptLen: get(o.sessionSystemPromptLen),
+  sessionSystemPrompts: get(o.sessionSystemPrompts),
+  sharedPrefix: get(o.sharedPrefix)
 })
 
 export const outputOptions = {

@@ -45,6 +45,12 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
   out.push(line("Successful requests:", String(s.completed)))
   out.push(line("Rejected requests:", String(s.rejected)))
   if (s.max_concurrency !== undefined) out.push(line("Maximum request concurrency:", String(s.max_concurrency)))
+  if (s.sessions !== undefined) {
+    const x = s.sessions
+    out.push(line("Sessions (completed/truncated/failed):", `${x.num_sessions} (${x.completed}/${x.truncated}/${x.failed})`))
+    out.push(line("Turns per session (mean):", f2(x.mean_turns_per_session)))
+    out.push(line("Session duration (mean, s):", f2(x.mean_session_duration_s)))
+  }
   out.push(line("Benchmark duration (s):", f2(s.duration)))
   out.push(line("Total input tokens:", String(s.total_input_tokens)))
   out.push(line("Total generated tokens:", String(s.total_output_tokens)))

@@ -80,6 +80,7 @@ export const simulateCommand = Command.make(
       const result = yield* simulateCluster(workload.arrivals, cluster, {
         workload: workload.spec,
         client: workload.client,
+        sessions: workload.sessions,
         exactSteps: o.exactSteps,
         ...(probe === undefined ? {} : { observer: probe.observer }),
         ...(tty ? { onProgress } : {})

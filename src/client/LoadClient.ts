@@ -95,7 +95,8 @@ const mix = (a: number, b: number): number => {
 /**
  * Prompt token ids of request `index`: derived from the trace's own token ids when it carries them
  * (equal ids stay equal, so shared prefixes hit the server's prefix cache as in the offline
- * simulation), from Mooncake's block hash ids (equal blocks, equal ids), else drawn per request
+ * simulation), from Mooncake's block hash ids (equal blocks, equal ids), from a session's positions
+ * (shared system prompts stay shared), else drawn per request
  * (unique prompts, as `vllm bench serve`'s random dataset). All ids are in [100, 900), valid for any
  * vocabulary; two different 16-token blocks map to the same ids with probability 800^-16.
  */
@@ -107,6 +108,8 @@ export const promptIds = (a: Arrival, index: number): Array<number> => {
     if (c !== undefined && c.kind === "tokens" && i < c.ids.length) out[i] = 100 + (mix(c.ids[i]!, -1) % 800)
     else if (c !== undefined && c.kind === "hash-blocks" && Math.floor(i / c.blockTokens) < c.ids.length) {
       out[i] = 100 + (mix(c.ids[Math.floor(i / c.blockTokens)]!, i % c.blockTokens) % 800)
+    } else if (c !== undefined && c.kind === "session") {
+      out[i] = 100 + (mix(i < c.sharedTokens ? ~c.group : c.session + 1_000_003, i) % 800)
     } else out[i] = 100 + (mix(index + 1_000_003, i) % 800)
   }
   return out

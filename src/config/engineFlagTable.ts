@@ -27,5 +27,7 @@ export const WORKLOAD_FLAG_TABLE: Record<string, [keyof WorkloadFlags, FlagKind]
   burstiness: ["burstiness", "float"], "input-len": ["inputLen", "int"], "output-len": ["outputLen", "int"], "length-dist": ["lengthDist", "string"],
   "range-ratio": ["rangeRatio", "float"], "length-sigma": ["lengthSigma", "float"],
   "random-input-len": ["randomInputLen", "int"], "random-output-len": ["randomOutputLen", "int"], "random-range-ratio": ["randomRangeRatio", "float"],
-  "random-prefix-len": ["randomPrefixLen", "int"], "max-concurrency": ["maxConcurrency", "int"], "client-think-time-ms": ["clientThinkTimeMs", "float"]
+  "random-prefix-len": ["randomPrefixLen", "int"], "max-concurrency": ["maxConcurrency", "int"], "client-think-time-ms": ["clientThinkTimeMs", "float"],
+  "num-sessions": ["numSessions", "int"], "session-turns": ["sessionTurns", "string"], "session-think-time-ms": ["sessionThinkTimeMs", "float"],
+  "session-system-prompt-len": ["sessionSystemPromptLen", "int"], "session-system-prompts": ["sessionSystemPrompts", "int"], "shared-prefix": ["sharedPrefix", "string"]
 }

@@ -32,6 +32,8 @@ import { TraceWriter } from "../trace/TraceWriter.js"
 import { poolLayer } from "../layers.js"
 import { currentFrontEnd, type FrontEnd, makeFrontEnd, NO_FRONT_END } from "../frontend/FrontEnd.js"
 import { ClosedLoopClient, type ClientSpec } from "./ClosedLoopClient.js"
+import { SessionClient } from "./SessionClient.js"
+import type { SessionSpec } from "../workload/sessions.js"
 import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
 import { InstanceRole } from "./Instance.js"
@@ -63,6 +65,12 @@ export interface SimulationOptions {
    * client's slots (engine/ClosedLoopClient.ts). Absent: every request is sent at its arrival.
    */
   readonly client?: ClientSpec | undefined
+  /**
+   * A multi-turn session workload (workload/sessions.ts): `arrivals` are the sessions' first turns,
+   * and the session client (engine/SessionClient.ts) sends each later turn when the previous answer
+   * is back plus the think time. Not with `client`.
+   */
+  readonly sessions?: SessionSpec | undefined
   /**
    * Multiply every pool's step times by this factor (perf/scaled.ts: every step, fast-forwarded
    * or not, and every pipeline stage and send); default 1 (the perf model as it is).
@@ -151,6 +159,8 @@ export const runPools = <E>(
     if (options.observer !== undefined) observers.push(options.observer)
     const client = options.client === undefined ? undefined : new ClosedLoopClient(options.client)
     if (client !== undefined) observers.push(client.observer)
+    const sessions = options.sessions === undefined ? undefined : new SessionClient(options.sessions)
+    if (sessions !== undefined) observers.push(sessions.observer)
     // under PP each replica runs P virtual engines with floor(blocks / P) blocks each
     const tooBig = memoryRefusal(pools.map((p) => ({
       instances: p.instances * p.config.engine.pipelineParallelSize,
@@ -183,9 +193,10 @@ export const runPools = <E>(
       ...(disaggregated ? { kvTransfer: { network: decodePool?.network ?? zeroNetwork, ...cluster.kvTransfer } } : {}),
       exactSteps: options.exactSteps ?? false,
       frontEnd,
-      ordered: client !== undefined
+      ordered: client !== undefined || sessions !== undefined
     })
     client?.attach(engine)
+    sessions?.attach(engine, Math.min(...pools.map((p) => p.config.engine.maxModelLen)))
     sink.attach?.(engine.instances)
     /** The run's summary as things stand (`interrupted`: stopped by a signal before the end). */
     const summarize = (interrupted: boolean): Summary => {
@@ -220,6 +231,7 @@ export const runPools = <E>(
       return {
         ...(interrupted ? { interrupted: true, submitted: engine.submitted } : {}),
         ...base,
+        ...(sessions === undefined ? {} : { sessions: sessions.stats() }),
         instances: stats.instancesJson(engine.instances, base.duration),
         pools: stats.poolsJson(engine.instances, base.duration),
         config: base.config
@@ -231,10 +243,18 @@ export const runPools = <E>(
     // rows and summary so far are written (`interrupted: true`).
     const run = Stream.runForEachChunk(Stream.rechunk(arrivals, 1024), (chunk) =>
       Effect.sync(() => {
-        if (client === undefined) for (const a of chunk) engine.submit(a)
+        if (sessions !== undefined) for (const a of chunk) sessions.submitStart(a)
+        else if (client === undefined) for (const a of chunk) engine.submit(a)
         else for (const a of chunk) client.submit(a)
         options.onProgress?.(engine.submitted, engine.clock)
       }).pipe(Effect.zipRight(yieldToEventLoop))).pipe(
+        // sessions: their later turns, in slices of simulated time, until none is pending or in flight
+        Effect.zipRight(Effect.suspend(function sessionSlice(): Effect.Effect<void> {
+          if (sessions === undefined || sessions.idle) return Effect.void
+          sessions.flushUntil(Math.min(engine.nextEventNs(), sessions.nextPendingNs) + DRAIN_SLICE_NS)
+          options.onProgress?.(engine.submitted, engine.clock)
+          return yieldToEventLoop.pipe(Effect.zipRight(Effect.suspend(sessionSlice)))
+        })),
         Effect.zipRight(Effect.suspend(function drainSlice(): Effect.Effect<void> {
           const next = engine.nextEventNs()
           if (next === Infinity) return Effect.sync(() => engine.drain())

@@ -8,7 +8,12 @@
  * - its token ids (LLMServingSim 2.0 JSONL `input_tok_ids`), or
  * - Mooncake's `hash_ids`: one id per `blockTokens`-token block of the prompt (512 in the
  *   FAST'25 traces), so equal ids mean equal tokens.
- * Everything else (traces with lengths only, generated workloads, every output token) is treated
+ * - a session's position-determined tokens (workload/sessions.ts): an append-only conversation
+ *   whose token at position p is the same in every turn that contains it (the first
+ *   `sharedTokens` are system prompt `group`'s, shared across sessions; the rest the session's own),
+ *   known through the turn's output, so the next turn, whose prompt is this turn's prompt + output +
+ *   a new message, hits the blocks this turn computed, as a chat or agent loop does in vLLM.
+ * Everything else (traces with lengths only, generated workloads, every other output token) is treated
  * as unique to its request, like the random prompts and sampled outputs of a real benchmark: such
  * a block can only be hit again by its own request (after a preemption).
  *
@@ -20,10 +25,21 @@
 export type PromptContent =
   | { readonly kind: "tokens"; readonly ids: Int32Array }
   | { readonly kind: "hash-blocks"; readonly ids: Float64Array; readonly blockTokens: number }
+  | {
+    readonly kind: "session"
+    /** The conversation (session) id, >= 0. */
+    readonly session: number
+    /** Which shared system prompt its first `sharedTokens` tokens are, >= 0. */
+    readonly group: number
+    readonly sharedTokens: number
+    /** Positions with known content: the turn's prompt plus its output tokens. */
+    readonly knownTokens: number
+  }
 
 /** How many leading prompt positions have known content. */
 export const knownLength = (c: PromptContent | undefined, promptTokens: number): number => {
   if (c === undefined) return 0
+  if (c.kind === "session") return c.knownTokens
   const n = c.kind === "tokens" ? c.ids.length : c.ids.length * c.blockTokens
   return n < promptTokens ? n : promptTokens
 }
@@ -46,7 +62,10 @@ const fmix = (h: number): number => {
 
 /** Content key of token position `p` (< knownLength) as two lanes written to `out`. */
 const tokenKey = (c: PromptContent, p: number, out: Int32Array): void => {
-  if (c.kind === "tokens") {
+  if (c.kind === "session") {
+    out[0] = p
+    out[1] = p < c.sharedTokens ? ~c.group : c.session + 1
+  } else if (c.kind === "tokens") {
     out[0] = c.ids[p]! | 0
     out[1] = 0
   } else {
@@ -78,7 +97,8 @@ export const blockHash = (
   let h1 = mix1(parent1 ^ 0x5bd1e995, index)
   let h2 = mix2(parent2 + 0x1b873593, index)
   if (c !== undefined && start + bs <= known) {
-    if (c.kind === "hash-blocks" && c.blockTokens % bs === 0) {
+    if ((c.kind === "hash-blocks" && c.blockTokens % bs === 0) || (c.kind === "session" && (start + bs <= c.sharedTokens || start >= c.sharedTokens))) {
+      // one key per block: its tokens are all of one hash-block id, or all of one source at known positions
       tokenKey(c, start, scratch)
       h1 = mix1(mix1(h1, scratch[0]!), scratch[1]!)
       h2 = mix2(mix2(h2, scratch[0]!), scratch[1]!)

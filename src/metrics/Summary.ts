@@ -3,6 +3,7 @@
  * (vllm/benchmarks/serve.py) plus simulator fields. Times in ms, durations in s,
  * throughputs per second of simulated time.
  */
+import type { SessionStats } from "../engine/SessionClient.js"
 export interface Summary {
   readonly completed: number
   readonly rejected: number
@@ -78,6 +79,8 @@ export interface Summary {
   readonly max_concurrent_requests: number
   /** Rejected requests with their reasons (first 100). */
   readonly rejections: ReadonlyArray<{ readonly id: number; readonly reason: string }>
+  /** Multi-turn session workloads only (engine/SessionClient.ts). */
+  readonly sessions?: SessionStats
   /** What was simulated. */
   readonly config: Record<string, unknown>
 }

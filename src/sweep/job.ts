@@ -47,7 +47,7 @@ export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
     const t0 = performance.now()
     const cfg = yield* resolveConfig(job.engine)
     const workload = yield* resolveWorkload(job.workload, cfg.seed)
-    const { summary: s } = yield* simulate(workload.arrivals, { router: job.router, client: workload.client }).pipe(
+    const { summary: s } = yield* simulate(workload.arrivals, { router: job.router, client: workload.client, sessions: workload.sessions }).pipe(
       Effect.provide(Layer.merge(simulationLayer(cfg, TraceWriter.none), FrontEndService.layer(cfg.frontEnd)))
     )
     return {

@@ -8,6 +8,7 @@ import { InvalidOption } from "../domain/errors.js"
 import type { ClientSpec } from "../engine/ClosedLoopClient.js"
 import type { Arrival } from "../engine/Engine.js"
 import { type GeneratorSpec, generatorStream, type LengthDist } from "./generator.js"
+import { type SessionSpec, sessionStream, type SharedPrefix, sharedPrefixSpec } from "./sessions.js"
 import type { TraceFormat } from "./traces/formats.js"
 import { openTrace, type TraceError } from "./traces/TraceReader.js"
 
@@ -35,6 +36,18 @@ export interface WorkloadFlags {
   readonly maxConcurrency?: number | undefined
   /** --client-think-time-ms MEAN: exponential pause after each response before its slot is reused, ms. */
   readonly clientThinkTimeMs?: number | undefined
+  /** --num-sessions N: a multi-turn session workload of N sessions (workload/sessions.ts). */
+  readonly numSessions?: number | undefined
+  /** --session-turns N or MIN-MAX: turns per session (default 5). */
+  readonly sessionTurns?: string | undefined
+  /** --session-think-time-ms MEAN: exponential think / tool time between an answer and the next turn, ms (default 0). */
+  readonly sessionThinkTimeMs?: number | undefined
+  /** --session-system-prompt-len N: tokens of the system prompt shared across sessions (default 0). */
+  readonly sessionSystemPromptLen?: number | undefined
+  /** --session-system-prompts N: distinct system prompts, one per session drawn uniformly (default 1). */
+  readonly sessionSystemPrompts?: number | undefined
+  /** --shared-prefix K=V,...: inference-perf's shared_prefix data (one-turn sessions in groups). */
+  readonly sharedPrefix?: string | undefined
 }
 
 export interface Workload {
@@ -45,6 +58,8 @@ export interface Workload {
   readonly arrivals: Stream.Stream<Arrival, TraceError>
   /** The closed-loop client (--max-concurrency), or undefined: every request is sent at its arrival. */
   readonly client?: ClientSpec | undefined
+  /** A session workload: `arrivals` are the first turns, the session client sends the rest. */
+  readonly sessions?: SessionSpec | undefined
 }
 
 export const DEFAULT_GENERATOR = { numRequests: 1000, requestRate: 10, burstiness: 1, inputLen: 1024, outputLen: 256, lengthDist: "fixed", rangeRatio: 0.5, lengthSigma: 0.5 } as const
@@ -84,6 +99,11 @@ export const resolveWorkload = (f: WorkloadFlags, seed: number): Effect.Effect<W
     if (f.numRequests !== undefined && !(Number.isInteger(f.numRequests) && f.numRequests > 0)) {
       return yield* bad("--num-requests", `expected a positive integer (got ${f.numRequests})`)
     }
+    const sessionFlag = firstGiven([
+      ["--num-sessions", f.numSessions], ["--shared-prefix", f.sharedPrefix], ["--session-turns", f.sessionTurns], ["--session-think-time-ms", f.sessionThinkTimeMs],
+      ["--session-system-prompt-len", f.sessionSystemPromptLen], ["--session-system-prompts", f.sessionSystemPrompts]
+    ])
+    if (sessionFlag !== undefined) return yield* resolveSessions(f, seed, sessionFlag)
     const client = yield* resolveClient(f, seed)
     const clientSpec = client === undefined ? {} : { client: { max_concurrency: client.maxConcurrency, client_think_time_ms: client.thinkTimeMeanNs / 1e6 } }
     const clientText = client === undefined ? "" : `; closed loop: at most ${client.maxConcurrency} in flight${client.thinkTimeMeanNs > 0 ? `, think time ${client.thinkTimeMeanNs / 1e6} ms (exponential mean)` : ""}`
@@ -161,5 +181,118 @@ export const resolveWorkload = (f: WorkloadFlags, seed: number): Effect.Effect<W
       spec: { generator: { ...spec, requestRate: Number.isFinite(requestRate) ? requestRate : "inf" }, ...clientSpec },
       arrivals: generatorStream(spec),
       client: client === undefined ? undefined : { ...client, allAtOnce: !Number.isFinite(requestRate) }
+    }
+  })
+
+/** The shared_prefix keys inference-perf's config takes, in its order. */
+const SHARED_PREFIX_KEYS = ["num_groups", "num_prompts_per_group", "system_prompt_len", "question_len", "output_len"] as const
+
+/** Parse `--shared-prefix num_groups=G,num_prompts_per_group=P,system_prompt_len=S,question_len=Q,output_len=O` (every key, integers). */
+export const parseSharedPrefix = (text: string): Effect.Effect<SharedPrefix, InvalidOption> =>
+  Effect.gen(function*() {
+    const got: Record<string, number> = {}
+    for (const part of text.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+      const m = /^([a-z_]+)=(\d+)$/.exec(part)
+      if (m === null) return yield* bad("--shared-prefix", `expected KEY=INTEGER pairs separated by commas (got '${part}')`)
+      const key = m[1]!
+      if (!(SHARED_PREFIX_KEYS as ReadonlyArray<string>).includes(key)) return yield* bad("--shared-prefix", `unknown key '${key}'; expected ${SHARED_PREFIX_KEYS.join(", ")} (inference-perf's shared_prefix names)`)
+      got[key] = Number(m[2])
+    }
+    const missing = SHARED_PREFIX_KEYS.filter((k) => got[k] === undefined)
+    if (missing.length > 0) return yield* bad("--shared-prefix", `missing ${missing.join(", ")} (give all of ${SHARED_PREFIX_KEYS.join(", ")})`)
+    for (const k of SHARED_PREFIX_KEYS) {
+      const min = k === "system_prompt_len" ? 0 : 1
+      if (!(Number.isSafeInteger(got[k]) && got[k]! >= min)) return yield* bad("--shared-prefix", `${k} must be an integer >= ${min} (got ${got[k]})`)
+    }
+    return got as unknown as SharedPrefix
+  })
+
+/**
+ * A multi-turn session workload (--num-sessions with the --session-* flags, or --shared-prefix):
+ * sessions start at --request-rate per second (--burstiness), each turn's new message is
+ * --input-len tokens and its answer --output-len (--length-dist and its spread apply). Fails with
+ * InvalidOption naming the flag for a bad value or a flag that does not apply (a trace, a request
+ * count, a closed-loop client or vLLM bench's random-dataset flags; --shared-prefix fixes its own
+ * lengths and groups).
+ */
+const resolveSessions = (f: WorkloadFlags, seed: number, first: string): Effect.Effect<Workload, InvalidOption> =>
+  Effect.gen(function*() {
+    const notWith = firstGiven([
+      ["--trace", f.trace], ["--trace-format", f.traceFormat], ["--rate-scale", f.rateScale], ["--num-requests", f.numRequests],
+      ["--max-concurrency", f.maxConcurrency], ["--client-think-time-ms", f.clientThinkTimeMs],
+      ["--random-input-len", f.randomInputLen], ["--random-output-len", f.randomOutputLen], ["--random-range-ratio", f.randomRangeRatio], ["--random-prefix-len", f.randomPrefixLen]
+    ])
+    if (notWith !== undefined) {
+      return yield* bad(notWith, `does not apply to a session workload (${first}): sessions are generated, each sent closed-loop turn by turn; ` +
+        "the request count follows from --num-sessions and --session-turns, the shared prefix from --session-system-prompt-len")
+    }
+    const rateText = (f.requestRate ?? String(DEFAULT_GENERATOR.requestRate)).trim().toLowerCase()
+    const sessionRate = rateText === "inf" || rateText === "infinity" ? Infinity : Number(rateText)
+    if (!(sessionRate > 0) || Number.isNaN(sessionRate)) return yield* bad("--request-rate", `expected sessions per second, a number > 0 or inf (got ${f.requestRate})`)
+    const burstiness = f.burstiness ?? DEFAULT_GENERATOR.burstiness
+    if (!(Number.isFinite(burstiness) && burstiness > 0)) return yield* bad("--burstiness", `expected a number > 0 (got ${burstiness})`)
+    let spec: SessionSpec
+    if (f.sharedPrefix !== undefined) {
+      const other = firstGiven([
+        ["--num-sessions", f.numSessions], ["--session-turns", f.sessionTurns], ["--session-think-time-ms", f.sessionThinkTimeMs],
+        ["--session-system-prompt-len", f.sessionSystemPromptLen], ["--session-system-prompts", f.sessionSystemPrompts],
+        ["--input-len", f.inputLen], ["--output-len", f.outputLen], ["--length-dist", f.lengthDist], ["--range-ratio", f.rangeRatio], ["--length-sigma", f.lengthSigma]
+      ])
+      if (other !== undefined) return yield* bad(other, "does not apply with --shared-prefix, which sets the groups, prompt and output lengths itself (one turn per prompt)")
+      spec = sharedPrefixSpec(yield* parseSharedPrefix(f.sharedPrefix), sessionRate, burstiness, seed)
+    } else {
+      const n = f.numSessions
+      if (n === undefined) return yield* bad(first, "applies to a session workload: give --num-sessions N too")
+      if (!(Number.isSafeInteger(n) && n > 0)) return yield* bad("--num-sessions", `expected a positive integer (got ${n})`)
+      const turnsText = (f.sessionTurns ?? "5").trim()
+      const m = /^(\d+)(?:-(\d+))?$/.exec(turnsText)
+      const turnsMin = m === null ? NaN : Number(m[1])
+      const turnsMax = m === null ? NaN : Number(m[2] ?? m[1])
+      if (!(turnsMin >= 1 && turnsMax >= turnsMin && Number.isSafeInteger(turnsMax))) {
+        return yield* bad("--session-turns", `expected N or MIN-MAX, integers with 1 <= MIN <= MAX (got '${turnsText}')`)
+      }
+      const think = f.sessionThinkTimeMs ?? 0
+      if (!(Number.isFinite(think) && think >= 0)) return yield* bad("--session-think-time-ms", `expected a number of ms >= 0 (got ${think})`)
+      const sys = f.sessionSystemPromptLen ?? 0
+      if (!(Number.isSafeInteger(sys) && sys >= 0)) return yield* bad("--session-system-prompt-len", `expected an integer >= 0 (got ${sys})`)
+      const prompts = f.sessionSystemPrompts ?? 1
+      if (!(Number.isSafeInteger(prompts) && prompts >= 1)) return yield* bad("--session-system-prompts", `expected a positive integer (got ${prompts})`)
+      if (f.sessionSystemPrompts !== undefined && sys === 0) return yield* bad("--session-system-prompts", "needs --session-system-prompt-len N (the shared system prompts' length)")
+      const lengthDist = f.lengthDist ?? DEFAULT_GENERATOR.lengthDist
+      if (f.rangeRatio !== undefined && lengthDist !== "uniform") return yield* bad("--range-ratio", `applies to --length-dist uniform (got --length-dist ${lengthDist})`)
+      if (f.lengthSigma !== undefined && lengthDist !== "lognormal") return yield* bad("--length-sigma", `applies to --length-dist lognormal (got --length-dist ${lengthDist})`)
+      spec = {
+        numSessions: n,
+        sessionRate,
+        burstiness,
+        turnsMin,
+        turnsMax,
+        messageLen: f.inputLen ?? DEFAULT_GENERATOR.inputLen,
+        outputLen: f.outputLen ?? DEFAULT_GENERATOR.outputLen,
+        lengthDist,
+        rangeRatio: f.rangeRatio ?? DEFAULT_GENERATOR.rangeRatio,
+        lengthSigma: f.lengthSigma ?? DEFAULT_GENERATOR.lengthSigma,
+        systemPromptLen: sys,
+        systemPrompts: prompts,
+        thinkTimeMeanNs: Math.round(think * 1e6),
+        seed
+      }
+      if (!(Number.isInteger(spec.messageLen) && spec.messageLen > 0)) return yield* bad("--input-len", `expected a positive integer (got ${spec.messageLen})`)
+      if (!(Number.isInteger(spec.outputLen) && spec.outputLen > 0)) return yield* bad("--output-len", `expected a positive integer (got ${spec.outputLen})`)
+      if (!(spec.rangeRatio >= 0 && spec.rangeRatio < 1)) return yield* bad("--range-ratio", `expected a number in [0, 1) (got ${spec.rangeRatio})`)
+      if (!(Number.isFinite(spec.lengthSigma) && spec.lengthSigma >= 0)) return yield* bad("--length-sigma", `expected a number >= 0 (got ${spec.lengthSigma})`)
+    }
+    const rate = Number.isFinite(sessionRate) ? `${sessionRate} sessions/s` : "every session at t=0"
+    const turns = spec.turnsMin === spec.turnsMax ? `${spec.turnsMin}` : `${spec.turnsMin}-${spec.turnsMax}`
+    const description = f.sharedPrefix !== undefined
+      ? `generated shared_prefix (inference-perf): ${spec.systemPrompts} groups x ${spec.numSessions / spec.systemPrompts} prompts, system prompt ${spec.systemPromptLen} + question ${spec.messageLen} / output ${spec.outputLen} tokens, ${rate}, seed ${seed}`
+      : `generated sessions: ${spec.numSessions} sessions of ${turns} turns, ${rate}, ` +
+        `${spec.systemPromptLen > 0 ? `system prompt ${spec.systemPromptLen} tokens (${spec.systemPrompts} distinct), ` : ""}` +
+        `message ${spec.messageLen} / answer ${spec.outputLen} tokens (${spec.lengthDist}), think time ${spec.thinkTimeMeanNs / 1e6} ms (exponential mean), seed ${seed}`
+    return {
+      description,
+      spec: { sessions: { ...spec, sessionRate: Number.isFinite(sessionRate) ? sessionRate : "inf" } },
+      arrivals: sessionStream(spec),
+      sessions: spec
     }
   })

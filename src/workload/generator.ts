@@ -44,7 +44,8 @@ export const sharedPrefix = (n: number, seed: number): PromptContent => {
   return { kind: "tokens", ids }
 }
 
-const drawLength = (rng: Rng, len: number, spec: GeneratorSpec): number => {
+/** One length drawn around `len` by the spec's distribution (fixed, uniform, lognormal), >= 1. */
+export const drawLength = (rng: Rng, len: number, spec: Pick<GeneratorSpec, "lengthDist" | "rangeRatio" | "lengthSigma">): number => {
   switch (spec.lengthDist) {
     case "fixed":
       return len

@@ -61,7 +61,7 @@ describe("workload generator", () => {
     const plain = [...generateArrivals(small)]
     const pre = [...generateArrivals({ ...small, prefixLen: 100 })]
     const content = pre[0]!.content!
-    expect(content.kind).toBe("tokens")
+    if (content.kind !== "tokens") throw new Error(`expected token content, got ${content.kind}`)
     expect(content.ids.length).toBe(100)
     for (const [i, a] of pre.entries()) {
       expect(a.content).toBe(content) // one shared object: equal block hashes, no per-request copy

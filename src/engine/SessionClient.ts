@@ -1,0 +1,190 @@
+/**
+ * The client of a multi-turn session workload (workload/sessions.ts): it sends each session's
+ * first turn at the session's start, and every later turn when the previous answer has reached it
+ * (the answer's last token plus the front end's egress) plus a think / tool time: a closed loop per
+ * session, as a chat user or an agent harness runs one, so each turn's prompt (the history plus a
+ * new message) can hit the KV the earlier turns left in the prefix cache.
+ *
+ * A session ends after its planned turns; early, when its next turn (prompt + answer) would not
+ * fit max_model_len (vLLM would reject it: counted as `truncated`), or when a turn is rejected
+ * (`failed`).
+ *
+ * How it runs on the engine, as the --max-concurrency client does (ClosedLoopClient.ts): the engine
+ * moves its instances in time order (`ordered`), and a finish that creates a turn lowers the
+ * engine's `horizonNs` to the turn's send time, so no step that starts later runs before the turn
+ * joins. A pending turn is sent once no step starting before its send time is left. O(log pending)
+ * per turn; nothing per step or token.
+ */
+import type { SimRequest } from "../domain/SimRequest.js"
+import { TimedQueue } from "../cluster/TimedQueue.js"
+import type { Rng } from "../workload/Rng.js"
+import { drawTurn, sessionContent, sessionDraws, type SessionSpec } from "../workload/sessions.js"
+import type { Arrival, Engine } from "./Engine.js"
+import type { EngineObserver } from "./EngineObserver.js"
+
+interface Live {
+  readonly session: number
+  readonly group: number
+  readonly rng: Rng
+  readonly startNs: number
+  /** Turns still to send after the one in flight. */
+  turnsLeft: number
+}
+
+interface Pending {
+  readonly arrival: Arrival
+  readonly live: Live
+}
+
+/** The `sessions` section of summary.json. */
+export interface SessionStats {
+  readonly num_sessions: number
+  /** Sessions that sent every planned turn and got every answer. */
+  readonly completed: number
+  /** Sessions ended early because the next turn would exceed max_model_len. */
+  readonly truncated: number
+  /** Sessions ended by a rejected turn. */
+  readonly failed: number
+  /** Turns (requests) sent. */
+  readonly turns: number
+  readonly mean_turns_per_session: number
+  /** Mean time from a session's first send to its last answer at the client, s. */
+  readonly mean_session_duration_s: number
+  /** Mean prompt tokens of a turn (history included). */
+  readonly mean_prompt_tokens_per_turn: number
+  /** Turns sent after the first, whose prompt repeats the history: their share of turns. */
+  readonly follow_up_turn_share: number
+  readonly mean_think_time_ms: number
+}
+
+export class SessionClient {
+  private engine: Engine | undefined = undefined
+  private maxModelLen = Infinity
+  private readonly pending = new TimedQueue<Pending>()
+  private readonly live = new Map<SimRequest, Live>()
+  private started = 0
+  private ended = 0
+  private completed = 0
+  private truncated = 0
+  private failed = 0
+  private turns = 0
+  private followUps = 0
+  private promptSum = 0
+  private durationSumNs = 0
+  /** Listens for the ends of turns (finishes and rejections); add it to the engine's observers. */
+  readonly observer: EngineObserver
+
+  constructor(readonly spec: SessionSpec) {
+    this.observer = { onFinish: (r) => this.onEnd(r, false), onReject: (r) => this.onEnd(r, true) }
+  }
+
+  /** Use `engine` (built with `ordered: true` and this client's observer); turns longer than `maxModelLen` end their session. */
+  attach(engine: Engine, maxModelLen: number): void {
+    this.engine = engine
+    this.maxModelLen = maxModelLen
+  }
+
+  /** No turn is pending or in flight. */
+  get idle(): boolean {
+    return this.pending.length === 0 && this.live.size === 0
+  }
+
+  /** Send time of the earliest pending turn, ns (Infinity when none). */
+  get nextPendingNs(): number {
+    return this.pending.nextNs
+  }
+
+  private finishSession(l: Live, endNs: number): void {
+    this.ended++
+    this.durationSumNs += endNs - l.startNs
+  }
+
+  private onEnd(r: SimRequest, rejected: boolean): void {
+    const l = this.live.get(r)
+    if (l === undefined) return
+    this.live.delete(r)
+    const end = r.finishNs + r.egressNs
+    if (rejected) {
+      this.failed++
+      return this.finishSession(l, end)
+    }
+    if (l.turnsLeft === 0) {
+      this.completed++
+      return this.finishSession(l, end)
+    }
+    const turn = drawTurn(this.spec, l.rng)
+    const promptTokens = r.promptTokens + r.numOutput + turn.message
+    if (promptTokens + turn.output > this.maxModelLen) {
+      this.truncated++
+      return this.finishSession(l, end)
+    }
+    const think = this.spec.thinkTimeMeanNs > 0 ? Math.round(l.rng.exponential(this.spec.thinkTimeMeanNs)) : 0
+    const send = end + think
+    l.turnsLeft--
+    this.pending.push(send, {
+      live: l,
+      arrival: { arrivalNs: send, promptTokens, outputTokens: turn.output, content: sessionContent(this.spec, l.session, l.group, promptTokens, turn.output) }
+    })
+    const e = this.engine!
+    if (send < e.horizonNs) e.horizonNs = send
+  }
+
+  private send(a: Arrival, l: Live): void {
+    const r = this.engine!.submit(a)
+    this.turns++
+    this.promptSum += a.promptTokens
+    this.live.set(r, l)
+  }
+
+  /**
+   * Run the engine to `limitNs`, sending every pending turn whose time comes first (in time order,
+   * each once no step starting before it is left). Returns with no step before `limitNs` left to
+   * run and no pending turn due by then.
+   */
+  flushUntil(limitNs: number): void {
+    const engine = this.engine!
+    for (;;) {
+      const p = this.pending.nextNs
+      const t = p <= limitNs ? p : limitNs
+      if (engine.nextEventNs() >= t) {
+        if (p > limitNs) return
+        const x = this.pending.pop()!
+        this.followUps++
+        this.send(x.arrival, x.live)
+        continue
+      }
+      engine.horizonNs = t
+      engine.advanceTo(t)
+      engine.horizonNs = Infinity
+    }
+  }
+
+  /** A session's first turn (sessions in start order, from workload/sessions.ts). */
+  submitStart(a: Arrival): void {
+    const c = a.content
+    if (c === undefined || c.kind !== "session") throw new Error("session client: a first turn without session content")
+    this.flushUntil(a.arrivalNs)
+    const d = sessionDraws(this.spec, c.session, this.spec.fixedGroups === true ? c.group : undefined)
+    // the generator drew the first turn's lengths from the same stream: skip them
+    drawTurn(this.spec, d.rng)
+    this.started++
+    this.send(a, { session: c.session, group: c.group, rng: d.rng, startNs: a.arrivalNs, turnsLeft: d.turns - 1 })
+  }
+
+  stats(): SessionStats {
+    const n = this.started
+    const think = this.spec.thinkTimeMeanNs
+    return {
+      num_sessions: n,
+      completed: this.completed,
+      truncated: this.truncated,
+      failed: this.failed,
+      turns: this.turns,
+      mean_turns_per_session: n === 0 ? 0 : this.turns / n,
+      mean_session_duration_s: this.ended === 0 ? 0 : this.durationSumNs / this.ended / 1e9,
+      mean_prompt_tokens_per_turn: this.turns === 0 ? 0 : this.promptSum / this.turns,
+      follow_up_turn_share: this.turns === 0 ? 0 : this.followUps / this.turns,
+      mean_think_time_ms: think / 1e6
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Multi-turn sessions (workload/sessions.ts, engine/SessionClient.ts) on hand-computable runs:
+ * 10 ms steps, 16-token blocks, prefix caching on. A turn's prompt is the history (earlier prompts
+ * and answers) plus a new message, sent when the previous answer is back; its KV, answer included,
+ * is found in the prefix cache.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, FastCheck } from "effect"
+import type { SimRequest } from "../../src/domain/SimRequest.js"
+import { resolveWorkload } from "../../src/workload/Workload.js"
+import { type SessionSpec, sessionStarts, sharedPrefixSpec } from "../../src/workload/sessions.js"
+import { ms, runScenario } from "../helpers.js"
+
+const base: SessionSpec = {
+  numSessions: 1, sessionRate: 1, burstiness: 1, turnsMin: 3, turnsMax: 3, messageLen: 64, outputLen: 20,
+  lengthDist: "fixed", rangeRatio: 0, lengthSigma: 0, systemPromptLen: 0, systemPrompts: 1, thinkTimeMeanNs: 0, seed: 1
+}
+
+const rowsOf = (store: { requests: Array<{ request: SimRequest }> }) => store.requests.map((r) => r.request).sort((a, b) => a.id - b.id)
+
+const run = (spec: SessionSpec, o: { exactSteps?: boolean; maxModelLen?: number } = {}) =>
+  runScenario([...sessionStarts(spec)], {
+    sessions: spec,
+    stepNs: ms(10),
+    engine: { enablePrefixCaching: true, blockSize: 16, ...(o.maxModelLen === undefined ? {} : { maxModelLen: o.maxModelLen }) },
+    ...(o.exactSteps === undefined ? {} : { exactSteps: o.exactSteps })
+  })
+
+describe("session workloads", () => {
+  it.effect("each turn is sent when the previous answer is back, with the history as its prompt, and hits the KV of the earlier prompt and answer", () =>
+    Effect.gen(function*() {
+      const { store, summary } = yield* run(base)
+      const rows = rowsOf(store)
+      // turn 1: 64-token prompt, a prefill step (first token at 10 ms) and 19 decode steps: done at 200 ms
+      // turn 2 at 200 ms: 64 + 20 + 64 = 148 tokens; turn 1 computed 64 + 19 = 83 tokens = 5 full blocks
+      // (80 tokens, its first answer block included) in the cache; 68 computed, first token at 210 ms
+      // turn 3 at 400 ms: 148 + 20 + 64 = 232 tokens; turn 2 computed 148 + 19 = 167 = 10 blocks (160)
+      expect(rows.map((r) => r.promptTokens)).toEqual([64, 148, 232])
+      expect(rows.map((r) => r.arrivalNs)).toEqual([0, ms(200), ms(400)])
+      expect(rows.map((r) => r.firstTokenNs)).toEqual([ms(10), ms(210), ms(410)])
+      expect(rows.map((r) => r.finishNs)).toEqual([ms(200), ms(400), ms(600)])
+      expect(rows.map((r) => r.cachedPromptTokens)).toEqual([0, 80, 160])
+      expect(summary.sessions).toMatchObject({ num_sessions: 1, completed: 1, truncated: 0, failed: 0, turns: 3, mean_session_duration_s: 0.6 })
+      expect(summary.sessions!.follow_up_turn_share).toBeCloseTo(2 / 3, 12)
+    }))
+
+  it.effect("a session whose next turn would exceed max_model_len ends there (truncated), the think time delays every later turn", () =>
+    Effect.gen(function*() {
+      const { store, summary } = yield* run({ ...base, thinkTimeMeanNs: ms(50) }, { maxModelLen: 200 })
+      const rows = rowsOf(store)
+      expect(rows.map((r) => r.promptTokens)).toEqual([64, 148]) // turn 3 (232 + 20 tokens) does not fit 200
+      expect(rows[1]!.arrivalNs).toBeGreaterThan(rows[0]!.finishNs)
+      expect(summary.sessions).toMatchObject({ completed: 0, truncated: 1, turns: 2 })
+      expect(summary.rejected).toBe(0)
+    }))
+
+  it.effect("the system prompt is shared across sessions", () =>
+    Effect.gen(function*() {
+      // two one-turn sessions a second apart (each long done before the next): the second hits the 48-token system prompt (3 blocks)
+      const spec: SessionSpec = { ...base, numSessions: 2, turnsMin: 1, turnsMax: 1, systemPromptLen: 48, messageLen: 30, sessionRate: 0.001 }
+      const { store } = yield* run(spec)
+      expect(rowsOf(store).map((r) => [r.promptTokens, r.cachedPromptTokens])).toEqual([[78, 0], [78, 48]])
+    }))
+
+  it.effect("inference-perf shared_prefix: every group's system prompt exactly num_prompts_per_group times, later prompts of a group hit it", () =>
+    Effect.gen(function*() {
+      const spec = sharedPrefixSpec({ num_groups: 3, num_prompts_per_group: 4, system_prompt_len: 64, question_len: 16, output_len: 2 }, 1, 1, 7)
+      const starts = [...sessionStarts(spec)]
+      const groups = starts.map((a) => (a.content?.kind === "session" ? a.content.group : -1))
+      expect([0, 1, 2].map((g) => groups.filter((x) => x === g).length)).toEqual([4, 4, 4])
+      const { summary } = yield* run(spec)
+      expect(summary.completed).toBe(12)
+      // arrivals about a second apart, each done in 20 ms: the 9 non-first prompts of a group hit its 64 tokens
+      expect(summary.prefix_cache_hits).toBe(9 * 64)
+    }))
+
+  it.effect.prop("fast-forwarded and exact steps give the same turns", [
+    FastCheck.record({
+      numSessions: FastCheck.integer({ min: 1, max: 12 }),
+      turnsMax: FastCheck.integer({ min: 1, max: 5 }),
+      messageLen: FastCheck.integer({ min: 1, max: 80 }),
+      outputLen: FastCheck.integer({ min: 1, max: 40 }),
+      systemPromptLen: FastCheck.integer({ min: 0, max: 64 }),
+      rate: FastCheck.constantFrom(2, 20, Infinity),
+      thinkMs: FastCheck.constantFrom(0, 5, 100),
+      seed: FastCheck.integer({ min: 0, max: 1000 })
+    })
+  ], ([p]) =>
+    Effect.gen(function*() {
+      const spec: SessionSpec = {
+        ...base, numSessions: p.numSessions, turnsMin: 1, turnsMax: p.turnsMax, messageLen: p.messageLen, outputLen: p.outputLen,
+        lengthDist: "uniform", rangeRatio: 0.5, systemPromptLen: p.systemPromptLen, systemPrompts: 2, sessionRate: p.rate, thinkTimeMeanNs: ms(p.thinkMs), seed: p.seed
+      }
+      const fast = yield* run(spec)
+      const exact = yield* run(spec, { exactSteps: true })
+      expect(fast.store.requests.map((r) => r.row)).toEqual(exact.store.requests.map((r) => r.row))
+      expect(fast.summary.sessions).toEqual(exact.summary.sessions)
+    }), { fastCheck: { numRuns: 25 } })
+
+  it.effect("flags: refused combinations and bad values name the flag", () =>
+    Effect.gen(function*() {
+      const err = (f: Parameters<typeof resolveWorkload>[0]) => resolveWorkload(f, 0).pipe(Effect.flip, Effect.map((e) => e.message))
+      expect(yield* err({ numSessions: 5, trace: "x.csv" })).toMatch(/^--trace: .*session workload/)
+      expect(yield* err({ numSessions: 5, numRequests: 10 })).toMatch(/^--num-requests: /)
+      expect(yield* err({ numSessions: 5, maxConcurrency: 2 })).toMatch(/^--max-concurrency: /)
+      expect(yield* err({ sessionTurns: "3" })).toMatch(/^--session-turns: .*--num-sessions/)
+      expect(yield* err({ numSessions: 5, sessionTurns: "4-2" })).toMatch(/^--session-turns: expected N or MIN-MAX/)
+      expect(yield* err({ numSessions: 0 })).toMatch(/^--num-sessions: expected a positive integer/)
+      expect(yield* err({ numSessions: 5, sessionSystemPrompts: 3 })).toMatch(/^--session-system-prompts: needs --session-system-prompt-len/)
+      expect(yield* err({ sharedPrefix: "num_groups=2,num_prompts_per_group=3" })).toMatch(/^--shared-prefix: missing system_prompt_len, question_len, output_len/)
+      expect(yield* err({ sharedPrefix: "groups=2" })).toMatch(/^--shared-prefix: unknown key 'groups'/)
+      expect(yield* err({ sharedPrefix: "num_groups=2,num_prompts_per_group=3,system_prompt_len=10,question_len=5,output_len=5", inputLen: 9 })).toMatch(/^--input-len: /)
+      const ok = yield* resolveWorkload({ numSessions: 3, sessionTurns: "2-4", requestRate: "inf" }, 0)
+      expect(ok.sessions).toMatchObject({ numSessions: 3, turnsMin: 2, turnsMax: 4, sessionRate: Infinity })
+    }))
+})
