@@ -65,7 +65,7 @@ export interface ScenarioOptions {
   /** Router among the instances (default round-robin). */
   readonly router?: RouterPolicy
   /** A multi-turn session workload: `arrivals` are its first turns (workload/sessions.ts sessionStarts). */
-  readonly sessions?: SessionSpec
+  readonly sessions?: SessionSpec | "trace"
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */

@@ -97,7 +97,7 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
     // --max-concurrency and --client-think-time-ms are the workload's client, as in simulate
     const workload = yield* resolveWorkload(flags, cfg.seed)
     if (workload.sessions !== undefined) {
-      return yield* new InvalidOption({ option: "--num-sessions", reason: "test-api replays open-loop or --max-concurrency workloads; session workloads (each turn sent when the previous answer is back) run in simulate and sweep only" })
+      return yield* new InvalidOption({ option: workload.sessions === "trace" ? "--trace" : "--num-sessions", reason: "test-api replays open-loop or --max-concurrency workloads; session workloads (each turn sent when the previous answer is back) run in simulate and sweep only" })
     }
     const maxConcurrency = workload.client?.maxConcurrency ?? Infinity
     const thinkTimeMs = (workload.client?.thinkTimeMeanNs ?? 0) / 1e6

@@ -23,6 +23,7 @@
  * `drain()` runs until no instance has work. Time never goes back: arrivals must come in
  * non-decreasing arrival order. The same step function (`Instance.step`) serves every mode.
  */
+import type { TraceSession } from "../workload/sessions.js"
 import { InstanceHeap } from "../cluster/InstanceHeap.js"
 import { PipelineGate, Replica } from "../cluster/pipeline.js"
 import type { Network } from "../domain/Network.js"
@@ -44,6 +45,8 @@ export interface Arrival {
   readonly outputTokens: number
   /** Token ids or block hash ids of the prompt (prefix-cache hits across requests). */
   readonly content?: PromptContent | undefined
+  /** The first turn of a session read from a trace: the session client sends its later turns (the engine ignores it). */
+  readonly session?: TraceSession | undefined
 }
 
 /**

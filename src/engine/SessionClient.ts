@@ -18,14 +18,17 @@
 import type { SimRequest } from "../domain/SimRequest.js"
 import { TimedQueue } from "../cluster/TimedQueue.js"
 import type { Rng } from "../workload/Rng.js"
-import { drawTurn, sessionContent, sessionDraws, type SessionSpec } from "../workload/sessions.js"
+import { drawTurn, sessionContent, sessionDraws, type SessionSpec, type TraceSession } from "../workload/sessions.js"
 import type { Arrival, Engine } from "./Engine.js"
 import type { EngineObserver } from "./EngineObserver.js"
 
 interface Live {
   readonly session: number
   readonly group: number
-  readonly rng: Rng
+  /** Generated sessions: the session's stream (its turns' lengths and think times). */
+  readonly rng: Rng | undefined
+  /** Trace sessions: the session as read (its later turns and tool times). */
+  readonly trace: TraceSession | undefined
   readonly startNs: number
   /** Turns still to send after the one in flight. */
   turnsLeft: number
@@ -54,6 +57,7 @@ export interface SessionStats {
   readonly mean_prompt_tokens_per_turn: number
   /** Turns sent after the first, whose prompt repeats the history: their share of turns. */
   readonly follow_up_turn_share: number
+  /** Mean wait between an answer and the next turn's send (think or tool time), ms. */
   readonly mean_think_time_ms: number
 }
 
@@ -71,10 +75,12 @@ export class SessionClient {
   private followUps = 0
   private promptSum = 0
   private durationSumNs = 0
+  private thinkSumNs = 0
   /** Listens for the ends of turns (finishes and rejections); add it to the engine's observers. */
   readonly observer: EngineObserver
 
-  constructor(readonly spec: SessionSpec) {
+  /** `spec`: generated sessions (workload/sessions.ts); undefined: sessions read from a trace (each first turn carries its TraceSession). */
+  constructor(readonly spec: SessionSpec | undefined) {
     this.observer = { onFinish: (r) => this.onEnd(r, false), onReject: (r) => this.onEnd(r, true) }
   }
 
@@ -112,19 +118,29 @@ export class SessionClient {
       this.completed++
       return this.finishSession(l, end)
     }
-    const turn = drawTurn(this.spec, l.rng)
-    const promptTokens = r.promptTokens + r.numOutput + turn.message
-    if (promptTokens + turn.output > this.maxModelLen) {
-      this.truncated++
-      return this.finishSession(l, end)
+    let next: Arrival
+    let think: number
+    if (l.trace !== undefined) {
+      // the trace's next sub-request, after the tool time of the one that finished
+      const done = l.trace.turns.length - l.turnsLeft - 1
+      const t = l.trace.turns[done + 1]!
+      think = done < 0 ? l.trace.toolNs : l.trace.turns[done]!.toolNs
+      next = { arrivalNs: end + think, promptTokens: t.promptTokens, outputTokens: t.outputTokens, content: t.content }
+    } else {
+      const spec = this.spec!
+      const turn = drawTurn(spec, l.rng!)
+      const promptTokens = r.promptTokens + r.numOutput + turn.message
+      if (promptTokens + turn.output > this.maxModelLen) {
+        this.truncated++
+        return this.finishSession(l, end)
+      }
+      think = spec.thinkTimeMeanNs > 0 ? Math.round(l.rng!.exponential(spec.thinkTimeMeanNs)) : 0
+      next = { arrivalNs: end + think, promptTokens, outputTokens: turn.output, content: sessionContent(spec, l.session, l.group, promptTokens, turn.output) }
     }
-    const think = this.spec.thinkTimeMeanNs > 0 ? Math.round(l.rng.exponential(this.spec.thinkTimeMeanNs)) : 0
-    const send = end + think
+    this.thinkSumNs += think
     l.turnsLeft--
-    this.pending.push(send, {
-      live: l,
-      arrival: { arrivalNs: send, promptTokens, outputTokens: turn.output, content: sessionContent(this.spec, l.session, l.group, promptTokens, turn.output) }
-    })
+    const send = next.arrivalNs
+    this.pending.push(send, { live: l, arrival: next })
     const e = this.engine!
     if (send < e.horizonNs) e.horizonNs = send
   }
@@ -159,21 +175,29 @@ export class SessionClient {
     }
   }
 
-  /** A session's first turn (sessions in start order, from workload/sessions.ts). */
+  /**
+   * A session's first turn, in start order: generated (session content, workload/sessions.ts) or
+   * read from a trace (it carries its TraceSession). A trace's plain requests are sent as they are.
+   */
   submitStart(a: Arrival): void {
-    const c = a.content
-    if (c === undefined || c.kind !== "session") throw new Error("session client: a first turn without session content")
     this.flushUntil(a.arrivalNs)
-    const d = sessionDraws(this.spec, c.session, this.spec.fixedGroups === true ? c.group : undefined)
-    // the generator drew the first turn's lengths from the same stream: skip them
-    drawTurn(this.spec, d.rng)
-    this.started++
-    this.send(a, { session: c.session, group: c.group, rng: d.rng, startNs: a.arrivalNs, turnsLeft: d.turns - 1 })
+    const c = a.content
+    if (a.session !== undefined) {
+      this.started++
+      this.send(a, { session: a.session.id, group: 0, rng: undefined, trace: a.session, startNs: a.arrivalNs, turnsLeft: a.session.turns.length })
+    } else if (this.spec !== undefined && c !== undefined && c.kind === "session") {
+      const d = sessionDraws(this.spec, c.session, this.spec.fixedGroups === true ? c.group : undefined)
+      // the generator drew the first turn's lengths from the same stream: skip them
+      drawTurn(this.spec, d.rng)
+      this.started++
+      this.send(a, { session: c.session, group: c.group, rng: d.rng, trace: undefined, startNs: a.arrivalNs, turnsLeft: d.turns - 1 })
+    } else {
+      this.engine!.submit(a)
+    }
   }
 
   stats(): SessionStats {
     const n = this.started
-    const think = this.spec.thinkTimeMeanNs
     return {
       num_sessions: n,
       completed: this.completed,
@@ -184,7 +208,7 @@ export class SessionClient {
       mean_session_duration_s: this.ended === 0 ? 0 : this.durationSumNs / this.ended / 1e9,
       mean_prompt_tokens_per_turn: this.turns === 0 ? 0 : this.promptSum / this.turns,
       follow_up_turn_share: this.turns === 0 ? 0 : this.followUps / this.turns,
-      mean_think_time_ms: think / 1e6
+      mean_think_time_ms: this.followUps === 0 ? 0 : this.thinkSumNs / this.followUps / 1e6
     }
   }
 }

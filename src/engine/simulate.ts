@@ -68,9 +68,10 @@ export interface SimulationOptions {
   /**
    * A multi-turn session workload (workload/sessions.ts): `arrivals` are the sessions' first turns,
    * and the session client (engine/SessionClient.ts) sends each later turn when the previous answer
-   * is back plus the think time. Not with `client`.
+   * is back plus the think time. "trace": sessions read from a trace (each first turn carries its
+   * later turns and tool times). Not with `client`.
    */
-  readonly sessions?: SessionSpec | undefined
+  readonly sessions?: SessionSpec | "trace" | undefined
   /**
    * Multiply every pool's step times by this factor (perf/scaled.ts: every step, fast-forwarded
    * or not, and every pipeline stage and send); default 1 (the perf model as it is).
@@ -159,7 +160,7 @@ export const runPools = <E>(
     if (options.observer !== undefined) observers.push(options.observer)
     const client = options.client === undefined ? undefined : new ClosedLoopClient(options.client)
     if (client !== undefined) observers.push(client.observer)
-    const sessions = options.sessions === undefined ? undefined : new SessionClient(options.sessions)
+    const sessions = options.sessions === undefined ? undefined : new SessionClient(options.sessions === "trace" ? undefined : options.sessions)
     if (sessions !== undefined) observers.push(sessions.observer)
     // under PP each replica runs P virtual engines with floor(blocks / P) blocks each
     const tooBig = memoryRefusal(pools.map((p) => ({

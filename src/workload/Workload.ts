@@ -10,7 +10,7 @@ import type { Arrival } from "../engine/Engine.js"
 import { type GeneratorSpec, generatorStream, type LengthDist } from "./generator.js"
 import { type SessionSpec, sessionStream, type SharedPrefix, sharedPrefixSpec } from "./sessions.js"
 import type { TraceFormat } from "./traces/formats.js"
-import { openTrace, type TraceError } from "./traces/TraceReader.js"
+import { hasAgenticSessions, openTrace, type TraceError } from "./traces/TraceReader.js"
 
 export interface WorkloadFlags {
   readonly trace?: string | undefined
@@ -58,8 +58,11 @@ export interface Workload {
   readonly arrivals: Stream.Stream<Arrival, TraceError>
   /** The closed-loop client (--max-concurrency), or undefined: every request is sent at its arrival. */
   readonly client?: ClientSpec | undefined
-  /** A session workload: `arrivals` are the first turns, the session client sends the rest. */
-  readonly sessions?: SessionSpec | undefined
+  /**
+   * A session workload: `arrivals` are the first turns, the session client sends the rest; generated
+   * (its spec) or read from a trace whose first turns carry their sessions ("trace").
+   */
+  readonly sessions?: SessionSpec | "trace" | undefined
 }
 
 export const DEFAULT_GENERATOR = { numRequests: 1000, requestRate: 10, burstiness: 1, inputLen: 1024, outputLen: 256, lengthDist: "fixed", rangeRatio: 0.5, lengthSigma: 0.5 } as const
@@ -118,8 +121,11 @@ export const resolveWorkload = (f: WorkloadFlags, seed: number): Effect.Effect<W
       const rateScale = f.rateScale ?? 1
       if (!(Number.isFinite(rateScale) && rateScale > 0)) return yield* bad("--rate-scale", `expected a number > 0 (got ${rateScale})`)
       const t = yield* openTrace(f.trace, { format: f.traceFormat, numRequests: f.numRequests, rateScale })
+      const agentic = t.format === "llmservingsim-jsonl" && (yield* hasAgenticSessions(f.trace))
+      if (agentic && client !== undefined) return yield* bad("--max-concurrency", `${f.trace} holds agentic sessions (sub_requests), each sent turn by turn as its answers come back; a closed-loop client on top is not modelled`)
       return {
-        description: `${f.trace} (${t.format}${f.numRequests === undefined ? "" : `, first ${f.numRequests}`}${rateScale === 1 ? "" : `, rate x${rateScale}`})${clientText}`,
+        ...(agentic ? { sessions: "trace" as const } : {}),
+        description: `${f.trace} (${t.format}${agentic ? ", agentic sessions: sub-requests sent when the previous one finished plus its tool time" : ""}${f.numRequests === undefined ? "" : `, first ${f.numRequests}`}${rateScale === 1 ? "" : `, rate x${rateScale}`})${clientText}`,
         spec: { trace: f.trace, format: t.format, num_requests: f.numRequests ?? null, rate_scale: rateScale, ...clientSpec },
         arrivals: t.arrivals,
         client

@@ -54,6 +54,26 @@ export interface SessionSpec {
   readonly seed: number
 }
 
+/** A later turn of a session read from a trace (LLMServingSim 2.0's agentic `sub_requests`). */
+export interface TraceTurn {
+  /** The whole prompt of this call (the agent's context), tokens. */
+  readonly promptTokens: number
+  readonly outputTokens: number
+  /** Tool time after this turn's answer before the next turn is sent, ns. */
+  readonly toolNs: number
+  readonly content: PromptContent | undefined
+}
+
+/** A session read from a trace: its first turn is the arrival that carries it. */
+export interface TraceSession {
+  /** Unique per session in the run (the trace line). */
+  readonly id: number
+  /** Tool time after the first turn's answer, ns. */
+  readonly toolNs: number
+  /** The turns after the first, in order. */
+  readonly turns: ReadonlyArray<TraceTurn>
+}
+
 /** What one session draws up front from its own stream; `rng` continues with its turns' lengths. */
 export interface SessionDraws {
   readonly turns: number

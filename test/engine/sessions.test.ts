@@ -5,7 +5,10 @@
  * is found in the prefix cache.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, FastCheck } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Chunk, Effect, FastCheck, Stream } from "effect"
 import type { SimRequest } from "../../src/domain/SimRequest.js"
 import { resolveWorkload } from "../../src/workload/Workload.js"
 import { type SessionSpec, sessionStarts, sharedPrefixSpec } from "../../src/workload/sessions.js"
@@ -112,5 +115,35 @@ describe("session workloads", () => {
       expect(yield* err({ sharedPrefix: "num_groups=2,num_prompts_per_group=3,system_prompt_len=10,question_len=5,output_len=5", inputLen: 9 })).toMatch(/^--input-len: /)
       const ok = yield* resolveWorkload({ numSessions: 3, sessionTurns: "2-4", requestRate: "inf" }, 0)
       expect(ok.sessions).toMatchObject({ numSessions: 3, turnsMin: 2, turnsMax: 4, sessionRate: Infinity })
+    }))
+})
+
+describe("agentic sessions from a trace (LLMServingSim 2.0 sub_requests)", () => {
+  const fixture = "test/fixtures/traces/agentic.jsonl"
+  it.effect("a sub-request is sent when the previous one finished plus its tool_duration_ns; plain lines run as they are", () =>
+    Effect.gen(function*() {
+      const wl = yield* resolveWorkload({ trace: fixture }, 0)
+      expect(wl.sessions).toBe("trace")
+      const arrivals = Chunk.toReadonlyArray(yield* Stream.runCollect(wl.arrivals))
+      const { store, summary } = yield* runScenario(arrivals, { sessions: "trace", stepNs: ms(10), engine: { enablePrefixCaching: true, blockSize: 16 } })
+      const rows = rowsOf(store)
+      // sub-request 0: 64 + 20 tokens, done at 200 ms; 50 ms of tool time; sub-request 1 (148 tokens,
+      // extending the first's prompt and answer) at 250 ms hits its 5 full blocks (80 tokens)
+      expect(rows.map((r) => [r.arrivalNs, r.promptTokens, r.cachedPromptTokens, r.finishNs])).toEqual([
+        [0, 64, 0, ms(200)],
+        [ms(250), 148, 80, ms(450)],
+        [ms(1000), 32, 0, ms(1040)]
+      ].sort((a, b) => a[0]! - b[0]!))
+      expect(summary.sessions).toMatchObject({ num_sessions: 1, completed: 1, turns: 2, mean_think_time_ms: 50 })
+    }))
+
+  it.effect("a bad sub-request names its line and field", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "agentic-"))
+      const file = path.join(dir, "bad.jsonl")
+      fs.writeFileSync(file, '{"input_toks": 5, "output_toks": 1, "arrival_time_ns": 0}\n{"arrival_time_ns": 1, "sub_requests": [{"input_toks": 4, "output_toks": 2}, {"input_toks": 9}]}\n')
+      const wl = yield* resolveWorkload({ trace: file }, 0)
+      const e = yield* Stream.runDrain(wl.arrivals).pipe(Effect.flip)
+      expect(e.message).toMatch(/bad\.jsonl:2: field 'sub_requests\[1\]\.output_toks'/)
     }))
 })

@@ -75,6 +75,25 @@ const openText = (file: string, highWaterMark?: number): NodeJS.ReadableStream =
   return raw.pipe(gz)
 }
 
+/**
+ * Whether an LLMServingSim JSONL trace holds agentic sessions (a line with `sub_requests`): one
+ * streamed pass over the text, so `simulate` knows before the run to send their later turns
+ * closed-loop. Fails with FileError when the file cannot be read.
+ */
+export const hasAgenticSessions = (file: string): Effect.Effect<boolean, FileError> =>
+  Effect.tryPromise({
+    try: async () => {
+      let tail = ""
+      for await (const chunk of openText(file) as AsyncIterable<Buffer | string>) {
+        const text = tail + chunk.toString()
+        if (text.includes('"sub_requests"')) return true
+        tail = text.slice(-16)
+      }
+      return false
+    },
+    catch: (e) => new FileError({ path: file, reason: streamReason(e) })
+  })
+
 /** `src` piped into `dest`, `src`'s errors (a truncated or corrupt gzip) ending `dest` with them. */
 const pipeInto = <D extends NodeJS.WritableStream & { destroy: (e?: Error) => unknown }>(src: NodeJS.ReadableStream, dest: D): D => {
   src.on("error", (e: Error) => dest.destroy(e))
@@ -183,7 +202,7 @@ const toArrivals = <R>(
   let first: { secs: number; ns: number } | undefined
   let prev = 0
   let prevLine = 0
-  const rec: TraceRecord = { secs: 0, ns: 0, prompt: 0, output: 0, content: undefined }
+  const rec: TraceRecord = { secs: 0, ns: 0, prompt: 0, output: 0, content: undefined, session: undefined }
   return records.pipe(
     Stream.mapChunksEffect((chunk) =>
       Effect.suspend(() => {
@@ -191,6 +210,7 @@ const toArrivals = <R>(
         try {
           for (const r of chunk) {
             rec.content = undefined
+            rec.session = undefined
             parseOne(r, rec)
             const line = (r as { line?: number; info?: { lines: number } }).line ?? (r as { info: { lines: number } }).info.lines
             if (first === undefined) first = { secs: rec.secs, ns: rec.ns }
@@ -200,7 +220,9 @@ const toArrivals = <R>(
             }
             prev = rel
             prevLine = line
-            out.push(rec.content === undefined
+            out.push(rec.session !== undefined
+              ? { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output, content: rec.content, session: rec.session }
+              : rec.content === undefined
               ? { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output }
               : { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output, content: rec.content })
           }

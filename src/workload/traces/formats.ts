@@ -6,7 +6,7 @@
  * | azure                | Azure LLM inference 2023/2024 CSV | TIMESTAMP, ContextTokens, GeneratedTokens          |
  * | vidur                | Vidur processed trace CSV | arrived_at (s), num_prefill_tokens, num_decode_tokens      |
  * | llmservingsim-tsv    | LLMServingSim v1 TSV     | input_toks, output_toks, arrival_time_ns                    |
- * | llmservingsim-jsonl  | LLMServingSim 2.0 JSONL  | input_toks, output_toks, arrival_time_ns, optional input_tok_ids |
+ * | llmservingsim-jsonl  | LLMServingSim 2.0 JSONL  | input_toks, output_toks, arrival_time_ns, optional input_tok_ids; or agentic sessions: arrival_time_ns, sub_requests |
  * | mooncake             | Mooncake FAST'25 JSONL   | timestamp (ms), input_length, output_length, optional hash_ids (512-token blocks) |
  *
  * Prompt content (token ids, Mooncake's block hash ids) feeds prefix-cache hits across requests;
@@ -16,6 +16,7 @@
  */
 import { InputError } from "../../domain/errors.js"
 import type { PromptContent } from "../../memory/blockHash.js"
+import type { TraceSession, TraceTurn } from "../sessions.js"
 import { azureTimestamp, intField, nonNegField, type Where } from "./fields.js"
 
 export const TRACE_FORMATS = ["azure", "vidur", "llmservingsim-tsv", "llmservingsim-jsonl", "mooncake"] as const
@@ -31,6 +32,8 @@ export interface TraceRecord {
   output: number
   /** Prompt content when the format carries it, else undefined. */
   content: PromptContent | undefined
+  /** LLMServingSim 2.0 agentic sessions: the session whose first turn this record is. */
+  session: TraceSession | undefined
 }
 
 /** Mooncake FAST'25 traces hash the prompt in blocks of this many tokens. */
@@ -58,6 +61,40 @@ export interface JsonlFormat {
   readonly kind: "jsonl"
   readonly fields: ReadonlyArray<string>
   readonly parse: (w: Where, o: Record<string, unknown>, out: TraceRecord) => void
+}
+
+/**
+ * One LLMServingSim 2.0 agentic line, `{"session_id"?, "arrival_time_ns", "sub_requests": [{input_toks,
+ * output_toks, tool_duration_ns?, input_tok_ids?}, ...]}`: a session whose sub-request i + 1 is
+ * sent when sub-request i has finished plus its tool_duration_ns (as LLMServingSim's router
+ * releases it). Each input_toks is the whole context of that call. Without input_tok_ids a
+ * sub-request's prompt is taken to extend the previous one's prompt and answer (the agent's
+ * append-only context), so it hits their KV in the prefix cache; with them, the ids decide.
+ */
+const agenticSession = (w: Where, o: Record<string, unknown>, out: TraceRecord): void => {
+  const subs = o["sub_requests"]
+  if (!Array.isArray(subs) || subs.length === 0) throw new InputError({ path: w.path, line: w.line, field: "sub_requests", expected: "a non-empty array of sub-requests" })
+  out.secs = 0
+  out.ns = intField(w, "arrival_time_ns", o["arrival_time_ns"], 0)
+  const turns: Array<TraceTurn> = subs.map((x, i) => {
+    const f = (name: string) => `sub_requests[${i}].${name}`
+    if (typeof x !== "object" || x === null || Array.isArray(x)) throw new InputError({ path: w.path, line: w.line, field: `sub_requests[${i}]`, expected: "an object with input_toks and output_toks" })
+    const sub = x as Record<string, unknown>
+    const promptTokens = intField(w, f("input_toks"), sub["input_toks"], 1)
+    const outputTokens = intField(w, f("output_toks"), sub["output_toks"], 1)
+    const toolNs = sub["tool_duration_ns"] === undefined ? 0 : intField(w, f("tool_duration_ns"), sub["tool_duration_ns"], 0)
+    const ids = sub["input_tok_ids"]
+    const content: PromptContent = ids === undefined
+      ? { kind: "session", session: w.line, group: 0, sharedTokens: 0, knownTokens: promptTokens + outputTokens }
+      : { kind: "tokens", ids: Int32Array.from(idArray(w, f("input_tok_ids"), ids, promptTokens, "one per input_toks")) }
+    return { promptTokens, outputTokens, toolNs, content }
+  })
+  const first = turns[0]!
+  out.prompt = first.promptTokens
+  out.output = first.outputTokens
+  out.content = first.content
+  const session: TraceSession = { id: w.line, toolNs: first.toolNs, turns: turns.slice(1) }
+  out.session = session
 }
 
 export const FORMATS: Record<TraceFormat, CsvFormat | JsonlFormat> = {
@@ -99,9 +136,7 @@ export const FORMATS: Record<TraceFormat, CsvFormat | JsonlFormat> = {
     kind: "jsonl",
     fields: ["input_toks", "output_toks", "arrival_time_ns"],
     parse: (w, o, out) => {
-      if ("sub_requests" in o) {
-        throw new InputError({ path: w.path, line: w.line, field: "sub_requests", expected: "a flat request (agentic sessions with sub_requests are not supported yet)" })
-      }
+      if ("sub_requests" in o) return agenticSession(w, o, out)
       out.secs = 0
       out.ns = intField(w, "arrival_time_ns", o["arrival_time_ns"], 0)
       out.prompt = intField(w, "input_toks", o["input_toks"], 1)
