@@ -142,6 +142,9 @@ export const prepareReplay = (f: ReplayFlags): Effect.Effect<PreparedReplay, Rep
     const workload: { arrivals: Stream.Stream<Arrival, TraceError>; spec: Record<string, unknown> } = rebuilt !== undefined
       ? { arrivals: Stream.fromIterable(rebuilt.arrivals), spec: rebuilt.spec }
       : yield* resolveWorkload({ trace: f.workload! }, cfg.seed)
+    if ("sessions" in workload && workload.sessions !== undefined) {
+      return yield* new InvalidOption({ option: "--workload", reason: `${f.workload} holds agentic sessions (sub_requests); validate replays a run's requests open-loop as they were sent, so it cannot reproduce their turn-by-turn timing` })
+    }
     return {
       run,
       settings: st,
