@@ -118,8 +118,8 @@ const CSS = `body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-s
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0;font-size:12.5px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
 thead th{background:#f4f4f4;text-align:center}tbody th{text-align:left;font-weight:normal;font-family:ui-monospace,monospace}
-details{margin:6px 0}summary{cursor:pointer;color:#333}.grid{display:flex;flex-wrap:wrap;gap:16px}
-figure.chart{margin:0;border:1px solid #e4e4e4;border-radius:4px;padding:8px;max-width:560px}figure.chart svg{max-width:100%;height:auto}
+details{margin:6px 0}summary{cursor:pointer;color:#333}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}
+figure.chart{margin:0;border:1px solid #e4e4e4;border-radius:4px;padding:8px}figure.chart svg{max-width:100%;height:auto}
 figcaption{font-weight:600;margin-bottom:4px}.note{color:#555;font-size:12px;margin:4px 0 0}ul.notes li{color:#555}code{font-family:ui-monospace,monospace}`
 
 /** The whole page. `inputs` are the arguments with their kind; `sections` the figures by heading. */
