@@ -65,8 +65,9 @@ export const cdfCharts = (runs: ReadonlyArray<RunData>): Array<Chart> => {
       title: {
         text: "ITL (approximated)",
         subtitle: [
-          "line: CDF of each request's mean inter-token latency (its TPOT), as requests.csv has no per-token samples",
-          ...(marks.length === 0 ? [] : ["diamonds: exact ITL median/p90/p99 over every token gap (summary.json)"])
+          "line: each request's mean inter-token latency (its TPOT);",
+          "requests.csv has no per-token samples",
+          ...(marks.length === 0 ? [] : ["diamonds: exact ITL median/p90/p99 (summary.json)"])
         ],
         fontSize: 12,
         subtitleFontSize: 10
@@ -80,7 +81,7 @@ export const cdfCharts = (runs: ReadonlyArray<RunData>): Array<Chart> => {
 }
 
 /** Per run and bucket end `t`: the sum (or mean) over instances of `pick`. */
-const overInstances = (run: RunData, pick: (r: NonNullable<RunData["timeseries"]>[number]) => number, how: "sum" | "mean") => {
+const overInstances = (run: RunData, pick: (r: NonNullable<RunData["timeseries"]>[number]) => number, how: "sum" | "mean", k: number) => {
   const acc = new Map<number, { s: number; n: number }>()
   for (const row of run.timeseries ?? []) {
     const v = pick(row)
@@ -90,7 +91,25 @@ const overInstances = (run: RunData, pick: (r: NonNullable<RunData["timeseries"]
     a.n += 1
     acc.set(row.t, a)
   }
-  return [...acc.entries()].sort(([a], [b]) => a - b).map(([t, a]) => ({ t, value: how === "sum" ? a.s : a.s / a.n }))
+  const points = [...acc.entries()].sort(([a], [b]) => a - b).map(([t, a]) => ({ t, value: how === "sum" ? a.s : a.s / a.n }))
+  return coarsen(points, k)
+}
+
+/** Most points a line over time keeps: longer series are averaged over windows of buckets. */
+export const MAX_TIME_POINTS = 400
+
+/** How many consecutive buckets one plotted point averages (1: the series as written). */
+export const windowOf = (n: number): number => Math.max(1, Math.ceil(n / MAX_TIME_POINTS))
+
+/** `points` averaged over windows of `k` consecutive buckets, each at its last bucket's `t`. */
+export const coarsen = (points: ReadonlyArray<{ readonly t: number; readonly value: number }>, k: number) => {
+  if (k <= 1) return [...points]
+  const out: Array<{ t: number; value: number }> = []
+  for (let i = 0; i < points.length; i += k) {
+    const w = points.slice(i, i + k)
+    out.push({ t: w[w.length - 1]!.t, value: w.reduce((s, p) => s + p.value, 0) / w.length })
+  }
+  return out
 }
 
 const instancesOf = (run: RunData) => new Set((run.timeseries ?? []).map((r) => r.instance)).size
@@ -101,10 +120,11 @@ const timeChart = (
   yTitle: string,
   runs: ReadonlyArray<RunData>,
   series: ReadonlyArray<{ readonly name: string; readonly pick: (r: NonNullable<RunData["timeseries"]>[number]) => number; readonly how: "sum" | "mean" }>,
-  note?: string
+  note: string | undefined,
+  k: number
 ): Chart => {
   const values = runs.flatMap((run) =>
-    series.flatMap((s) => overInstances(run, s.pick, s.how).map((p) => ({ ...p, series: runs.length > 1 ? `${run.label} · ${s.name}` : s.name }))))
+    series.flatMap((s) => overInstances(run, s.pick, s.how, k).map((p) => ({ ...p, series: runs.length > 1 ? `${run.label} · ${s.name}` : s.name }))))
   return {
     id,
     title,
@@ -127,17 +147,23 @@ export const timeCharts = (runs: ReadonlyArray<RunData>): Array<Chart> => {
   const withTs = runs.filter((r) => r.timeseries !== undefined && r.timeseries.length > 0)
   if (withTs.length === 0) return []
   const multi = withTs.some((r) => instancesOf(r) > 1)
+  const k = Math.max(...withTs.map((r) => windowOf(new Set(r.timeseries!.map((x) => x.t)).size)))
+  const averaged = k > 1 ? `each point the mean of ${k} consecutive timeseries buckets (at most ${MAX_TIME_POINTS} points a line)` : undefined
+  const join = (...xs: ReadonlyArray<string | undefined>) => {
+    const s = xs.filter((x): x is string => x !== undefined).join("; ")
+    return s === "" ? undefined : s
+  }
   return [
     timeChart("throughput", "Throughput over time", "tokens/s", withTs, [
       { name: "generation tokens/s", pick: (r) => r.gen_throughput, how: "sum" },
       { name: "prompt tokens/s", pick: (r) => r.prompt_throughput, how: "sum" }
-    ], multi ? "summed over instances" : undefined),
+    ], join(multi ? "summed over instances" : undefined, averaged), k),
     timeChart("running-waiting", "Running and waiting requests", "requests (time-weighted mean per bucket)", withTs, [
       { name: "running", pick: (r) => r.running, how: "sum" },
       { name: "waiting", pick: (r) => r.waiting, how: "sum" }
-    ], multi ? "summed over instances" : undefined),
+    ], join(multi ? "summed over instances" : undefined, averaged), k),
     timeChart("kv-cache", "KV-cache use", "% of KV blocks in use", withTs, [{ name: "KV use %", pick: (r) => r.kv_cache_pct, how: "mean" }],
-      multi ? "mean over instances" : undefined)
+      join(multi ? "mean over instances" : undefined, averaged), k)
   ]
 }
 
@@ -167,12 +193,22 @@ export const instanceCharts = (runs: ReadonlyArray<RunData>): Array<Chart> => {
   }]
   const ts = multi.filter((r) => instancesOf(r) > 1)
   if (ts.length > 0) {
-    const kv = ts.flatMap((r) => (r.timeseries ?? []).filter((x) => Number.isFinite(x.kv_cache_pct)).map((x) => ({
-      t: x.t, value: x.kv_cache_pct, series: ts.length > 1 ? `${r.label} · instance ${x.instance}` : `instance ${x.instance}`
-    })))
+    const k = Math.max(...ts.map((r) => windowOf(new Set(r.timeseries!.map((x) => x.t)).size)))
+    const kv = ts.flatMap((r) => {
+      const by = new Map<number, Array<{ t: number; value: number }>>()
+      for (const x of r.timeseries ?? []) {
+        if (!Number.isFinite(x.kv_cache_pct)) continue
+        const l = by.get(x.instance) ?? []
+        l.push({ t: x.t, value: x.kv_cache_pct })
+        by.set(x.instance, l)
+      }
+      return [...by.entries()].sort(([a], [b]) => a - b).flatMap(([inst, pts]) =>
+        coarsen(pts.sort((a, b) => a.t - b.t), k).map((p) => ({ ...p, series: ts.length > 1 ? `${r.label} · instance ${inst}` : `instance ${inst}` })))
+    })
     charts.push({
       id: "instances-kv-cache",
       title: "KV-cache use per instance",
+      ...(k > 1 ? { note: `each point the mean of ${k} consecutive timeseries buckets` } : {}),
       spec: {
         ...base,
         data: { values: kv },

@@ -55,7 +55,12 @@ const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<st
 export const summaryTables = (runs: ReadonlyArray<RunData>): string => {
   const head = ["metric", ...runs.map((r) => r.label)]
   const top = runs.map((r) => new Map(Object.entries(r.summary).filter(([, v]) => !isObject(v) && !(Array.isArray(v) && v.some(isObject)))))
-  const parts = [table(head, keysOf(top).map((k) => [k, ...top.map((m) => formatValue(m.get(k)))]), "summary")]
+  const rows = keysOf(top).map((k) => [k, ...top.map((m) => formatValue(m.get(k)))])
+  // side by side in up to three blocks when there are few runs, so the page stays short
+  const blocks = runs.length === 1 ? 3 : runs.length === 2 ? 2 : 1
+  const per = Math.max(1, Math.ceil(rows.length / blocks))
+  const chunks = Array.from({ length: Math.ceil(rows.length / per) }, (_, i) => rows.slice(i * per, (i + 1) * per))
+  const parts = [`<div class="summary-blocks">${chunks.map((c) => table(head, c, "summary")).join("")}</div>`]
   const sections = keysOf(runs.map((r) => new Map(Object.entries(r.summary).filter(([, v]) => isObject(v) || (Array.isArray(v) && v.some(isObject))))))
   for (const s of sections) {
     const flat = runs.map((r) => {
@@ -118,7 +123,7 @@ const CSS = `body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-s
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0;font-size:12.5px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
 thead th{background:#f4f4f4;text-align:center}tbody th{text-align:left;font-weight:normal;font-family:ui-monospace,monospace}
-details{margin:6px 0}summary{cursor:pointer;color:#333}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}
+.summary-blocks{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}details{margin:6px 0}summary{cursor:pointer;color:#333}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px}
 figure.chart{margin:0;border:1px solid #e4e4e4;border-radius:4px;padding:8px}figure.chart svg{max-width:100%;height:auto}
 figcaption{font-weight:600;margin-bottom:4px}.note{color:#555;font-size:12px;margin:4px 0 0}ul.notes li{color:#555}code{font-family:ui-monospace,monospace}`
 
