@@ -14,10 +14,11 @@ import * as path from "node:path"
 import { chromium } from "playwright-core"
 import { runCapture } from "../cli/capture.js"
 
-/** The chromium binary: $CHROMIUM_PATH, Debian's paths, or `chromium` on the PATH. */
+/** The chromium binary: $CHROMIUM_PATH when set (only it), else Debian's paths or `chromium` on the PATH. */
 const findChromium = (): string | undefined => {
-  const candidates = [process.env["CHROMIUM_PATH"], "/usr/bin/chromium", "/usr/bin/chromium-browser", "/snap/bin/chromium"]
-  for (const c of candidates) if (c !== undefined && c !== "" && fs.existsSync(c)) return c
+  const given = process.env["CHROMIUM_PATH"]
+  if (given !== undefined && given !== "") return fs.existsSync(given) ? given : undefined
+  for (const c of ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/snap/bin/chromium"]) if (fs.existsSync(c)) return c
   for (const name of ["chromium", "chromium-browser"]) {
     try {
       const p = execFileSync("which", [name], { encoding: "utf8" }).trim()

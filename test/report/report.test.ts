@@ -8,6 +8,7 @@ import { paretoFront } from "../../src/metrics/pareto.js"
 import { paretoPoints } from "../../src/report/charts.js"
 import { cdfPoints, quantile, sortedFinite } from "../../src/report/cdf.js"
 import { loadSweep } from "../../src/report/load.js"
+import { prefixSvgIds } from "../../src/report/render.js"
 import { runCapture } from "../cli/capture.js"
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-report-"))
@@ -160,6 +161,15 @@ describe("report", () => {
       const e = yield* runCapture("report")
       expect(e.code).toBe(1)
     }))
+})
+
+describe("report SVG ids", () => {
+  it("prefixSvgIds makes a figure's ids and their references its own", () => {
+    const svg = '<svg><defs><clipPath id="clip1"><rect/></clipPath></defs><g clip-path="url(#clip1)"><use href="#clip1"/></g></svg>'
+    expect(prefixSvgIds(svg, "cdf-ttft-")).toBe(
+      '<svg><defs><clipPath id="cdf-ttft-clip1"><rect/></clipPath></defs><g clip-path="url(#cdf-ttft-clip1)"><use href="#cdf-ttft-clip1"/></g></svg>'
+    )
+  })
 })
 
 describe("report CDFs", () => {
