@@ -118,7 +118,8 @@ const GROUPS: ReadonlyArray<Group> = [
     title: "Sessions (multi-turn chat and agent workloads)",
     flags: ["num-sessions", "session-turns", "session-think-time-ms", "session-system-prompt-len", "session-system-prompts", "shared-prefix"],
     topic: "sessions"
-  }
+  },
+  { title: "HTML report (several runs or sweeps: `llmservingsim report`)", flags: ["report"], topic: "html" }
 ]
 
 /** The topics `CMD --help TOPIC` takes: the folded groups' names, and `all`. */
@@ -134,6 +135,10 @@ const EXAMPLES: Record<string, ReadonlyArray<string>> = {
   sweep: [
     "sweep --num-requests 3000 --grid request-rate=2,4,8 --grid max-num-seqs=32,256 --output sweep.csv",
     "sweep --cluster-database postgres://sim@db-host/sweeps --grid request-rate=2,4,8   # on sweep-runner processes"
+  ],
+  report: [
+    "report out                                      # out/report.html from a simulate --output-dir",
+    "report run-a run-b sweep.csv --output cmp.html --plots png"
   ],
   "sweep-runner": ["sweep-runner --database-url postgres://sim@db-host/sweeps --host $(hostname) --port 34431"],
   serve: ["serve --model meta-llama/Llama-3.1-8B-Instruct --hardware H100 --port 8000"],

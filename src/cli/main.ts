@@ -12,6 +12,7 @@ import { calibrateCommand } from "./calibrateCommand.js"
 import { setupPerfCommand } from "./setupPerfCommand.js"
 import { networkFitCommand } from "./networkFitCommand.js"
 import { reproduceCommand } from "./reproduceCommand.js"
+import { reportCommand } from "./reportCommand.js"
 
 const modelsCommand = Command.make("models", {}, () => Console.log(listModels().join("\n"))).pipe(
   Command.withDescription("List the bundled models")
@@ -30,7 +31,7 @@ const hardwareCommand = Command.make("hardware", {}, () =>
 export const PROGRAM_DESCRIPTION = "LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"
 
 /** The subcommands in the order the top-level help lists them. */
-export const SUBCOMMANDS = [simulateCommand, sweepCommand, sweepRunnerCommand, serveCommand, serverCommand, testApiCommand, validateCommand, reproduceCommand, calibrateCommand, setupPerfCommand, networkFitCommand, modelsCommand, hardwareCommand] as const
+export const SUBCOMMANDS = [simulateCommand, sweepCommand, sweepRunnerCommand, serveCommand, serverCommand, testApiCommand, validateCommand, reproduceCommand, reportCommand, calibrateCommand, setupPerfCommand, networkFitCommand, modelsCommand, hardwareCommand] as const
 
 /** The subcommands as the help pages take them (any options, errors and requirements). */
 export const HELP_COMMANDS: ReadonlyArray<Command.Command<any, any, any, any>> = SUBCOMMANDS

@@ -15,6 +15,13 @@ import { formatFactor, LoadProbe } from "../metrics/saturation.js"
 import { type FileOutputOptions, OUTPUT_FORMATS, type OutputFormat, outputFiles, TraceWriter, writeSummaryFile } from "../trace/TraceWriter.js"
 import { checkSensitivityPct, runSensitivity, sensitivityOption } from "./sensitivity.js"
 import { formatSensitivity } from "./sensitivityReport.js"
+import * as path from "node:path"
+import { buildReport } from "../report/build.js"
+import { describeReport } from "./reportCommand.js"
+
+const reportOption = Options.boolean("report").pipe(
+  Options.withDescription("With --output-dir: also write report.html there (summary, latency CDFs, time series; `llmservingsim report --help`) (default off)")
+)
 
 const clusterConfig = Options.text("cluster-config").pipe(
   Options.optional,
@@ -54,10 +61,20 @@ export const fileOutputOptions = (o: {
 
 export const simulateCommand = Command.make(
   "simulate",
-  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption },
+  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption, report: reportOption },
   (o) =>
     Effect.gen(function*() {
       const files = yield* fileOutputOptions(o)
+      if (o.report && Option.isNone(o.outputDir)) {
+        return yield* new InvalidOption({ option: "--report", reason: "writes report.html from the files written with --output-dir DIR; give --output-dir" })
+      }
+      const writeReport = Effect.suspend(() => {
+        if (!o.report || Option.isNone(o.outputDir)) return Effect.void
+        const dir = o.outputDir.value
+        return buildReport([dir], { output: path.join(dir, "report.html") }).pipe(
+          Effect.flatMap((r) => (o.quiet || o.json ? Effect.void : Console.log(describeReport(r))))
+        )
+      })
       const pct = Option.isSome(o.sensitivity) ? yield* checkSensitivityPct(o.sensitivity.value) : undefined
       const flags = toEngineFlags(o)
       const cluster = yield* Option.match(o.clusterConfig, {
@@ -103,7 +120,7 @@ export const simulateCommand = Command.make(
       if (pct === undefined || probe === undefined) {
         if (o.json) yield* Console.log(JSON.stringify(result.summary, null, 2))
         if (Option.isSome(o.outputDir) && report) yield* Console.log(`results written to ${o.outputDir.value}/ (${outputFiles(files).join(", ")})`)
-        return
+        return yield* writeReport
       }
       // the scaled runs: same workload and cluster, no rows written, stoppable like the main run
       let status = ""
@@ -136,5 +153,6 @@ export const simulateCommand = Command.make(
         yield* Console.log(formatSensitivity(sensitivity))
         if (Option.isSome(o.outputDir)) yield* Console.log(`results written to ${o.outputDir.value}/ (summary.json with "sensitivity", ${outputFiles(files).slice(1).join(", ")} of the main run)`)
       }
+      yield* writeReport
     })
 ).pipe(Command.withDescription("Simulate vLLM-style serving of a workload (a trace or the built-in generator) on virtual time"))
