@@ -22,7 +22,8 @@ export const defaultReportFile = (dirs: ReadonlyArray<string>): string =>
 /** `report` prints what it wrote: the file, its size, the figures, the notes. */
 const describe = (r: { readonly file: string; readonly bytes: number; readonly charts: ReadonlyArray<string>; readonly plots: ReadonlyArray<string>; readonly notes: ReadonlyArray<string> }) =>
   [
-    `report written to ${r.file} (${(r.bytes / 1024).toFixed(0)} KiB, ${r.charts.length} chart${r.charts.length === 1 ? "" : "s"}: ${r.charts.join(", ")})`,
+    `report written to ${r.file} (${(r.bytes / 1024).toFixed(0)} KiB, ` +
+    `${r.charts.length === 0 ? "no charts" : `${r.charts.length} chart${r.charts.length === 1 ? "" : "s"}: ${r.charts.join(", ")}`})`,
     ...(r.plots.length === 0 ? [] : [`figures written to ${path.dirname(r.plots[0]!)}/ (${r.plots.length} files)`]),
     ...r.notes.map((n) => `note: ${n}`)
   ].join("\n")
