@@ -11,7 +11,7 @@ import type { RouterPolicy } from "../src/cluster/RouterSpec.js"
 import type { Arrival } from "../src/engine/Engine.js"
 import type { EngineObserver } from "../src/engine/EngineObserver.js"
 import { simulate } from "../src/engine/simulate.js"
-import { MemoryService } from "../src/memory/MemoryService.js"
+import { MemoryService, type OffloadSpec } from "../src/memory/MemoryService.js"
 import type { BatchShape } from "../src/perf/BatchShape.js"
 import { PerfModelService } from "../src/perf/PerfModelService.js"
 import { SchedulerService } from "../src/scheduler/SchedulerService.js"
@@ -66,6 +66,8 @@ export interface ScenarioOptions {
   readonly router?: RouterPolicy
   /** A multi-turn session workload: `arrivals` are its first turns (workload/sessions.ts sessionStarts). */
   readonly sessions?: SessionSpec | "trace"
+  /** CPU KV offloading's host tier (memory/MemoryService.ts OffloadSpec), with prefix caching. */
+  readonly offload?: OffloadSpec
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -94,7 +96,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
     const layer = Layer.mergeAll(
       ConfigService.make(cfg),
       perf,
-      MemoryService.fixed(o.numBlocks ?? 100_000, cfg.engine.blockSize, cfg.engine.enablePrefixCaching),
+      MemoryService.fixed(o.numBlocks ?? 100_000, cfg.engine.blockSize, cfg.engine.enablePrefixCaching, o.offload),
       SchedulerService.vllmV1With(cfg.engine),
       TraceWriter.inMemory(store),
       o.frontEnd === undefined ? Layer.empty : FrontEndService.layer(o.frontEnd)

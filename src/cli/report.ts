@@ -45,6 +45,11 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
   out.push(line("Successful requests:", String(s.completed)))
   out.push(line("Rejected requests:", String(s.rejected)))
   if (s.max_concurrency !== undefined) out.push(line("Maximum request concurrency:", String(s.max_concurrency)))
+  if (s.kv_offload !== undefined) {
+    const x = s.kv_offload
+    out.push(line("KV offload hit rate (%):", f2(x.hit_rate * 100)))
+    out.push(line("KV offload blocks loaded / stored:", `${x.loaded_blocks} / ${x.stored_blocks} (load time ${f2(x.load_time_s)} s)`))
+  }
   if (s.sessions !== undefined) {
     const x = s.sessions
     out.push(line("Sessions (completed/truncated/failed):", `${x.num_sessions} (${x.completed}/${x.truncated}/${x.failed})`))

@@ -39,6 +39,10 @@ export interface EngineFlags {
   readonly pipelineParallelSize?: number | undefined
   /** `--num-scheduler-steps`: multi-step scheduling, vLLM 0.6 (default 1 = off). */
   readonly numSchedulerSteps?: number | undefined
+  /** `--kv-offloading-size GiB`: vLLM's CPU KV offloading buffer (off when absent). */
+  readonly kvOffloadingSize?: number | undefined
+  /** `--kv-offloading-backend`: native (vLLM's default); lmcache is not modelled. */
+  readonly kvOffloadingBackend?: string | undefined
   readonly numInstances?: number | undefined
   /** `--data-parallel-size` (vLLM's name for the replica count; `--num-instances` is its alias). */
   readonly dataParallelSize?: number | undefined
@@ -171,6 +175,22 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     if (steps > 1 && pp > 1) {
       return yield* new InvalidOption({ option: "--num-scheduler-steps", reason: "multi-step scheduling with --pipeline-parallel-size > 1 is not modelled" })
     }
+    if (f.kvOffloadingBackend !== undefined && f.kvOffloadingBackend !== "native") {
+      return yield* new InvalidOption({ option: "--kv-offloading-backend", reason: `expected native (vLLM's own CPU offloading; got ${JSON.stringify(f.kvOffloadingBackend)}: other backends such as lmcache are not modelled)` })
+    }
+    if (f.kvOffloadingBackend !== undefined && f.kvOffloadingSize === undefined) {
+      return yield* new InvalidOption({ option: "--kv-offloading-backend", reason: "needs --kv-offloading-size GiB (the host buffer; without it vLLM offloads nothing)" })
+    }
+    if (f.kvOffloadingSize !== undefined) {
+      if (!(Number.isFinite(f.kvOffloadingSize) && f.kvOffloadingSize > 0)) {
+        return yield* new InvalidOption({ option: "--kv-offloading-size", reason: `expected GiB of host memory, a number > 0 (got ${f.kvOffloadingSize})` })
+      }
+      if (f.enablePrefixCaching === false) {
+        return yield* new InvalidOption({ option: "--kv-offloading-size", reason: "offloaded blocks are found again by their prefix-cache hashes: it needs prefix caching (drop --no-enable-prefix-caching)" })
+      }
+      if (pp > 1) return yield* new InvalidOption({ option: "--kv-offloading-size", reason: "CPU offloading with --pipeline-parallel-size > 1 is not modelled" })
+      if (hardware.hostLinkGBs === undefined) return yield* new InvalidOption({ option: "--kv-offloading-size", reason: `${hardware.name}'s hardware file gives no hostLinkGBs (the PCIe link offloaded blocks cross)` })
+    }
     if (pp > m.layers) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
     }
@@ -191,7 +211,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       dataParallelSize: dp,
       ...ep,
       pipelineParallelSize: pp,
-      numSchedulerSteps: steps
+      numSchedulerSteps: steps,
+      ...(f.kvOffloadingSize === undefined ? {} : { kvOffloadingSize: f.kvOffloadingSize, kvOffloadingBackend: "native" as const })
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({

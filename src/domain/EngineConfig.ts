@@ -66,6 +66,12 @@ export interface EngineConfig {
    * 0.6.0 runs prompts single-step). See engine/Instance.ts.
    */
   readonly numSchedulerSteps: number
+  /**
+   * vLLM's native CPU KV offloading (`--kv-offloading-size`, GiB of host memory, summed over the TP
+   * ranks as vLLM counts it; `--kv-offloading-backend native`): absent = off. See memory/CpuKvTier.ts.
+   */
+  readonly kvOffloadingSize?: number | undefined
+  readonly kvOffloadingBackend?: "native" | undefined
 }
 
 /**

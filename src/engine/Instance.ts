@@ -66,6 +66,10 @@ export class Instance {
   private handedOff = 0
   /** Decode: requests holding reserved blocks whose transfer is not scheduled yet (layer-wise: prefill still running). */
   private reserved = 0
+  /** Its KV cache offloads to host memory: a step's loads are added to its time. */
+  private readonly loads: boolean
+  /** Host-tier loads charged to its steps, ns (CPU offloading). */
+  loadNs = 0
   /** The last step left the instance in a steady decode state (see step()). */
   private steady = false
   /** decodeBlock(): tokens each scheduled request made in the block so far. */
@@ -103,6 +107,7 @@ export class Instance {
     lazyDecode = true
   ) {
     scheduler.running.lazy = lazyDecode && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
+    this.loads = scheduler.kv.takeLoadNs !== undefined && scheduler.kv.offload !== undefined
     this.plan = makeStepPlan(maxNumSeqs)
     this.made = new Int32Array(maxNumSeqs)
     this.info = {
@@ -307,7 +312,13 @@ export class Instance {
     if (this.numSchedulerSteps > 1 && plan.shape.numPrefill === 0 && gate === undefined && this.role === InstanceRole.Colocated) {
       return this.decodeBlock(now)
     }
-    const end = gate === undefined ? now + this.perf.stepTimeNs(plan.shape) : gate.run(now, plan.shape)
+    let end = gate === undefined ? now + this.perf.stepTimeNs(plan.shape) : gate.run(now, plan.shape)
+    if (this.loads) {
+      // CPU offloading: the host-tier blocks the step's admissions found are loaded before it computes
+      const load = Math.round(sched.kv.takeLoadNs!())
+      this.loadNs += load
+      end += load
+    }
     const d = end - now
     this.clock = end
     this.steps++

@@ -135,6 +135,29 @@ const poolConfigJson = (p: PoolRun) => {
   }
 }
 
+/** summary.json's kv_offload section when the instances offload KV to host memory (else nothing). */
+const offloadJson = (engine: Engine, queries: number, sizeGib: number | undefined): Pick<Summary, "kv_offload"> => {
+  let stored = 0, loaded = 0, evicted = 0, loadNs = 0, tokens = 0, capacity = 0, any = false
+  for (const inst of engine.instances) {
+    const t = inst.scheduler.kv.offload
+    if (t === undefined) continue
+    any = true
+    stored += t.stored
+    loaded += t.loaded
+    evicted += t.evicted
+    tokens += t.loaded * inst.scheduler.kv.blockSize
+    capacity = t.capacityBlocks
+    loadNs += inst.loadNs
+  }
+  if (!any) return {}
+  return {
+    kv_offload: {
+      backend: "native", size_gib: sizeGib ?? 0, host_blocks_per_instance: capacity, stored_blocks: stored, loaded_blocks: loaded,
+      evicted_blocks: evicted, hit_tokens: tokens, hit_rate: queries === 0 ? 0 : tokens / queries, load_time_s: loadNs / 1e9
+    }
+  }
+}
+
 /**
  * Run `arrivals` (non-decreasing arrival times) through the pools. Fails with the stream's error,
  * a FileError from the TraceWriter, or InvalidOption when the instances cannot fit in memory.
@@ -233,6 +256,7 @@ export const runPools = <E>(
         ...(interrupted ? { interrupted: true, submitted: engine.submitted } : {}),
         ...base,
         ...(sessions === undefined ? {} : { sessions: sessions.stats() }),
+        ...offloadJson(engine, prefixCache.queries, first.config.engine.kvOffloadingSize),
         instances: stats.instancesJson(engine.instances, base.duration),
         pools: stats.poolsJson(engine.instances, base.duration),
         config: base.config

@@ -10,6 +10,7 @@
  *   hashes and an LRU free queue, so released blocks stay reusable until evicted.
  */
 import type { PromptContent } from "./blockHash.js"
+import type { CpuKvTier } from "./CpuKvTier.js"
 
 /** The per-request state a KV cache reads and updates (fields of SimRequest). */
 export interface KvHolder {
@@ -64,6 +65,10 @@ export const recordLookup = (s: PrefixCacheStats, preempted: boolean, tokens: nu
 export const emptyPrefixCacheStats = (): PrefixCacheStats => ({ queries: 0, hits: 0, preemptedQueries: 0, preemptedHits: 0 })
 
 export interface KvCache {
+  /** The host-memory tier of vLLM's CPU offloading, when on (PrefixCachingKvCache only). */
+  readonly offload?: CpuKvTier | undefined
+  /** Load time of the host-tier blocks admitted since the last call, ns, then reset (with `offload`). */
+  takeLoadNs?(): number
   /** Capacity in blocks (vLLM `num_gpu_blocks`). */
   readonly numBlocks: number
   /** Tokens per block (vLLM `block_size`). */

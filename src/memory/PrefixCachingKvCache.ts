@@ -30,6 +30,7 @@
  */
 import { blockHashesOf, knownLength } from "./blockHash.js"
 import { BlockHashTable } from "./BlockHashTable.js"
+import type { CpuKvTier } from "./CpuKvTier.js"
 import { emptyPrefixCacheStats, type KvCache, type KvHolder, type PrefixCacheStats, recordLookup } from "./KvCache.js"
 
 /** Queue entry kind (eBlock): a run of anonymous blocks, or else the id of one known block. */
@@ -68,13 +69,18 @@ export class PrefixCachingKvCache implements KvCache {
   private hitOwn = 0
   private hitEvictable = 0
   private hitOwner: KvHolder | undefined = undefined
+  /** Blocks of the last computedPrefix() found in the host tier after the GPU hits (to load on admit). */
+  private hitCpu = 0
+  /** Host-tier blocks admitted since the last takeLoadNs(). */
+  private pendingLoads = 0
   private readonly tablePool: Array<Int32Array> = []
 
   /**
    * @param numBlocks capacity in blocks (vLLM's `num_gpu_blocks`)
    * @param blockSize tokens per block (vLLM's `block_size`)
+   * @param offload the host-memory tier of vLLM's CPU offloading (`--kv-offloading-size`), if any
    */
-  constructor(readonly numBlocks: number, readonly blockSize: number) {
+  constructor(readonly numBlocks: number, readonly blockSize: number, readonly offload?: CpuKvTier) {
     const n = numBlocks + 1
     this.ePrev = new Int32Array(n)
     this.eNext = new Int32Array(n)
@@ -231,6 +237,7 @@ export class PrefixCachingKvCache implements KvCache {
     this.hitKnown = 0
     this.hitOwn = 0
     this.hitEvictable = 0
+    this.hitCpu = 0
     if (maxBlocks <= 0) return 0
     const knownAll = this.knownBlocks(r)
     const known = knownAll < maxBlocks ? knownAll : maxBlocks
@@ -244,6 +251,18 @@ export class PrefixCachingKvCache implements KvCache {
         if (b < 0 || this.h2[b] !== hs[2 * k + 1]) break
         this.hits[k] = b
         if (this.refCnt[b] === 0) evictable++
+      }
+      // vLLM's offloading connector: the blocks after the GPU hits that the host tier holds
+      const off = this.offload
+      if (off !== undefined && k < known) {
+        let c = k
+        while (c < known && off.has(hs[2 * c]!, hs[2 * c + 1]!)) c++
+        if (c > k) {
+          this.hitKnown = k
+          this.hitCpu = c - k
+          this.hitEvictable = evictable
+          return c * bs
+        }
       }
     }
     this.hitKnown = k
@@ -281,8 +300,11 @@ export class PrefixCachingKvCache implements KvCache {
 
   admit(r: KvHolder, hitTokens: number, totalTokens: number, fullTokens: number): boolean {
     const bs = this.blockSize
-    const h = this.hitOwner === r ? this.hitKnown + this.hitOwn : 0
-    if (h * bs !== hitTokens) throw new Error("admit: hitTokens do not match the preceding computedPrefix()")
+    const mine = this.hitOwner === r
+    const cpu = mine ? this.hitCpu : 0
+    // hits held on the GPU; the host-tier hits after them need blocks like computed tokens do
+    const h = mine ? this.hitKnown + this.hitOwn : 0
+    if ((h + cpu) * bs !== hitTokens) throw new Error("admit: hitTokens do not match the preceding computedPrefix()")
     const extra = h === 0 ? 0 : this.hitEvictable
     if (fullTokens >= 0 && Math.ceil(fullTokens / bs) - h + extra > this.freeCount) return false
     const total = Math.ceil(totalTokens / bs)
@@ -314,7 +336,15 @@ export class PrefixCachingKvCache implements KvCache {
     this.grow(r, h, total)
     r.cachedBlocks = h
     this.hitOwner = undefined
-    recordLookup(this.stats, r.preemptions > 0, r.numTokens, hitTokens)
+    this.hitCpu = 0
+    recordLookup(this.stats, r.preemptions > 0, r.numTokens, h * bs)
+    if (cpu > 0) {
+      const off = this.offload!
+      const hs = r.hashes!
+      for (let k = h; k < h + cpu; k++) off.touch(hs[2 * k]!, hs[2 * k + 1]!)
+      off.loaded += cpu
+      this.pendingLoads += cpu
+    }
     this.cacheFull(r, totalTokens)
     return true
   }
@@ -345,10 +375,24 @@ export class PrefixCachingKvCache implements KvCache {
           this.h1[b] = a
           this.h2[b] = hs[2 * k + 1]!
           this.inMap[b] = 1
+          this.offload?.store(a, hs[2 * k + 1]!)
         }
       }
     }
     r.cachedBlocks = upTo
+  }
+
+  /**
+   * Time to load the host-tier blocks admitted since the last call, ns (0 without offloading), and
+   * reset: the instance adds it to the step that admitted them (the load is synchronous here; vLLM's
+   * connector loads asynchronously while the request waits, so this is exact for the request and
+   * pessimistic for the others in its batch).
+   */
+  takeLoadNs(): number {
+    const n = this.pendingLoads
+    if (n === 0) return 0
+    this.pendingLoads = 0
+    return n * this.offload!.loadNsPerBlock
   }
 
   decodesLazily(r: KvHolder, computedTokens: number): boolean {

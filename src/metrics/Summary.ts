@@ -79,6 +79,23 @@ export interface Summary {
   readonly max_concurrent_requests: number
   /** Rejected requests with their reasons (first 100). */
   readonly rejections: ReadonlyArray<{ readonly id: number; readonly reason: string }>
+  /**
+   * CPU KV offloading only (--kv-offloading-size; memory/CpuKvTier.ts), summed over instances:
+   * blocks stored to / loaded from / evicted from host memory, tokens found there (`hit_tokens`, not
+   * in prefix_cache_hits, which counts the GPU cache as vLLM's does), their share of the prefix-cache
+   * queries, and the load time added to steps.
+   */
+  readonly kv_offload?: {
+    readonly backend: "native"
+    readonly size_gib: number
+    readonly host_blocks_per_instance: number
+    readonly stored_blocks: number
+    readonly loaded_blocks: number
+    readonly evicted_blocks: number
+    readonly hit_tokens: number
+    readonly hit_rate: number
+    readonly load_time_s: number
+  }
   /** Multi-turn session workloads only (engine/SessionClient.ts). */
   readonly sessions?: SessionStats
   /** What was simulated. */
