@@ -32,6 +32,8 @@ interface Live {
   readonly startNs: number
   /** Turns still to send after the one in flight. */
   turnsLeft: number
+  /** Index of the turn in flight (0 = the first). */
+  turn: number
 }
 
 interface Pending {
@@ -59,7 +61,15 @@ export interface SessionStats {
   readonly follow_up_turn_share: number
   /** Mean wait between an answer and the next turn's send (think or tool time), ms. */
   readonly mean_think_time_ms: number
+  /**
+   * Mean TTFT of the finished turns by turn index (entry i: the sessions' turn i + 1; turns past
+   * the 64th pooled in the last entry), ms: how prefix reuse shortens later turns' prefills.
+   */
+  readonly mean_ttft_ms_by_turn: ReadonlyArray<number>
 }
+
+/** Turn indexes kept apart in mean_ttft_ms_by_turn (later turns share the last entry). */
+const TURN_BUCKETS = 64
 
 export class SessionClient {
   private engine: Engine | undefined = undefined
@@ -76,6 +86,8 @@ export class SessionClient {
   private promptSum = 0
   private durationSumNs = 0
   private thinkSumNs = 0
+  private readonly ttftSum = new Float64Array(TURN_BUCKETS)
+  private readonly ttftCount = new Float64Array(TURN_BUCKETS)
   /** Listens for the ends of turns (finishes and rejections); add it to the engine's observers. */
   readonly observer: EngineObserver
 
@@ -110,6 +122,11 @@ export class SessionClient {
     if (l === undefined) return
     this.live.delete(r)
     const end = r.finishNs + r.egressNs
+    if (!rejected && r.firstTokenNs >= 0) {
+      const b = l.turn < TURN_BUCKETS ? l.turn : TURN_BUCKETS - 1
+      this.ttftSum[b]! += r.firstTokenNs + r.egressNs - r.arrivalNs
+      this.ttftCount[b]!++
+    }
     if (rejected) {
       this.failed++
       return this.finishSession(l, end)
@@ -139,6 +156,7 @@ export class SessionClient {
     }
     this.thinkSumNs += think
     l.turnsLeft--
+    l.turn++
     const send = next.arrivalNs
     this.pending.push(send, { live: l, arrival: next })
     const e = this.engine!
@@ -184,16 +202,22 @@ export class SessionClient {
     const c = a.content
     if (a.session !== undefined) {
       this.started++
-      this.send(a, { session: a.session.id, group: 0, rng: undefined, trace: a.session, startNs: a.arrivalNs, turnsLeft: a.session.turns.length })
+      this.send(a, { session: a.session.id, group: 0, rng: undefined, trace: a.session, startNs: a.arrivalNs, turnsLeft: a.session.turns.length, turn: 0 })
     } else if (this.spec !== undefined && c !== undefined && c.kind === "session") {
       const d = sessionDraws(this.spec, c.session, this.spec.fixedGroups === true ? c.group : undefined)
       // the generator drew the first turn's lengths from the same stream: skip them
       drawTurn(this.spec, d.rng)
       this.started++
-      this.send(a, { session: c.session, group: c.group, rng: d.rng, trace: undefined, startNs: a.arrivalNs, turnsLeft: d.turns - 1 })
+      this.send(a, { session: c.session, group: c.group, rng: d.rng, trace: undefined, startNs: a.arrivalNs, turnsLeft: d.turns - 1, turn: 0 })
     } else {
       this.engine!.submit(a)
     }
+  }
+
+  private byTurn(): Array<number> {
+    let n = TURN_BUCKETS
+    while (n > 0 && this.ttftCount[n - 1] === 0) n--
+    return Array.from({ length: n }, (_, i) => (this.ttftCount[i] === 0 ? 0 : this.ttftSum[i]! / this.ttftCount[i]! / 1e6))
   }
 
   stats(): SessionStats {
@@ -208,7 +232,8 @@ export class SessionClient {
       mean_session_duration_s: this.ended === 0 ? 0 : this.durationSumNs / this.ended / 1e9,
       mean_prompt_tokens_per_turn: this.turns === 0 ? 0 : this.promptSum / this.turns,
       follow_up_turn_share: this.turns === 0 ? 0 : this.followUps / this.turns,
-      mean_think_time_ms: this.followUps === 0 ? 0 : this.thinkSumNs / this.followUps / 1e6
+      mean_think_time_ms: this.followUps === 0 ? 0 : this.thinkSumNs / this.followUps / 1e6,
+      mean_ttft_ms_by_turn: this.byTurn()
     }
   }
 }

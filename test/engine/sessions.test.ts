@@ -43,7 +43,7 @@ describe("session workloads", () => {
       expect(rows.map((r) => r.firstTokenNs)).toEqual([ms(10), ms(210), ms(410)])
       expect(rows.map((r) => r.finishNs)).toEqual([ms(200), ms(400), ms(600)])
       expect(rows.map((r) => r.cachedPromptTokens)).toEqual([0, 80, 160])
-      expect(summary.sessions).toMatchObject({ num_sessions: 1, completed: 1, truncated: 0, failed: 0, turns: 3, mean_session_duration_s: 0.6 })
+      expect(summary.sessions).toMatchObject({ num_sessions: 1, completed: 1, truncated: 0, failed: 0, turns: 3, mean_session_duration_s: 0.6, mean_ttft_ms_by_turn: [10, 10, 10] })
       expect(summary.sessions!.follow_up_turn_share).toBeCloseTo(2 / 3, 12)
     }))
 
@@ -96,6 +96,20 @@ describe("session workloads", () => {
       }
       const fast = yield* run(spec)
       const exact = yield* run(spec, { exactSteps: true })
+      // no turn is sent before its predecessor's answer is back (plus its think time)
+      const bySession = new Map<number, Array<SimRequest>>()
+      for (const { request: r } of fast.store.requests) {
+        const c = r.content
+        if (c?.kind !== "session") throw new Error("a turn without session content")
+        bySession.set(c.session, [...(bySession.get(c.session) ?? []), r])
+      }
+      for (const turns of bySession.values()) {
+        turns.sort((a, b) => a.arrivalNs - b.arrivalNs)
+        for (let k = 1; k < turns.length; k++) {
+          expect(turns[k]!.arrivalNs).toBeGreaterThanOrEqual(turns[k - 1]!.finishNs + turns[k - 1]!.egressNs)
+          expect(turns[k]!.promptTokens).toBeGreaterThan(turns[k - 1]!.promptTokens + turns[k - 1]!.numOutput)
+        }
+      }
       expect(fast.store.requests.map((r) => r.row)).toEqual(exact.store.requests.map((r) => r.row))
       expect(fast.summary.sessions).toEqual(exact.summary.sessions)
     }), { fastCheck: { numRuns: 25 } })
