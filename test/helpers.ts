@@ -12,6 +12,7 @@ import type { Arrival } from "../src/engine/Engine.js"
 import type { EngineObserver } from "../src/engine/EngineObserver.js"
 import { simulate } from "../src/engine/simulate.js"
 import { MemoryService, type OffloadSpec } from "../src/memory/MemoryService.js"
+import type { SwapSpec } from "../src/scheduler/SwapSpace.js"
 import type { BatchShape } from "../src/perf/BatchShape.js"
 import { PerfModelService } from "../src/perf/PerfModelService.js"
 import { SchedulerService } from "../src/scheduler/SchedulerService.js"
@@ -68,6 +69,8 @@ export interface ScenarioOptions {
   readonly sessions?: SessionSpec | "trace"
   /** CPU KV offloading's host tier (memory/MemoryService.ts OffloadSpec), with prefix caching. */
   readonly offload?: OffloadSpec
+  /** Swap preemption's host swap space (scheduler/SwapSpace.ts). */
+  readonly swap?: SwapSpec
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -97,7 +100,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
       ConfigService.make(cfg),
       perf,
       MemoryService.fixed(o.numBlocks ?? 100_000, cfg.engine.blockSize, cfg.engine.enablePrefixCaching, o.offload),
-      SchedulerService.vllmV1With(cfg.engine),
+      SchedulerService.vllmV1With(cfg.engine, o.swap),
       TraceWriter.inMemory(store),
       o.frontEnd === undefined ? Layer.empty : FrontEndService.layer(o.frontEnd)
     )

@@ -114,7 +114,7 @@ const GROUPS: ReadonlyArray<Group> = [
     ]
   },
   { title: "Client", flags: ["max-concurrency", "client-think-time-ms"] },
-  { title: "KV offloading to host memory (vLLM's CPU offloading)", flags: ["kv-offloading-size", "kv-offloading-backend"], topic: "offload" },
+  { title: "KV in host memory (vLLM's CPU offloading; V0 swap preemption)", flags: ["kv-offloading-size", "kv-offloading-backend", "preemption-mode", "swap-space"], topic: "offload" },
   {
     title: "Sessions (multi-turn chat and agent workloads)",
     flags: ["num-sessions", "session-turns", "session-think-time-ms", "session-system-prompt-len", "session-system-prompts", "shared-prefix"],

@@ -50,6 +50,10 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
     out.push(line("KV offload hit rate (%):", f2(x.hit_rate * 100)))
     out.push(line("KV offload blocks loaded / stored:", `${x.loaded_blocks} / ${x.stored_blocks} (load time ${f2(x.load_time_s)} s)`))
   }
+  if (s.swap !== undefined) {
+    const x = s.swap
+    out.push(line("Swap-outs / swap-ins:", `${x.swap_outs} / ${x.swap_ins} (${x.recompute_fallbacks} recomputed for lack of swap space; copies ${f2(x.copy_time_s)} s)`))
+  }
   if (s.sessions !== undefined) {
     const x = s.sessions
     out.push(line("Sessions (completed/truncated/failed):", `${x.num_sessions} (${x.completed}/${x.truncated}/${x.failed})`))

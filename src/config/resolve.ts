@@ -43,6 +43,10 @@ export interface EngineFlags {
   readonly kvOffloadingSize?: number | undefined
   /** `--kv-offloading-backend`: native (vLLM's default); lmcache is not modelled. */
   readonly kvOffloadingBackend?: string | undefined
+  /** `--preemption-mode recompute|swap` (vLLM V0; default recompute). */
+  readonly preemptionMode?: string | undefined
+  /** `--swap-space GiB` per GPU for swap preemption (vLLM V0 default 4). */
+  readonly swapSpace?: number | undefined
   readonly numInstances?: number | undefined
   /** `--data-parallel-size` (vLLM's name for the replica count; `--num-instances` is its alias). */
   readonly dataParallelSize?: number | undefined
@@ -191,6 +195,20 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       if (pp > 1) return yield* new InvalidOption({ option: "--kv-offloading-size", reason: "CPU offloading with --pipeline-parallel-size > 1 is not modelled" })
       if (hardware.hostLinkGBs === undefined) return yield* new InvalidOption({ option: "--kv-offloading-size", reason: `${hardware.name}'s hardware file gives no hostLinkGBs (the PCIe link offloaded blocks cross)` })
     }
+    if (f.preemptionMode !== undefined && f.preemptionMode !== "recompute" && f.preemptionMode !== "swap") {
+      return yield* new InvalidOption({ option: "--preemption-mode", reason: `expected recompute or swap (got ${JSON.stringify(f.preemptionMode)})` })
+    }
+    const swapMode = f.preemptionMode === "swap"
+    if (f.swapSpace !== undefined && !swapMode) {
+      return yield* new InvalidOption({ option: "--swap-space", reason: "applies to --preemption-mode swap (recompute keeps nothing in host memory)" })
+    }
+    if (swapMode) {
+      if (f.swapSpace !== undefined && !(Number.isFinite(f.swapSpace) && f.swapSpace > 0)) {
+        return yield* new InvalidOption({ option: "--swap-space", reason: `expected GiB of host memory per GPU, a number > 0 (got ${f.swapSpace})` })
+      }
+      if (hardware.hostLinkGBs === undefined) return yield* new InvalidOption({ option: "--preemption-mode", reason: `${hardware.name}'s hardware file gives no hostLinkGBs (the PCIe link swapped blocks cross)` })
+      if (pp > 1) return yield* new InvalidOption({ option: "--preemption-mode", reason: "swap preemption with --pipeline-parallel-size > 1 is not modelled" })
+    }
     if (pp > m.layers) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
     }
@@ -212,7 +230,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       ...ep,
       pipelineParallelSize: pp,
       numSchedulerSteps: steps,
-      ...(f.kvOffloadingSize === undefined ? {} : { kvOffloadingSize: f.kvOffloadingSize, kvOffloadingBackend: "native" as const })
+      ...(f.kvOffloadingSize === undefined ? {} : { kvOffloadingSize: f.kvOffloadingSize, kvOffloadingBackend: "native" as const }),
+      ...(swapMode ? { preemptionMode: "swap" as const, swapSpace: f.swapSpace ?? 4 } : {})
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({

@@ -72,6 +72,13 @@ export interface EngineConfig {
    */
   readonly kvOffloadingSize?: number | undefined
   readonly kvOffloadingBackend?: "native" | undefined
+  /**
+   * vLLM V0's `--preemption-mode swap` with `--swap-space` GiB of host memory per GPU (default 4, as
+   * V0): a preempted request's KV blocks are copied to host memory and back when it resumes, instead
+   * of being recomputed (absent = recompute, vLLM V1's only mode). See scheduler/SwapSpace.ts.
+   */
+  readonly preemptionMode?: "swap" | undefined
+  readonly swapSpace?: number | undefined
 }
 
 /**

@@ -47,8 +47,10 @@ export class SimRequest {
   lastTokenNs = -1
   /** Time it finished (= last token) or was rejected. */
   finishNs = -1
-  /** Times it was preempted (recompute). */
+  /** Times it was preempted (recompute, or swap with --preemption-mode swap). */
   preemptions = 0
+  /** --preemption-mode swap: KV blocks of it held in host swap space while it waits (0 = none). */
+  swappedBlocks = 0
   /** Instance it was routed to (with disaggregation: the decode instance). */
   instance = 0
   /** Name of the pool of `instance`. */

@@ -68,7 +68,7 @@ export class Instance {
   private reserved = 0
   /** Its KV cache offloads to host memory: a step's loads are added to its time. */
   private readonly loads: boolean
-  /** Host-tier loads charged to its steps, ns (CPU offloading). */
+  /** Host-memory copies charged to its steps (CPU offloading loads, swaps), ns. */
   loadNs = 0
   /** The last step left the instance in a steady decode state (see step()). */
   private steady = false
@@ -107,7 +107,7 @@ export class Instance {
     lazyDecode = true
   ) {
     scheduler.running.lazy = lazyDecode && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
-    this.loads = scheduler.kv.takeLoadNs !== undefined && scheduler.kv.offload !== undefined
+    this.loads = (scheduler.kv.takeLoadNs !== undefined && scheduler.kv.offload !== undefined) || scheduler.swap !== undefined
     this.plan = makeStepPlan(maxNumSeqs)
     this.made = new Int32Array(maxNumSeqs)
     this.info = {
@@ -314,8 +314,9 @@ export class Instance {
     }
     let end = gate === undefined ? now + this.perf.stepTimeNs(plan.shape) : gate.run(now, plan.shape)
     if (this.loads) {
-      // CPU offloading: the host-tier blocks the step's admissions found are loaded before it computes
-      const load = Math.round(sched.kv.takeLoadNs!())
+      // CPU offloading: the host-tier blocks the step's admissions found are loaded before it computes;
+      // swap preemption: the step's swap-outs and swap-ins are copied before it computes
+      const load = Math.round((sched.kv.takeLoadNs?.() ?? 0) + (sched.swap?.takeNs() ?? 0))
       this.loadNs += load
       end += load
     }

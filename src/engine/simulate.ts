@@ -158,6 +158,20 @@ const offloadJson = (engine: Engine, queries: number, sizeGib: number | undefine
   }
 }
 
+/** summary.json's swap section under --preemption-mode swap (else nothing). */
+const swapJson = (engine: Engine, gib: number | undefined): Pick<Summary, "swap"> => {
+  const spaces = engine.instances.flatMap((i) => (i.scheduler.swap === undefined ? [] : [i.scheduler.swap]))
+  if (spaces.length === 0) return {}
+  const sum = (f: (s: (typeof spaces)[number]) => number) => spaces.reduce((a, s) => a + f(s), 0)
+  return {
+    swap: {
+      swap_space_gib: gib ?? 0, capacity_blocks: spaces[0]!.spec.capacityBlocks, swap_outs: sum((s) => s.swapOuts), swap_ins: sum((s) => s.swapIns),
+      blocks_out: sum((s) => s.blocksOut), blocks_in: sum((s) => s.blocksIn), peak_blocks: Math.max(...spaces.map((s) => s.peak)),
+      recompute_fallbacks: sum((s) => s.recomputeFallbacks), copy_time_s: sum((s) => s.totalNs) / 1e9
+    }
+  }
+}
+
 /**
  * Run `arrivals` (non-decreasing arrival times) through the pools. Fails with the stream's error,
  * a FileError from the TraceWriter, or InvalidOption when the instances cannot fit in memory.
@@ -257,6 +271,7 @@ export const runPools = <E>(
         ...base,
         ...(sessions === undefined ? {} : { sessions: sessions.stats() }),
         ...offloadJson(engine, prefixCache.queries, first.config.engine.kvOffloadingSize),
+        ...swapJson(engine, first.config.engine.swapSpace),
         instances: stats.instancesJson(engine.instances, base.duration),
         pools: stats.poolsJson(engine.instances, base.duration),
         config: base.config

@@ -96,6 +96,23 @@ export interface Summary {
     readonly hit_rate: number
     readonly load_time_s: number
   }
+  /**
+   * --preemption-mode swap only (scheduler/SwapSpace.ts), summed over instances: swap-outs and
+   * swap-ins, blocks copied each way, the most blocks held at once by one instance's swap space
+   * (never above `capacity_blocks`), preemptions that fell back to recompute for lack of swap space,
+   * and the copy time added to steps.
+   */
+  readonly swap?: {
+    readonly swap_space_gib: number
+    readonly capacity_blocks: number
+    readonly swap_outs: number
+    readonly swap_ins: number
+    readonly blocks_out: number
+    readonly blocks_in: number
+    readonly peak_blocks: number
+    readonly recompute_fallbacks: number
+    readonly copy_time_s: number
+  }
   /** Multi-turn session workloads only (engine/SessionClient.ts). */
   readonly sessions?: SessionStats
   /** What was simulated. */

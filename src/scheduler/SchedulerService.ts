@@ -10,7 +10,10 @@ import type { KvCache } from "../memory/KvCache.js"
 import type { RequestQueue } from "./RequestQueue.js"
 import type { RunningSet } from "./RunningSet.js"
 import type { StepPlan } from "./StepPlan.js"
+import type { SwapSpace, SwapSpec } from "./SwapSpace.js"
 import { makeVllmV1Scheduler } from "./vllmV1.js"
+import { kvBytesPerTokenPerGpu } from "../memory/capacity.js"
+import type { SimConfig } from "../domain/SimConfig.js"
 
 /** One instance's batching state and policy: its waiting queue, running set and KV cache. */
 export interface Scheduler {
@@ -39,6 +42,8 @@ export interface Scheduler {
   /** Remove a waiting or running request and free its blocks (client abort); false if not found. */
   readonly abort: (r: SimRequest) => boolean
   readonly hasWork: () => boolean
+  /** --preemption-mode swap: the host swap space (its copies are added to the step's time). */
+  readonly swap?: SwapSpace | undefined
 }
 
 /** A named batching policy: makes one Scheduler per instance over that instance's KV cache. */
@@ -51,11 +56,24 @@ export class SchedulerService extends Context.Tag("llmservingsim/SchedulerServic
   /** vLLM V1 with the configured engine flags. */
   static readonly vllmV1: Layer.Layer<SchedulerService, never, ConfigService> = Layer.effect(
     SchedulerService,
-    Effect.map(ConfigService, (cfg) => vllmV1Policy(cfg.engine))
+    Effect.map(ConfigService, (cfg) => vllmV1Policy(cfg.engine, swapSpec(cfg)))
   )
 
   /** vLLM V1 with explicit engine settings (tests). */
-  static readonly vllmV1With = (e: EngineConfig): Layer.Layer<SchedulerService> => Layer.succeed(SchedulerService, vllmV1Policy(e))
+  static readonly vllmV1With = (e: EngineConfig, swap?: SwapSpec): Layer.Layer<SchedulerService> => Layer.succeed(SchedulerService, vllmV1Policy(e, swap))
 }
 
-const vllmV1Policy = (e: EngineConfig): SchedulerPolicy => ({ name: "vllm-v1", make: (kv) => makeVllmV1Scheduler(e, kv) })
+const vllmV1Policy = (e: EngineConfig, swap?: SwapSpec): SchedulerPolicy => ({ name: "vllm-v1", make: (kv) => makeVllmV1Scheduler(e, kv, swap) })
+
+/**
+ * The swap space of `cfg` (--preemption-mode swap), or undefined: --swap-space GiB per GPU (vLLM V0's
+ * `swap_space`, per GPU) in blocks of one GPU's KV share, copied at half the host link's datasheet
+ * `hostLinkGBs` (one direction).
+ */
+export const swapSpec = (cfg: SimConfig): SwapSpec | undefined => {
+  const e = cfg.engine
+  const link = cfg.hardware.hostLinkGBs
+  if (e.preemptionMode !== "swap" || link === undefined) return undefined
+  const blockBytes = kvBytesPerTokenPerGpu(cfg.model, e) * e.blockSize
+  return { capacityBlocks: Math.floor(((e.swapSpace ?? 4) * 2 ** 30) / blockBytes), nsPerBlock: (blockBytes / ((link / 2) * 1e9)) * 1e9 }
+}

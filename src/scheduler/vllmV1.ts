@@ -29,6 +29,7 @@ import { RequestQueue } from "./RequestQueue.js"
 import { RunningSet } from "./RunningSet.js"
 import type { Scheduler } from "./SchedulerService.js"
 import { addToPlan, resetStepPlan, type StepPlan } from "./StepPlan.js"
+import { SwapSpace, type SwapSpec } from "./SwapSpace.js"
 
 /** How the step treats the decode cohort (see the file comment). */
 const enum CohortPlan {
@@ -40,7 +41,8 @@ const enum CohortPlan {
   Interleaved = 2
 }
 
-export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => {
+export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: SwapSpec): Scheduler => {
+  const swap = swapSpec === undefined ? undefined : new SwapSpace(swapSpec)
   const waiting = new RequestQueue<SimRequest>()
   const running = new RunningSet(kv)
   const explicit = running.explicit
@@ -56,8 +58,11 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
 
   const preempt = (r: SimRequest, now: number, onPreempt: ((r: SimRequest, now: number) => void) | undefined) => {
     if (onPreempt !== undefined) onPreempt(r, now) // sees the tokens it is about to lose
+    // --preemption-mode swap: its KV goes to host memory and its computed tokens stay
+    const swapped = swap !== undefined && r.blocks > 0 && swap.swapOut(r.blocks)
+    if (swapped) r.swappedBlocks = r.blocks
     kv.release(r, false)
-    r.numComputed = 0
+    if (!swapped) r.numComputed = 0
     r.status = RequestStatus.Waiting
     r.preemptions++
     waiting.pushFront(r)
@@ -169,6 +174,23 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
       while (waiting.length > 0 && budget > 0) {
         if (running.length >= maxSeqs) break
         const r = waiting.peek()!
+        if (r.swappedBlocks > 0) {
+          // swapped out: its KV comes back from host memory, then it goes on where it stopped
+          let n = r.numTokens - r.numComputed
+          if (threshold > 0 && n > threshold) n = threshold
+          if (n > budget) n = budget
+          if (!kv.admit(r, 0, r.numComputed + n, -1)) break
+          swap!.swapIn(r.swappedBlocks)
+          r.swappedBlocks = 0
+          waiting.popFront()
+          running.push(r)
+          r.status = RequestStatus.Running
+          plan.admitted++
+          addToPlan(plan, r, n)
+          r.numComputed += n
+          budget -= n
+          continue
+        }
         // a waiting request holds nothing (new or preempted); the prefix cache may cover a prefix
         const hit = kv.computedPrefix(r)
         let n = r.numTokens - hit
@@ -214,6 +236,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
       r.status = RequestStatus.Running
     },
     schedule,
+    swap,
     removeFinished: () => running.compact(),
     abort,
     hasWork: () => running.length > 0 || waiting.length > 0
