@@ -4,8 +4,11 @@ import type { SweepRow } from "../sweep/job.js"
 import type { Probe } from "./search.js"
 import type { SlaRow } from "./rank.js"
 
-const num = (x: number | undefined): string => (x === undefined ? "" : Number.isInteger(x) ? String(x) : Number.isFinite(x) ? x.toFixed(3) : String(x))
-const short = (x: number | undefined): string => (x === undefined ? "-" : Number.isInteger(x) ? String(x) : Number.isFinite(x) ? x.toFixed(2) : String(x))
+// a NaN metric comes back from a worker process as null (JSON IPC): both print NaN
+const num = (x: number | null | undefined): string =>
+  x === undefined ? "" : typeof x !== "number" ? "NaN" : Number.isInteger(x) ? String(x) : Number.isFinite(x) ? x.toFixed(3) : String(x)
+const short = (x: number | null | undefined): string =>
+  x === undefined ? "-" : typeof x !== "number" ? "NaN" : Number.isInteger(x) ? String(x) : Number.isFinite(x) ? x.toFixed(2) : String(x)
 const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 const pointText = (axes: ReadonlyArray<string>, point: Readonly<Record<string, string>>) => axes.map((a) => `${a}=${point[a] ?? ""}`).join(" ")
 
@@ -48,7 +51,7 @@ export const slaTable = (
   const head = ["rank", ...axes, variable, "per GPU", "GPUs", ...metrics, "tok/s", "tok/s/GPU", "tok/s/user", ...(withCost ? ["$/Mtok"] : []), "pareto", "note"]
   const body = rows.map((r) => [
     r.rank === undefined ? "-" : String(r.rank), ...axes.map((a) => r.point[a] ?? ""),
-    r.outcome === "at-max" ? `>=${short(r.found)}` : short(r.found), short(r.found_per_gpu), String(r.num_gpus),
+    ...(r.outcome === "at-max" ? [`>=${short(r.found)}`, `>=${short(r.found_per_gpu)}`] : [short(r.found), short(r.found_per_gpu)]), String(r.num_gpus),
     ...metrics.map((k) => short(r.at?.metrics?.[k])), short(r.at?.output_throughput), short(r.at?.output_tokens_per_s_per_gpu),
     short(r.at?.output_tokens_per_s_per_user), ...(withCost ? [short(r.cost_per_million_output_tokens)] : []), r.pareto ? "yes" : "",
     r.outcome === "error" ? `error: ${r.error ?? ""}` : r.outcome === "infeasible" ? `${OUTCOME.infeasible} (${variable}=${short(r.failed_at)})` : OUTCOME[r.outcome]

@@ -6,7 +6,7 @@ import type { SweepJob } from "../../src/sweep/grid.js"
 import { errorRow, type SweepRow } from "../../src/sweep/job.js"
 
 const job = (index: number, tp: number, dp = 1): SweepJob => ({
-  index, engine: { tensorParallelSize: tp, dataParallelSize: dp }, workload: {}, router: "round-robin", point: { "tensor-parallel-size": String(tp) }
+  index, engine: { model: "m", hardware: "H100", tensorParallelSize: tp, dataParallelSize: dp }, workload: {}, router: "round-robin", point: { "tensor-parallel-size": String(tp) }
 })
 
 /** A finished search: found `rate` with `tok` output tokens/s in total and `user` tokens/s per user. */
@@ -20,8 +20,8 @@ const result = (config: SweepJob, outcome: Outcome, rate: number | undefined, to
 describe("SLA ranking", () => {
   it("GPUs are TP x PP x DP (num-instances is DP's alias)", () => {
     expect(gpusOf(job(0, 2, 3))).toBe(6)
-    expect(gpusOf({ ...job(0, 2), engine: { tensorParallelSize: 2, pipelineParallelSize: 2, numInstances: 2 } })).toBe(8)
-    expect(gpusOf({ ...job(0, 1), engine: {} })).toBe(1)
+    expect(gpusOf({ ...job(0, 2), engine: { model: "m", hardware: "H100", tensorParallelSize: 2, pipelineParallelSize: 2, numInstances: 2 } })).toBe(8)
+    expect(gpusOf({ ...job(0, 1), engine: { model: "m", hardware: "H100" } })).toBe(1)
   })
 
   it("cost per million output tokens: price x GPUs / (tokens/s x 3600) x 1e6", () => {
