@@ -29,11 +29,11 @@ const slaOptions = {
   slaStart: Options.float("sla-start").pipe(Options.optional, Options.withDescription("The first (lowest) probe (default 1)")),
   slaMax: Options.float("sla-max").pipe(Options.optional, Options.withDescription(`The highest probe; a configuration meeting the SLA there is reported as >= it (default ${DEFAULT_MAX["request-rate"]} req/s, ${DEFAULT_MAX["max-concurrency"]} concurrent)`)),
   slaTolerance: Options.float("sla-tolerance").pipe(Options.optional, Options.withDescription(`Bisect a request rate until the bracket is within this fraction of its low end (default ${DEFAULT_TOLERANCE}); max concurrency stops at adjacent integers`)),
-  gpuHourPrice: Options.float("gpu-hour-price").pipe(Options.optional, Options.withDescription("USD per GPU-hour: adds the cost per million output tokens at each configuration's limit")),
+  gpuHourPrice: Options.float("gpu-hour-price").pipe(Options.optional, Options.withDescription("USD per GPU-hour: adds the cost per million output tokens at each configuration's limit (default: no cost column)")),
   workers: Options.integer("workers").pipe(Options.optional, Options.withDescription("Worker processes (default: the number of CPUs; 1 = one by one in this process)")),
-  clusterDatabase: Options.text("cluster-database").pipe(Options.optional, Options.withDescription("Run the probes on the sweep-runner processes registered in this Postgres database (postgres://...) instead of local workers")),
-  output: Options.text("output").pipe(Options.optional, Options.withDescription("Write the ranked configurations as CSV to this file")),
-  probesOutput: Options.text("probes-output").pipe(Options.optional, Options.withDescription("Write every probe (configuration, value, metrics, pass) as CSV to this file")),
+  clusterDatabase: Options.text("cluster-database").pipe(Options.optional, Options.withDescription("Run the probes on the sweep-runner processes registered in this Postgres database (postgres://...) instead of local workers (default: local workers)")),
+  output: Options.text("output").pipe(Options.optional, Options.withDescription("Write the ranked configurations as CSV to this file (default: print the table only)")),
+  probesOutput: Options.text("probes-output").pipe(Options.optional, Options.withDescription("Write every probe (configuration, value, metrics, pass) as CSV to this file (default: print them only)")),
   quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("Do not print the probes"))
 }
 
