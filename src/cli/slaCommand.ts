@@ -25,7 +25,7 @@ const DEFAULT_MAX: Record<SearchVariable, number> = { "request-rate": 1024, "max
 const slaOptions = {
   constraint: Options.text("constraint").pipe(Options.repeated, Options.withDescription("An SLA: METRIC<=VALUE (or <, >=, >) over a summary.json metric, e.g. p99_ttft_ms<=500; repeat for more (all must hold)")),
   search: Options.choice("search", ["request-rate", "max-concurrency"] as const).pipe(Options.withDefault("request-rate" as const), Options.withDescription("What to raise until the SLA breaks (default request-rate)")),
-  grid: Options.text("grid").pipe(Options.repeated, Options.withDescription("A configuration axis: flag=v1,v2,... as sweep's; repeat for more (default: the one configuration the flags give)")),
+  grid: Options.text("grid").pipe(Options.repeated, Options.optional, Options.withDescription("A configuration axis: flag=v1,v2,... as sweep's; repeat for more (default: the one configuration the flags give)")),
   slaStart: Options.float("sla-start").pipe(Options.optional, Options.withDescription("The first (lowest) probe (default 1)")),
   slaMax: Options.float("sla-max").pipe(Options.optional, Options.withDescription(`The highest probe; a configuration meeting the SLA there is reported as >= it (default ${DEFAULT_MAX["request-rate"]} req/s, ${DEFAULT_MAX["max-concurrency"]} concurrent)`)),
   slaTolerance: Options.float("sla-tolerance").pipe(Options.optional, Options.withDescription(`Bisect a request rate until the bracket is within this fraction of its low end (default ${DEFAULT_TOLERANCE}); max concurrency stops at adjacent integers`)),
@@ -48,7 +48,7 @@ export const slaCommand = Command.make("sla", { ...engineOptions, ...workloadOpt
     }
     if (constraints.length === 0) return yield* new InvalidOption({ option: "--constraint", reason: "give at least one, e.g. --constraint p99_ttft_ms<=500" })
     const axes: Array<Axis> = []
-    for (const g of o.grid) {
+    for (const g of Option.getOrElse(o.grid, () => [])) {
       const a = parseAxis(g)
       if (a instanceof InvalidOption) return yield* a
       if (axes.some((x) => x.flag === a.flag)) return yield* new InvalidOption({ option: "--grid", reason: `'${a.flag}' is given twice; list all its values in one axis (${a.flag}=v1,v2,...)` })
