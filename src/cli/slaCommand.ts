@@ -17,6 +17,7 @@ import { rankResults } from "../sla/rank.js"
 import { probeLine, probesCsvHeader, probesCsvLine, slaCsv, slaTable } from "../sla/report.js"
 import { clusterRunner, type JobRunner, localRunner, runSla, type SearchVariable } from "../sla/run.js"
 import { checkDomain, type SearchDomain } from "../sla/search.js"
+import { setInterruptNote } from "./interrupt.js"
 import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
 
 const DEFAULT_TOLERANCE = 0.05
@@ -112,9 +113,12 @@ export const slaCommand = Command.make("sla", { ...engineOptions, ...workloadOpt
         }
       })
     const ranOn = database !== undefined ? "on the cluster's runners" : workers > 1 ? `with ${Math.min(workers, configs.length)} worker processes` : "one by one in this process"
+    const onInterrupt = Effect.suspend(() =>
+      setInterruptNote(`${probeCount} probes finished, no ranking` + (probesFile === undefined ? " (no --probes-output)" : `; ${probesFile} holds them`)))
     const results = yield* (database !== undefined
       ? Effect.flatMap(clusterRunner(database), search)
-      : Effect.scoped(Effect.flatMap(localRunner(Math.min(workers, configs.length)), search)))
+      : Effect.scoped(Effect.flatMap(localRunner(Math.min(workers, configs.length)), search))).pipe(Effect.onInterrupt(() => onInterrupt))
+    yield* setInterruptNote("the search had finished; stopped while writing its results")
     const wall = (performance.now() - t0) / 1000
     if (appendError !== undefined) return yield* appendError
     const rows = rankResults(results, price)
