@@ -141,6 +141,10 @@ const EXAMPLES: Record<string, ReadonlyArray<string>> = {
     "report out                                      # out/report.html from a simulate --output-dir",
     "report run-a run-b sweep.csv --output cmp.html --plots png"
   ],
+  sla: [
+    "sla --constraint p99_ttft_ms<=500 --constraint p99_tpot_ms<=50 --grid hardware=A100,H100,H200 --grid tensor-parallel-size=1,2 --gpu-hour-price 2.5",
+    "sla --search max-concurrency --constraint p99_e2el_ms<=20000 --num-requests 500 --probes-output probes.csv"
+  ],
   "sweep-runner": ["sweep-runner --database-url postgres://sim@db-host/sweeps --host $(hostname) --port 34431"],
   serve: ["serve --model meta-llama/Llama-3.1-8B-Instruct --hardware H100 --port 8000"],
   "test-api": ["test-api --base-url http://127.0.0.1:8000 --request-rate 10 --num-requests 100"],

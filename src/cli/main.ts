@@ -4,6 +4,7 @@ import { Console, Effect } from "effect"
 import { listHardware, listModels, loadHardware } from "../config/catalog.js"
 import { serveCommand, serverCommand } from "./serveCommand.js"
 import { simulateCommand } from "./simulateCommand.js"
+import { slaCommand } from "./slaCommand.js"
 import { sweepCommand } from "./sweepCommand.js"
 import { sweepRunnerCommand } from "./sweepRunnerCommand.js"
 import { testApiCommand } from "./testApiCommand.js"
@@ -31,7 +32,7 @@ const hardwareCommand = Command.make("hardware", {}, () =>
 export const PROGRAM_DESCRIPTION = "LLM inference-serving simulator: predicts what vLLM-style serving does on given GPUs"
 
 /** The subcommands in the order the top-level help lists them. */
-export const SUBCOMMANDS = [simulateCommand, sweepCommand, sweepRunnerCommand, serveCommand, serverCommand, testApiCommand, validateCommand, reproduceCommand, reportCommand, calibrateCommand, setupPerfCommand, networkFitCommand, modelsCommand, hardwareCommand] as const
+export const SUBCOMMANDS = [simulateCommand, sweepCommand, slaCommand, sweepRunnerCommand, serveCommand, serverCommand, testApiCommand, validateCommand, reproduceCommand, reportCommand, calibrateCommand, setupPerfCommand, networkFitCommand, modelsCommand, hardwareCommand] as const
 
 /** The subcommands as the help pages take them (any options, errors and requirements). */
 export const HELP_COMMANDS: ReadonlyArray<Command.Command<any, any, any, any>> = SUBCOMMANDS

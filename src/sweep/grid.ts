@@ -17,6 +17,8 @@ export interface SweepJob {
   readonly router: RouterPolicy | RouterSpec
   /** The axis values of this configuration, for the result row. */
   readonly point: Readonly<Record<string, string>>
+  /** summary.json metrics to return in the row's `metrics` (sla constraints); default none. */
+  readonly metrics?: ReadonlyArray<string>
 }
 
 const ENGINE = ENGINE_FLAG_TABLE

@@ -172,4 +172,20 @@ describe.skipIf(skipReason !== undefined)(skipReason === undefined ? title : `${
     expect(csvWithoutWall(path.join(dir, "cluster.csv"))).toEqual(csvWithoutWall(path.join(dir, "local.csv")))
     expect(csvWithoutWall(path.join(dir, "cluster.csv"))).toHaveLength(13)
   }, 60_000)
+
+  it("sla --cluster-database runs its probes on the runners and ranks as sla --workers 2 does", () => {
+    const run = (extra: ReadonlyArray<string>, name: string) => {
+      const r = spawnSync(process.execPath, [CLI, "sla", "--num-requests", "200", "--constraint", "p99_ttft_ms<=300", "--constraint", "p99_tpot_ms<=50",
+        "--grid", "hardware=A100,H100", "--sla-tolerance", "0.2", "--output", path.join(dir, `${name}.csv`), "--probes-output", path.join(dir, `${name}-probes.csv`), "-q", ...extra],
+        { encoding: "utf8", timeout: 60_000 })
+      expect(r.status, r.stderr).toBe(0)
+      return r.stdout
+    }
+    expect(run(["--cluster-database", url], "sla-cluster")).toMatch(/2 configurations, \d+ probes in [\d.]+ s wall on the cluster's runners/)
+    run(["--workers", "2"], "sla-local")
+    const read = (f: string) => fs.readFileSync(path.join(dir, f), "utf8")
+    expect(read("sla-cluster.csv")).toBe(read("sla-local.csv"))
+    expect(read("sla-cluster-probes.csv")).toBe(read("sla-local-probes.csv"))
+    expect(read("sla-cluster.csv").trim().split("\n").slice(1).every((l) => l.includes(",found,"))).toBe(true)
+  }, 90_000)
 })
