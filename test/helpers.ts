@@ -13,6 +13,7 @@ import type { EngineObserver } from "../src/engine/EngineObserver.js"
 import { simulate } from "../src/engine/simulate.js"
 import { MemoryService, type OffloadSpec } from "../src/memory/MemoryService.js"
 import type { SwapSpec } from "../src/scheduler/SwapSpace.js"
+import type { GoodputSlo } from "../src/metrics/goodput.js"
 import type { BatchShape } from "../src/perf/BatchShape.js"
 import { PerfModelService } from "../src/perf/PerfModelService.js"
 import { SchedulerService } from "../src/scheduler/SchedulerService.js"
@@ -71,6 +72,8 @@ export interface ScenarioOptions {
   readonly offload?: OffloadSpec
   /** Swap preemption's host swap space (scheduler/SwapSpace.ts). */
   readonly swap?: SwapSpec
+  /** vLLM bench's --goodput objectives (metrics/goodput.ts). */
+  readonly goodput?: GoodputSlo
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
@@ -110,6 +113,7 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
       ...(o.observer === undefined ? {} : { observer: o.observer }),
       ...(o.client === undefined ? {} : { client: o.client }),
       ...(o.sessions === undefined ? {} : { sessions: o.sessions }),
+      ...(o.goodput === undefined ? {} : { goodput: o.goodput }),
       ...(o.stepTimeScale === undefined ? {} : { stepTimeScale: o.stepTimeScale })
     }).pipe(Effect.provide(layer))
     return { store, result, summary: result.summary }

@@ -45,6 +45,10 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
   out.push(line("Successful requests:", String(s.completed)))
   out.push(line("Rejected requests:", String(s.rejected)))
   if (s.max_concurrency !== undefined) out.push(line("Maximum request concurrency:", String(s.max_concurrency)))
+  if (s.request_goodput !== undefined && s.goodput !== undefined) {
+    out.push(line("Request goodput (req/s):", f2(s.request_goodput)))
+    out.push(line("SLO attainment (%):", f2(s.goodput.attainment.all * 100)))
+  }
   if (s.kv_offload !== undefined) {
     const x = s.kv_offload
     out.push(line("KV offload hit rate (%):", f2(x.hit_rate * 100)))

@@ -16,6 +16,7 @@ import { checkCommandFlags } from "./commandFlags.js"
 import { checkFlagValues, checkOnOffConflicts } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
 import { normalizeSensitivityFlag } from "./sensitivity.js"
+import { normalizeGoodputFlag } from "../metrics/goodput.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
 
@@ -33,7 +34,7 @@ export const runCli = (argv: ReadonlyArray<string>) =>
   Console.consoleWith((c) => Effect.suspend(() => {
     const conflict = checkOnOffConflicts(argv.slice(2))
     if (conflict !== undefined) return Effect.fail(conflict)
-    const args = normalizeSensitivityFlag(normalizeOnOffFlags(argv.slice(2)))
+    const args = normalizeGoodputFlag(normalizeSensitivityFlag(normalizeOnOffFlags(argv.slice(2))))
     const help = helpRequest(args, HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)]))
     if (help !== false) {
       const names = HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)])

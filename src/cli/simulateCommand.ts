@@ -1,4 +1,5 @@
 /** `llmservingsim simulate`: an offline run on virtual time. */
+import { parseGoodput } from "../metrics/goodput.js"
 import { routerOf } from "../cluster/RouterSpec.js"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
@@ -59,9 +60,15 @@ export const fileOutputOptions = (o: {
     }
   })
 
+/** vLLM bench's --goodput (metrics/goodput.ts). */
+const goodputOption = Options.text("goodput").pipe(
+  Options.optional,
+  Options.withDescription("vLLM bench's goodput: SLOs as KEY:MS pairs (ttft, tpot, e2el), e.g. --goodput ttft:300 tpot:50; adds request_goodput and attainment to the summary (default off)")
+)
+
 export const simulateCommand = Command.make(
   "simulate",
-  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption, report: reportOption },
+  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption, report: reportOption, goodput: goodputOption },
   (o) =>
     Effect.gen(function*() {
       const files = yield* fileOutputOptions(o)
@@ -76,6 +83,7 @@ export const simulateCommand = Command.make(
         )
       })
       const pct = Option.isSome(o.sensitivity) ? yield* checkSensitivityPct(o.sensitivity.value) : undefined
+      const goodput = Option.isSome(o.goodput) ? yield* parseGoodput(o.goodput.value) : undefined
       const flags = toEngineFlags(o)
       const cluster = yield* Option.match(o.clusterConfig, {
         onNone: () => Effect.zipWith(resolveConfig(flags), routerOf(o.router), (cfg, router) => singlePool(cfg, router)),
@@ -98,6 +106,7 @@ export const simulateCommand = Command.make(
         workload: workload.spec,
         client: workload.client,
         sessions: workload.sessions,
+        goodput,
         exactSteps: o.exactSteps,
         ...(probe === undefined ? {} : { observer: probe.observer }),
         ...(tty ? { onProgress } : {})

@@ -33,6 +33,7 @@ import { poolLayer } from "../layers.js"
 import { currentFrontEnd, type FrontEnd, makeFrontEnd, NO_FRONT_END } from "../frontend/FrontEnd.js"
 import { ClosedLoopClient, type ClientSpec } from "./ClosedLoopClient.js"
 import { SessionClient } from "./SessionClient.js"
+import { GoodputMeter, type GoodputSlo } from "../metrics/goodput.js"
 import type { SessionSpec } from "../workload/sessions.js"
 import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
@@ -72,6 +73,8 @@ export interface SimulationOptions {
    * later turns and tool times). Not with `client`.
    */
   readonly sessions?: SessionSpec | "trace" | undefined
+  /** vLLM bench's --goodput objectives: request_goodput and attainment in the summary (metrics/goodput.ts). */
+  readonly goodput?: GoodputSlo | undefined
   /**
    * Multiply every pool's step times by this factor (perf/scaled.ts: every step, fast-forwarded
    * or not, and every pipeline stage and send); default 1 (the perf model as it is).
@@ -199,6 +202,8 @@ export const runPools = <E>(
     if (client !== undefined) observers.push(client.observer)
     const sessions = options.sessions === undefined ? undefined : new SessionClient(options.sessions === "trace" ? undefined : options.sessions)
     if (sessions !== undefined) observers.push(sessions.observer)
+    const goodput = options.goodput === undefined ? undefined : new GoodputMeter(options.goodput)
+    if (goodput !== undefined) observers.push(goodput.observer)
     // under PP each replica runs P virtual engines with floor(blocks / P) blocks each
     const tooBig = memoryRefusal(pools.map((p) => ({
       instances: p.instances * p.config.engine.pipelineParallelSize,
@@ -269,6 +274,7 @@ export const runPools = <E>(
       return {
         ...(interrupted ? { interrupted: true, submitted: engine.submitted } : {}),
         ...base,
+        ...(goodput === undefined ? {} : goodput.summary(base.duration)),
         ...(sessions === undefined ? {} : { sessions: sessions.stats() }),
         ...offloadJson(engine, prefixCache.queries, first.config.engine.kvOffloadingSize),
         ...swapJson(engine, first.config.engine.swapSpace),

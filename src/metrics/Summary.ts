@@ -4,6 +4,7 @@
  * throughputs per second of simulated time.
  */
 import type { SessionStats } from "../engine/SessionClient.js"
+import type { GoodputSummary } from "./goodput.js"
 export interface Summary {
   readonly completed: number
   readonly rejected: number
@@ -113,6 +114,9 @@ export interface Summary {
     readonly recompute_fallbacks: number
     readonly copy_time_s: number
   }
+  /** --goodput only (metrics/goodput.ts): good requests per second, vLLM bench's key. */
+  readonly request_goodput?: number
+  readonly goodput?: GoodputSummary["goodput"]
   /** Multi-turn session workloads only (engine/SessionClient.ts). */
   readonly sessions?: SessionStats
   /** What was simulated. */
