@@ -6,7 +6,10 @@ import { Console, Effect, Option } from "effect"
 import { resolveCluster } from "../cluster/resolveCluster.js"
 import { resolveConfig } from "../config/resolve.js"
 import { singlePool } from "../domain/Cluster.js"
-import { InputError, InvalidOption } from "../domain/errors.js"
+import { FileError, InputError, InvalidOption } from "../domain/errors.js"
+import type { Engine } from "../engine/Engine.js"
+import { combineObservers } from "../engine/EngineObserver.js"
+import { TraceEventsWriter } from "../trace/TraceEvents.js"
 import { simulateCluster } from "../engine/simulate.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { engineOptions, outputOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
@@ -60,6 +63,16 @@ export const fileOutputOptions = (o: {
     }
   })
 
+/** --trace-events FILE (trace/TraceEvents.ts). */
+const traceEventsOption = Options.text("trace-events").pipe(
+  Options.optional,
+  Options.withDescription("Write the run as Chrome trace-event JSON (ui.perfetto.dev, chrome://tracing): steps per instance, request spans, counters (default off)")
+)
+const traceEventsMaxRequestsOption = Options.integer("trace-events-max-requests").pipe(
+  Options.optional,
+  Options.withDescription("With --trace-events: spans for the first N requests only, so large runs stay loadable (default 2000)")
+)
+
 /** vLLM bench's --goodput (metrics/goodput.ts). */
 const goodputOption = Options.text("goodput").pipe(
   Options.optional,
@@ -68,7 +81,7 @@ const goodputOption = Options.text("goodput").pipe(
 
 export const simulateCommand = Command.make(
   "simulate",
-  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption, report: reportOption, goodput: goodputOption },
+  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption, report: reportOption, goodput: goodputOption, traceEvents: traceEventsOption, traceEventsMaxRequests: traceEventsMaxRequestsOption },
   (o) =>
     Effect.gen(function*() {
       const files = yield* fileOutputOptions(o)
@@ -84,6 +97,15 @@ export const simulateCommand = Command.make(
       })
       const pct = Option.isSome(o.sensitivity) ? yield* checkSensitivityPct(o.sensitivity.value) : undefined
       const goodput = Option.isSome(o.goodput) ? yield* parseGoodput(o.goodput.value) : undefined
+      const maxSpans = Option.getOrUndefined(o.traceEventsMaxRequests)
+      if (maxSpans !== undefined && Option.isNone(o.traceEvents)) return yield* new InvalidOption({ option: "--trace-events-max-requests", reason: "applies to --trace-events FILE; give it too" })
+      if (maxSpans !== undefined && !(maxSpans >= 0)) return yield* new InvalidOption({ option: "--trace-events-max-requests", reason: `expected an integer >= 0 (got ${maxSpans})` })
+      const traceEvents = Option.isNone(o.traceEvents) ? undefined : TraceEventsWriter.open(o.traceEvents.value, maxSpans === undefined ? {} : { maxRequests: maxSpans })
+      if (traceEvents instanceof FileError) return yield* traceEvents
+      const closeTraceEvents = Effect.suspend(() => {
+        const e = traceEvents?.close()
+        return e === undefined ? Effect.void : Effect.fail(e)
+      })
       const flags = toEngineFlags(o)
       const cluster = yield* Option.match(o.clusterConfig, {
         onNone: () => Effect.zipWith(resolveConfig(flags), routerOf(o.router), (cfg, router) => singlePool(cfg, router)),
@@ -102,16 +124,19 @@ export const simulateCommand = Command.make(
         process.stderr.write(`\r${n} requests submitted, simulated time ${(clockNs / 1e9).toFixed(1)} s`)
       }
       const probe = pct === undefined ? undefined : new LoadProbe()
+      const observers = [...(probe === undefined ? [] : [probe.observer]), ...(traceEvents === undefined ? [] : [traceEvents.observer])]
       const result = yield* simulateCluster(workload.arrivals, cluster, {
         workload: workload.spec,
         client: workload.client,
         sessions: workload.sessions,
         goodput,
         exactSteps: o.exactSteps,
-        ...(probe === undefined ? {} : { observer: probe.observer }),
+        ...(observers.length === 0 ? {} : { observer: combineObservers(...observers) }),
+        ...(traceEvents === undefined ? {} : { onEngine: (e: Engine) => traceEvents.attach(e) }),
         ...(tty ? { onProgress } : {})
       }).pipe(
         Effect.provide(writer),
+        Effect.ensuring(Effect.sync(() => traceEvents?.close())),
         Effect.onInterrupt(() => {
           if (tty && lastShown > 0) process.stderr.write("\r\x1b[K")
           return setInterruptNote(Option.match(o.outputDir, {
@@ -121,6 +146,7 @@ export const simulateCommand = Command.make(
         })
       )
       if (tty && lastShown > 0) process.stderr.write("\r\x1b[K")
+      yield* closeTraceEvents
       if (result.engine.submitted === 0) {
         return yield* new InputError({ path: Option.getOrElse(o.trace, () => "workload"), expected: "at least one request (the trace has none)" })
       }

@@ -73,6 +73,8 @@ export interface SimulationOptions {
    * later turns and tool times). Not with `client`.
    */
   readonly sessions?: SessionSpec | "trace" | undefined
+  /** Called once with the engine before the first arrival (timelines naming its instances). */
+  readonly onEngine?: ((engine: Engine) => void) | undefined
   /** vLLM bench's --goodput objectives: request_goodput and attainment in the summary (metrics/goodput.ts). */
   readonly goodput?: GoodputSlo | undefined
   /**
@@ -241,6 +243,7 @@ export const runPools = <E>(
     client?.attach(engine)
     sessions?.attach(engine, Math.min(...pools.map((p) => p.config.engine.maxModelLen)))
     sink.attach?.(engine.instances)
+    options.onEngine?.(engine)
     /** The run's summary as things stand (`interrupted`: stopped by a signal before the end). */
     const summarize = (interrupted: boolean): Summary => {
       const prefixCache = emptyPrefixCacheStats()

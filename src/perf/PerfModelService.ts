@@ -10,6 +10,13 @@ import type { BatchShape } from "./BatchShape.js"
 import { type StagePricing, withPipeline } from "./pipeline.js"
 import { makeRoofline } from "./roofline.js"
 
+/** A step time's parts, ns (PerfModel.breakdown). */
+export interface StepBreakdown {
+  computeNs: number
+  commNs: number
+  overheadNs: number
+}
+
 export interface PerfModel {
   /** Human-readable name for reports. */
   readonly name: string
@@ -26,6 +33,12 @@ export interface PerfModel {
    * PipelineGate uses to overlap micro-batches; `stepTimeNs` is then one micro-batch's latency.
    */
   readonly pipeline?: StagePricing | undefined
+  /**
+   * The step time of `batch` split into compute, communication (TP all-reduces, MoE token
+   * exchange) and fixed overhead (kernel launches, the scheduler's per-step CPU time), ns, written
+   * to `out` (for timelines, not the hot loop); absent when the model cannot tell them apart.
+   */
+  readonly breakdown?: ((batch: BatchShape, out: StepBreakdown) => void) | undefined
 }
 
 export class PerfModelService extends Context.Tag("llmservingsim/PerfModelService")<PerfModelService, PerfModel>() {

@@ -24,7 +24,7 @@ import type { Network } from "../domain/Network.js"
 import type { BatchShape } from "./BatchShape.js"
 import { moeCommNs, moeParallelOf } from "./expertParallel.js"
 import { type MoeTraffic, moeTraffic } from "./moeTraffic.js"
-import type { PerfModel } from "./PerfModelService.js"
+import type { PerfModel, StepBreakdown } from "./PerfModelService.js"
 
 /** Activation bytes per element (16-bit activations). */
 const ACT_BYTES = 2
@@ -115,5 +115,19 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
     return Math.round(layers * attn + tokenCost(T, S) + kernelNs + p.stepOverheadNs)
   }
 
-  return { name: `roofline(${hw.name})`, stepTimeNs, stepOverheadNs: p.stepOverheadNs }
+  /** The communication inside tokenCost(T): two all-reduces per layer and the MoE layers' exchange. */
+  const commNs = (T: number): number => {
+    let c = 2 * layers * net.allReduceNs(T * h * ACT_BYTES, tp)
+    if (moeLayers > 0 && moePar !== undefined && moePar !== null) c += moeLayers * moeCommNs(m, moePar, net, T)
+    return c
+  }
+  const breakdown = (b: BatchShape, out: StepBreakdown): void => {
+    const total = stepTimeNs(b)
+    const T = b.prefillTokens + b.numDecode
+    out.overheadNs = T === 0 ? 0 : kernelNs + p.stepOverheadNs
+    out.commNs = T === 0 ? 0 : commNs(T)
+    out.computeNs = Math.max(0, total - out.overheadNs - out.commNs)
+  }
+
+  return { name: `roofline(${hw.name})`, stepTimeNs, stepOverheadNs: p.stepOverheadNs, breakdown }
 }
