@@ -120,7 +120,11 @@ const GROUPS: ReadonlyArray<Group> = [
     flags: ["num-sessions", "session-turns", "session-think-time-ms", "session-system-prompt-len", "session-system-prompts", "shared-prefix"],
     topic: "sessions"
   },
-  { title: "HTML report (several runs or sweeps: `llmservingsim report`)", flags: ["report"], topic: "html" }
+  {
+    title: "Analysis: HTML report (`llmservingsim report` for several runs), timeline, goodput, sensitivity",
+    flags: ["report", "trace-events", "trace-events-max-requests", "goodput", "sensitivity"],
+    topic: "analysis"
+  }
 ]
 
 /** The topics `CMD --help TOPIC` takes: the folded groups' names, and `all`. */
