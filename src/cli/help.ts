@@ -113,7 +113,8 @@ const GROUPS: ReadonlyArray<Group> = [
       "random-input-len", "random-output-len", "random-range-ratio", "random-prefix-len"
     ]
   },
-  { title: "Client", flags: ["max-concurrency", "client-think-time-ms"] }
+  { title: "Client", flags: ["max-concurrency", "client-think-time-ms"] },
+  { title: "Power and energy (summary.json's energy section)", flags: ["energy"], topic: "energy" }
 ]
 
 /** The topics `CMD --help TOPIC` takes: the folded groups' names, and `all`. */

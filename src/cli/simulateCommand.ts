@@ -16,6 +16,10 @@ import { type FileOutputOptions, OUTPUT_FORMATS, type OutputFormat, outputFiles,
 import { checkSensitivityPct, runSensitivity, sensitivityOption } from "./sensitivity.js"
 import { formatSensitivity } from "./sensitivityReport.js"
 
+const energy = Options.boolean("energy").pipe(
+  Options.withDescription("Price GPU energy (idle + (TDP - idle) x utilisation per step) into summary.json's energy section (default off)")
+)
+
 const clusterConfig = Options.text("cluster-config").pipe(
   Options.optional,
   Options.withDescription("A cluster file (JSON/YAML): pools, roles, routers, KV transfer (resources/clusters/; default: one pool from the flags)")
@@ -54,7 +58,7 @@ export const fileOutputOptions = (o: {
 
 export const simulateCommand = Command.make(
   "simulate",
-  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption },
+  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption, energy },
   (o) =>
     Effect.gen(function*() {
       const files = yield* fileOutputOptions(o)
@@ -81,6 +85,7 @@ export const simulateCommand = Command.make(
         workload: workload.spec,
         client: workload.client,
         exactSteps: o.exactSteps,
+        energy: o.energy,
         ...(probe === undefined ? {} : { observer: probe.observer }),
         ...(tty ? { onProgress } : {})
       }).pipe(
@@ -110,7 +115,7 @@ export const simulateCommand = Command.make(
         pct,
         { summary: result.summary, probe },
         (scale) =>
-          simulateCluster(workload.arrivals, cluster, { workload: workload.spec, exactSteps: o.exactSteps, stepTimeScale: scale }).pipe(
+          simulateCluster(workload.arrivals, cluster, { workload: workload.spec, exactSteps: o.exactSteps, stepTimeScale: scale, energy: o.energy }).pipe(
             Effect.map((r) => r.summary),
             Effect.provide(TraceWriter.none)
           ),

@@ -36,6 +36,8 @@ import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
 import { InstanceRole } from "./Instance.js"
 import { makeRouter } from "../cluster/Router.js"
+import { EnergyMeter, type EnergyPool } from "../energy/EnergyMeter.js"
+import { gpuPower } from "../energy/power.js"
 import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 
 export interface SimulationResult {
@@ -68,6 +70,11 @@ export interface SimulationOptions {
    * or not, and every pipeline stage and send); default 1 (the perf model as it is).
    */
   readonly stepTimeScale?: number
+  /**
+   * Price every GPU's energy (`--energy`, energy/EnergyMeter.ts) and add summary.json's `energy`
+   * section; fails with InvalidOption when a pool's hardware file has no `idleW`. Default off.
+   */
+  readonly energy?: boolean
 }
 
 /** One pool with its services looked up. */
@@ -149,6 +156,17 @@ export const runPools = <E>(
     })))
     const observers = [metrics.observer, stats.observer, sink.observer]
     if (options.observer !== undefined) observers.push(options.observer)
+    let meter: EnergyMeter | undefined
+    if (options.energy === true) {
+      const energyPools: Array<EnergyPool> = []
+      for (const p of pools) {
+        const power = gpuPower(p.config.hardware)
+        if (power instanceof InvalidOption) return yield* power
+        energyPools.push({ name: p.name, instances: p.instances, model: p.config.model, hardware: p.config.hardware, engine: p.config.engine, power })
+      }
+      meter = new EnergyMeter(energyPools)
+      observers.push(meter.observer)
+    }
     const client = options.client === undefined ? undefined : new ClosedLoopClient(options.client)
     if (client !== undefined) observers.push(client.observer)
     // under PP each replica runs P virtual engines with floor(blocks / P) blocks each
@@ -222,6 +240,7 @@ export const runPools = <E>(
         ...base,
         instances: stats.instancesJson(engine.instances, base.duration),
         pools: stats.poolsJson(engine.instances, base.duration),
+        ...(meter === undefined ? {} : { energy: meter.summary(base.duration, base.completed, base.total_output_tokens) }),
         config: base.config
       } as Summary
     }

@@ -1,3 +1,5 @@
+import type { EnergySummary } from "../energy/EnergyMeter.js"
+
 /**
  * The result of a run, with the key names of vLLM's `bench serve --save-result` JSON
  * (vllm/benchmarks/serve.py) plus simulator fields. Times in ms, durations in s,
@@ -78,6 +80,8 @@ export interface Summary {
   readonly max_concurrent_requests: number
   /** Rejected requests with their reasons (first 100). */
   readonly rejections: ReadonlyArray<{ readonly id: number; readonly reason: string }>
+  /** With --energy only: GPU energy and power (energy/EnergyMeter.ts). */
+  readonly energy?: EnergySummary
   /** What was simulated. */
   readonly config: Record<string, unknown>
 }
