@@ -114,7 +114,8 @@ const GROUPS: ReadonlyArray<Group> = [
     ]
   },
   { title: "Client", flags: ["max-concurrency", "client-think-time-ms"] },
-  { title: "Power and energy (summary.json's energy section)", flags: ["energy"], topic: "energy" }
+  { title: "Power and energy (summary.json's energy section)", flags: ["energy"], topic: "energy" },
+  { title: "PIM attention offload", flags: ["pim-config"], topic: "pim" }
 ]
 
 /** The topics `CMD --help TOPIC` takes: the folded groups' names, and `all`. */

@@ -129,7 +129,8 @@ const poolConfigJson = (p: PoolRun) => {
     engine: cfg.engine,
     // the datasheet roofline's parameters, only when it is the model in use
     ...(cfg.perfModel === undefined ? { roofline: cfg.roofline } : {}),
-    kv_cache: p.memory.capacity
+    kv_cache: p.memory.capacity,
+    ...(cfg.pim === undefined ? {} : { pim: cfg.pim })
   }
 }
 
@@ -160,6 +161,7 @@ export const runPools = <E>(
     if (options.energy === true) {
       const energyPools: Array<EnergyPool> = []
       for (const p of pools) {
+        if (p.config.pim !== undefined) return yield* new InvalidOption({ option: "--energy", reason: "the power of PIM devices (--pim-config) is not modelled; run --energy without --pim-config" })
         const power = gpuPower(p.config.hardware)
         if (power instanceof InvalidOption) return yield* power
         energyPools.push({ name: p.name, instances: p.instances, model: p.config.model, hardware: p.config.hardware, engine: p.config.engine, power })

@@ -33,8 +33,18 @@ const KERNELS_PER_LAYER = 10
 /** Kernels launched once per step (embedding, final norm, LM head, sampler). */
 const KERNELS_PER_STEP = 4
 
+/** Options of the roofline. */
+export interface RooflineOptions {
+  /**
+   * Leave decode attention out (it runs on a PIM device, perf/pim.ts): the attention kernel then
+   * covers the prefill chunks only, and the decodes' KV is neither read nor written on the GPU.
+   */
+  readonly offloadDecodeAttention?: boolean
+}
+
 /** Build the roofline perf model for one instance. */
-export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: RooflineParams, net: Network): PerfModel => {
+export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: RooflineParams, net: Network, opts: RooflineOptions = {}): PerfModel => {
+  const offload = opts.offloadDecodeAttention === true
   const tp = e.tensorParallelSize
   const wb = e.weightDtypeBytes
   const kvb = e.kvCacheDtypeBytes
@@ -99,15 +109,16 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
     const S = b.numPrefill + b.numDecode
 
     // attention (one kernel per layer covering prefill chunks and decodes)
-    let attnFlops = attnFlopsCoef * b.decodeContextSum
-    let kvRead = b.decodeContextSum
+    let attnFlops = offload ? 0 : attnFlopsCoef * b.decodeContextSum
+    let kvRead = offload ? 0 : b.decodeContextSum
     for (let i = 0; i < b.numPrefill; i++) {
       const c = b.prefillChunk[i]!
       const ctx = b.prefillContext[i]!
       attnFlops += attnFlopsCoef * c * (ctx + (c + 1) / 2)
       kvRead += ctx + c
     }
-    const attnBytes = (kvRead + T) * kvPerTokenLayer + 2 * T * oIn * ACT_BYTES
+    const attnT = offload ? b.prefillTokens : T
+    const attnBytes = (kvRead + attnT) * kvPerTokenLayer + 2 * attnT * oIn * ACT_BYTES
     const attnC = attnFlops / attnFlopsPerNs
     const attnM = attnBytes / bytesPerNs
     const attn = attnC > attnM ? attnC : attnM
