@@ -109,16 +109,15 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
     const S = b.numPrefill + b.numDecode
 
     // attention (one kernel per layer covering prefill chunks and decodes)
-    let attnFlops = offload ? 0 : attnFlopsCoef * b.decodeContextSum
-    let kvRead = offload ? 0 : b.decodeContextSum
+    let attnFlops = attnFlopsCoef * b.decodeContextSum
+    let kvRead = b.decodeContextSum
     for (let i = 0; i < b.numPrefill; i++) {
       const c = b.prefillChunk[i]!
       const ctx = b.prefillContext[i]!
       attnFlops += attnFlopsCoef * c * (ctx + (c + 1) / 2)
       kvRead += ctx + c
     }
-    const attnT = offload ? b.prefillTokens : T
-    const attnBytes = (kvRead + attnT) * kvPerTokenLayer + 2 * attnT * oIn * ACT_BYTES
+    const attnBytes = (kvRead + T) * kvPerTokenLayer + 2 * T * oIn * ACT_BYTES
     const attnC = attnFlops / attnFlopsPerNs
     const attnM = attnBytes / bytesPerNs
     const attn = attnC > attnM ? attnC : attnM
@@ -126,5 +125,26 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
     return Math.round(layers * attn + tokenCost(T, S) + kernelNs + p.stepOverheadNs)
   }
 
-  return { name: `roofline(${hw.name})`, stepTimeNs, stepOverheadNs: p.stepOverheadNs }
+  /** stepTimeNs with decode attention left out (RooflineOptions.offloadDecodeAttention; a separate closure so the default one is untouched). */
+  const stepTimeNsOffloaded = (b: BatchShape): number => {
+    const T = b.prefillTokens + b.numDecode
+    if (T === 0) return 0
+    const S = b.numPrefill + b.numDecode
+    let attnFlops = 0
+    let kvRead = 0
+    for (let i = 0; i < b.numPrefill; i++) {
+      const c = b.prefillChunk[i]!
+      const ctx = b.prefillContext[i]!
+      attnFlops += attnFlopsCoef * c * (ctx + (c + 1) / 2)
+      kvRead += ctx + c
+    }
+    const P = b.prefillTokens
+    const attnBytes = (kvRead + P) * kvPerTokenLayer + 2 * P * oIn * ACT_BYTES
+    const attnC = attnFlops / attnFlopsPerNs
+    const attnM = attnBytes / bytesPerNs
+    const attn = attnC > attnM ? attnC : attnM
+    return Math.round(layers * attn + tokenCost(T, S) + kernelNs + p.stepOverheadNs)
+  }
+
+  return { name: `roofline(${hw.name})`, stepTimeNs: offload ? stepTimeNsOffloaded : stepTimeNs, stepOverheadNs: p.stepOverheadNs }
 }
