@@ -77,6 +77,22 @@ describe("--energy on a fixed-step run", () => {
       expect(e.per_gpu[0]!.busy_fraction).toBeCloseTo(0.02 / 0.11, 9)
     }))
 
+  it.effect("fast-forwarded decode runs price the same energy as --exact-steps", () =>
+    Effect.gen(function*() {
+      // a step time that grows with the batch; the test GPU (100 TFLOP/s, 1,000 GB/s) stays under u = 1
+      const hw = { ...testHardware, tdpW: 100, idleW: 20 }
+      const stepNs = (b: { prefillTokens: number; numDecode: number }) => (b.prefillTokens + b.numDecode === 0 ? 0 : 1_000_000 + 1_000 * b.numDecode + 100 * b.prefillTokens)
+      const arrivals = Array.from({ length: 6 }, (_, i) => ({ arrivalNs: ms(3 * i), promptTokens: 50 + 10 * i, outputTokens: 40 + 7 * i }))
+      const fast = yield* runScenario(arrivals, { hardware: hw, energy: true, stepNs })
+      const exact = yield* runScenario(arrivals, { hardware: hw, energy: true, stepNs, exactSteps: true })
+      expect(fast.summary.num_steps).toBe(exact.summary.num_steps)
+      expect(fast.result.engine.instances[0]!.fastForwardedSteps).toBeGreaterThan(0)
+      expect(fast.summary.energy!.active_j).toBeGreaterThan(0)
+      expect(fast.summary.energy!.per_gpu[0]!.mean_busy_utilization).toBeLessThan(1)
+      expect(fast.summary.energy!.active_j).toBeCloseTo(exact.summary.energy!.active_j, 9)
+      expect(fast.summary.energy!.total_j).toBeCloseTo(exact.summary.energy!.total_j, 9)
+    }))
+
   it.effect("without --energy the summary has no energy section", () =>
     Effect.gen(function*() {
       const { summary } = yield* runScenario([{ arrivalNs: 0, promptTokens: 100, outputTokens: 5 }])
