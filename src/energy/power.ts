@@ -23,7 +23,7 @@ export interface GpuPower {
  */
 export const gpuPower = (hw: Hardware): GpuPower | InvalidOption => {
   if (hw.idleW === undefined) {
-    return new InvalidOption({ option: "--energy", reason: `hardware ${hw.name} has no idleW (W) in its hardware file (resources/hardware/${hw.name}.json); add "idleW" with its source, or use a hardware that has it (A100, H100, H200)` })
+    return new InvalidOption({ option: "--energy", reason: `hardware ${hw.name} has no idleW: its hardware file (--hardware FILE, or resources/hardware/) needs "idleW" (idle power, W) with its source in "powerSource" (every bundled file has one)` })
   }
   if (hw.idleW > hw.tdpW) {
     return new InvalidOption({ option: "--energy", reason: `hardware ${hw.name}: idleW ${hw.idleW} exceeds tdpW ${hw.tdpW}` })

@@ -23,9 +23,13 @@ describe("simulate --energy / --pim-config", () => {
 
   it.effect("--energy on hardware without idleW and with --pim-config is refused", () =>
     Effect.gen(function*() {
-      const a = yield* runCapture("simulate", ...small, "--energy", "--hardware", "A10")
+      // a hardware file without idleW (a copy of the bundled H100's)
+      const { idleW: _, powerSource: __, ...noIdle } = JSON.parse(fs.readFileSync("resources/hardware/H100.json", "utf8"))
+      const hwFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hw-noidle-")), "gpu.json")
+      fs.writeFileSync(hwFile, JSON.stringify({ ...noIdle, name: "NOIDLE" }))
+      const a = yield* runCapture("simulate", ...small, "--energy", "--hardware", hwFile)
       expect(a.code).toBe(1)
-      expect(a.stderr).toMatch(/--energy: hardware A10 has no idleW .*resources\/hardware\/A10\.json/)
+      expect(a.stderr).toMatch(/--energy: hardware NOIDLE has no idleW/)
       const b = yield* runCapture("simulate", ...small, "--energy", "--pim-config", "resources/pim/hbm-pim-h100.json")
       expect(b.code).toBe(1)
       expect(b.stderr).toMatch(/--energy: the power of PIM devices/)

@@ -104,6 +104,6 @@ describe("--energy on a fixed-step run", () => {
       const r = yield* Effect.either(runScenario([{ arrivalNs: 0, promptTokens: 10, outputTokens: 1 }], { energy: true }))
       expect(Either.isLeft(r)).toBe(true)
       const err = Either.getLeft(r).pipe((o) => (o._tag === "Some" ? o.value : undefined)) as { message: string } | undefined
-      expect(err?.message).toMatch(/^--energy: hardware TESTGPU has no idleW/)
+      expect(err?.message).toMatch(/^--energy: hardware TESTGPU has no idleW: its hardware file/)
     }))
 })
