@@ -94,6 +94,8 @@ export const kvBytesPerTokenPerGpu = (m: ModelShape, e: EngineConfig): number =>
  * count the stage's layers), and the block count is the minimum over the stages, as vLLM's
  * `determine_num_available_blocks` takes the minimum over workers. The activation reserve is the
  * same on every stage (a simplification: the sampler's logits are only on the last).
+ * `pimCapacityBytes` (`--pim-config`'s capacityGB x 1e9): the KV cache lives on the PIM device
+ * instead (see pimKvCapacity).
  */
 export const kvCapacity = (m: ModelShape, hw: Hardware, e: EngineConfig, pimCapacityBytes?: number): KvCapacity | NoKvMemory => {
   const pp = e.pipelineParallelSize

@@ -122,5 +122,7 @@ describe("--pim-config file errors name the file and the field", () => {
       expect(yield* message(resolveConfig({ ...base, pimConfig: f, perfModel: "op-roofline" }))).toMatch(/^--pim-config: runs on the datasheet roofline only/)
       const ok = yield* resolveConfig({ ...base, pimConfig: f })
       expect(ok.pim?.capacityGB).toBe(30)
+      // the GPU still holds the weights: 70B in 16 bit does not fit one H100 even with the KV elsewhere
+      expect(yield* message(resolveConfig({ model: "meta-llama/Llama-3.1-70B-Instruct", hardware: "H100", pimConfig: f }))).toMatch(/with --pim-config the GPU still holds the weights/)
     }))
 })
