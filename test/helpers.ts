@@ -74,13 +74,17 @@ export interface ScenarioOptions {
   readonly swap?: SwapSpec
   /** vLLM bench's --goodput objectives (metrics/goodput.ts). */
   readonly goodput?: GoodputSlo
+  /** The GPU (default testHardware). */
+  readonly hardware?: Hardware
+  /** SimulationOptions.energy (--energy; default off). */
+  readonly energy?: boolean
 }
 
 /** Run arrivals through the vLLM V1 scheduler with a swapped perf model and a fixed KV cache. */
 export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions = {}) =>
   Effect.gen(function*() {
     const store = makeInMemoryTrace(o.timeseriesIntervalS === undefined ? {} : { timeseriesIntervalS: o.timeseriesIntervalS })
-    const cfg = testConfig(o.engine, o.numInstances)
+    const cfg = o.hardware === undefined ? testConfig(o.engine, o.numInstances) : { ...testConfig(o.engine, o.numInstances), hardware: o.hardware }
     const step = o.stepNs ?? 10_000_000
     const stepFn = typeof step === "number" ? (b: BatchShape) => (b.prefillTokens + b.numDecode === 0 ? 0 : step) : step
     const pp = o.pipeline
@@ -114,7 +118,8 @@ export const runScenario = (arrivals: ReadonlyArray<Arrival>, o: ScenarioOptions
       ...(o.client === undefined ? {} : { client: o.client }),
       ...(o.sessions === undefined ? {} : { sessions: o.sessions }),
       ...(o.goodput === undefined ? {} : { goodput: o.goodput }),
-      ...(o.stepTimeScale === undefined ? {} : { stepTimeScale: o.stepTimeScale })
+      ...(o.stepTimeScale === undefined ? {} : { stepTimeScale: o.stepTimeScale }),
+      ...(o.energy === undefined ? {} : { energy: o.energy })
     }).pipe(Effect.provide(layer))
     return { store, result, summary: result.summary }
   })

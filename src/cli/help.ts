@@ -124,7 +124,9 @@ const GROUPS: ReadonlyArray<Group> = [
     title: "Analysis: HTML report (`llmservingsim report` for several runs), timeline, goodput, sensitivity",
     flags: ["report", "trace-events", "trace-events-max-requests", "goodput", "sensitivity"],
     topic: "analysis"
-  }
+  },
+  { title: "Power and energy (summary.json's energy section)", flags: ["energy"], topic: "energy" },
+  { title: "PIM attention offload", flags: ["pim-config"], topic: "pim" }
 ]
 
 /** The topics `CMD --help TOPIC` takes: the folded groups' names, and `all`. */

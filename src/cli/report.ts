@@ -89,6 +89,15 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
   if (s.mean_client_queue_time_ms !== undefined) block("Client-side Queueing", "client_queue_time", "Client Queue Time")
   if (s.mean_e2el_including_client_queue_ms !== undefined) block("Queue-inclusive End-to-end Latency", "e2el_including_client_queue", "E2EL incl. Client Queue")
   if (!single || cfg.numInstances > 1) out.push(...poolTable(cluster, res))
+  if (s.energy !== undefined) {
+    out.push(center(" Energy (--energy) ", 51, "-"))
+    out.push(line("GPUs:", String(s.energy.gpus)))
+    out.push(line("Total energy (J):", f2(s.energy.total_j)))
+    out.push(line("  of which idle (J):", f2(s.energy.idle_j)))
+    out.push(line("Average power, all GPUs (W):", f2(s.energy.avg_power_w)))
+    out.push(line("Energy per request (J):", f2(s.energy.per_request_j)))
+    out.push(line("Energy per output token (J):", s.energy.per_output_token_j.toFixed(4)))
+  }
   out.push("=".repeat(51))
   if (s.rejections.length > 0) out.push(`first rejection: request ${s.rejections[0]!.id}: ${s.rejections[0]!.reason}`)
   return out.join("\n")

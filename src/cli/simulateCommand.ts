@@ -27,6 +27,10 @@ const reportOption = Options.boolean("report").pipe(
   Options.withDescription("With --output-dir: also write report.html there (summary, latency CDFs, time series; `llmservingsim report --help`) (default off)")
 )
 
+const energy = Options.boolean("energy").pipe(
+  Options.withDescription("Price GPU energy (idle + (TDP - idle) x utilisation per step) into summary.json's energy section (default off)")
+)
+
 const clusterConfig = Options.text("cluster-config").pipe(
   Options.optional,
   Options.withDescription("A cluster file (JSON/YAML): pools, roles, routers, KV transfer (resources/clusters/; default: one pool from the flags)")
@@ -81,7 +85,7 @@ const goodputOption = Options.text("goodput").pipe(
 
 export const simulateCommand = Command.make(
   "simulate",
-  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption, report: reportOption, goodput: goodputOption, traceEvents: traceEventsOption, traceEventsMaxRequests: traceEventsMaxRequestsOption },
+  { ...engineOptions, ...workloadOptions, ...outputOptions, clusterConfig, sensitivity: sensitivityOption, report: reportOption, goodput: goodputOption, traceEvents: traceEventsOption, traceEventsMaxRequests: traceEventsMaxRequestsOption, energy },
   (o) =>
     Effect.gen(function*() {
       const files = yield* fileOutputOptions(o)
@@ -131,6 +135,7 @@ export const simulateCommand = Command.make(
         sessions: workload.sessions,
         goodput,
         exactSteps: o.exactSteps,
+        energy: o.energy,
         ...(observers.length === 0 ? {} : { observer: combineObservers(...observers) }),
         ...(traceEvents === undefined ? {} : { onEngine: (e: Engine) => traceEvents.attach(e) }),
         ...(tty ? { onProgress } : {})
@@ -163,7 +168,7 @@ export const simulateCommand = Command.make(
         pct,
         { summary: result.summary, probe },
         (scale) =>
-          simulateCluster(workload.arrivals, cluster, { workload: workload.spec, exactSteps: o.exactSteps, stepTimeScale: scale }).pipe(
+          simulateCluster(workload.arrivals, cluster, { workload: workload.spec, exactSteps: o.exactSteps, stepTimeScale: scale, energy: o.energy }).pipe(
             Effect.map((r) => r.summary),
             Effect.provide(TraceWriter.none)
           ),

@@ -36,7 +36,7 @@ export const listModels = (): ReadonlyArray<string> => {
 export const listHardware = (): ReadonlyArray<string> =>
   fs.readdirSync(hardwareDir).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort()
 
-const readJson = (file: string): Effect.Effect<unknown, FileError | InputError> =>
+export const readJson = (file: string): Effect.Effect<unknown, FileError | InputError> =>
   Effect.try({
     try: () => fs.readFileSync(file, "utf8"),
     catch: (e) => new FileError({ path: file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message) })
@@ -51,7 +51,7 @@ const readJson = (file: string): Effect.Effect<unknown, FileError | InputError> 
  * Decode `value` read from `file`. A Hugging Face config.json carries many keys the simulator does
  * not read (`ignore`); a hardware file's keys are all read, so an unknown one is a typo (`error`).
  */
-const decodeWith = <A, I>(schema: Schema.Schema<A, I>, file: string, value: unknown, excess: "ignore" | "error" = "ignore"): Effect.Effect<A, InputError> =>
+export const decodeWith = <A, I>(schema: Schema.Schema<A, I>, file: string, value: unknown, excess: "ignore" | "error" = "ignore"): Effect.Effect<A, InputError> =>
   Schema.decodeUnknown(schema, { onExcessProperty: excess })(value).pipe(
     Effect.mapError((e) => {
       const issue = schemaIssue(e)

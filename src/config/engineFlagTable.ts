@@ -18,7 +18,7 @@ export const ENGINE_FLAG_TABLE: Record<string, [keyof EngineFlags, FlagKind]> = 
   "pipeline-parallel-size": ["pipelineParallelSize", "int"], "num-scheduler-steps": ["numSchedulerSteps", "int"], "kv-offloading-size": ["kvOffloadingSize", "float"], "kv-offloading-backend": ["kvOffloadingBackend", "string"], "preemption-mode": ["preemptionMode", "string"], "swap-space": ["swapSpace", "float"], "data-parallel-size": ["dataParallelSize", "int"], "enable-expert-parallel": ["enableExpertParallel", "bool"], "expert-load-imbalance": ["expertLoadImbalance", "float"],
   "compute-efficiency": ["computeEfficiency", "float"], "attention-efficiency": ["attentionComputeEfficiency", "float"],
   "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"],
-  network: ["network", "string"], "perf-model": ["perfModel", "string"],
+  network: ["network", "string"], "perf-model": ["perfModel", "string"], "pim-config": ["pimConfig", "string"],
   "frontend-ingress-us": ["frontendIngressUs", "float"], "frontend-tokenize-us-per-token": ["frontendTokenizeUsPerToken", "float"], "frontend-egress-us": ["frontendEgressUs", "float"]
 }
 

@@ -7,9 +7,10 @@
 import { Effect } from "effect"
 import { batchDefaults, defaultEngineConfig, type EngineConfig } from "../domain/EngineConfig.js"
 import { usableMemoryBytes } from "../domain/Hardware.js"
-import { type FileError, type InputError, InvalidOption, type NoKvMemory, type UnknownName } from "../domain/errors.js"
+import { type FileError, type InputError, InvalidOption, NoKvMemory, type UnknownName } from "../domain/errors.js"
 import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams.js"
 import type { ModelShape } from "../domain/Model.js"
+import { loadPimConfig } from "../domain/Pim.js"
 import { kvCapacity } from "../memory/capacity.js"
 import { loadNetwork, parseNetworkSpec } from "../network/spec.js"
 import { frontEndOf } from "../perf/calibration.js"
@@ -64,6 +65,8 @@ export interface EngineFlags {
   readonly perfModel?: string | undefined
   /** `--network` spec (alpha-beta | table:DIR | fit:DIR). */
   readonly network?: string | undefined
+  /** `--pim-config FILE`: decode attention on a PIM device (domain/Pim.ts, perf/pim.ts). */
+  readonly pimConfig?: string | undefined
   /**
    * `--frontend-ingress-us`, `--frontend-tokenize-us-per-token`, `--frontend-egress-us`
    * (frontend/FrontEnd.ts). Undefined: from a `calibrated:` file's stack part where it has a
@@ -147,6 +150,13 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* nonNeg(f.frontendEgressUs, "--frontend-egress-us")
     const perfSpec = f.perfModel === undefined ? undefined : yield* parsePerfModelSpec(f.perfModel)
     const networkSpec = f.network === undefined ? undefined : yield* parseNetworkSpec(f.network)
+    const pim = f.pimConfig === undefined ? undefined : yield* loadPimConfig(f.pimConfig)
+    if (pim !== undefined && perfSpec !== undefined && perfSpec.kind !== "roofline") {
+      return yield* new InvalidOption({ option: "--pim-config", reason: `runs on the datasheet roofline only (--perf-model roofline); --perf-model ${f.perfModel} has no decode-attention split to offload` })
+    }
+    if (pim !== undefined && (f.pipelineParallelSize ?? 1) > 1) {
+      return yield* new InvalidOption({ option: "--pim-config", reason: "PIM attention offload with --pipeline-parallel-size > 1 is not modelled" })
+    }
 
     const model = yield* loadModel(f.model)
     const hardware = yield* loadHardware(f.hardware)
@@ -239,8 +249,12 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
         reason: `${engine0.maxNumBatchedTokens} must be at least --max-num-seqs ${engine0.maxNumSeqs} (every running request needs a token per step)`
       })
     }
-    let cap = kvCapacity(m, hardware, engine0)
+    const pimBytes = pim === undefined ? undefined : pim.capacityGB * 1e9
+    let cap = kvCapacity(m, hardware, engine0, pimBytes)
     if ("_tag" in cap) return yield* cap
+    if (pim !== undefined && cap.weightBytes + cap.activationReserveBytes > usableMemoryBytes(hardware) * engine0.gpuMemoryUtilization) {
+      return yield* new NoKvMemory({ reason: `with --pim-config the GPU still holds the weights: ${(cap.weightBytes / 1e9).toFixed(2)} GB of ${m.id} plus ${(cap.activationReserveBytes / 1e9).toFixed(2)} GB activation reserve exceed ${hardware.name}'s usable memory` })
+    }
     // under PP one request lives in one virtual engine's share of the blocks (floor(blocks / P))
     let kvTokens = Math.floor(cap.numBlocks / pp) * cap.blockSize
     if (kvTokens < 1) {
@@ -255,7 +269,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       const wanted = f.maxModelLen ?? Math.min(m.maxPositions, kvTokens)
       if (wanted > engine0.maxNumBatchedTokens) {
         engine0 = { ...engine0, maxNumBatchedTokens: wanted }
-        cap = kvCapacity(m, hardware, engine0)
+        cap = kvCapacity(m, hardware, engine0, pimBytes)
         if ("_tag" in cap) return yield* cap
         kvTokens = Math.floor(cap.numBlocks / pp) * cap.blockSize
       }
@@ -307,6 +321,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
         egressUs: f.frontendEgressUs ?? calFrontEnd?.egressUs ?? DEFAULT_FRONT_END.egressUs
       },
       ...(networkSpec === undefined ? {} : { network: yield* loadNetwork(networkSpec) }),
+      ...(pim === undefined ? {} : { pim }),
       ...(perfModel === undefined ? {} : { perfModel: { spec: perfModel, stepOverheadNs: f.stepOverheadUs === undefined ? undefined : Math.round(f.stepOverheadUs * 1000) } })
     } satisfies SimConfig
   })

@@ -79,7 +79,16 @@ export const Hardware = Schema.Struct({
   nic: Schema.optional(Nic),
   hostLink: Schema.optional(Schema.String),
   hostLinkGBs: Schema.optional(Schema.Number.pipe(Schema.positive())),
+  /** Board power limit (TDP / TBP), W, from the datasheet. */
   tdpW: Schema.Number.pipe(Schema.positive()),
+  /**
+   * Power drawn while idle (driver loaded, no kernels), W: the floor of the energy model
+   * (energy/power.ts); `powerSource` says where it comes from. Absent: `--energy` refuses this
+   * hardware.
+   */
+  idleW: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
+  /** Where `tdpW` and `idleW` come from (datasheet, measurement, or a stated assumption). */
+  powerSource: Schema.optional(Schema.String),
   /** Memory the driver reports as total (bytes), where measured; else derived (see usableMemoryBytes). */
   memoryBytesVisible: Schema.optional(Schema.Number.pipe(Schema.positive())),
   source: Schema.String

@@ -4,6 +4,7 @@
  * already read. ConfigService provides it; `config/resolve.ts` builds it from flags.
  */
 import type { CalibrationFile } from "../perf/calibration.js"
+import type { PimConfig } from "./Pim.js"
 import type { FrontEndParams } from "../frontend/FrontEnd.js"
 import type { LayerProfile } from "../perf/profile/types.js"
 import type { CollectiveTable } from "../network/vidurCsv.js"
@@ -46,4 +47,6 @@ export interface SimConfig {
   readonly network?: LoadedNetwork | undefined
   /** The API server in front of the engine (frontend/FrontEnd.ts): ingress and egress, us. */
   readonly frontEnd: FrontEndParams
+  /** `--pim-config`: decode attention on a PIM device per GPU, which holds the KV cache (perf/pim.ts). */
+  readonly pim?: PimConfig | undefined
 }

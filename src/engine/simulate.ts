@@ -39,6 +39,8 @@ import { type Arrival, Engine } from "./Engine.js"
 import { combineObservers, type EngineObserver } from "./EngineObserver.js"
 import { InstanceRole } from "./Instance.js"
 import { makeRouter } from "../cluster/Router.js"
+import { EnergyMeter, type EnergyPool } from "../energy/EnergyMeter.js"
+import { gpuPower } from "../energy/power.js"
 import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 
 export interface SimulationResult {
@@ -82,6 +84,11 @@ export interface SimulationOptions {
    * or not, and every pipeline stage and send); default 1 (the perf model as it is).
    */
   readonly stepTimeScale?: number
+  /**
+   * Price every GPU's energy (`--energy`, energy/EnergyMeter.ts) and add summary.json's `energy`
+   * section; fails with InvalidOption when a pool's hardware file has no `idleW`. Default off.
+   */
+  readonly energy?: boolean
 }
 
 /** One pool with its services looked up. */
@@ -136,7 +143,8 @@ const poolConfigJson = (p: PoolRun) => {
     engine: cfg.engine,
     // the datasheet roofline's parameters, only when it is the model in use
     ...(cfg.perfModel === undefined ? { roofline: cfg.roofline } : {}),
-    kv_cache: p.memory.capacity
+    kv_cache: p.memory.capacity,
+    ...(cfg.pim === undefined ? {} : { pim: cfg.pim })
   }
 }
 
@@ -200,6 +208,18 @@ export const runPools = <E>(
     })))
     const observers = [metrics.observer, stats.observer, sink.observer]
     if (options.observer !== undefined) observers.push(options.observer)
+    let meter: EnergyMeter | undefined
+    if (options.energy === true) {
+      const energyPools: Array<EnergyPool> = []
+      for (const p of pools) {
+        if (p.config.pim !== undefined) return yield* new InvalidOption({ option: "--energy", reason: "the power of PIM devices (--pim-config) is not modelled; run --energy without --pim-config" })
+        const power = gpuPower(p.config.hardware)
+        if (power instanceof InvalidOption) return yield* power
+        energyPools.push({ name: p.name, instances: p.instances, model: p.config.model, hardware: p.config.hardware, engine: p.config.engine, power })
+      }
+      meter = new EnergyMeter(energyPools)
+      observers.push(meter.observer)
+    }
     const client = options.client === undefined ? undefined : new ClosedLoopClient(options.client)
     if (client !== undefined) observers.push(client.observer)
     const sessions = options.sessions === undefined ? undefined : new SessionClient(options.sessions === "trace" ? undefined : options.sessions)
@@ -283,6 +303,7 @@ export const runPools = <E>(
         ...swapJson(engine, first.config.engine.swapSpace),
         instances: stats.instancesJson(engine.instances, base.duration),
         pools: stats.poolsJson(engine.instances, base.duration),
+        ...(meter === undefined ? {} : { energy: meter.summary(base.duration, base.completed, base.total_output_tokens) }),
         config: base.config
       } as Summary
     }

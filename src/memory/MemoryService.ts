@@ -26,7 +26,7 @@ export class MemoryService extends Context.Tag("llmservingsim/MemoryService")<Me
     MemoryService,
     Effect.gen(function*() {
       const cfg = yield* ConfigService
-      const cap = kvCapacity(cfg.model, cfg.hardware, cfg.engine)
+      const cap = kvCapacity(cfg.model, cfg.hardware, cfg.engine, cfg.pim === undefined ? undefined : cfg.pim.capacityGB * 1e9)
       if ("_tag" in cap) return yield* cap
       return fromCapacity(cap, cfg.engine.enablePrefixCaching, cfg.engine.pipelineParallelSize, offloadTier(cfg, cap))
     })

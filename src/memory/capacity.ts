@@ -94,9 +94,12 @@ export const kvBytesPerTokenPerGpu = (m: ModelShape, e: EngineConfig): number =>
  * count the stage's layers), and the block count is the minimum over the stages, as vLLM's
  * `determine_num_available_blocks` takes the minimum over workers. The activation reserve is the
  * same on every stage (a simplification: the sampler's logits are only on the last).
+ * `pimCapacityBytes` (`--pim-config`'s capacityGB x 1e9): the KV cache lives on the PIM device
+ * instead (see pimKvCapacity).
  */
-export const kvCapacity = (m: ModelShape, hw: Hardware, e: EngineConfig): KvCapacity | NoKvMemory => {
+export const kvCapacity = (m: ModelShape, hw: Hardware, e: EngineConfig, pimCapacityBytes?: number): KvCapacity | NoKvMemory => {
   const pp = e.pipelineParallelSize
+  if (pimCapacityBytes !== undefined) return pimKvCapacity(m, e, pimCapacityBytes)
   if (pp > 1) return pipelineKvCapacity(m, hw, e, pp)
   const perToken = kvBytesPerTokenPerGpu(m, e)
   const blockBytes = perToken * e.blockSize
@@ -116,6 +119,22 @@ export const kvCapacity = (m: ModelShape, hw: Hardware, e: EngineConfig): KvCapa
         `--tensor-parallel-size, or --num-gpu-blocks-override`
     })
   }
+  return { ...base, numBlocks, overridden: false }
+}
+
+/**
+ * With `--pim-config` the KV cache lives on the PIM device next to each GPU (LLMServingSim 2.0's
+ * attention offloading): floor(device capacity / block bytes) blocks, whatever the GPU's memory
+ * (`--num-gpu-blocks-override` still wins). The GPU still has to hold the weights: NoKvMemory when
+ * weights and activation reserve exceed its usable memory is not checked here (resolve.ts).
+ */
+const pimKvCapacity = (m: ModelShape, e: EngineConfig, capacityBytes: number): KvCapacity | NoKvMemory => {
+  const perToken = kvBytesPerTokenPerGpu(m, e)
+  const blockBytes = perToken * e.blockSize
+  const base = { blockSize: e.blockSize, blockBytes, kvBytesPerToken: perToken, weightBytes: weightBytesPerGpu(m, e), activationReserveBytes: activationReserveBytes(m, e), usableBytes: capacityBytes }
+  if (e.numGpuBlocksOverride !== null) return { ...base, numBlocks: e.numGpuBlocksOverride, overridden: true }
+  const numBlocks = Math.floor(capacityBytes / blockBytes)
+  if (numBlocks < 1) return new NoKvMemory({ reason: `the PIM device's ${(capacityBytes / 1e9).toFixed(3)} GB (--pim-config capacityGB) hold no KV block of ${blockBytes} bytes` })
   return { ...base, numBlocks, overridden: false }
 }
 

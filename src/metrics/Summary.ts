@@ -1,3 +1,5 @@
+import type { EnergySummary } from "../energy/EnergyMeter.js"
+
 /**
  * The result of a run, with the key names of vLLM's `bench serve --save-result` JSON
  * (vllm/benchmarks/serve.py) plus simulator fields. Times in ms, durations in s,
@@ -119,6 +121,8 @@ export interface Summary {
   readonly goodput?: GoodputSummary["goodput"]
   /** Multi-turn session workloads only (engine/SessionClient.ts). */
   readonly sessions?: SessionStats
+  /** With --energy only: GPU energy and power (energy/EnergyMeter.ts). */
+  readonly energy?: EnergySummary
   /** What was simulated. */
   readonly config: Record<string, unknown>
 }

@@ -8,6 +8,7 @@ import { fabricOf } from "../network/fabric.js"
 import { NetworkService } from "../network/NetworkService.js"
 import type { BatchShape } from "./BatchShape.js"
 import { type StagePricing, withPipeline } from "./pipeline.js"
+import { makePimPerf } from "./pim.js"
 import { makeRoofline } from "./roofline.js"
 
 /** A step time's parts, ns (PerfModel.breakdown). */
@@ -42,13 +43,15 @@ export interface PerfModel {
 }
 
 export class PerfModelService extends Context.Tag("llmservingsim/PerfModelService")<PerfModelService, PerfModel>() {
-  /** Datasheet roofline for the configured model, hardware and engine. */
+  /** Datasheet roofline for the configured model, hardware and engine (with `--pim-config`: its decode attention on the PIM device, perf/pim.ts). */
   static readonly roofline: Layer.Layer<PerfModelService, never, ConfigService | NetworkService> = Layer.effect(
     PerfModelService,
     Effect.gen(function*() {
       const cfg = yield* ConfigService
       const net = yield* NetworkService
       const e = cfg.engine
+      // --pim-config: decode attention on the PIM device (resolve.ts refuses it with pipeline parallelism)
+      if (cfg.pim !== undefined) return makePimPerf(cfg.model, cfg.hardware, e, cfg.roofline, net, cfg.pim)
       return withPipeline(cfg.model, e.pipelineParallelSize, e.tensorParallelSize, net, (m) => makeRoofline(m, cfg.hardware, e, cfg.roofline, net), fabricOf(cfg.hardware).gpusPerNode)
     })
   )

@@ -33,8 +33,18 @@ const KERNELS_PER_LAYER = 10
 /** Kernels launched once per step (embedding, final norm, LM head, sampler). */
 const KERNELS_PER_STEP = 4
 
+/** Options of the roofline. */
+export interface RooflineOptions {
+  /**
+   * Leave decode attention out (it runs on a PIM device, perf/pim.ts): the attention kernel then
+   * covers the prefill chunks only, and the decodes' KV is neither read nor written on the GPU.
+   */
+  readonly offloadDecodeAttention?: boolean
+}
+
 /** Build the roofline perf model for one instance. */
-export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: RooflineParams, net: Network): PerfModel => {
+export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: RooflineParams, net: Network, opts: RooflineOptions = {}): PerfModel => {
+  const offload = opts.offloadDecodeAttention === true
   const tp = e.tensorParallelSize
   const wb = e.weightDtypeBytes
   const kvb = e.kvCacheDtypeBytes
@@ -129,5 +139,26 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
     out.computeNs = Math.max(0, total - out.overheadNs - out.commNs)
   }
 
-  return { name: `roofline(${hw.name})`, stepTimeNs, stepOverheadNs: p.stepOverheadNs, breakdown }
+  /** stepTimeNs with decode attention left out (RooflineOptions.offloadDecodeAttention; a separate closure so the default one is untouched). */
+  const stepTimeNsOffloaded = (b: BatchShape): number => {
+    const T = b.prefillTokens + b.numDecode
+    if (T === 0) return 0
+    const S = b.numPrefill + b.numDecode
+    let attnFlops = 0
+    let kvRead = 0
+    for (let i = 0; i < b.numPrefill; i++) {
+      const c = b.prefillChunk[i]!
+      const ctx = b.prefillContext[i]!
+      attnFlops += attnFlopsCoef * c * (ctx + (c + 1) / 2)
+      kvRead += ctx + c
+    }
+    const P = b.prefillTokens
+    const attnBytes = (kvRead + P) * kvPerTokenLayer + 2 * P * oIn * ACT_BYTES
+    const attnC = attnFlops / attnFlopsPerNs
+    const attnM = attnBytes / bytesPerNs
+    const attn = attnC > attnM ? attnC : attnM
+    return Math.round(layers * attn + tokenCost(T, S) + kernelNs + p.stepOverheadNs)
+  }
+
+  return { name: `roofline(${hw.name})`, stepTimeNs: offload ? stepTimeNsOffloaded : stepTimeNs, stepOverheadNs: p.stepOverheadNs, breakdown }
 }

@@ -25,6 +25,7 @@ import { type PerfModel, PerfModelService } from "./PerfModelService.js"
 import { makeProfilePerf } from "./profilePerf.js"
 import { loadProfile } from "./profile/load.js"
 import { withPipeline } from "./pipeline.js"
+import { makePimPerf } from "./pim.js"
 import { makeRoofline } from "./roofline.js"
 
 export type PerfModelSpec =
@@ -90,7 +91,8 @@ export const loadPerfModel = (spec: PerfModelSpec, model: ModelShape, hardware: 
  * `--pipeline-parallel-size` > 1 (perf/pipeline.ts).
  */
 export const makePerfModel = (spec: LoadedPerfModel, cfg: SimConfig, net: Network, stepOverheadFlag?: number): PerfModel =>
-  withPipeline(cfg.model, cfg.engine.pipelineParallelSize, cfg.engine.tensorParallelSize, net, (m) => makeShapePerfModel(spec, m, cfg, net, stepOverheadFlag), fabricOf(cfg.hardware).gpusPerNode)
+  // --pim-config runs with the roofline only, without pipeline parallelism (resolve.ts refuses the rest)
+  cfg.pim !== undefined && spec.kind === "roofline" ? makePimPerf(cfg.model, cfg.hardware, cfg.engine, cfg.roofline, net, cfg.pim) : withPipeline(cfg.model, cfg.engine.pipelineParallelSize, cfg.engine.tensorParallelSize, net, (m) => makeShapePerfModel(spec, m, cfg, net, stepOverheadFlag), fabricOf(cfg.hardware).gpusPerNode)
 
 const makeShapePerfModel = (spec: LoadedPerfModel, m: ModelShape, cfg: SimConfig, net: Network, stepOverheadFlag?: number): PerfModel => {
   switch (spec.kind) {
