@@ -329,6 +329,7 @@ export const runPools = <E>(
           const next = engine.nextEventNs()
           if (next === Infinity) return Effect.sync(() => engine.drain())
           engine.advanceTo(next + DRAIN_SLICE_NS)
+          options.onProgress?.(engine.submitted, engine.clock)
           return yieldToEventLoop.pipe(Effect.zipRight(Effect.suspend(drainSlice)))
         }))
       )
