@@ -28,6 +28,8 @@ export interface ServerMetrics {
   readonly observer: EngineObserver
   /** Prometheus text exposition. */
   readonly text: () => Promise<string>
+  /** Prompt and generation tokens processed so far (vllm:prompt_tokens_total, vllm:generation_tokens_total). */
+  readonly totals: () => { readonly prompt: number; readonly generation: number }
 }
 
 const S = 1e-9
@@ -124,7 +126,7 @@ export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cac
     }
   }
   const text = async () => (await registry.metrics()) + hists.map((h) => h.render(labelText)).join("")
-  return { registry, observer, text }
+  return { registry, observer, text, totals: () => ({ prompt: n.prompt, generation: n.generation }) }
 }
 
 /** A Prometheus histogram (cumulative `le` buckets, `_sum`, `_count`) updated without allocation. */

@@ -9,6 +9,7 @@ import { combineObservers, type EngineObserver } from "../engine/EngineObserver.
 import { MemoryService } from "../memory/MemoryService.js"
 import { type LiveEngine, makeLiveEngine } from "./LiveEngine.js"
 import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
+import { logStatsEvery } from "./statsLog.js"
 import type { OutputLenSpec } from "./OutputLen.js"
 import type { TextTokenizer } from "./Tokenizer.js"
 
@@ -32,6 +33,8 @@ export interface ServeOptions {
   readonly router?: RouterPolicy | RouterSpec
   /** Extra engine observer (tests). */
   readonly observer?: EngineObserver
+  /** Seconds between two stats lines on stdout (server/statsLog.ts); absent or 0 = none (--disable-log-stats). */
+  readonly logStatsIntervalS?: number | undefined
 }
 
 
@@ -58,6 +61,8 @@ export const serveContextLayer = (options: ServeOptions) =>
       const observer = options.observer === undefined ? metrics.observer : combineObservers(metrics.observer, options.observer)
       const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer })
       engineRef = engine
+      const every = options.logStatsIntervalS
+      if (every !== undefined && every > 0) yield* Effect.forkScoped(logStatsEvery(every, metrics.totals, loadOf))
       return { engine, metrics, options, config: cfg } satisfies ServeState
     })
   )
