@@ -10,6 +10,7 @@ import { usableMemoryBytes } from "../domain/Hardware.js"
 import { type FileError, type InputError, InvalidOption, type NoKvMemory, type UnknownName } from "../domain/errors.js"
 import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams.js"
 import type { ModelShape } from "../domain/Model.js"
+import { parseSpeculativeConfig } from "../domain/SpeculativeConfig.js"
 import { kvCapacity } from "../memory/capacity.js"
 import { loadNetwork, parseNetworkSpec } from "../network/spec.js"
 import { frontEndOf } from "../perf/calibration.js"
@@ -39,6 +40,8 @@ export interface EngineFlags {
   readonly pipelineParallelSize?: number | undefined
   /** `--num-scheduler-steps`: multi-step scheduling, vLLM 0.6 (default 1 = off). */
   readonly numSchedulerSteps?: number | undefined
+  /** `--speculative-config` JSON text (domain/SpeculativeConfig.ts). */
+  readonly speculativeConfig?: string | undefined
   readonly numInstances?: number | undefined
   /** `--data-parallel-size` (vLLM's name for the replica count; `--num-instances` is its alias). */
   readonly dataParallelSize?: number | undefined
@@ -171,6 +174,13 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     if (steps > 1 && pp > 1) {
       return yield* new InvalidOption({ option: "--num-scheduler-steps", reason: "multi-step scheduling with --pipeline-parallel-size > 1 is not modelled" })
     }
+    const spec = f.speculativeConfig === undefined ? undefined : yield* parseSpeculativeConfig(f.speculativeConfig)
+    if (spec !== undefined && steps > 1) {
+      return yield* new InvalidOption({ option: "--speculative-config", reason: "speculative decoding with --num-scheduler-steps > 1 is not modelled" })
+    }
+    if (spec !== undefined && pp > 1) {
+      return yield* new InvalidOption({ option: "--speculative-config", reason: "speculative decoding with --pipeline-parallel-size > 1 is not modelled" })
+    }
     if (pp > m.layers) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
     }
@@ -191,7 +201,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       dataParallelSize: dp,
       ...ep,
       pipelineParallelSize: pp,
-      numSchedulerSteps: steps
+      numSchedulerSteps: steps,
+      ...(spec === undefined ? {} : { speculativeConfig: spec })
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({

@@ -3,6 +3,8 @@
  * `--max-num-seqs`, `--max-num-batched-tokens`, `--block-size`, ...). Defaults follow vLLM 0.19's
  * online-serving defaults.
  */
+import type { SpeculativeConfig } from "./SpeculativeConfig.js"
+
 export interface EngineConfig {
   /** KV block size in tokens (vLLM `--block-size`, default 16). */
   readonly blockSize: number
@@ -66,6 +68,11 @@ export interface EngineConfig {
    * 0.6.0 runs prompts single-step). See engine/Instance.ts.
    */
   readonly numSchedulerSteps: number
+  /**
+   * Speculative decoding (vLLM `--speculative-config`); absent = off (the key is then left out, so
+   * the default run's summary.json is unchanged). See engine/SpecDecoder.ts.
+   */
+  readonly speculativeConfig?: SpeculativeConfig
 }
 
 /**

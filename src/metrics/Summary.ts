@@ -4,6 +4,7 @@
  * throughputs per second of simulated time.
  */
 import type { SessionStats } from "../engine/SessionClient.js"
+import type { specDecodeJson } from "../engine/SpecDecoder.js"
 export interface Summary {
   readonly completed: number
   readonly rejected: number
@@ -81,6 +82,8 @@ export interface Summary {
   readonly rejections: ReadonlyArray<{ readonly id: number; readonly reason: string }>
   /** Multi-turn session workloads only (engine/SessionClient.ts). */
   readonly sessions?: SessionStats
+  /** Speculative decoding only (--speculative-config): vLLM's spec-decode metrics (engine/SpecDecoder.ts). */
+  readonly spec_decode?: ReturnType<typeof specDecodeJson>
   /** What was simulated. */
   readonly config: Record<string, unknown>
 }
