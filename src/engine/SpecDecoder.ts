@@ -122,3 +122,6 @@ export class SpecDecoder {
 /** A SpecDecoder for `config` on the target `model`: ngram drafts cost nothing on the GPU, eagle heads eagleDraftFraction. */
 export const makeSpecDecoder = (config: SpeculativeConfig, model: ModelShape, counters: SpecDecodeCounters, seed: number): SpecDecoder =>
   new SpecDecoder(config, config.method === "ngram" ? 0 : eagleDraftFraction(model), counters, seed)
+
+/** Seed of instance `id`'s acceptance draws: distinct per instance and apart from the routers' (seed, seed + 1). */
+export const specSeed = (seed: number, id: number): number => seed + 1_000_003 * (id + 1)

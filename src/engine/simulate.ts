@@ -8,7 +8,7 @@
  * layers (`poolLayer`) and runs them together. Both end in `runPools`, so a one-pool cluster file
  * and the equivalent flags give the same results, byte for byte.
  */
-import { makeSpecDecodeCounters, makeSpecDecoder, specDecodeJson } from "./SpecDecoder.js"
+import { makeSpecDecodeCounters, makeSpecDecoder, specDecodeJson, specSeed } from "./SpecDecoder.js"
 import { Effect, Stream } from "effect"
 import { ClusterStats } from "../cluster/ClusterStats.js"
 import { ConfigService } from "../config/ConfigService.js"
@@ -115,9 +115,6 @@ const yieldToEventLoop: Effect.Effect<void> = Effect.suspend(() => {
     return Effect.sync(() => clearImmediate(h))
   })
 })
-
-/** Seed of instance `id`'s spec-decode acceptance draws: distinct per instance, apart from the routers' (seed, seed + 1). */
-export const specSeed = (seed: number, id: number): number => seed + 1_000_003 * (id + 1)
 
 const ROLE = { colocated: InstanceRole.Colocated, prefill: InstanceRole.Prefill, decode: InstanceRole.Decode } as const
 
