@@ -314,9 +314,8 @@ export class Instance {
     if (this.numSchedulerSteps > 1 && plan.shape.numPrefill === 0 && gate === undefined && this.role === InstanceRole.Colocated) {
       return this.decodeBlock(now)
     }
-    const end = gate === undefined
-      ? now + this.perf.stepTimeNs(plan.shape) + (this.spec === undefined ? 0 : this.drafterNs())
-      : gate.run(now, plan.shape)
+    let end = gate === undefined ? now + this.perf.stepTimeNs(plan.shape) : gate.run(now, plan.shape)
+    if (this.spec !== undefined) end += this.drafterNs()
     const d = end - now
     this.clock = end
     this.steps++
@@ -355,23 +354,14 @@ export class Instance {
         this.hooks!.prefilled(r, end)
         continue
       }
-      // > 0 only for a spec-decode verify pass: the drafts scheduled beyond the newest token
-      const drafts = r.numComputed - r.numTokens
+      // beyond numTokens only for a spec-decode verify pass (its drafts)
+      const verify = r.numComputed > r.numTokens
       r.numOutput++
       if (r.firstTokenNs < 0) r.firstTokenNs = end
       else if (onGap !== undefined) onGap(end - r.lastTokenNs, 1)
       if (onToken !== undefined) onToken(r, end)
       r.lastTokenNs = end
-      if (drafts > 0) {
-        // accepted drafts are further tokens of the same step (one chunk, one ITL gap); the
-        // rejected ones' KV is rolled back (vLLM: num_computed_tokens -= rejected), blocks kept
-        const a = this.spec!.verify(drafts)
-        for (let j = 0; j < a; j++) {
-          r.numOutput++
-          if (onToken !== undefined) onToken(r, end)
-        }
-        r.numComputed = r.promptTokens + r.numOutput - 1
-      }
+      if (verify) this.acceptDrafts(r, end)
       if (r.numOutput >= r.outputTokens) {
         if (lazy > 0) finished += this.finishCohortBefore(r.runSeq, end)
         this.finish(r, end)
@@ -413,6 +403,23 @@ export class Instance {
       }
     }
     return this.spec!.drafterNs(this.perf, count, contextSum)
+  }
+
+  /**
+   * Spec decode, after `r`'s verify pass ending at `tNs` gave its first token: draw the accepted
+   * drafts, which are further tokens of the same step (one chunk, one ITL gap), and roll its
+   * computed tokens back past the rejected ones (vLLM: num_computed_tokens -= rejected; the blocks
+   * stay allocated).
+   */
+  private acceptDrafts(r: SimRequest, tNs: number): void {
+    const drafts = r.numComputed - r.numTokens + 1 // numOutput already counts the verified token
+    const a = this.spec!.verify(drafts)
+    const onToken = this.observer.onToken
+    for (let j = 0; j < a; j++) {
+      r.numOutput++
+      if (onToken !== undefined) onToken(r, tNs)
+    }
+    r.numComputed = r.promptTokens + r.numOutput - 1
   }
 
   /** `r` produced its last token at `tNs`: free its blocks and report it. */
