@@ -9,6 +9,7 @@ import { resolveConfig } from "../../src/config/resolve.js"
 import type { SpeculativeConfig } from "../../src/domain/SpeculativeConfig.js"
 import { eagleDraftFraction, makeSpecDecodeCounters, SpecDecoder } from "../../src/engine/SpecDecoder.js"
 import type { BatchShape } from "../../src/perf/BatchShape.js"
+import { runCapture } from "../cli/capture.js"
 import { ms, runScenario, testModel } from "../helpers.js"
 
 const spec = (method: SpeculativeConfig["method"], rates: Array<number>): SpeculativeConfig => ({
@@ -170,5 +171,25 @@ describe("--speculative-config", () => {
       }
       const pp = yield* Effect.flip(resolveConfig({ ...base, pipelineParallelSize: 2, speculativeConfig: `{"method": "eagle3", "num_speculative_tokens": 2}` }))
       expect(pp.message).toContain("--pipeline-parallel-size")
+    }))
+})
+
+describe("--speculative-config on the command line", () => {
+  it.effect("a bad value: one error line naming the flag and key, exit 1, no stack trace", () =>
+    Effect.gen(function*() {
+      const r = yield* runCapture("simulate", "--num-requests", "5", "--speculative-config", `{"method": "ngram", "num_speculative_tokens": 2}`, "-q")
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain(`--speculative-config: key "acceptance_rates" is required`)
+      expect(r.stderr.trim().split("\n").length).toBe(1)
+      expect(r.stderr).not.toContain("    at ")
+    }))
+
+  it.effect("a good one: summary.json's spec_decode with the default eagle3 rates", () =>
+    Effect.gen(function*() {
+      const r = yield* runCapture("simulate", "--num-requests", "20", "--speculative-config", `{"method": "eagle3", "num_speculative_tokens": 2}`, "--json")
+      expect(r.code).toBe(0)
+      const s = JSON.parse(r.stdout) as { spec_decode: { acceptance_rates: Array<number>; num_drafts: number } }
+      expect(s.spec_decode.acceptance_rates).toEqual([0.74, 0.54])
+      expect(s.spec_decode.num_drafts).toBeGreaterThan(0)
     }))
 })
