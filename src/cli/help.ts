@@ -102,6 +102,11 @@ const GROUPS: ReadonlyArray<Group> = [
     topic: "frontend"
   },
   {
+    title: "Speculative decoding (vLLM --speculative-config JSON: method, num_speculative_tokens, acceptance_rates)",
+    flags: ["speculative-config"],
+    topic: "specdecode"
+  },
+  {
     title: "Perf and network model",
     flags: ["perf-model", "network", "compute-efficiency", "attention-efficiency", "memory-efficiency", "kernel-overhead-us", "step-overhead-us"],
     topic: "perf"

@@ -11,6 +11,7 @@ import { type FileError, type InputError, InvalidOption, NoKvMemory, type Unknow
 import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams.js"
 import type { ModelShape } from "../domain/Model.js"
 import { loadPimConfig } from "../domain/Pim.js"
+import { parseSpeculativeConfig } from "../domain/SpeculativeConfig.js"
 import { kvCapacity } from "../memory/capacity.js"
 import { loadNetwork, parseNetworkSpec } from "../network/spec.js"
 import { frontEndOf } from "../perf/calibration.js"
@@ -48,6 +49,8 @@ export interface EngineFlags {
   readonly preemptionMode?: string | undefined
   /** `--swap-space GiB` per GPU for swap preemption (vLLM V0 default 4). */
   readonly swapSpace?: number | undefined
+  /** `--speculative-config` JSON text (domain/SpeculativeConfig.ts). */
+  readonly speculativeConfig?: string | undefined
   readonly numInstances?: number | undefined
   /** `--data-parallel-size` (vLLM's name for the replica count; `--num-instances` is its alias). */
   readonly dataParallelSize?: number | undefined
@@ -219,6 +222,13 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       if (hardware.hostLinkGBs === undefined) return yield* new InvalidOption({ option: "--preemption-mode", reason: `${hardware.name}'s hardware file gives no hostLinkGBs (the PCIe link swapped blocks cross)` })
       if (pp > 1) return yield* new InvalidOption({ option: "--preemption-mode", reason: "swap preemption with --pipeline-parallel-size > 1 is not modelled" })
     }
+    const spec = f.speculativeConfig === undefined ? undefined : yield* parseSpeculativeConfig(f.speculativeConfig)
+    if (spec !== undefined && steps > 1) {
+      return yield* new InvalidOption({ option: "--speculative-config", reason: "speculative decoding with --num-scheduler-steps > 1 is not modelled" })
+    }
+    if (spec !== undefined && pp > 1) {
+      return yield* new InvalidOption({ option: "--speculative-config", reason: "speculative decoding with --pipeline-parallel-size > 1 is not modelled" })
+    }
     if (pp > m.layers) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
     }
@@ -241,7 +251,8 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       pipelineParallelSize: pp,
       numSchedulerSteps: steps,
       ...(f.kvOffloadingSize === undefined ? {} : { kvOffloadingSize: f.kvOffloadingSize, kvOffloadingBackend: "native" as const }),
-      ...(swapMode ? { preemptionMode: "swap" as const, swapSpace: f.swapSpace ?? 4 } : {})
+      ...(swapMode ? { preemptionMode: "swap" as const, swapSpace: f.swapSpace ?? 4 } : {}),
+      ...(spec === undefined ? {} : { speculativeConfig: spec })
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({

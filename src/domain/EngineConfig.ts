@@ -3,6 +3,8 @@
  * `--max-num-seqs`, `--max-num-batched-tokens`, `--block-size`, ...). Defaults follow vLLM 0.19's
  * online-serving defaults.
  */
+import type { SpeculativeConfig } from "./SpeculativeConfig.js"
+
 export interface EngineConfig {
   /** KV block size in tokens (vLLM `--block-size`, default 16). */
   readonly blockSize: number
@@ -79,6 +81,11 @@ export interface EngineConfig {
    */
   readonly preemptionMode?: "swap" | undefined
   readonly swapSpace?: number | undefined
+  /**
+   * Speculative decoding (vLLM `--speculative-config`); absent = off (the key is then left out, so
+   * the default run's summary.json is unchanged). See engine/SpecDecoder.ts.
+   */
+  readonly speculativeConfig?: SpeculativeConfig
 }
 
 /**

@@ -20,6 +20,7 @@ import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
 import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
 import { Instance, InstanceRole } from "../engine/Instance.js"
+import { makeSpecDecodeCounters, makeSpecDecoder, type SpecDecodeCounters, specSeed } from "../engine/SpecDecoder.js"
 import { makeRouter, type Router } from "../cluster/Router.js"
 import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import { MemoryService } from "../memory/MemoryService.js"
@@ -50,6 +51,8 @@ export interface LiveEngineOptions {
   readonly router?: RouterPolicy | RouterSpec
   /** Extra observer (Prometheus metrics, tests); called while the step is computed. */
   readonly observer?: EngineObserver
+  /** Speculative decoding (the config's --speculative-config): counters the instances add to (Prometheus reads them). */
+  readonly specCounters?: SpecDecodeCounters
 }
 
 /** Read the Effect Clock in ns as a number (TestClock: whole ms x 1e6). */
@@ -118,8 +121,11 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
     }
     const observer = options.observer === undefined ? collect : combineObservers(collect, options.observer)
     const instances: Array<Instance> = []
+    const spec = cfg.engine.speculativeConfig
+    const specCounters = spec === undefined ? undefined : options.specCounters ?? makeSpecDecodeCounters(spec.numSpeculativeTokens)
     for (let i = 0; i < cfg.numInstances; i++) {
-      instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs, 0, InstanceRole.Colocated, "default", undefined, 0, cfg.engine.numSchedulerSteps))
+      const decoder = spec === undefined ? undefined : makeSpecDecoder(spec, cfg.model, specCounters!, specSeed(cfg.seed, i))
+      instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs, 0, InstanceRole.Colocated, "default", undefined, 0, cfg.engine.numSchedulerSteps, true, decoder))
     }
     const router: Router = makeRouter(options.router ?? "round-robin", cfg.seed)
     const pending: Array<Pending> = []

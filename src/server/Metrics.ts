@@ -8,6 +8,7 @@
 import { Counter, Gauge, Registry } from "prom-client"
 import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
 import type { EngineObserver } from "../engine/EngineObserver.js"
+import type { SpecDecodeCounters } from "../engine/SpecDecoder.js"
 
 export const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0]
 export const ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0]
@@ -38,7 +39,13 @@ const S = 1e-9
  * Metrics for `modelName`; `load` is read at every scrape; `blockSize` and `numGpuBlocks` go
  * into `vllm:cache_config_info`.
  */
-export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cache: { blockSize: number; numGpuBlocks: number; enablePrefixCaching: boolean }): ServerMetrics => {
+export const makeServerMetrics = (
+  modelName: string,
+  load: () => EngineLoad,
+  cache: { blockSize: number; numGpuBlocks: number; enablePrefixCaching: boolean },
+  /** Speculative decoding's counters, read at scrape time (absent: no vllm:spec_decode_* metrics, as vLLM without a speculative config). */
+  spec?: SpecDecodeCounters
+): ServerMetrics => {
   const registry = new Registry()
   const labels = { model_name: modelName, engine: "0" }
   const names = ["model_name", "engine"] as const
@@ -80,6 +87,20 @@ export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cac
     }
   })
 
+  if (spec !== undefined) {
+    // vLLM's names (vllm/v1/spec_decode/metrics.py `SpecDecodingProm`)
+    counter("vllm:spec_decode_num_drafts_total", "Number of spec decoding drafts.", () => spec.numDrafts)
+    counter("vllm:spec_decode_num_draft_tokens_total", "Number of draft tokens.", () => spec.numDraftTokens)
+    counter("vllm:spec_decode_num_accepted_tokens_total", "Number of accepted tokens.", () => spec.numAcceptedTokens)
+    new Counter({
+      name: "vllm:spec_decode_num_accepted_tokens_per_pos_total", help: "Accepted tokens per draft position.", labelNames: [...names, "position"], registers: [registry],
+      collect() {
+        this.reset()
+        spec.numAcceptedTokensPerPos.forEach((v, i) => this.inc({ ...labels, position: String(i) }, v))
+      }
+    })
+  }
+
   const labelText = `model_name=${JSON.stringify(modelName)},engine="0"`
   const hists: Array<FastHistogram> = []
   const hist = (name: string, help: string, buckets: Array<number>) => {
@@ -99,7 +120,10 @@ export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cac
   const observer: EngineObserver = {
     onToken: (r: SimRequest, t: number) => {
       n.generation++
-      if (r.lastTokenNs >= 0) itl.observe((t - r.lastTokenNs) * S)
+      // tokens of one step reach the client as one chunk: one gap per chunk (spec decode, multi-step)
+      if (r.lastTokenNs >= 0) {
+        if (t > r.lastTokenNs) itl.observe((t - r.lastTokenNs) * S)
+      }
       else {
         n.prompt += r.promptTokens
         ttft.observe((t - r.arrivalNs) * S)
