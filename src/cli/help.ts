@@ -90,6 +90,11 @@ const GROUPS: ReadonlyArray<Group> = [
     ]
   },
   {
+    title: "Scheduling policy (vLLM's fcfs and priority; Orca, static batching, Sarathi-Serve, shortest job first)",
+    flags: ["scheduling-policy", "priority-levels"],
+    topic: "scheduling"
+  },
+  {
     title: "Parallelism and cluster",
     flags: [
       "tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "num-instances", "enable-expert-parallel", "expert-load-imbalance",

@@ -108,6 +108,11 @@ export const engineOptions = {
   tensorParallelSize: optInt("tensor-parallel-size", "GPUs per instance, tensor parallel (default 1)"),
   pipelineParallelSize: optInt("pipeline-parallel-size", "Pipeline stages per instance, each of --tensor-parallel-size GPUs; one micro-batch in flight per stage (default 1)"),
   numSchedulerSteps: optInt("num-scheduler-steps", "vLLM 0.6 multi-step: N decode passes per scheduler call, tokens in bursts of N; no chunked prefill (default 1 = off)"),
+  schedulingPolicy: Options.text("scheduling-policy").pipe(
+    Options.optional,
+    Options.withDescription("Batching policy: fcfs (vLLM V1, default), priority (vLLM: lower value first), orca, static, sarathi, sjf")
+  ),
+  priorityLevels: optInt("priority-levels", "With --scheduling-policy priority: each request's priority drawn from 0..N-1, seeded (default: the trace's priority field, else 0)"),
   numInstances: optInt("num-instances", "Identical instances behind the router (default 1); alias of --data-parallel-size"),
   dataParallelSize: optInt("data-parallel-size", "Data-parallel replicas behind the router, vLLM's name for --num-instances (default 1)"),
   enableExpertParallel: onOff("enable-expert-parallel", "MoE: whole experts over DP x TP GPUs, all-to-all dispatch/combine per MoE layer (default off)"),
@@ -147,6 +152,8 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
   tensorParallelSize: get(o.tensorParallelSize),
   pipelineParallelSize: get(o.pipelineParallelSize),
   numSchedulerSteps: get(o.numSchedulerSteps),
+  schedulingPolicy: get(o.schedulingPolicy),
+  priorityLevels: get(o.priorityLevels),
   numInstances: get(o.numInstances),
   dataParallelSize: get(o.dataParallelSize),
   enableExpertParallel: get(o.enableExpertParallel),

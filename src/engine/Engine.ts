@@ -44,6 +44,8 @@ export interface Arrival {
   readonly outputTokens: number
   /** Token ids or block hash ids of the prompt (prefix-cache hits across requests). */
   readonly content?: PromptContent | undefined
+  /** Scheduling priority (vLLM's request `priority`, lower first; --scheduling-policy priority); absent = 0. */
+  readonly priority?: number | undefined
 }
 
 /**
@@ -252,6 +254,7 @@ export class Engine {
     this.advanceTo(t)
     const r = new SimRequest(this.nextId++, t, a.promptTokens, a.outputTokens, a.content)
     if (sendNs !== undefined) r.clientQueueNs = sendNs - a.arrivalNs
+    if (a.priority !== undefined) r.priority = a.priority
     this.setup.observer.onArrive?.(r)
     const fe = this.setup.frontEnd
     if (fe === undefined) this.enqueue(r)
@@ -341,6 +344,7 @@ export class Engine {
     d.queuedNs = r.queuedNs
     d.egressNs = r.egressNs
     d.clientQueueNs = r.clientQueueNs
+    d.priority = r.priority
     d.prefillInstance = p.id
     d.peer = r
     r.peer = d

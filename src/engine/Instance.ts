@@ -102,7 +102,7 @@ export class Instance {
      */
     lazyDecode = true
   ) {
-    scheduler.running.lazy = lazyDecode && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
+    scheduler.running.lazy = scheduler.decodeCohort && lazyDecode && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
     this.plan = makeStepPlan(maxNumSeqs)
     this.made = new Int32Array(maxNumSeqs)
     this.info = {

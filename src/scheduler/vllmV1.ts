@@ -205,6 +205,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache): Scheduler => 
 
   return {
     name: "vllm-v1",
+    decodeCohort: true,
     waiting,
     running,
     kv,
