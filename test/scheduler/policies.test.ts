@@ -13,6 +13,7 @@ import { policyFor } from "../../src/scheduler/policies/index.js"
 import { drawPriority } from "../../src/scheduler/policies/priority.js"
 import { makeStepPlan } from "../../src/scheduler/StepPlan.js"
 import { openTrace } from "../../src/workload/traces/TraceReader.js"
+import { type BenchRun, runSettings } from "../../src/validate/bench.js"
 import type { Arrival } from "../../src/engine/Engine.js"
 import { ms, runScenario } from "../helpers.js"
 
@@ -199,5 +200,18 @@ describe("scheduling policies: flags and traces", () => {
       expect((yield* read("mooncake-priority.jsonl")).map((a) => a.priority)).toEqual([3, undefined])
       const e = yield* Effect.flip(read("azure-priority-bad.csv"))
       expect(e.message).toMatch(/azure-priority-bad.csv:2: field .priority.: expected an integer/)
+    }))
+})
+
+describe("scheduling policies: validate", () => {
+  it.effect("a recorded run's scheduler_config.policy becomes --scheduling-policy", () =>
+    Effect.gen(function*() {
+      const settings = (policy: string) => runSettings({ metaPath: "meta.json", meta: { model: "meta-llama/Llama-3.1-8B-Instruct", resolved_config: { scheduler_config: { policy } } } } as unknown as BenchRun)
+      const pri = yield* settings("priority")
+      expect(pri.flags.schedulingPolicy).toBe("priority")
+      expect(pri.honoured).toContain("policy=priority")
+      const cfg = yield* resolveConfig({ model: "meta-llama/Llama-3.1-8B-Instruct", hardware: "A100", ...pri.flags })
+      expect(cfg.engine.schedulingPolicy).toBe("priority")
+      expect((yield* settings("fcfs")).flags.schedulingPolicy).toBe("fcfs")
     }))
 })
