@@ -15,7 +15,7 @@
  *    current one shifts the list under the index exactly as there.
  * 2. Only if nothing was preempted, and `admitOpen()` (static batching: only between batches):
  *    waiting requests in the queue's order while the budget lasts and fewer than --max-num-seqs
- *    run. `chunked`: the last one admitted may get a partial chunk; otherwise a prompt that does
+ *    run (`budgetedAdmission` false: the budget does not bound admission). `chunked`: the last one admitted may get a partial chunk; otherwise a prompt that does
  *    not fit the remaining budget stops admission, except (`wholeFirst`) the first prompt of a
  *    step, which is taken whole even past the budget so a long prompt is never starved. KV:
  *    `reserveFull` (Orca, FasterTransformer) allocates blocks for prompt + all output tokens at
@@ -45,6 +45,11 @@ export interface ExplicitRules {
   readonly chunked: boolean
   /** Without chunking: the first prompt admitted in a step is taken whole even past the budget. */
   readonly wholeFirst: boolean
+  /**
+   * Whether admission stops at the token budget (default true). Static batching sets false: a
+   * FasterTransformer batch is bounded by its batch size and memory only.
+   */
+  readonly budgetedAdmission?: boolean
   /** Allocate KV for prompt + output tokens at admission (never preempts). */
   readonly reserveFull: boolean
   /** Index in `running` of the request to preempt when blocks run out. */
@@ -72,6 +77,7 @@ export const makeExplicitScheduler = (e: EngineConfig, kv: KvCache, rules: Expli
   const reserveIsl = e.schedulerReserveFullIsl
   const { decodeFirst, reserveFull, wholeFirst, victim } = rules
   const admitOpen = rules.admitOpen
+  const budgeted = rules.budgetedAdmission ?? true
   const onEnqueue = rules.onEnqueue
   // this step's running requests and tokens, before they enter the plan (a victim may be taken back)
   const staged: Array<SimRequest> = []
@@ -156,13 +162,13 @@ export const makeExplicitScheduler = (e: EngineConfig, kv: KvCache, rules: Expli
     // 2. waiting requests (skipped on a step that preempted)
     if (preempted === 0 && (admitOpen === undefined || admitOpen(run))) {
       let prompts = 0
-      while (waiting.length > 0 && budget > 0) {
+      while (waiting.length > 0 && (budget > 0 || !budgeted)) {
         if (run.length >= maxSeqs) break
         const r = waiting.peek()!
         const hit = kv.computedPrefix(r)
         let n = r.numTokens - hit
         if (threshold > 0 && n > threshold) n = threshold
-        if (n > budget) {
+        if (budgeted && n > budget) {
           if (chunked) n = budget
           else if (!(wholeFirst && prompts === 0)) break
         }

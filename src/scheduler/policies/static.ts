@@ -5,7 +5,8 @@
  * --max-num-seqs, their whole prompts in the first iteration, KV reserved for prompt + output
  * tokens as FasterTransformer allocates its cache for the maximum sequence length), and it runs
  * until its last request finishes. Requests arriving meanwhile wait for the next batch.
- * As for orca, --max-num-batched-tokens caps the prompt tokens of a batch beyond its first prompt.
+ * The token budget does not bound a batch (--max-num-batched-tokens is not consulted): its size is
+ * set by --max-num-seqs and the KV memory only, as FasterTransformer's batch size and cache are.
  * A finished request leaves the batch at once: the padded iterations FasterTransformer would still
  * compute for it until the longest request ends are not priced (a lower bound on its cost).
  */
@@ -25,6 +26,7 @@ export const staticPolicy = (e: EngineConfig): SchedulerPolicy => ({
       wholeFirst: true,
       reserveFull: true,
       victim: tailVictim,
-      admitOpen: (running) => running.length === 0
+      admitOpen: (running) => running.length === 0,
+      budgetedAdmission: false
     })
 })
