@@ -37,6 +37,9 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
     if (frontEndFlag !== undefined) {
       return yield* new InvalidOption({ option: frontEndFlag[0], reason: "serve's front end is its real HTTP server, so the modelled API-server delays apply to simulate and sweep only" })
     }
+    if (flags.priorityLevels !== undefined) {
+      return yield* new InvalidOption({ option: "--priority-levels", reason: "serve takes each request's priority from its body's priority field (vLLM's); --priority-levels applies to simulate and sweep only" })
+    }
     const cfg = yield* resolveConfig(flags)
     if (cfg.engine.pipelineParallelSize > 1) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: "serve does not model pipeline parallelism yet (its live engine has no virtual engines); use simulate" })

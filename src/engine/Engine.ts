@@ -48,6 +48,8 @@ export interface Arrival {
   readonly content?: PromptContent | undefined
   /** The first turn of a session read from a trace: the session client sends its later turns (the engine ignores it). */
   readonly session?: TraceSession | undefined
+  /** Scheduling priority (vLLM's request `priority`, lower first; --scheduling-policy priority); absent = 0. */
+  readonly priority?: number | undefined
 }
 
 /**
@@ -258,6 +260,7 @@ export class Engine {
     this.advanceTo(t)
     const r = new SimRequest(this.nextId++, t, a.promptTokens, a.outputTokens, a.content)
     if (sendNs !== undefined) r.clientQueueNs = sendNs - a.arrivalNs
+    if (a.priority !== undefined) r.priority = a.priority
     this.setup.observer.onArrive?.(r)
     const fe = this.setup.frontEnd
     if (fe === undefined) this.enqueue(r)
@@ -347,6 +350,7 @@ export class Engine {
     d.queuedNs = r.queuedNs
     d.egressNs = r.egressNs
     d.clientQueueNs = r.clientQueueNs
+    d.priority = r.priority
     d.prefillInstance = p.id
     d.peer = r
     r.peer = d

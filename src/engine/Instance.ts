@@ -113,7 +113,7 @@ export class Instance {
      */
     readonly spec: SpecDecoder | undefined = undefined
   ) {
-    scheduler.running.lazy = lazyDecode && spec === undefined && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
+    scheduler.running.lazy = scheduler.decodeCohort && lazyDecode && spec === undefined && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
     this.loads = (scheduler.kv.takeLoadNs !== undefined && scheduler.kv.offload !== undefined) || scheduler.swap !== undefined
     this.plan = makeStepPlan(maxNumSeqs)
     this.made = new Int32Array(maxNumSeqs)

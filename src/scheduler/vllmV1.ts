@@ -239,6 +239,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
 
   return {
     name: "vllm-v1",
+    decodeCohort: true,
     waiting,
     running,
     kv,

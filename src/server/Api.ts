@@ -34,7 +34,9 @@ const SamplingFields = {
   min_tokens: OptNull(Schema.Int),
   temperature: OptNull(Schema.Number),
   top_p: OptNull(Schema.Number),
-  seed: OptNull(Schema.Int)
+  seed: OptNull(Schema.Int),
+  /** vLLM's request priority (lower first); only with --scheduling-policy priority, else 400 unless 0. */
+  priority: OptNull(Schema.Int)
 }
 
 /** POST /v1/chat/completions body (the fields the simulator reads). */

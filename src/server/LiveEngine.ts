@@ -72,7 +72,8 @@ export interface LiveEngine {
    * cannot hold gets a single `Failed` event (callers check the context length first).
    * `content` (the prompt's token ids) lets requests with a common prefix hit the prefix cache.
    */
-  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent) => Effect.Effect<LiveHandle>
+  /** `priority`: vLLM's request priority (--scheduling-policy priority; default 0). */
+  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent, priority?: number) => Effect.Effect<LiveHandle>
   /** Abort a request not yet finished (client gone): frees its KV blocks. No-op when finished. */
   readonly abort: (h: LiveHandle) => Effect.Effect<void>
   /** Requests waiting / running over all instances, and KV blocks used / total. */
@@ -235,7 +236,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
 
     let nextId = 0
     let lastArrival = 0
-    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent) =>
+    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent, priority = 0) =>
       Effect.gen(function*() {
         const nowNs = yield* clockNs
         // the request may have reached the socket earlier than now (parsing took time): that is its arrival
@@ -251,6 +252,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         lastArrival = t
         nextId++
         const r = t === t0 ? q : new SimRequest(q.id, t, promptTokens, outputTokens, content)
+        r.priority = priority
         const events = yield* Queue.unbounded<LiveEvent>()
         const h: LiveHandle = { req: r, events, sink, arrivalWallNs: wallNs }
         observer.onArrive?.(r)

@@ -29,6 +29,8 @@ interface Prepared {
   readonly echo: ReadonlyArray<string> | undefined
   /** The prompt's token ids (prefix-cache hits between requests). */
   readonly content: PromptContent
+  /** The body's `priority` (vLLM's field; 0 when absent). */
+  readonly priority: number
 }
 
 const contentText = (c: (typeof ChatRequest.Type)["messages"][number]["content"]): string =>
@@ -57,7 +59,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     let promptTokens: number
     let promptIds: ReadonlyArray<number>
     let echoIds: ReadonlyArray<number> | undefined
-    let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined }
+    let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined; priority?: number | null | undefined }
     let maxTokens: number | null | undefined
     // Prompts longer than 64 characters per allowed token cannot fit: refuse them without tokenizing.
     const tooLong = (chars: number) => chars > 64 * maxLen
@@ -104,6 +106,11 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
     }
     if (req.n !== undefined && req.n !== null && req.n !== 1) return yield* reject(400, "n > 1 is not supported by the simulator", "n")
+    // as vLLM's input processor: a non-zero priority needs the priority scheduler
+    const priority = req.priority ?? 0
+    if (priority !== 0 && st.config.engine.schedulingPolicy !== "priority") {
+      return yield* reject(400, `Got priority ${priority} but Priority scheduling is not enabled.`, "priority")
+    }
     let outputTokens: number
     let finish: "length" | "stop"
     if (maxTokens !== undefined && maxTokens !== null) {
@@ -132,7 +139,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     }
     const echo = echoIds === undefined ? undefined : echoPieces(tok, echoIds, Math.min(echoIds.length, outputTokens))
     const content: PromptContent = { kind: "tokens", ids: Int32Array.from(promptIds) }
-    return { meta, stream, outputTokens, finish, echo, content } satisfies Prepared
+    return { meta, stream, outputTokens, finish, echo, content, priority } satisfies Prepared
   })
 
 /** Draw an output length (tokens >= 1) from `spec`. */
@@ -176,7 +183,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         else for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
-      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
+      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority)
       // a client that goes away interrupts this fiber: abort the request in the engine
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
       if (failure !== undefined) return openAiError(500, failure)
@@ -214,7 +221,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       out(s)
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
-    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
+    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority)
     arrivalMono = Math.round(h.arrivalWallNs - monoOffset)
     const body = Stream.execute(Effect.sync(() => {
       // the platform has called writeHead before running the body
