@@ -90,7 +90,8 @@ export const makeServerMetrics = (modelName: string, load: () => EngineLoad, cac
       this.reset()
       // requests finished before (or without) a label count as "length", as before
       const unlabelled = n.success - labelledTotal
-      if (unlabelled > 0 || successBy.size === 0) this.inc({ ...labels, finish_reason: "length" }, unlabelled + (successBy.get("length") ?? 0))
+      const length = unlabelled + (successBy.get("length") ?? 0)
+      if (length > 0 || successBy.size === 0) this.inc({ ...labels, finish_reason: "length" }, length)
       for (const [reason, c] of successBy) if (reason !== "length") this.inc({ ...labels, finish_reason: reason }, c)
     }
   })
