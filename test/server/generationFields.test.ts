@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import { Effect } from "effect"
 import OpenAI from "openai"
+import { makeTokenizer } from "../../src/server/Tokenizer.js"
 import { MODEL, serveOptions, serverConfig, startServer } from "./serverHelpers.js"
 
 const withClient = <A>(f: (client: OpenAI, base: string) => Promise<A>) =>
@@ -60,6 +61,14 @@ describe("generation fields (openai SDK)", () => {
       const first = await client.completions.create({ model: MODEL, prompt: "x", max_tokens: 3, logprobs: 0 })
       const tokens = first.choices[0]!.logprobs!.tokens!
       expect(tokens).toEqual([" The", " simulated", " server"])
+      const tok = await Effect.runPromise(makeTokenizer(serverConfig().model).pipe(Effect.orDie))
+      const id = tok.encode(" server")[0]!
+      const st = await client.completions.create({ model: MODEL, prompt: "x", max_tokens: 30, stop_token_ids: [id] } as never) as OpenAI.Completion
+      expect(st.choices[0]!.text).toBe(" The simulated")
+      expect(st.usage!.completion_tokens).toBe(3)
+      expect((st.choices[0] as unknown as { stop_reason: unknown }).stop_reason).toBe(id)
+      const st2 = await client.completions.create({ model: MODEL, prompt: "x", max_tokens: 30, stop_token_ids: [id], min_tokens: 3 } as never) as OpenAI.Completion
+      expect(st2.usage!.completion_tokens).toBe(20)
       const plain = await client.completions.create({ model: MODEL, prompt: "x", max_tokens: 30, stop: " text", min_tokens: 10 } as never) as OpenAI.Completion
       // " text" is token 7; with min_tokens 10 the next " text" (token 24) stops it
       expect(plain.usage!.completion_tokens).toBe(24)
