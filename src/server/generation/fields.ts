@@ -203,8 +203,12 @@ export const parseGenFields = (body: unknown, kind: Kind): Effect.Effect<GenFiel
   }
 }
 
-/** True when `f` changes nothing about the default output (the fast default path is kept). */
-export const isDefault = (f: GenFields): boolean =>
-  f.stop.length === 0 && f.stopTokenIds.length === 0 && f.minTokens === 0 && !f.ignoreEos && f.seed === undefined &&
+/**
+ * True when `f` changes nothing about the default output, so the fast default path is kept. With
+ * max_tokens the answer runs to it anyway, so `ignore_eos` and `min_tokens` alone change nothing
+ * (benchmark clients send both on every request).
+ */
+export const isDefault = (f: GenFields, hasMaxTokens: boolean): boolean =>
+  f.stop.length === 0 && f.stopTokenIds.length === 0 && (hasMaxTokens || (f.minTokens === 0 && !f.ignoreEos)) && f.seed === undefined &&
   (f.tools.length === 0 || f.toolChoice === "none") && f.structured === undefined && f.logprobs === undefined && !f.echo &&
   f.truncatePromptTokens === undefined

@@ -119,7 +119,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     let outputTokens: number
     let finish: "length" | "stop"
     let plan: OutputPlan | undefined
-    if (!isDefault(fields)) {
+    if (!isDefault(fields, maxTokens !== undefined && maxTokens !== null)) {
       if (maxTokens !== undefined && maxTokens !== null) {
         if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
         if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
