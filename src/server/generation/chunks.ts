@@ -22,9 +22,10 @@ export const logprobIndex = (plan: OutputPlan): Int32Array => {
 /**
  * The chunk of output token k (0-based) of `plan`, or "" when the token adds nothing visible and
  * is not the last (vLLM sends no empty delta). `prefix` (completions echo) goes before the first
- * token's text; `textOffset` is the completion-text offset of this token (completions logprobs).
+ * token's text; `textOffset` is the completion-text offset of this token (completions logprobs);
+ * `extra` (--timing-fields) is merged into the chunk.
  */
-export const planChunk = (m: ResponseMeta, plan: OutputPlan, lpIdx: Int32Array, k: number, last: boolean, prefix: string, textOffset: number): string => {
+export const planChunk = (m: ResponseMeta, plan: OutputPlan, lpIdx: Int32Array, k: number, last: boolean, prefix: string, textOffset: number, extra?: Record<string, unknown>): string => {
   const part = plan.parts[k]!
   const finish = last ? plan.finish : null
   const tail = last ? { finish_reason: finish, stop_reason: plan.stopReason } : { finish_reason: null }
@@ -34,7 +35,7 @@ export const planChunk = (m: ResponseMeta, plan: OutputPlan, lpIdx: Int32Array, 
   if (m.kind === "completion") {
     const text = (k === 0 ? prefix : "") + (part.kind === "content" ? part.text : "")
     if (text === "" && !last) return ""
-    return sseEvent({ ...head, choices: [{ index: 0, text, logprobs: lp === undefined ? null : completionLogprobs([lp], textOffset), ...tail, ...(last ? {} : { stop_reason: null }) }], ...usage })
+    return sseEvent({ ...head, choices: [{ index: 0, text, logprobs: lp === undefined ? null : completionLogprobs([lp], textOffset), ...tail, ...(last ? {} : { stop_reason: null }) }], ...usage, ...extra })
   }
   let delta: Record<string, unknown>
   if (part.kind === "content") {
@@ -44,7 +45,7 @@ export const planChunk = (m: ResponseMeta, plan: OutputPlan, lpIdx: Int32Array, 
     const c = plan.toolCalls[part.call]!
     delta = { tool_calls: [{ index: part.call, id: c.id, type: "function", function: { name: c.name, arguments: "" } }] }
   } else delta = { tool_calls: [{ index: part.call, function: { arguments: part.text } }] }
-  return sseEvent({ ...head, choices: [{ index: 0, delta, logprobs: lp === undefined ? (plan.logprobs === undefined ? null : { content: [] }) : { content: [chatEntry(lp)] }, ...tail }], ...usage })
+  return sseEvent({ ...head, choices: [{ index: 0, delta, logprobs: lp === undefined ? (plan.logprobs === undefined ? null : { content: [] }) : { content: [chatEntry(lp)] }, ...tail }], ...usage, ...extra })
 }
 
 /** The non-streaming body of `plan` (`prefix`: the echoed prompt of completions). */

@@ -238,9 +238,10 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       if (e.n === 1 && p.meta.kind === "chat") s += roleChunk(p.meta)
       const plan = p.plan
       if (plan !== undefined) {
+        const extra = extraOf(e)
         for (; produced < e.n; produced++) {
           const part = plan.parts[produced]!
-          s += planChunk(p.meta, plan, lpIdx!, produced, e.last && produced + 1 === e.n, p.prefix, textOffset)
+          s += planChunk(p.meta, plan, lpIdx!, produced, e.last && produced + 1 === e.n, p.prefix, textOffset, extra)
           if (part.kind === "content") textOffset += part.text.length
         }
         if (e.last) {
