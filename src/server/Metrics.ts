@@ -31,6 +31,11 @@ export interface ServerMetrics {
   readonly text: () => Promise<string>
   /** Prompt and generation tokens processed so far (vllm:prompt_tokens_total, vllm:generation_tokens_total). */
   readonly totals: () => { readonly prompt: number; readonly generation: number }
+  /**
+   * Record the finish_reason a request will end with (the route plans it before submitting), for
+   * `vllm:request_success_total{finish_reason}`. Either order with the engine's finish works.
+   */
+  readonly labelFinish: (r: SimRequest, reason: string) => void
 }
 
 const S = 1e-9
@@ -65,6 +70,15 @@ export const makeServerMetrics = (
   // Counters and histograms are plain numbers in the hot path (the engine fiber calls the observer
   // for every token); prom-client reads the counters at scrape time, the histograms render themselves.
   const n = { prompt: 0, generation: 0, preemptions: 0, aborted: 0, success: 0 }
+  // finish reasons: label per request id until it finishes; counts per reason once it has
+  const pendingLabel = new Map<number, string>()
+  const finishedUnlabelled = new Set<number>()
+  const successBy = new Map<string, number>()
+  let labelledTotal = 0
+  const countReason = (reason: string) => {
+    successBy.set(reason, (successBy.get(reason) ?? 0) + 1)
+    labelledTotal++
+  }
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({
       name, help, labelNames: names, registers: [registry],
@@ -83,7 +97,11 @@ export const makeServerMetrics = (
     name: "vllm:request_success_total", help: "Count of successfully processed requests.", labelNames: [...names, "finish_reason"], registers: [registry],
     collect() {
       this.reset()
-      this.inc({ ...labels, finish_reason: "length" }, n.success)
+      // requests finished before (or without) a label count as "length", as before
+      const unlabelled = n.success - labelledTotal
+      const length = unlabelled + (successBy.get("length") ?? 0)
+      if (length > 0 || successBy.size === 0) this.inc({ ...labels, finish_reason: "length" }, length)
+      for (const [reason, c] of successBy) if (reason !== "length") this.inc({ ...labels, finish_reason: reason }, c)
     }
   })
 
@@ -133,9 +151,15 @@ export const makeServerMetrics = (
       if (r.status !== RequestStatus.Finished || r.numOutput < r.outputTokens) {
         // aborted (the scheduler marks aborted requests Finished before they have all their tokens)
         n.aborted++
+        pendingLabel.delete(r.id)
         return
       }
       n.success++
+      const reason = pendingLabel.get(r.id)
+      if (reason !== undefined) {
+        pendingLabel.delete(r.id)
+        countReason(reason)
+      } else finishedUnlabelled.add(r.id)
       e2e.observe((r.finishNs - r.arrivalNs) * S)
       if (r.firstScheduledNs >= 0) {
         queue.observe((r.firstScheduledNs - r.arrivalNs) * S)
@@ -150,7 +174,12 @@ export const makeServerMetrics = (
     }
   }
   const text = async () => (await registry.metrics()) + hists.map((h) => h.render(labelText)).join("")
-  return { registry, observer, text, totals: () => ({ prompt: n.prompt, generation: n.generation }) }
+  const labelFinish = (r: SimRequest, reason: string) => {
+    if (r.status === RequestStatus.Rejected) return
+    if (finishedUnlabelled.delete(r.id)) countReason(reason)
+    else pendingLabel.set(r.id, reason)
+  }
+  return { registry, observer, text, labelFinish, totals: () => ({ prompt: n.prompt, generation: n.generation }) }
 }
 
 /** A Prometheus histogram (cumulative `le` buckets, `_sum`, `_count`) updated without allocation. */

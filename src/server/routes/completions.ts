@@ -17,6 +17,9 @@ import type { OutputLenSpec } from "../OutputLen.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, outputPiece } from "../Tokenizer.js"
+import { logprobIndex, planChunk, planFull } from "../generation/chunks.js"
+import { type GenFields, isDefault, parseGenFields } from "../generation/fields.js"
+import { type OutputPlan, planOutput } from "../generation/OutputPlan.js"
 
 // ---------------------------------------------------------------------------------------------
 // Request preparation
@@ -31,6 +34,10 @@ interface Prepared {
   readonly content: PromptContent
   /** The body's `priority` (vLLM's field; 0 when absent). */
   readonly priority: number
+  /** The planned choice when the request sets generation fields (stop, tools, logprobs, ...). */
+  readonly plan?: OutputPlan | undefined
+  /** Completions `echo: true`: the prompt text, sent before the first token. */
+  readonly prefix: string
 }
 
 const contentText = (c: (typeof ChatRequest.Type)["messages"][number]["content"]): string =>
@@ -61,22 +68,27 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     let echoIds: ReadonlyArray<number> | undefined
     let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined; priority?: number | null | undefined }
     let maxTokens: number | null | undefined
+    let fields: GenFields
     // Prompts longer than 64 characters per allowed token cannot fit: refuse them without tokenizing.
     const tooLong = (chars: number) => chars > 64 * maxLen
     const contextError = (p: number, m: number | undefined) =>
       reject(400, `This model's maximum context length is ${maxLen} tokens. However, you requested ${m === undefined ? p : p + m} tokens (${p} in the ${kind === "chat" ? "messages" : "prompt"}, ${m ?? 0} in the completion). Please reduce the length of the ${kind === "chat" ? "messages" : "prompt"} or completion.`, kind === "chat" ? "messages" : "prompt")
     if (kind === "chat") {
       const c = yield* decodeBody(ChatRequest, raw)
+      const g = parseGenFields(raw, kind)
+      fields = Effect.isEffect(g) ? yield* g : g
       req = c
       maxTokens = c.max_completion_tokens ?? c.max_tokens
       const msgs: Array<ChatMessage> = c.messages.map((m) => ({ role: m.role, content: contentText(m.content) }))
       const chars = msgs.reduce((s, m) => s + m.content.length, 0)
       if (tooLong(chars)) return yield* contextError(Math.ceil(chars / 64), maxTokens ?? undefined)
-      promptIds = chatTokenIds(tok, msgs)
+      promptIds = truncated(chatTokenIds(tok, msgs), fields.truncatePromptTokens, maxLen)
       promptTokens = Math.max(1, promptIds.length)
       if (o.echo) echoIds = tok.encode(msgs[msgs.length - 1]!.content).slice(0, 4096)
     } else {
       const c = yield* decodeBody(CompletionRequest, raw)
+      const g = parseGenFields(raw, kind)
+      fields = Effect.isEffect(g) ? yield* g : g
       req = c
       maxTokens = c.max_tokens
       let p = c.prompt
@@ -86,12 +98,12 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       }
       if (typeof p === "string") {
         if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
-        const ids = tok.encode(p)
+        const ids = truncated(tok.encode(p), fields.truncatePromptTokens, maxLen)
         promptIds = ids
         promptTokens = ids.length
         if (o.echo) echoIds = ids.slice(0, 4096)
       } else {
-        const ids = p as ReadonlyArray<number>
+        const ids = truncated(p as ReadonlyArray<number>, fields.truncatePromptTokens, maxLen)
         // as vLLM: a token id outside the vocabulary is a bad request
         const vocab = st.config.model.vocab
         const bad = ids.find((x) => x < 0 || x >= vocab)
@@ -113,7 +125,22 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     }
     let outputTokens: number
     let finish: "length" | "stop"
-    if (maxTokens !== undefined && maxTokens !== null) {
+    let plan: OutputPlan | undefined
+    if (!isDefault(fields, maxTokens !== undefined && maxTokens !== null)) {
+      if (maxTokens !== undefined && maxTokens !== null) {
+        if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
+        if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
+      } else if (promptTokens >= maxLen) return yield* contextError(promptTokens, undefined)
+      const echoText = o.echo && echoIds !== undefined ? echoPieces(tok, echoIds, echoIds.length) : undefined
+      const r = planOutput(tok, fields, {
+        maxTokens: maxTokens ?? undefined, room: maxLen - promptTokens, draw: (g) => drawOutputLen(o.outputLen, g), serverRng: rng, echo: echoText,
+        requestId: String(idCounter)
+      })
+      if ("error" in r) return yield* reject(400, r.error, r.param)
+      plan = r
+      outputTokens = r.parts.length
+      finish = "length"
+    } else if (maxTokens !== undefined && maxTokens !== null) {
       if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
       if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
       outputTokens = maxTokens
@@ -139,8 +166,13 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     }
     const echo = echoIds === undefined ? undefined : echoPieces(tok, echoIds, Math.min(echoIds.length, outputTokens))
     const content: PromptContent = { kind: "tokens", ids: Int32Array.from(promptIds) }
-    return { meta, stream, outputTokens, finish, echo, content, priority } satisfies Prepared
+    const prefix = fields.echo ? tok.decode(promptIds) : ""
+    return { meta, stream, outputTokens, finish, echo, content, priority, plan, prefix } satisfies Prepared
   })
+
+/** The last `k` prompt tokens (vLLM's truncate_prompt_tokens keeps the end; -1 = max_model_len). */
+const truncated = (ids: ReadonlyArray<number>, k: number | undefined, maxLen: number): ReadonlyArray<number> =>
+  k === undefined ? ids : ids.slice(-(k === -1 ? maxLen : k))
 
 /** Draw an output length (tokens >= 1) from `spec`. */
 export const drawOutputLen = (spec: OutputLenSpec, rng: Rng): number => {
@@ -184,15 +216,19 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
       const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority)
+      st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
       // a client that goes away interrupts this fiber: abort the request in the engine
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
       if (failure !== undefined) return openAiError(500, failure)
+      if (p.plan !== undefined) return HttpServerResponse.unsafeJson(planFull(p.meta, p.plan, p.prefix))
       return HttpServerResponse.unsafeJson(fullResponse(p.meta, pieces.join(""), n, p.finish))
     }
 
     const res = NodeHttpServerRequest.toServerResponse(request)
     const write = makeTokenWriter(p.meta)
     let produced = 0
+    const lpIdx = p.plan === undefined ? undefined : logprobIndex(p.plan)
+    let textOffset = p.prefix.length
     let started = false
     let early = ""
     const out = (s: string) => {
@@ -207,6 +243,22 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       }
       let s = ""
       if (e.n === 1 && p.meta.kind === "chat") s += roleChunk(p.meta)
+      const plan = p.plan
+      if (plan !== undefined) {
+        const extra = extraOf(e)
+        for (; produced < e.n; produced++) {
+          const part = plan.parts[produced]!
+          s += planChunk(p.meta, plan, lpIdx!, produced, e.last && produced + 1 === e.n, p.prefix, textOffset, extra)
+          if (part.kind === "content") textOffset += part.text.length
+        }
+        if (e.last) {
+          if (p.meta.includeUsage) s += usageChunk(p.meta, produced)
+          s += SSE_DONE
+        }
+        out(s)
+        if (e.last) Deferred.unsafeDone(end, Exit.void)
+        return
+      }
       const extra = extraOf(e)
       // one chunk per token (a step yields one token per request, so this loop runs once)
       for (; produced < e.n; produced++) {
@@ -222,6 +274,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
     const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority)
+    st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
     arrivalMono = Math.round(h.arrivalWallNs - monoOffset)
     const body = Stream.execute(Effect.sync(() => {
       // the platform has called writeHead before running the body
