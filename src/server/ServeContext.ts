@@ -56,7 +56,7 @@ export const serveContextLayer = (options: ServeOptions) =>
       const loadOf = () => engineRef?.load() ?? { waiting: 0, running: 0, kvUsed: 0, kvTotal: 0, prefixQueries: 0, prefixHits: 0 }
       const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching })
       const observer = options.observer === undefined ? metrics.observer : combineObservers(metrics.observer, options.observer)
-      const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer })
+      const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer, onDeliveryLag: metrics.observeDeliveryLag })
       engineRef = engine
       return { engine, metrics, options, config: cfg } satisfies ServeState
     })
