@@ -5,7 +5,10 @@
  * Time mapping: simulated time t (ns) corresponds to wall time `start + t / timeScale` on the
  * Effect Clock (`start` = when the engine was built). An HTTP request arriving at wall time w gets
  * the simulated arrival time `(w - start) x timeScale` (integer ns, never decreasing). An idle
- * instance's clock jumps to the arrival (`Instance.admit`).
+ * instance's clock jumps to the arrival (`Instance.admit`). A busy instance whose clock lags the
+ * arrival (the fiber fell behind real time) holds the request until its clock reaches the arrival,
+ * so no request is scheduled before it arrived; the fiber steps and delivers what is overdue
+ * without sleeping until it has caught up, and reports each delivery's lateness (`onDeliveryLag`).
  *
  * The fiber: while some instance has work, every instance whose clock has been reached steps
  * (`Instance.step()` schedules at its clock, applies the step's outputs and advances the clock by
