@@ -128,7 +128,9 @@ export const ServerStatus = Schema.Struct({
   time_scale: Schema.Number,
   /** Mean / max lateness of the engine's step deliveries against their scheduled wall time, ms. */
   delivery_lag_mean_ms: Schema.Number,
-  delivery_lag_max_ms: Schema.Number
+  delivery_lag_max_ms: Schema.Number,
+  /** Lateness of the latest step delivery, ms. */
+  delivery_lag_ms: Schema.Number
 })
 
 export class OpenAiGroup extends HttpApiGroup.make("openai")

@@ -62,7 +62,7 @@ export const serveContextLayer = (options: ServeOptions) =>
       const specCounters = spec === undefined ? undefined : makeSpecDecodeCounters(spec.numSpeculativeTokens)
       const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching }, specCounters)
       const observer = options.observer === undefined ? metrics.observer : combineObservers(metrics.observer, options.observer)
-      const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer, ...(specCounters === undefined ? {} : { specCounters }) })
+      const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer, onDeliveryLag: metrics.observeDeliveryLag, ...(specCounters === undefined ? {} : { specCounters }) })
       engineRef = engine
       const every = options.logStatsIntervalS
       if (every !== undefined && every > 0) yield* Effect.forkScoped(logStatsEvery(every, metrics.totals, loadOf))

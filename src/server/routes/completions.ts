@@ -15,7 +15,7 @@ import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js
 import type { LiveEvent } from "../LiveEngine.js"
 import type { OutputLenSpec } from "../OutputLen.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
-import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
+import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, outputPiece } from "../Tokenizer.js"
 import { logprobIndex, planChunk, planFull } from "../generation/chunks.js"
 import { type GenFields, isDefault, parseGenFields } from "../generation/fields.js"
@@ -264,7 +264,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       for (; produced < e.n; produced++) {
         const n = produced + 1
         const finish = n === e.n ? finishOf(e.last) : null
-        s += extra === undefined ? write(n, outputPiece(produced, p.echo), finish) : tokenChunk(p.meta, n, outputPiece(produced, p.echo), finish, extra)
+        s += write(n, outputPiece(produced, p.echo), finish, extra)
       }
       if (e.last) {
         if (p.meta.includeUsage) s += usageChunk(p.meta, produced)
