@@ -34,6 +34,11 @@ const SamplingFields = {
   min_tokens: OptNull(Schema.Int),
   temperature: OptNull(Schema.Number),
   top_p: OptNull(Schema.Number),
+  top_k: OptNull(Schema.Int),
+  min_p: OptNull(Schema.Number),
+  presence_penalty: OptNull(Schema.Number),
+  frequency_penalty: OptNull(Schema.Number),
+  repetition_penalty: OptNull(Schema.Number),
   seed: OptNull(Schema.Int)
 }
 
