@@ -46,3 +46,15 @@ describe("tokenize / detokenize", () => {
       })
     }).pipe(Effect.scoped))
 })
+
+describe("OpenAPI document", () => {
+  it.live("lists /tokenize and /detokenize", () =>
+    Effect.gen(function*() {
+      const cfg = serverConfig()
+      const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 100 }), 10_000_000)
+      return yield* Effect.promise(async () => {
+        const doc = await (await fetch(`${base}/openapi.json`)).json() as { paths: Record<string, unknown> }
+        expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/tokenize", "/detokenize", "/v1/completions"]))
+      })
+    }).pipe(Effect.scoped))
+})
