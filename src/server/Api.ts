@@ -37,6 +37,11 @@ const SamplingFields = {
   min_tokens: OptNull(Schema.Int),
   temperature: OptNull(Schema.Number),
   top_p: OptNull(Schema.Number),
+  top_k: OptNull(Schema.Int),
+  min_p: OptNull(Schema.Number),
+  presence_penalty: OptNull(Schema.Number),
+  frequency_penalty: OptNull(Schema.Number),
+  repetition_penalty: OptNull(Schema.Number),
   seed: OptNull(Schema.Int),
   /** vLLM's request priority (lower first); only with --scheduling-policy priority, else 400 unless 0. */
   priority: OptNull(Schema.Int),
@@ -163,5 +168,32 @@ export class ServerGroup extends HttpApiGroup.make("server")
   .add(HttpApiEndpoint.get("status", "/status").addSuccess(ServerStatus))
   .annotate(OpenApi.Title, "Simulator") {}
 
-export class ServeApi extends HttpApi.make("llmservingsim").add(OpenAiGroup).add(ServerGroup)
+/** POST /tokenize body (vLLM): a `prompt` (completion form) or `messages` (chat form). */
+export const TokenizeRequest = Schema.Struct({
+  model: Schema.optional(Schema.String),
+  prompt: Schema.optional(Schema.String),
+  messages: Schema.optional(Schema.Array(ChatMessageIn).pipe(Schema.minItems(1))),
+  add_special_tokens: OptNull(Schema.Boolean),
+  add_generation_prompt: OptNull(Schema.Boolean),
+  return_token_strs: OptNull(Schema.Boolean)
+})
+export const TokenizeResponse = Schema.Struct({
+  count: Schema.Int,
+  max_model_len: Schema.Int,
+  tokens: Schema.Array(Schema.Int),
+  token_strs: Schema.NullOr(Schema.Array(Schema.String))
+})
+/** POST /detokenize body (vLLM). */
+export const DetokenizeRequest = Schema.Struct({ model: Schema.optional(Schema.String), tokens: Schema.Array(Schema.Int) })
+
+export class TokenizeGroup extends HttpApiGroup.make("tokenize")
+  .add(HttpApiEndpoint.post("tokenize", "/tokenize").setPayload(TokenizeRequest).addSuccess(TokenizeResponse)
+    .addError(err(400), { status: 400 }).addError(err(404), { status: 404 })
+    .annotate(OpenApi.Description, "vLLM's /tokenize: the token ids of `prompt`, or of `messages` rendered with the chat template and generation prompt."))
+  .add(HttpApiEndpoint.post("detokenize", "/detokenize").setPayload(DetokenizeRequest).addSuccess(Schema.Struct({ prompt: Schema.String }))
+    .addError(err(400), { status: 400 }).addError(err(404), { status: 404 })
+    .annotate(OpenApi.Description, "vLLM's /detokenize: the text of `tokens`."))
+  .annotate(OpenApi.Title, "Tokenizer (vLLM)") {}
+
+export class ServeApi extends HttpApi.make("llmservingsim").add(OpenAiGroup).add(ServerGroup).add(TokenizeGroup)
   .annotate(OpenApi.Title, "LLMServingSim-TS simulated OpenAI server") {}

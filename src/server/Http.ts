@@ -22,6 +22,7 @@ import { stampingServer } from "./arrival.js"
 import { withOpenAiFallbacks } from "./errors.js"
 import { OpenAiLive } from "./routes/completions.js"
 import { ServerLive } from "./routes/server.js"
+import { TokenizeLive } from "./routes/tokenize.js"
 import { type ServeOptions, serveContextLayer } from "./ServeContext.js"
 export { stampingServer } from "./arrival.js"
 export { openAiError } from "./errors.js"
@@ -29,7 +30,7 @@ export { defaultOutputLen, type OutputLenSpec } from "./OutputLen.js"
 export { drawOutputLen } from "./routes/completions.js"
 export { SERVER_VERSION, ServeContext, type ServeOptions, type ServeState } from "./ServeContext.js"
 
-export const ApiLive = HttpApiBuilder.api(ServeApi).pipe(Layer.provide(OpenAiLive), Layer.provide(ServerLive))
+export const ApiLive = HttpApiBuilder.api(ServeApi).pipe(Layer.provide(OpenAiLive), Layer.provide(ServerLive), Layer.provide(TokenizeLive))
 
 /** The engine services a server runs on: by default the standard wiring of `simulate`. */
 export type EngineServices = Layer.Layer<ConfigService | PerfModelService | MemoryService | SchedulerService, NoKvMemory>

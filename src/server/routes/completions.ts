@@ -14,6 +14,7 @@ import { arrivedAt } from "../arrival.js"
 import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import type { LiveEvent } from "../LiveEngine.js"
 import type { OutputLenSpec } from "../OutputLen.js"
+import { checkSampling, type SamplingInput } from "../samplingChecks.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, outputPiece } from "../Tokenizer.js"
@@ -66,7 +67,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     let promptTokens: number
     let promptIds: ReadonlyArray<number>
     let echoIds: ReadonlyArray<number> | undefined
-    let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined; priority?: number | null | undefined }
+    let req: SamplingInput & { model?: string | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; priority?: number | null | undefined }
     let maxTokens: number | null | undefined
     let fields: GenFields
     // Prompts longer than 64 characters per allowed token cannot fit: refuse them without tokenizing.
@@ -117,6 +118,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     if (req.model !== undefined && req.model !== o.servedModelName && req.model !== (st.config.model.path ?? st.config.model.id)) {
       return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
     }
+    yield* checkSampling(req, maxTokens, kind === "chat" && req.max_tokens !== maxTokens ? "max_completion_tokens" : "max_tokens")
     if (req.n !== undefined && req.n !== null && req.n !== 1) return yield* reject(400, "n > 1 is not supported by the simulator", "n")
     // as vLLM's input processor: a non-zero priority needs the priority scheduler
     const priority = req.priority ?? 0
