@@ -109,7 +109,7 @@ export const engineOptions = {
   pipelineParallelSize: optInt("pipeline-parallel-size", "Pipeline stages per instance, each of --tensor-parallel-size GPUs; one micro-batch in flight per stage (default 1)"),
   kvOffloadingSize: optFloat("kv-offloading-size", "vLLM CPU KV offloading: GiB of host memory (all TP ranks) keeping copies of computed blocks; a GPU prefix-cache miss found there is loaded over the host link, not recomputed (default off)"),
   kvOffloadingBackend: Options.text("kv-offloading-backend").pipe(Options.optional, Options.withDescription("With --kv-offloading-size: native (vLLM's own; the only one modelled) (default native)")),
-  preemptionMode: Options.choice("preemption-mode", ["recompute", "swap"]).pipe(Options.optional, Options.withDescription("vLLM V0: on KV shortage recompute a victim later, or swap its KV to host memory and back (default recompute)")),
+  preemptionMode: Options.text("preemption-mode").pipe(Options.optional, Options.withDescription("vLLM V0: on KV shortage recompute a victim later, or swap its KV to host memory and back (default recompute)")),
   swapSpace: optFloat("swap-space", "With --preemption-mode swap: GiB of host swap space per GPU (default 4, as vLLM V0)"),
   numSchedulerSteps: optInt("num-scheduler-steps", "vLLM 0.6 multi-step: N decode passes per scheduler call, tokens in bursts of N; no chunked prefill (default 1 = off)"),
   speculativeConfig: Options.text("speculative-config").pipe(Options.optional, Options.withDescription(

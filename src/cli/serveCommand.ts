@@ -76,7 +76,7 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
       Effect.catchTag("ServeError", (e) => {
         const code = (e.cause as { code?: string } | undefined)?.code
         return new InvalidOption({
-          option: "--port",
+          option: code === "EADDRINUSE" || code === "EACCES" ? "--port" : "--host",
           reason: code === "EADDRINUSE" ? `${o.host}:${o.port} is already in use` : `cannot listen on ${o.host}:${o.port}: ${code ?? String((e.cause as Error | undefined)?.message ?? e.cause)}`
         })
       })

@@ -54,8 +54,9 @@ export const fileOutputOptions = (o: {
     if (noDir && Option.isSome(o.timeseriesIntervalS)) return yield* needsDir("--timeseries-interval-s")
     if (noDir && Option.isSome(o.outputFormat)) return yield* needsDir("--output-format")
     const interval = Option.getOrUndefined(o.timeseriesIntervalS)
-    if (interval !== undefined && !(interval > 0 && interval <= 1e6)) {
-      return yield* new InvalidOption({ option: "--timeseries-interval-s", reason: `expected a number of seconds > 0 and <= 1000000 (got ${interval})` })
+    // at least 1 ms: a bucket per ns would need memory for every simulated nanosecond
+    if (interval !== undefined && !(interval >= 0.001 && interval <= 1e6)) {
+      return yield* new InvalidOption({ option: "--timeseries-interval-s", reason: `expected a number of seconds >= 0.001 and <= 1000000 (got ${interval})` })
     }
     const format = Option.getOrUndefined(o.outputFormat)
     if (format !== undefined && !(OUTPUT_FORMATS as ReadonlyArray<string>).includes(format)) {

@@ -49,17 +49,22 @@ export const parseGoodput = (text: string): Effect.Effect<GoodputSlo, InvalidOpt
  */
 export const normalizeGoodputFlag = (args: ReadonlyArray<string>): Array<string> => {
   const out: Array<string> = []
+  const values: Array<string> = []
+  let at = -1
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
     if (a !== "--goodput") {
       out.push(a)
       continue
     }
-    const values: Array<string> = []
+    // every --goodput (given once or several times) becomes one option at the first one's place
+    if (at < 0) {
+      at = out.length
+      out.push(a)
+    }
     while (i + 1 < args.length && /^[a-z0-9_]+:/.test(args[i + 1]!)) values.push(args[++i]!)
-    out.push(a)
-    if (values.length > 0) out.push(values.join(","))
   }
+  if (at >= 0 && values.length > 0) out.splice(at + 1, 0, values.join(","))
   return out
 }
 

@@ -46,8 +46,14 @@ export const clusterRunner = (url: string): Effect.Effect<JobRunner<InvalidOptio
   Effect.map(Effect.promise(() => import("../sweep/cluster.js")), (cluster): JobRunner<InvalidOption> => (jobs) =>
     Effect.map(cluster.runClusterSweep(jobs, url), (r) => r.rows))
 
-/** Whether a row meets the constraints, and which it breaks. */
+/**
+ * Whether a row meets the constraints, and which it breaks. A probe in which no request finished,
+ * or some were rejected (too long for max_model_len, no KV memory), fails: its latency metrics
+ * describe nobody (they read 0) or only the requests the configuration could take.
+ */
 export const judgeRow = (constraints: ReadonlyArray<Constraint>) => (row: SweepRow): { pass: boolean; why: string } => {
+  if (row.completed === 0) return { pass: false, why: "no request finished" }
+  if (row.rejected > 0) return { pass: false, why: `${row.rejected} requests rejected` }
   const bad = violated(constraints, row.metrics ?? {})
   return {
     pass: bad.length === 0,

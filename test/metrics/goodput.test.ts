@@ -32,6 +32,7 @@ describe("goodput", () => {
   it.effect("vLLM's spelling and bad objectives", () =>
     Effect.gen(function*() {
       expect(normalizeGoodputFlag(["simulate", "--goodput", "ttft:300", "tpot:50", "--quiet"])).toEqual(["simulate", "--goodput", "ttft:300,tpot:50", "--quiet"])
+      expect(normalizeGoodputFlag(["simulate", "--goodput", "ttft:300", "-q", "--goodput", "tpot:50"])).toEqual(["simulate", "--goodput", "ttft:300,tpot:50", "-q"])
       const err = (t: string) => parseGoodput(t).pipe(Effect.flip, Effect.map((e) => e.message))
       expect(yield* err("ttfx:3")).toMatch(/^--goodput: invalid metric name 'ttfx'/)
       expect(yield* err("ttft:-3")).toMatch(/^--goodput: invalid value '-3' for ttft/)
