@@ -97,7 +97,7 @@ export const fullResponse = (m: ResponseMeta, text: string, completion: number, 
   m.kind === "chat"
     ? {
       id: m.id, object: "chat.completion", created: m.created, model: m.model,
-      choices: [{ index: 0, message: { role: "assistant", content: text, tool_calls: [], reasoning_content: null }, logprobs: null, finish_reason: finish, stop_reason: null }],
+      choices: [{ index: 0, message: { role: "assistant", content: text, refusal: null, tool_calls: [], reasoning_content: null }, logprobs: null, finish_reason: finish, stop_reason: null }],
       usage: { ...usageOf(m.promptTokens, completion), prompt_tokens_details: null },
       prompt_logprobs: null
     }

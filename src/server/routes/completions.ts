@@ -15,6 +15,7 @@ import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js
 import type { LiveEvent } from "../LiveEngine.js"
 import type { OutputLenSpec } from "../OutputLen.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
+import { checkSampling } from "./sampling.js"
 import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, outputPiece } from "../Tokenizer.js"
 
@@ -67,6 +68,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       const c = yield* decodeBody(ChatRequest, raw)
       req = c
       maxTokens = c.max_completion_tokens ?? c.max_tokens
+      yield* checkSampling({ ...c, max_tokens: maxTokens }, c.max_completion_tokens !== undefined && c.max_completion_tokens !== null ? "max_completion_tokens" : "max_tokens")
       const msgs: Array<ChatMessage> = c.messages.map((m) => ({ role: m.role, content: contentText(m.content) }))
       const chars = msgs.reduce((s, m) => s + m.content.length, 0)
       if (tooLong(chars)) return yield* contextError(Math.ceil(chars / 64), maxTokens ?? undefined)
@@ -77,6 +79,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       const c = yield* decodeBody(CompletionRequest, raw)
       req = c
       maxTokens = c.max_tokens
+      yield* checkSampling(c)
       let p = c.prompt
       if (Array.isArray(p) && p.length > 0 && (typeof p[0] === "string" || Array.isArray(p[0]))) {
         if (p.length > 1) return yield* reject(400, "Batched prompts (a list of several prompts) are not supported by the simulator; send one prompt per request", "prompt")
@@ -242,7 +245,8 @@ const completionHandler = (kind: Kind) => ({ request }: { readonly request: Http
   }).pipe(Effect.catchAll((e) => Effect.succeed(e instanceof Reject ? e.response : openAiError(500, String(e)))))
 
 const rngs = new WeakMap<ServeState, Rng>()
-const rngFor = (st: ServeState) =>
+/** The server's output-length Rng (one per server, seeded from the config seed). */
+export const rngFor = (st: ServeState) =>
   Effect.sync(() => {
     let r = rngs.get(st)
     if (r === undefined) {
