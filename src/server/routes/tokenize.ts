@@ -69,7 +69,9 @@ export const TokenizeLive = HttpApiBuilder.group(ServeApi, "tokenize", (handlers
         yield* checkAuth(st, request)
         const req = yield* decodeBody(DetokenizeRequest, yield* body(request))
         yield* checkModel(st, req.model)
-        const vocab = st.config.model.vocab
+        // the bound is the model's vocabulary when the tokenizer is the model's own; an estimating
+        // tokenizer (cl100k) has ids of its own vocabulary, which decode() checks
+        const vocab = st.options.tokenizer.exact ? st.config.model.vocab : Infinity
         const bad = req.tokens.find((x) => x < 0 || x >= vocab)
         if (bad !== undefined) return yield* reject(400, `Token id ${bad} is out of vocabulary (vocab_size ${vocab})`, "tokens")
         const prompt = yield* Effect.try(() => st.options.tokenizer.decode(req.tokens)).pipe(Effect.catchAll(() => reject(400, "The tokens could not be decoded by the server's tokenizer", "tokens")))
