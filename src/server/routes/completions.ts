@@ -16,7 +16,7 @@ import type { LiveEvent } from "../LiveEngine.js"
 import type { OutputLenSpec } from "../OutputLen.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { checkSampling } from "./sampling.js"
-import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
+import { errorChunk, fullResponse, fullResponseMany, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, outputPiece } from "../Tokenizer.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -29,6 +29,18 @@ interface Prepared {
   readonly finish: "length" | "stop"
   readonly echo: ReadonlyArray<string> | undefined
   /** The prompt's token ids (prefix-cache hits between requests). */
+  readonly content: PromptContent
+  /** Every sequence (choice) of the answer; more than one with n > 1 or a list of prompts. */
+  readonly seqs: ReadonlyArray<Sequence>
+}
+
+/** One choice: its prompt, output length and finish reason. */
+interface Sequence {
+  readonly index: number
+  readonly promptTokens: number
+  readonly outputTokens: number
+  readonly finish: "length" | "stop"
+  readonly echo: ReadonlyArray<string> | undefined
   readonly content: PromptContent
 }
 
@@ -55,11 +67,12 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     }
     const maxLen = st.config.engine.maxModelLen
     const tok = o.tokenizer
-    let promptTokens: number
-    let promptIds: ReadonlyArray<number>
+    let promptTokens = 0
+    let promptIds: ReadonlyArray<number> = []
     let echoIds: ReadonlyArray<number> | undefined
     let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined }
     let maxTokens: number | null | undefined
+    const extra: Array<PromptIn> = []
     // Prompts longer than 64 characters per allowed token cannot fit: refuse them without tokenizing.
     const tooLong = (chars: number) => chars > 64 * maxLen
     const contextError = (p: number, m: number | undefined) =>
@@ -82,60 +95,102 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       yield* checkSampling(c)
       let p = c.prompt
       if (Array.isArray(p) && p.length > 0 && (typeof p[0] === "string" || Array.isArray(p[0]))) {
-        if (p.length > 1) return yield* reject(400, "Batched prompts (a list of several prompts) are not supported by the simulator; send one prompt per request", "prompt")
+        if (p.length > 1) {
+          // a list of prompts (vLLM: one engine request per prompt, choices indexed across prompts)
+          for (const q of p as ReadonlyArray<string | ReadonlyArray<number>>) extra.push(yield* completionPrompt(st, q, tooLong, contextError, maxTokens))
+          promptIds = extra[0]!.ids
+          echoIds = extra[0]!.echoIds
+          promptTokens = promptIds.length
+        }
         p = p[0] as string | ReadonlyArray<number>
       }
-      if (typeof p === "string") {
-        if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
-        const ids = tok.encode(p)
-        promptIds = ids
-        promptTokens = ids.length
-        if (o.echo) echoIds = ids.slice(0, 4096)
-      } else {
-        const ids = p as ReadonlyArray<number>
-        // as vLLM: a token id outside the vocabulary is a bad request
-        const vocab = st.config.model.vocab
-        const bad = ids.find((x) => x < 0 || x >= vocab)
-        if (bad !== undefined) return yield* reject(400, `Token id ${bad} is out of vocabulary (vocab_size ${vocab})`, "prompt")
-        promptIds = ids
-        promptTokens = ids.length
-        if (o.echo) echoIds = ids.slice(0, 4096)
+      if (extra.length === 0) {
+        const one = yield* completionPrompt(st, p as string | ReadonlyArray<number>, tooLong, contextError, maxTokens)
+        promptIds = one.ids
+        promptTokens = one.ids.length
+        echoIds = one.echoIds
       }
-      if (promptTokens === 0) return yield* reject(400, "The prompt is empty", "prompt")
     }
     if (req.model !== undefined && req.model !== o.servedModelName && req.model !== (st.config.model.path ?? st.config.model.id)) {
       return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
     }
-    if (req.n !== undefined && req.n !== null && req.n !== 1) return yield* reject(400, "n > 1 is not supported by the simulator", "n")
-    let outputTokens: number
-    let finish: "length" | "stop"
-    if (maxTokens !== undefined && maxTokens !== null) {
-      if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
-      if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
-      outputTokens = maxTokens
-      finish = "length"
-    } else {
-      if (promptTokens >= maxLen) return yield* contextError(promptTokens, undefined)
-      const drawn = drawOutputLen(o.outputLen, rng)
-      const room = maxLen - promptTokens
-      outputTokens = Math.min(drawn, room)
-      finish = drawn > room ? "length" : "stop"
-    }
+    const n = req.n ?? 1
+    const prompts: Array<PromptIn> = extra.length > 0 ? extra : [{ ids: promptIds, echoIds }]
     const stream = req.stream === true
     const so = req.stream_options
+    if (n * prompts.length > 1 && stream && so?.continuous_usage_stats === true) {
+      return yield* reject(400, "continuous_usage_stats with n > 1 or a list of prompts is not supported by the simulator", "stream_options")
+    }
+    // one sequence per (prompt, sample): choice index = prompt index x n + sample index, as vLLM
+    const seqs: Array<Sequence> = []
+    for (const pr of prompts) {
+      const pt = pr.ids.length
+      for (let j = 0; j < n; j++) {
+        let outputTokens: number
+        let finish: "length" | "stop"
+        if (maxTokens !== undefined && maxTokens !== null) {
+          if (pt + maxTokens > maxLen) return yield* contextError(pt, maxTokens)
+          outputTokens = maxTokens
+          finish = "length"
+        } else {
+          if (pt >= maxLen) return yield* contextError(pt, undefined)
+          // each sample draws its own length (sampled sequences end at different EOS positions)
+          const drawn = drawOutputLen(o.outputLen, rng)
+          const room = maxLen - pt
+          outputTokens = Math.min(drawn, room)
+          finish = drawn > room ? "length" : "stop"
+        }
+        seqs.push({
+          index: seqs.length, promptTokens: Math.max(1, pt), outputTokens, finish,
+          echo: pr.echoIds === undefined ? undefined : echoPieces(tok, pr.echoIds, Math.min(pr.echoIds.length, outputTokens)),
+          // the n samples of a prompt share its token ids: the prefix cache shares their prefill
+          content: { kind: "tokens", ids: Int32Array.from(pr.ids) }
+        })
+      }
+    }
     const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     const meta: ResponseMeta = {
       kind,
       id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-sim${(idCounter++).toString(16).padStart(8, "0")}`,
       created,
       model: req.model ?? o.servedModelName,
-      promptTokens,
+      // usage counts each prompt once (vLLM: num_prompt_tokens over the prompts, not the samples)
+      promptTokens: prompts.length === 1 ? promptTokens : prompts.reduce((a, x) => a + x.ids.length, 0),
       includeUsage: stream && so?.include_usage === true,
       continuousUsage: stream && so?.include_usage === true && so?.continuous_usage_stats === true
     }
-    const echo = echoIds === undefined ? undefined : echoPieces(tok, echoIds, Math.min(echoIds.length, outputTokens))
-    const content: PromptContent = { kind: "tokens", ids: Int32Array.from(promptIds) }
-    return { meta, stream, outputTokens, finish, echo, content } satisfies Prepared
+    const s0 = seqs[0]!
+    return { meta, stream, outputTokens: s0.outputTokens, finish: s0.finish, echo: s0.echo, content: s0.content, seqs } satisfies Prepared
+  })
+
+interface PromptIn {
+  readonly ids: ReadonlyArray<number>
+  readonly echoIds: ReadonlyArray<number> | undefined
+}
+
+/** One completion prompt (text or token ids) to token ids; 400 when empty, out of vocabulary or too long. */
+const completionPrompt = (
+  st: ServeState,
+  p: string | ReadonlyArray<number>,
+  tooLong: (chars: number) => boolean,
+  contextError: (p: number, m: number | undefined) => Effect.Effect<never, Reject>,
+  maxTokens: number | null | undefined
+) =>
+  Effect.gen(function*() {
+    const o = st.options
+    let ids: ReadonlyArray<number>
+    if (typeof p === "string") {
+      if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
+      ids = o.tokenizer.encode(p)
+    } else {
+      // as vLLM: a token id outside the vocabulary is a bad request
+      const vocab = st.config.model.vocab
+      const bad = p.find((x) => x < 0 || x >= vocab)
+      if (bad !== undefined) return yield* reject(400, `Token id ${bad} is out of vocabulary (vocab_size ${vocab})`, "prompt")
+      ids = p
+    }
+    if (ids.length === 0) return yield* reject(400, "The prompt is empty", "prompt")
+    return { ids, echoIds: o.echo ? ids.slice(0, 4096) : undefined } satisfies PromptIn
   })
 
 /** Draw an output length (tokens >= 1) from `spec`. */
@@ -234,14 +289,79 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
     })
   })
 
+/**
+ * Answer a request with several sequences (n > 1 and/or a list of prompts): one engine request per
+ * sequence, as vLLM fans a parallel-sampling request out to n child requests (their common prompt
+ * shares its KV blocks through the prefix cache). Usage sums the sequences' output tokens. Streaming:
+ * each choice's chunks carry its `index`; the usage chunk and [DONE] follow the last sequence.
+ */
+const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function*() {
+    const engine = st.engine
+    const end = Deferred.unsafeMake<void>(FiberId.none)
+    const texts: Array<Array<string>> = p.seqs.map(() => [])
+    let remaining = p.seqs.length
+    let failure: string | undefined
+    let started = false
+    let early = ""
+    const res = p.stream ? NodeHttpServerRequest.toServerResponse(request) : undefined
+    const out = (s: string) => {
+      if (!started) early += s
+      else if (res !== undefined && !res.writableEnded && !res.destroyed) res.write(s)
+    }
+    const total = () => texts.reduce((a, t) => a + t.length, 0)
+    const sinkOf = (q: Sequence) => (e: LiveEvent) => {
+      if (failure !== undefined || remaining === 0) return
+      if (e._tag === "Failed") {
+        failure = e.message
+        if (p.stream) out(errorChunk(e.message) + SSE_DONE)
+        Deferred.unsafeDone(end, Exit.void)
+        return
+      }
+      const t = texts[q.index]!
+      let s = ""
+      if (p.stream && t.length === 0 && p.meta.kind === "chat") s += roleChunk(p.meta, q.index)
+      while (t.length < e.n) {
+        const piece = outputPiece(t.length, q.echo)
+        t.push(piece)
+        if (p.stream) s += tokenChunk(p.meta, t.length, piece, e.last && t.length === e.n ? q.finish : null, undefined, q.index)
+      }
+      if (e.last && --remaining === 0) {
+        if (p.stream) {
+          if (p.meta.includeUsage) s += usageChunk(p.meta, total())
+          s += SSE_DONE
+        }
+        Deferred.unsafeDone(end, Exit.void)
+      }
+      if (s !== "") out(s)
+    }
+    const arrived = yield* arrivedAt(request)
+    const handles = yield* Effect.forEach(p.seqs, (q) => engine.submit(q.promptTokens, q.outputTokens, sinkOf(q), arrived, q.content))
+    const abortAll = Effect.forEach(handles, (h) => engine.abort(h), { discard: true })
+    if (!p.stream) {
+      yield* Deferred.await(end).pipe(Effect.ensuring(abortAll))
+      if (failure !== undefined) return openAiError(500, failure)
+      const choices = p.seqs.map((q) => ({ index: q.index, text: texts[q.index]!.join(""), finish: q.finish }))
+      return HttpServerResponse.unsafeJson(fullResponseMany(p.meta, choices, total()))
+    }
+    const body = Stream.execute(Effect.sync(() => {
+      started = true
+      if (early !== "") res!.write(early)
+      early = ""
+    })).pipe(Stream.concat(Stream.execute(Deferred.await(end))), Stream.ensuring(abortAll))
+    return HttpServerResponse.stream(body as Stream.Stream<Uint8Array>, {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+    })
+  })
+
 const completionHandler = (kind: Kind) => ({ request }: { readonly request: HttpServerRequest.HttpServerRequest }) =>
   Effect.gen(function*() {
     const st = yield* ServeContext
     const rng = yield* rngFor(st)
     const prepared = yield* prepare(st, kind, request, rng)
     // a non-streaming request whose client goes away is aborted too
-    const h = yield* respond(st, prepared, request)
-    return h
+    return yield* (prepared.seqs.length > 1 ? respondMany(st, prepared, request) : respond(st, prepared, request))
   }).pipe(Effect.catchAll((e) => Effect.succeed(e instanceof Reject ? e.response : openAiError(500, String(e)))))
 
 const rngs = new WeakMap<ServeState, Rng>()
