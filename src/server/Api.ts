@@ -50,7 +50,7 @@ export const ChatRequest = Schema.Struct({
 })
 export type ChatRequest = typeof ChatRequest.Type
 
-/** POST /v1/completions body. `prompt`: a string, token ids, or a one-element list of either. */
+/** POST /v1/completions body. `prompt`: a string, token ids, or a list of either (one choice group per prompt). */
 export const CompletionRequest = Schema.Struct({
   ...SamplingFields,
   prompt: Schema.Union(Schema.String, Schema.Array(Schema.String), Schema.Array(Schema.Int), Schema.Array(Schema.Array(Schema.Int))),
