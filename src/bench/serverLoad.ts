@@ -2,9 +2,10 @@
  * Server load benchmark: starts `llmservingsim serve --timing-fields` in a child process, opens N
  * concurrent streams (all sent at t = 0) with the test-api client, and reports failures and the
  * lag between each token chunk's scheduled wall time (`due_mono_ns`, from the simulated time) and
- * the time the client read it (both on CLOCK_MONOTONIC via process.hrtime).
+ * the time the client read it (both on CLOCK_MONOTONIC via process.hrtime), and the client-measured
+ * mean TPOT against the simulated one (vllm:request_time_per_output_token_seconds sum / count).
  *
- *   node dist/bench/serverLoad.js [--streams 500] [--input-len 128] [--output-len 128] [--time-scale 1] [--port 18700] [-- extra serve flags]
+ *   node dist/bench/serverLoad.js [--streams 500] [--input-len 128] [--output-len 64] [--time-scale 1] [--port 18700] [-- extra serve flags]
  */
 import { spawn } from "node:child_process"
 import * as path from "node:path"
@@ -22,7 +23,7 @@ const flag = (name: string, dflt: number): number => {
 }
 const streams = flag("streams", 500)
 const inputLen = flag("input-len", 128)
-const outputLen = flag("output-len", 128)
+const outputLen = flag("output-len", 64)
 const timeScale = flag("time-scale", 1)
 const port = flag("port", 18700)
 
@@ -46,15 +47,19 @@ const main = async () => {
     const s = loadSummary(result, { streams, input_len: inputLen, output_len: outputLen, time_scale: timeScale })
     const status = (await (await fetch(`${base}/status`)).json()) as Record<string, number>
     const metrics = await (await fetch(`${base}/metrics`)).text()
+    const series = (n: string) => Number(metrics.split("\n").find((l) => l.startsWith(n + "{"))?.split(" ").pop() ?? NaN)
+    const simTpotMs = (series("vllm:request_time_per_output_token_seconds_sum") / series("vllm:request_time_per_output_token_seconds_count")) * 1000
+    const clientTpotMs = s["mean_tpot_ms"] as number
     const gauge = (n: string) => metrics.split("\n").find((l) => l.startsWith(n + "{"))?.split(" ").pop()
     const lag = s["chunk_lag_wall_ms"] as { samples: number; median: number; p90: number; p99: number; mean: number } | undefined
     console.log(JSON.stringify({
       streams, completed: s["completed"], failed: s["failed"], wall_s: Number(wallS.toFixed(2)),
       output_tokens: s["total_output_tokens"], max_concurrent_requests: s["max_concurrent_requests"],
       chunk_lag_ms: lag === undefined ? null : { samples: lag.samples, p50: Number(lag.median.toFixed(3)), p90: Number(lag.p90.toFixed(3)), p99: Number(lag.p99.toFixed(3)), mean: Number(lag.mean.toFixed(3)) },
-      mean_ttft_ms: s["mean_ttft_ms"], mean_tpot_ms: s["mean_tpot_ms"],
+      mean_ttft_ms: s["mean_ttft_ms"], mean_tpot_ms: clientTpotMs, sim_mean_tpot_ms: Number(simTpotMs.toFixed(3)),
+      tpot_error_pct: Number(((clientTpotMs / simTpotMs - 1) * 100).toFixed(2)),
       after: { running: gauge("vllm:num_requests_running"), waiting: gauge("vllm:num_requests_waiting"), kv_cache_usage_perc: gauge("vllm:kv_cache_usage_perc") },
-      engine_delivery_lag_ms: { mean: status["delivery_lag_mean_ms"], max: status["delivery_lag_max_ms"] },
+      engine_delivery_lag_ms: { mean: status["delivery_lag_mean_ms"], max: status["delivery_lag_max_ms"], last: status["delivery_lag_ms"] },
       errors: (s["errors"] as Array<string>).slice(0, 3)
     }, null, 2))
   } finally {

@@ -90,6 +90,11 @@ const GROUPS: ReadonlyArray<Group> = [
     ]
   },
   {
+    title: "Scheduling policy (vLLM's fcfs and priority; Orca, static batching, Sarathi-Serve, shortest job first)",
+    flags: ["scheduling-policy", "priority-levels"],
+    topic: "scheduling"
+  },
+  {
     title: "Parallelism and cluster",
     flags: [
       "tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "num-instances", "enable-expert-parallel", "expert-load-imbalance",
@@ -100,6 +105,11 @@ const GROUPS: ReadonlyArray<Group> = [
     title: "Front end (the modelled API server; serve refuses it, test-api --compare-offline uses it only when given)",
     flags: ["frontend-ingress-us", "frontend-tokenize-us-per-token", "frontend-egress-us"],
     topic: "frontend"
+  },
+  {
+    title: "Speculative decoding (vLLM --speculative-config JSON: method, num_speculative_tokens, acceptance_rates)",
+    flags: ["speculative-config"],
+    topic: "specdecode"
   },
   {
     title: "Perf and network model",
@@ -113,7 +123,7 @@ const GROUPS: ReadonlyArray<Group> = [
       "random-input-len", "random-output-len", "random-range-ratio", "random-prefix-len"
     ]
   },
-  { title: "Client", flags: ["max-concurrency", "client-think-time-ms"] },
+  { title: "Closed-loop client (vLLM bench --max-concurrency)", flags: ["max-concurrency", "client-think-time-ms"], topic: "client" },
   { title: "KV in host memory (vLLM's CPU offloading; V0 swap preemption)", flags: ["kv-offloading-size", "kv-offloading-backend", "preemption-mode", "swap-space"], topic: "offload" },
   {
     title: "Sessions (multi-turn chat and agent workloads)",
@@ -125,8 +135,7 @@ const GROUPS: ReadonlyArray<Group> = [
     flags: ["report", "trace-events", "trace-events-max-requests", "goodput", "sensitivity"],
     topic: "analysis"
   },
-  { title: "Power and energy (summary.json's energy section)", flags: ["energy"], topic: "energy" },
-  { title: "PIM attention offload", flags: ["pim-config"], topic: "pim" }
+  { title: "Power, energy and PIM attention offload", flags: ["energy", "pim-config"], topic: "energy" }
 ]
 
 /** The topics `CMD --help TOPIC` takes: the folded groups' names, and `all`. */

@@ -112,6 +112,14 @@ export const engineOptions = {
   preemptionMode: Options.choice("preemption-mode", ["recompute", "swap"]).pipe(Options.optional, Options.withDescription("vLLM V0: on KV shortage recompute a victim later, or swap its KV to host memory and back (default recompute)")),
   swapSpace: optFloat("swap-space", "With --preemption-mode swap: GiB of host swap space per GPU (default 4, as vLLM V0)"),
   numSchedulerSteps: optInt("num-scheduler-steps", "vLLM 0.6 multi-step: N decode passes per scheduler call, tokens in bursts of N; no chunked prefill (default 1 = off)"),
+  speculativeConfig: Options.text("speculative-config").pipe(Options.optional, Options.withDescription(
+    `Speculative decoding, vLLM's JSON: {"method": "ngram"|"eagle"|"eagle3", "num_speculative_tokens": k, "acceptance_rates": [p0..p(k-1)]} (acceptance_rates optional for eagle3 with k <= 7; default off)`
+  )),
+  schedulingPolicy: Options.text("scheduling-policy").pipe(
+    Options.optional,
+    Options.withDescription("Batching policy: fcfs (vLLM V1, default), priority (vLLM: lower value first), orca, static, sarathi, sjf")
+  ),
+  priorityLevels: optInt("priority-levels", "With --scheduling-policy priority: each request's priority drawn from 0..N-1, seeded (default: the trace's priority field, else 0)"),
   numInstances: optInt("num-instances", "Identical instances behind the router (default 1); alias of --data-parallel-size"),
   dataParallelSize: optInt("data-parallel-size", "Data-parallel replicas behind the router, vLLM's name for --num-instances (default 1)"),
   enableExpertParallel: onOff("enable-expert-parallel", "MoE: whole experts over DP x TP GPUs, all-to-all dispatch/combine per MoE layer (default off)"),
@@ -156,6 +164,9 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
   kvOffloadingBackend: get(o.kvOffloadingBackend),
   preemptionMode: get(o.preemptionMode),
   swapSpace: get(o.swapSpace),
+  speculativeConfig: get(o.speculativeConfig),
+  schedulingPolicy: get(o.schedulingPolicy),
+  priorityLevels: get(o.priorityLevels),
   numInstances: get(o.numInstances),
   dataParallelSize: get(o.dataParallelSize),
   enableExpertParallel: get(o.enableExpertParallel),

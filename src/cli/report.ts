@@ -88,6 +88,18 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
   // vLLM bench's sections of a --max-concurrency run
   if (s.mean_client_queue_time_ms !== undefined) block("Client-side Queueing", "client_queue_time", "Client Queue Time")
   if (s.mean_e2el_including_client_queue_ms !== undefined) block("Queue-inclusive End-to-end Latency", "e2el_including_client_queue", "E2EL incl. Client Queue")
+  if (s.spec_decode !== undefined) {
+    // vLLM bench serve's "Speculative Decoding" section
+    const x = s.spec_decode
+    out.push(center("Speculative Decoding", 51, "-"))
+    out.push(line("Method (k):", `${x.method} (${x.num_speculative_tokens})`))
+    out.push(line("Acceptance rate (%):", f2(100 * x.draft_acceptance_rate)))
+    out.push(line("Acceptance length:", f2(x.mean_acceptance_length)))
+    out.push(line("Drafts:", String(x.num_drafts)))
+    out.push(line("Draft tokens:", String(x.num_draft_tokens)))
+    out.push(line("Accepted tokens:", String(x.num_accepted_tokens)))
+    out.push(line("Per-position acceptance (%):", x.per_position_acceptance_rate.map((r) => f2(100 * r)).join(", ")))
+  }
   if (!single || cfg.numInstances > 1) out.push(...poolTable(cluster, res))
   if (s.energy !== undefined) {
     out.push(center(" Energy (--energy) ", 51, "-"))

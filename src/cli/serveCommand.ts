@@ -24,7 +24,9 @@ export const serveOptions = {
   rangeRatio: Options.float("range-ratio").pipe(Options.withDefault(defaultOutputLen.rangeRatio), Options.withDescription(`Uniform output lengths in [len x (1-r), len x (1+r)] (default ${defaultOutputLen.rangeRatio})`)),
   lengthSigma: Options.float("length-sigma").pipe(Options.withDefault(defaultOutputLen.sigma), Options.withDescription(`Lognormal sigma of ln(output length) (default ${defaultOutputLen.sigma})`)),
   echo: Options.boolean("echo").pipe(Options.withDescription("Answer with the prompt's tokens (in a loop) instead of filler text")),
-  timingFields: Options.boolean("timing-fields").pipe(Options.withDescription("Add sim_time_ns and due_mono_ns to every token chunk (for benchmarks)"))
+  timingFields: Options.boolean("timing-fields").pipe(Options.withDescription("Add sim_time_ns and due_mono_ns to every token chunk (for benchmarks)")),
+  disableLogStats: Options.boolean("disable-log-stats").pipe(Options.withDescription("vLLM's flag: no periodic stats line (throughput, running, waiting, KV use) on stdout (default: one every --log-stats-interval-s)")),
+  logStatsIntervalS: Options.float("log-stats-interval-s").pipe(Options.withDefault(10), Options.withDescription("Seconds of wall time between two stats lines (vLLM's VLLM_LOG_STATS_INTERVAL; default 10)"))
 }
 
 export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOptions }, (o) =>
@@ -35,6 +37,9 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
     if (frontEndFlag !== undefined) {
       return yield* new InvalidOption({ option: frontEndFlag[0], reason: "serve's front end is its real HTTP server, so the modelled API-server delays apply to simulate and sweep only" })
     }
+    if (flags.priorityLevels !== undefined) {
+      return yield* new InvalidOption({ option: "--priority-levels", reason: "serve takes each request's priority from its body's priority field (vLLM's); --priority-levels applies to simulate and sweep only" })
+    }
     const cfg = yield* resolveConfig(flags)
     if (cfg.engine.pipelineParallelSize > 1) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: "serve does not model pipeline parallelism yet (its live engine has no virtual engines); use simulate" })
@@ -43,6 +48,7 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
     if (!(Number.isInteger(o.port) && o.port >= 0 && o.port < 65536)) return yield* new InvalidOption({ option: "--port", reason: `expected 0..65535 (got ${o.port})` })
     const maxWaiting = Option.getOrElse(o.maxWaiting, () => Infinity)
     if (!(maxWaiting >= 0)) return yield* new InvalidOption({ option: "--max-waiting", reason: `expected an integer >= 0 (got ${maxWaiting})` })
+    if (!(Number.isFinite(o.logStatsIntervalS) && o.logStatsIntervalS > 0)) return yield* new InvalidOption({ option: "--log-stats-interval-s", reason: `expected a number of seconds > 0 (got ${o.logStatsIntervalS})` })
     if (!(o.outputLen > 0)) return yield* new InvalidOption({ option: "--output-len", reason: `expected a positive integer (got ${o.outputLen})` })
     // the HTTP stack and tokenizers load only when serving (keeps every other command's start-up short)
     const { makeTokenizer } = yield* Effect.promise(() => import("../server/Tokenizer.js"))
@@ -63,6 +69,7 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
       echo: o.echo,
       tokenizer,
       timingFields: o.timingFields,
+      logStatsIntervalS: o.disableLogStats ? undefined : o.logStatsIntervalS,
       router: yield* routerOf(o.router)
     }, o.host, o.port)).pipe(
       // the listener could not start (port in use, address not available): a user's problem, one line

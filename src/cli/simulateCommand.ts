@@ -10,6 +10,7 @@ import { FileError, InputError, InvalidOption } from "../domain/errors.js"
 import type { Engine } from "../engine/Engine.js"
 import { combineObservers } from "../engine/EngineObserver.js"
 import { TraceEventsWriter } from "../trace/TraceEvents.js"
+import { Progress } from "./progress.js"
 import { simulateCluster } from "../engine/simulate.js"
 import { resolveWorkload } from "../workload/Workload.js"
 import { engineOptions, outputOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
@@ -118,17 +119,17 @@ export const simulateCommand = Command.make(
       const cfg = cluster.pools[0]!.config
       const workload = yield* resolveWorkload(toWorkloadFlags(o), cfg.seed)
       const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir, files) })
-      // progress on an interactive stderr only, at most every 200 ms of wall time
+      // progress: a bar on a terminal, a line every 10 s otherwise, nothing with --quiet (cli/progress.ts)
       const tty = process.stderr.isTTY === true && !o.quiet
-      let lastShown = 0
-      const onProgress = (n: number, clockNs: number) => {
-        const now = performance.now()
-        if (now - lastShown < 200) return
-        lastShown = now
-        process.stderr.write(`\r${n} requests submitted, simulated time ${(clockNs / 1e9).toFixed(1)} s`)
-      }
+      const generated = (workload.spec as { generator?: { numRequests?: number } }).generator?.numRequests
+      const progress = o.quiet ? undefined : new Progress({ total: Option.getOrUndefined(o.numRequests) ?? generated })
+      const onProgress = (n: number, clockNs: number) => progress!.tick(n, clockNs)
       const probe = pct === undefined ? undefined : new LoadProbe()
-      const observers = [...(probe === undefined ? [] : [probe.observer]), ...(traceEvents === undefined ? [] : [traceEvents.observer])]
+      const observers = [
+        ...(probe === undefined ? [] : [probe.observer]),
+        ...(traceEvents === undefined ? [] : [traceEvents.observer]),
+        ...(progress === undefined ? [] : [progress.observer])
+      ]
       const result = yield* simulateCluster(workload.arrivals, cluster, {
         workload: workload.spec,
         client: workload.client,
@@ -138,19 +139,18 @@ export const simulateCommand = Command.make(
         energy: o.energy,
         ...(observers.length === 0 ? {} : { observer: combineObservers(...observers) }),
         ...(traceEvents === undefined ? {} : { onEngine: (e: Engine) => traceEvents.attach(e) }),
-        ...(tty ? { onProgress } : {})
+        ...(progress === undefined ? {} : { onProgress })
       }).pipe(
         Effect.provide(writer),
         Effect.ensuring(Effect.sync(() => traceEvents?.close())),
+        Effect.ensuring(Effect.sync(() => progress?.stop())),
         Effect.onInterrupt(() => {
-          if (tty && lastShown > 0) process.stderr.write("\r\x1b[K")
           return setInterruptNote(Option.match(o.outputDir, {
             onNone: () => "stopped; nothing written (no --output-dir)",
             onSome: (dir) => `stopped; what was simulated so far is written to ${dir}/ (summary.json says "interrupted": true)`
           }))
         })
       )
-      if (tty && lastShown > 0) process.stderr.write("\r\x1b[K")
       yield* closeTraceEvents
       if (result.engine.submitted === 0) {
         return yield* new InputError({ path: Option.getOrElse(o.trace, () => "workload"), expected: "at least one request (the trace has none)" })

@@ -79,6 +79,9 @@ export const resolveCluster = (file: string, base: EngineFlags, routerFlags: Rou
       if (p.role !== "colocated" && p.config.engine.numSchedulerSteps > 1) {
         return yield* new InputError({ path: file, field: drafts[i]!.fieldOf.get("--num-scheduler-steps") ?? `pools.${i}`, expected: "num-scheduler-steps 1 in a prefill or decode pool (multi-step scheduling is simulated for colocated pools only)" })
       }
+      if (p.role !== "colocated" && p.config.engine.schedulingPolicy !== undefined) {
+        return yield* new InputError({ path: file, field: drafts[i]!.fieldOf.get("--scheduling-policy") ?? `pools.${i}`, expected: `scheduling-policy fcfs in a prefill or decode pool (${p.config.engine.schedulingPolicy} is simulated for colocated pools only)` })
+      }
       if (p.role !== "colocated" && p.config.engine.pipelineParallelSize > 1) {
         return yield* new InputError({ path: file, field: drafts[i]!.fieldOf.get("--pipeline-parallel-size") ?? `pools.${i}`, expected: "pipeline-parallel-size 1 in a prefill or decode pool (pipeline parallelism is simulated for colocated pools only)" })
       }

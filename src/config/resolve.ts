@@ -5,12 +5,13 @@
  * so `--max-model-len` can default to what fits, as vLLM requires it to.
  */
 import { Effect } from "effect"
-import { batchDefaults, defaultEngineConfig, type EngineConfig } from "../domain/EngineConfig.js"
+import { batchDefaults, defaultEngineConfig, type EngineConfig, SCHEDULING_POLICIES, type SchedulingPolicyName } from "../domain/EngineConfig.js"
 import { usableMemoryBytes } from "../domain/Hardware.js"
 import { type FileError, type InputError, InvalidOption, NoKvMemory, type UnknownName } from "../domain/errors.js"
 import { defaultRooflineParams, type RooflineParams } from "../domain/PerfParams.js"
 import type { ModelShape } from "../domain/Model.js"
 import { loadPimConfig } from "../domain/Pim.js"
+import { parseSpeculativeConfig } from "../domain/SpeculativeConfig.js"
 import { kvCapacity } from "../memory/capacity.js"
 import { loadNetwork, parseNetworkSpec } from "../network/spec.js"
 import { frontEndOf } from "../perf/calibration.js"
@@ -48,6 +49,12 @@ export interface EngineFlags {
   readonly preemptionMode?: string | undefined
   /** `--swap-space GiB` per GPU for swap preemption (vLLM V0 default 4). */
   readonly swapSpace?: number | undefined
+  /** `--speculative-config` JSON text (domain/SpeculativeConfig.ts). */
+  readonly speculativeConfig?: string | undefined
+  /** `--scheduling-policy` (fcfs | priority | orca | static | sarathi | sjf; default fcfs). */
+  readonly schedulingPolicy?: string | undefined
+  /** `--priority-levels N`: with the priority policy, each request's priority drawn from 0..N-1. */
+  readonly priorityLevels?: number | undefined
   readonly numInstances?: number | undefined
   /** `--data-parallel-size` (vLLM's name for the replica count; `--num-instances` is its alias). */
   readonly dataParallelSize?: number | undefined
@@ -119,6 +126,31 @@ const expertParallelFlags = (f: EngineFlags, m: ModelShape, dp: number, tp: numb
     return { enableExpertParallel: on, expertLoadImbalance: f.expertLoadImbalance ?? null }
   })
 
+/**
+ * `--scheduling-policy` and `--priority-levels` checked: a known policy name, levels only with the
+ * priority policy, no policy but fcfs under multi-step scheduling (its decode blocks are vLLM
+ * 0.6's FCFS scheduler). fcfs is left out of the result so a default run's config is unchanged.
+ */
+const schedulingFlags = (f: EngineFlags): Effect.Effect<{ schedulingPolicy?: SchedulingPolicyName; priorityLevels?: number }, InvalidOption> =>
+  Effect.gen(function*() {
+    const name = f.schedulingPolicy ?? "fcfs"
+    if (!(SCHEDULING_POLICIES as ReadonlyArray<string>).includes(name)) {
+      return yield* new InvalidOption({ option: "--scheduling-policy", reason: `expected one of ${SCHEDULING_POLICIES.join(", ")} (got ${JSON.stringify(name)})` })
+    }
+    const policy = name as SchedulingPolicyName
+    yield* posInt(f.priorityLevels, "--priority-levels")
+    if (f.priorityLevels !== undefined && policy !== "priority") {
+      return yield* new InvalidOption({ option: "--priority-levels", reason: `only applies with --scheduling-policy priority (got --scheduling-policy ${policy})` })
+    }
+    if (policy !== "fcfs" && (f.numSchedulerSteps ?? 1) > 1) {
+      return yield* new InvalidOption({ option: "--scheduling-policy", reason: `${policy} with --num-scheduler-steps > 1 is not modelled (multi-step scheduling is vLLM 0.6's FCFS scheduler)` })
+    }
+    return {
+      ...(policy === "fcfs" ? {} : { schedulingPolicy: policy }),
+      ...(f.priorityLevels === undefined ? {} : { priorityLevels: f.priorityLevels })
+    }
+  })
+
 export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigError> =>
   Effect.gen(function*() {
     yield* check(f.kvCacheDtype === undefined || ["auto", "fp8"].includes(f.kvCacheDtype), "--kv-cache-dtype", `expected auto or fp8 (got ${JSON.stringify(f.kvCacheDtype)})`)
@@ -134,6 +166,14 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     yield* posInt(f.pipelineParallelSize, "--pipeline-parallel-size")
     yield* posInt(f.numSchedulerSteps, "--num-scheduler-steps")
     yield* posInt(f.numInstances, "--num-instances")
+    const policy = yield* schedulingFlags(f)
+    const named = f.schedulingPolicy ?? "fcfs"
+    if (named !== "fcfs" && f.preemptionMode === "swap") {
+      return yield* new InvalidOption({ option: "--preemption-mode", reason: `swap preemption is modelled for --scheduling-policy fcfs only (got ${named})` })
+    }
+    if (named !== "fcfs" && f.speculativeConfig !== undefined) {
+      return yield* new InvalidOption({ option: "--speculative-config", reason: `speculative decoding is modelled for --scheduling-policy fcfs only (got ${named})` })
+    }
     yield* posInt(f.dataParallelSize, "--data-parallel-size")
     yield* check(f.dataParallelSize === undefined || f.numInstances === undefined || f.dataParallelSize === f.numInstances, "--data-parallel-size",
       `${f.dataParallelSize} disagrees with --num-instances ${f.numInstances} (its alias); give one of them`)
@@ -219,6 +259,13 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       if (hardware.hostLinkGBs === undefined) return yield* new InvalidOption({ option: "--preemption-mode", reason: `${hardware.name}'s hardware file gives no hostLinkGBs (the PCIe link swapped blocks cross)` })
       if (pp > 1) return yield* new InvalidOption({ option: "--preemption-mode", reason: "swap preemption with --pipeline-parallel-size > 1 is not modelled" })
     }
+    const spec = f.speculativeConfig === undefined ? undefined : yield* parseSpeculativeConfig(f.speculativeConfig)
+    if (spec !== undefined && steps > 1) {
+      return yield* new InvalidOption({ option: "--speculative-config", reason: "speculative decoding with --num-scheduler-steps > 1 is not modelled" })
+    }
+    if (spec !== undefined && pp > 1) {
+      return yield* new InvalidOption({ option: "--speculative-config", reason: "speculative decoding with --pipeline-parallel-size > 1 is not modelled" })
+    }
     if (pp > m.layers) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
     }
@@ -241,7 +288,9 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       pipelineParallelSize: pp,
       numSchedulerSteps: steps,
       ...(f.kvOffloadingSize === undefined ? {} : { kvOffloadingSize: f.kvOffloadingSize, kvOffloadingBackend: "native" as const }),
-      ...(swapMode ? { preemptionMode: "swap" as const, swapSpace: f.swapSpace ?? 4 } : {})
+      ...(swapMode ? { preemptionMode: "swap" as const, swapSpace: f.swapSpace ?? 4 } : {}),
+      ...(spec === undefined ? {} : { speculativeConfig: spec }),
+      ...policy
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {
       return yield* new InvalidOption({

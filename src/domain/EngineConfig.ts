@@ -3,6 +3,8 @@
  * `--max-num-seqs`, `--max-num-batched-tokens`, `--block-size`, ...). Defaults follow vLLM 0.19's
  * online-serving defaults.
  */
+import type { SpeculativeConfig } from "./SpeculativeConfig.js"
+
 export interface EngineConfig {
   /** KV block size in tokens (vLLM `--block-size`, default 16). */
   readonly blockSize: number
@@ -79,7 +81,23 @@ export interface EngineConfig {
    */
   readonly preemptionMode?: "swap" | undefined
   readonly swapSpace?: number | undefined
+  /**
+   * Speculative decoding (vLLM `--speculative-config`); absent = off (the key is then left out, so
+   * the default run's summary.json is unchanged). See engine/SpecDecoder.ts.
+   */
+  readonly speculativeConfig?: SpeculativeConfig
+  /**
+   * `--scheduling-policy` (scheduler/policies/): absent = fcfs, vLLM V1's default. Left out of the
+   * config when fcfs so a default run's summary.json stays as it was.
+   */
+  readonly schedulingPolicy?: SchedulingPolicyName
+  /** `--priority-levels N` (priority policy only): each request's priority drawn from 0..N-1; absent = the request's own. */
+  readonly priorityLevels?: number
 }
+
+/** The batching policies `--scheduling-policy` names (vLLM's fcfs and priority, then the simulator's). */
+export const SCHEDULING_POLICIES = ["fcfs", "priority", "orca", "static", "sarathi", "sjf"] as const
+export type SchedulingPolicyName = typeof SCHEDULING_POLICIES[number]
 
 /**
  * vLLM's default token budget and sequence limit for the OpenAI server

@@ -83,6 +83,12 @@ export class SimRequest {
   decodeBase = 0
   /** While in a decode cohort: the value of the cohort's step counter in the step that gives its last token. */
   finishStep = 0
+  /**
+   * Scheduling priority (vLLM's request `priority`: lower is served first under
+   * --scheduling-policy priority; default 0). From the trace's `priority` field, the API body, or
+   * drawn under --priority-levels (scheduler/policies/priority.ts).
+   */
+  priority = 0
   /** Index in its decode cohort's finish queue, or -1 when not in a cohort (its fields are then current). */
   cohortPos = -1
 

@@ -32,6 +32,7 @@ import type { PerfModel } from "../perf/PerfModelService.js"
 import type { SchedulerPolicy } from "../scheduler/SchedulerService.js"
 import type { PromptContent } from "../memory/blockHash.js"
 import type { KvCache } from "../memory/KvCache.js"
+import type { SpecDecoder } from "./SpecDecoder.js"
 import type { EngineObserver } from "./EngineObserver.js"
 import { type DisaggregationHooks, Instance, InstanceRole } from "./Instance.js"
 import type { Routable, Router } from "../cluster/Router.js"
@@ -47,6 +48,8 @@ export interface Arrival {
   readonly content?: PromptContent | undefined
   /** The first turn of a session read from a trace: the session client sends its later turns (the engine ignores it). */
   readonly session?: TraceSession | undefined
+  /** Scheduling priority (vLLM's request `priority`, lower first; --scheduling-policy priority); absent = 0. */
+  readonly priority?: number | undefined
 }
 
 /**
@@ -80,6 +83,8 @@ export interface PoolSetup {
   readonly network?: Network | undefined
   /** Multi-step scheduling: forward passes per scheduler call of an all-decode batch (default 1). */
   readonly numSchedulerSteps?: number | undefined
+  /** Speculative decoding: a SpecDecoder for the instance with this id (absent: off). */
+  readonly specDecoder?: ((instanceId: number) => SpecDecoder) | undefined
 }
 
 /** How a finished prefill's KV reaches its decode instance. */
@@ -155,7 +160,7 @@ export class Engine {
       const pipeline = p.perf.pipeline
       for (let i = 0; i < p.count; i++, id++) {
         const make = (gate?: PipelineGate, ve = 0) =>
-          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve, p.numSchedulerSteps ?? 1, lazy)
+          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve, p.numSchedulerSteps ?? 1, lazy, p.specDecoder?.(id))
         if (pipeline !== undefined && pipeline.stages > 1) {
           if (p.role !== InstanceRole.Colocated) throw new Error("pipeline parallelism in a prefill or decode pool is not supported")
           const gate = new PipelineGate(pipeline)
@@ -255,6 +260,7 @@ export class Engine {
     this.advanceTo(t)
     const r = new SimRequest(this.nextId++, t, a.promptTokens, a.outputTokens, a.content)
     if (sendNs !== undefined) r.clientQueueNs = sendNs - a.arrivalNs
+    if (a.priority !== undefined) r.priority = a.priority
     this.setup.observer.onArrive?.(r)
     const fe = this.setup.frontEnd
     if (fe === undefined) this.enqueue(r)
@@ -344,6 +350,7 @@ export class Engine {
     d.queuedNs = r.queuedNs
     d.egressNs = r.egressNs
     d.clientQueueNs = r.clientQueueNs
+    d.priority = r.priority
     d.prefillInstance = p.id
     d.peer = r
     r.peer = d

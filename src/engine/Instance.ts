@@ -17,6 +17,7 @@ import type { PipelineGate } from "../cluster/pipeline.js"
 import type { Scheduler } from "../scheduler/SchedulerService.js"
 import { makeStepPlan, type StepPlan } from "../scheduler/StepPlan.js"
 import type { EngineObserver, StepInfo } from "./EngineObserver.js"
+import type { SpecDecoder } from "./SpecDecoder.js"
 
 /** What an instance does in a cluster: both phases, or one side of prefill/decode disaggregation. */
 export const enum InstanceRole {
@@ -104,9 +105,15 @@ export class Instance {
      * explicitly, as the exact-steps oracle does; it is off anyway with an `onToken` observer and on
      * prefill instances.
      */
-    lazyDecode = true
+    lazyDecode = true,
+    /**
+     * Speculative decoding (--speculative-config): draws accepted drafts and prices the drafter.
+     * The lazy decode cohort and fastForward() assume one token per decode step, so both are off
+     * with it; absent (the default) the engine is unchanged.
+     */
+    readonly spec: SpecDecoder | undefined = undefined
   ) {
-    scheduler.running.lazy = lazyDecode && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
+    scheduler.running.lazy = scheduler.decodeCohort && lazyDecode && spec === undefined && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
     this.loads = (scheduler.kv.takeLoadNs !== undefined && scheduler.kv.offload !== undefined) || scheduler.swap !== undefined
     this.plan = makeStepPlan(maxNumSeqs)
     this.made = new Int32Array(maxNumSeqs)
@@ -320,6 +327,7 @@ export class Instance {
       this.loadNs += load
       end += load
     }
+    if (this.spec !== undefined) end += this.drafterNs()
     const d = end - now
     this.clock = end
     this.steps++
@@ -358,11 +366,14 @@ export class Instance {
         this.hooks!.prefilled(r, end)
         continue
       }
+      // beyond numTokens only for a spec-decode verify pass (its drafts)
+      const verify = r.numComputed > r.numTokens
       r.numOutput++
       if (r.firstTokenNs < 0) r.firstTokenNs = end
       else if (onGap !== undefined) onGap(end - r.lastTokenNs, 1)
       if (onToken !== undefined) onToken(r, end)
       r.lastTokenNs = end
+      if (verify) this.acceptDrafts(r, end)
       if (r.numOutput >= r.outputTokens) {
         if (lazy > 0) finished += this.finishCohortBefore(r.runSeq, end)
         this.finish(r, end)
@@ -386,6 +397,41 @@ export class Instance {
     this.steady = running.explicit.length === 0 && cohort.size > 0 && plan.preempted === 0 &&
       (sched.waiting.length === 0 || (plan.shape.numPrefill === 0 && plan.admitted === 0 && finished === 0 && plan.count === joined))
     return d
+  }
+
+  /**
+   * Spec decode: the drafter's time in the step just scheduled, ns, over the requests verifying
+   * drafts (their context: tokens known, including the newest). See SpecDecoder.drafterNs.
+   */
+  private drafterNs(): number {
+    const plan = this.plan
+    let count = 0
+    let contextSum = 0
+    for (let i = 0; i < plan.count; i++) {
+      const r = plan.reqs[i]!
+      if (r.numComputed > r.numTokens) {
+        count++
+        contextSum += r.numTokens
+      }
+    }
+    return this.spec!.drafterNs(this.perf, count, contextSum)
+  }
+
+  /**
+   * Spec decode, after `r`'s verify pass ending at `tNs` gave its first token: draw the accepted
+   * drafts, which are further tokens of the same step (one chunk, one ITL gap), and roll its
+   * computed tokens back past the rejected ones (vLLM: num_computed_tokens -= rejected; the blocks
+   * stay allocated).
+   */
+  private acceptDrafts(r: SimRequest, tNs: number): void {
+    const drafts = r.numComputed - r.numTokens + 1 // numOutput already counts the verified token
+    const a = this.spec!.verify(drafts)
+    const onToken = this.observer.onToken
+    for (let j = 0; j < a; j++) {
+      r.numOutput++
+      if (onToken !== undefined) onToken(r, tNs)
+    }
+    r.numComputed = r.promptTokens + r.numOutput - 1
   }
 
   /** `r` produced its last token at `tNs`: free its blocks and report it. */
@@ -414,7 +460,7 @@ export class Instance {
    * one virtual engine's steady run cannot be taken in one move; step() runs every micro-batch.
    */
   get canFastForward(): boolean {
-    return this.steady && this.gate === undefined && this.scheduler.running.cohort.size > 0 && this.numSchedulerSteps === 1
+    return this.steady && this.gate === undefined && this.scheduler.running.cohort.size > 0 && this.numSchedulerSteps === 1 && this.spec === undefined
   }
 
   /**

@@ -8,6 +8,7 @@
  * layers (`poolLayer`) and runs them together. Both end in `runPools`, so a one-pool cluster file
  * and the equivalent flags give the same results, byte for byte.
  */
+import { makeSpecDecodeCounters, makeSpecDecoder, specDecodeJson, specSeed } from "./SpecDecoder.js"
 import { Effect, Stream } from "effect"
 import { ClusterStats } from "../cluster/ClusterStats.js"
 import { ConfigService } from "../config/ConfigService.js"
@@ -235,6 +236,14 @@ export const runPools = <E>(
     })))
     if (tooBig !== undefined) return yield* new InvalidOption({ option: pools.length === 1 ? "--num-instances" : "--cluster-config", reason: tooBig })
     const disaggregated = pools.some((p) => p.role !== "colocated")
+    // speculative decoding: one set of counters for the run, one seeded draw stream per instance
+    const specPool = pools.find((p) => p.config.engine.speculativeConfig !== undefined)
+    const specConfig = specPool?.config.engine.speculativeConfig
+    const specCounters = specConfig === undefined ? undefined : makeSpecDecodeCounters(specConfig.numSpeculativeTokens)
+    const specDecoderOf = (p: PoolRun) => {
+      const c = p.config.engine.speculativeConfig
+      return c === undefined ? undefined : (id: number) => makeSpecDecoder(c, p.config.model, specCounters!, specSeed(p.config.seed, id))
+    }
     const decodePool = pools.find((p) => p.role === "decode")
     const engine = new Engine({
       pools: pools.map((p) => ({
@@ -250,7 +259,8 @@ export const runPools = <E>(
         gpusPerInstance: p.config.engine.tensorParallelSize,
         layers: p.config.model.layers,
         network: p.network,
-        numSchedulerSteps: p.config.engine.numSchedulerSteps
+        numSchedulerSteps: p.config.engine.numSchedulerSteps,
+        specDecoder: specDecoderOf(p)
       })),
       observer: combineObservers(...observers),
       router: makeRouter(options.router ?? cluster.router, first.config.seed),
@@ -301,6 +311,7 @@ export const runPools = <E>(
         ...(sessions === undefined ? {} : { sessions: sessions.stats() }),
         ...offloadJson(engine, prefixCache.queries, first.config.engine.kvOffloadingSize),
         ...swapJson(engine, first.config.engine.swapSpace),
+        ...(specConfig === undefined ? {} : { spec_decode: specDecodeJson(specConfig, specCounters!) }),
         instances: stats.instancesJson(engine.instances, base.duration),
         pools: stats.poolsJson(engine.instances, base.duration),
         ...(meter === undefined ? {} : { energy: meter.summary(base.duration, base.completed, base.total_output_tokens) }),
@@ -329,6 +340,7 @@ export const runPools = <E>(
           const next = engine.nextEventNs()
           if (next === Infinity) return Effect.sync(() => engine.drain())
           engine.advanceTo(next + DRAIN_SLICE_NS)
+          options.onProgress?.(engine.submitted, engine.clock)
           return yieldToEventLoop.pipe(Effect.zipRight(Effect.suspend(drainSlice)))
         }))
       )

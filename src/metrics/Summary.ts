@@ -7,6 +7,7 @@ import type { EnergySummary } from "../energy/EnergyMeter.js"
  */
 import type { SessionStats } from "../engine/SessionClient.js"
 import type { GoodputSummary } from "./goodput.js"
+import type { specDecodeJson } from "../engine/SpecDecoder.js"
 export interface Summary {
   readonly completed: number
   readonly rejected: number
@@ -123,6 +124,8 @@ export interface Summary {
   readonly sessions?: SessionStats
   /** With --energy only: GPU energy and power (energy/EnergyMeter.ts). */
   readonly energy?: EnergySummary
+  /** Speculative decoding only (--speculative-config): vLLM's spec-decode metrics (engine/SpecDecoder.ts). */
+  readonly spec_decode?: ReturnType<typeof specDecodeJson>
   /** What was simulated. */
   readonly config: Record<string, unknown>
 }

@@ -7,18 +7,24 @@ import { ConfigService } from "../config/ConfigService.js"
 import type { EngineConfig } from "../domain/EngineConfig.js"
 import type { SimRequest } from "../domain/SimRequest.js"
 import type { KvCache } from "../memory/KvCache.js"
-import type { RequestQueue } from "./RequestQueue.js"
 import type { RunningSet } from "./RunningSet.js"
 import type { StepPlan } from "./StepPlan.js"
 import type { SwapSpace, SwapSpec } from "./SwapSpace.js"
-import { makeVllmV1Scheduler } from "./vllmV1.js"
 import { kvBytesPerTokenPerGpu } from "../memory/capacity.js"
 import type { SimConfig } from "../domain/SimConfig.js"
+import type { WaitingQueue } from "./WaitingQueue.js"
+import { policyFor } from "./policies/index.js"
 
 /** One instance's batching state and policy: its waiting queue, running set and KV cache. */
 export interface Scheduler {
   readonly name: string
-  readonly waiting: RequestQueue<SimRequest>
+  /**
+   * Whether decoders may be held lazily in the running set's decode cohort (scheduler/
+   * DecodeCohort.ts), which the engine's fast-forward needs. Only vLLM FCFS (vllmV1.ts) schedules
+   * the cohort; the other policies step every request explicitly.
+   */
+  readonly decodeCohort: boolean
+  readonly waiting: WaitingQueue<SimRequest>
   /** The running requests (decoders possibly held lazily in its cohort: see RunningSet). */
   readonly running: RunningSet
   readonly kv: KvCache
@@ -53,17 +59,18 @@ export interface SchedulerPolicy {
 }
 
 export class SchedulerService extends Context.Tag("llmservingsim/SchedulerService")<SchedulerService, SchedulerPolicy>() {
-  /** vLLM V1 with the configured engine flags. */
+  /**
+   * The configured `--scheduling-policy` (scheduler/policies/; default fcfs = vLLM V1) with the
+   * configured engine flags.
+   */
   static readonly vllmV1: Layer.Layer<SchedulerService, never, ConfigService> = Layer.effect(
     SchedulerService,
-    Effect.map(ConfigService, (cfg) => vllmV1Policy(cfg.engine, swapSpec(cfg)))
+    Effect.map(ConfigService, (cfg) => policyFor(cfg.engine, cfg.seed, swapSpec(cfg)))
   )
 
-  /** vLLM V1 with explicit engine settings (tests). */
-  static readonly vllmV1With = (e: EngineConfig, swap?: SwapSpec): Layer.Layer<SchedulerService> => Layer.succeed(SchedulerService, vllmV1Policy(e, swap))
+  /** The policy of explicit engine settings (tests; `seed` for --priority-levels draws). */
+  static readonly vllmV1With = (e: EngineConfig, swap?: SwapSpec, seed = 0): Layer.Layer<SchedulerService> => Layer.succeed(SchedulerService, policyFor(e, seed, swap))
 }
-
-const vllmV1Policy = (e: EngineConfig, swap?: SwapSpec): SchedulerPolicy => ({ name: "vllm-v1", make: (kv) => makeVllmV1Scheduler(e, kv, swap) })
 
 /**
  * The swap space of `cfg` (--preemption-mode swap), or undefined: --swap-space GiB per GPU (vLLM V0's

@@ -15,6 +15,11 @@
  *
  * `num_computed_tokens` advances when scheduled (vLLM `_update_after_schedule`).
  *
+ * With speculative decoding (--speculative-config, k drafts) a decoding request asks for its newest
+ * token plus d = min(k, tokens it still has to generate - 1) drafts, as vLLM's
+ * `num_tokens_with_spec`, against the budget and with KV slots for all of them; the engine rolls
+ * `num_computed_tokens` back past the rejected drafts (engine/Instance.ts, SpecDecoder.ts).
+ *
  * Decoders may be held lazily in the running set's decode cohort (RunningSet, DecodeCohort). The
  * cohort is scheduled whole, in O(1), when that gives what the walk above would: no member is cut
  * short by the budget and no allocation fails (so nobody is preempted). Its blocks are taken where
@@ -53,6 +58,8 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
   const chunked = e.enableChunkedPrefill
   const reserveFull = e.schedulerReserveFullIsl
   const bs = kv.blockSize
+  /** Speculative decoding: draft tokens per decoding request, k (0 = off). */
+  const spec = e.speculativeConfig?.numSpeculativeTokens ?? 0
   /** Interleaved: cohort blocks to take before explicit request i (index explicit.length: after the last). */
   let takeBefore = new Int32Array(16)
 
@@ -144,6 +151,11 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
       const r = explicit[i]!
       if (mode === CohortPlan.Interleaved && takeBefore[i]! > 0) kv.takeBlocks(takeBefore[i]!)
       let n = r.numTokens - r.numComputed
+      if (spec > 0 && n === 1 && r.numOutput > 0) {
+        // spec decode: the newest token plus d = min(k, tokens left - 1) drafts to verify
+        const left = r.outputTokens - r.numOutput - 1
+        n += left < spec ? left : spec
+      }
       if (threshold > 0 && n > threshold) n = threshold
       if (n > budget) n = budget
       if (n <= 0) {
@@ -227,6 +239,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
 
   return {
     name: "vllm-v1",
+    decodeCohort: true,
     waiting,
     running,
     kv,

@@ -1,7 +1,8 @@
 /**
  * The HTTP contract of `serve`: one HttpApi describing the OpenAI-compatible endpoints (vLLM's
  * dialect) and the simulator's own, from which the OpenAPI document (`/openapi.json`, `/docs`) is
- * generated. Request schemas list the fields the simulator reads; unknown fields are ignored.
+ * generated. Request schemas list the fields the simulator reads (the generation fields, typed
+ * loosely here, are validated in generation/fields.ts); unknown fields are ignored.
  * The POST handlers decode bodies themselves (so malformed input gets OpenAI-format 400s, not
  * Effect's HttpApiDecodeError) and stream SSE when `stream` is true, which the OpenAPI document
  * cannot express (Effect 3 HttpApi has no SSE schema): see each endpoint's description.
@@ -24,6 +25,8 @@ export const ChatMessageIn = Schema.Struct({
   name: Schema.optional(Schema.String)
 })
 
+const Gen = (description: string) => Schema.optional(Schema.Unknown).annotations({ description })
+
 const SamplingFields = {
   model: Schema.optional(Schema.String),
   stream: OptNull(Schema.Boolean),
@@ -39,14 +42,30 @@ const SamplingFields = {
   presence_penalty: OptNull(Schema.Number),
   frequency_penalty: OptNull(Schema.Number),
   repetition_penalty: OptNull(Schema.Number),
-  seed: OptNull(Schema.Int)
+  seed: OptNull(Schema.Int),
+  /** vLLM's request priority (lower first); only with --scheduling-policy priority, else 400 unless 0. */
+  priority: OptNull(Schema.Int),
+  // validated and honoured (or refused with a 400) by generation/fields.ts
+  stop: Gen("string or list of strings: end the answer at the first one (finish_reason stop, stop_reason)"),
+  stop_token_ids: Gen("list of token ids that end the answer"),
+  include_stop_str_in_output: Gen("boolean: keep the stop string / token in the text"),
+  response_format: Gen("{type: text | json_object | json_schema}: content that validates against the schema"),
+  structured_outputs: Gen("vLLM: {json | choice | json_object}; regex / grammar are refused"),
+  guided_json: Gen("vLLM: a JSON schema the content validates against"),
+  guided_choice: Gen("vLLM: the content is one of these strings"),
+  truncate_prompt_tokens: Gen("keep the prompt's last N tokens (-1: max_model_len)")
 }
 
 /** POST /v1/chat/completions body (the fields the simulator reads). */
 export const ChatRequest = Schema.Struct({
   ...SamplingFields,
   messages: Schema.Array(ChatMessageIn).pipe(Schema.minItems(1)),
-  max_completion_tokens: OptNull(Schema.Int)
+  max_completion_tokens: OptNull(Schema.Int),
+  logprobs: Gen("boolean: per-token logprobs in choices[].logprobs.content"),
+  top_logprobs: Gen("0..20 candidates per token (needs logprobs: true)"),
+  tools: Gen("function tools; arguments are sampled from each function's parameters schema"),
+  tool_choice: Gen("none | auto | required | {type: function, function: {name}}"),
+  parallel_tool_calls: Gen("false: at most one tool call")
 })
 export type ChatRequest = typeof ChatRequest.Type
 
@@ -54,7 +73,8 @@ export type ChatRequest = typeof ChatRequest.Type
 export const CompletionRequest = Schema.Struct({
   ...SamplingFields,
   prompt: Schema.Union(Schema.String, Schema.Array(Schema.String), Schema.Array(Schema.Int), Schema.Array(Schema.Array(Schema.Int))),
-  echo: OptNull(Schema.Boolean)
+  echo: OptNull(Schema.Boolean),
+  logprobs: Gen("0..20: per-token logprobs with that many candidates")
 })
 export type CompletionRequest = typeof CompletionRequest.Type
 
@@ -142,7 +162,9 @@ export const ServerStatus = Schema.Struct({
   time_scale: Schema.Number,
   /** Mean / max lateness of the engine's step deliveries against their scheduled wall time, ms. */
   delivery_lag_mean_ms: Schema.Number,
-  delivery_lag_max_ms: Schema.Number
+  delivery_lag_max_ms: Schema.Number,
+  /** Lateness of the latest step delivery, ms. */
+  delivery_lag_ms: Schema.Number
 })
 
 export class OpenAiGroup extends HttpApiGroup.make("openai")

@@ -5,7 +5,10 @@
  * Time mapping: simulated time t (ns) corresponds to wall time `start + t / timeScale` on the
  * Effect Clock (`start` = when the engine was built). An HTTP request arriving at wall time w gets
  * the simulated arrival time `(w - start) x timeScale` (integer ns, never decreasing). An idle
- * instance's clock jumps to the arrival (`Instance.admit`).
+ * instance's clock jumps to the arrival (`Instance.admit`). A busy instance whose clock lags the
+ * arrival (the fiber fell behind real time) holds the request until its clock reaches the arrival,
+ * so no request is scheduled before it arrived; the fiber steps and delivers what is overdue
+ * without sleeping until it has caught up, and reports each delivery's lateness (`onDeliveryLag`).
  *
  * The fiber: while some instance has work, every instance whose clock has been reached steps
  * (`Instance.step()` schedules at its clock, applies the step's outputs and advances the clock by
@@ -20,6 +23,7 @@ import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
 import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
 import { Instance, InstanceRole } from "../engine/Instance.js"
+import { makeSpecDecodeCounters, makeSpecDecoder, type SpecDecodeCounters, specSeed } from "../engine/SpecDecoder.js"
 import { makeRouter, type Router } from "../cluster/Router.js"
 import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import { MemoryService } from "../memory/MemoryService.js"
@@ -50,6 +54,10 @@ export interface LiveEngineOptions {
   readonly router?: RouterPolicy | RouterSpec
   /** Extra observer (Prometheus metrics, tests); called while the step is computed. */
   readonly observer?: EngineObserver
+  /** Speculative decoding (the config's --speculative-config): counters the instances add to (Prometheus reads them). */
+  readonly specCounters?: SpecDecodeCounters
+  /** Called with the lateness (s, wall) of every step delivery against its scheduled wall time. */
+  readonly onDeliveryLag?: (seconds: number) => void
 }
 
 /** Read the Effect Clock in ns as a number (TestClock: whole ms x 1e6). */
@@ -69,7 +77,8 @@ export interface LiveEngine {
    * cannot hold gets a single `Failed` event (callers check the context length first).
    * `content` (the prompt's token ids) lets requests with a common prefix hit the prefix cache.
    */
-  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent) => Effect.Effect<LiveHandle>
+  /** `priority`: vLLM's request priority (--scheduling-policy priority; default 0). */
+  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent, priority?: number) => Effect.Effect<LiveHandle>
   /** Abort a request not yet finished (client gone): frees its KV blocks. No-op when finished. */
   readonly abort: (h: LiveHandle) => Effect.Effect<void>
   /** Requests waiting / running over all instances, and KV blocks used / total. */
@@ -86,6 +95,8 @@ export interface LiveEngine {
     /** Mean / max lateness of step deliveries against their scheduled wall time, ms. */
     deliveryLagMeanMs: number
     deliveryLagMaxMs: number
+    /** Lateness of the latest step delivery, ms (0 when on time). */
+    deliveryLagMs: number
   }
 }
 
@@ -118,8 +129,11 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
     }
     const observer = options.observer === undefined ? collect : combineObservers(collect, options.observer)
     const instances: Array<Instance> = []
+    const spec = cfg.engine.speculativeConfig
+    const specCounters = spec === undefined ? undefined : options.specCounters ?? makeSpecDecodeCounters(spec.numSpeculativeTokens)
     for (let i = 0; i < cfg.numInstances; i++) {
-      instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs, 0, InstanceRole.Colocated, "default", undefined, 0, cfg.engine.numSchedulerSteps))
+      const decoder = spec === undefined ? undefined : makeSpecDecoder(spec, cfg.model, specCounters!, specSeed(cfg.seed, i))
+      instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs, 0, InstanceRole.Colocated, "default", undefined, 0, cfg.engine.numSchedulerSteps, true, decoder))
     }
     const router: Router = makeRouter(options.router ?? "round-robin", cfg.seed)
     const pending: Array<Pending> = []
@@ -137,11 +151,15 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
     let lagSumNs = 0
     let lagMaxNs = 0
     let lagCount = 0
+    let lagLastNs = 0
+    const onLag = options.onDeliveryLag
     const deliver = (p: Pending, wallNs: number) => {
-      const lag = wallNs - wallOf(p.atSim)
+      const lag = Math.max(0, wallNs - wallOf(p.atSim))
       lagSumNs += lag
       lagCount++
+      lagLastNs = lag
       if (lag > lagMaxNs) lagMaxNs = lag
+      onLag?.(lag / 1e9)
       const ev = p.events
       for (let i = 0; i < ev.length; i += 2) {
         const r = ev[i] as SimRequest
@@ -170,6 +188,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         const now = yield* simNow
         // 1. Step every instance whose step start has been reached.
         for (const inst of instances) {
+          admitHeld(inst)
           if (!inst.hasWork() || inst.clock > now) continue
           // an instance already waiting on a delivery has clock = delivery time > now
           buffer = []
@@ -183,6 +202,8 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
           const wallNow = yield* clockNs
           while (pending.length > 0 && pending[0]!.atSim <= now) deliver(pending.shift()!, wallNow)
         }
+        // an instance that went idle in this delivery admits what was held for it (else nothing wakes it)
+        for (const inst of instances) if (!inst.hasWork()) admitHeld(inst)
         // 3. Sleep until the next delivery or step start, or until an arrival.
         let next = Infinity
         if (pending.length > 0) next = pending[0]!.atSim
@@ -227,34 +248,52 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
       })))
     )
 
+    // Arrivals at a busy instance whose clock lags the wall clock (the process fell behind): they
+    // wait here, stamped with their true arrival, until the instance's clock reaches it, so no
+    // request is scheduled before it arrived (scheduled TTFT >= 0) and the engine catches up.
+    const held: Array<Array<SimRequest>> = instances.map(() => [])
+    const admitNow = (inst: Instance, r: SimRequest) => {
+      if (inst.admit(r)) return
+      const h = handles.get(r.id)
+      handles.delete(r.id)
+      if (h === undefined) return
+      const e: LiveEvent = { _tag: "Failed", message: inst.rejectionReason(r) ?? "rejected" }
+      if (h.sink !== undefined) {
+        try {
+          h.sink(e)
+        } catch {
+          // a broken response must not stop the engine
+        }
+      } else Queue.unsafeOffer(h.events, e)
+    }
+    const admitHeld = (inst: Instance) => {
+      const q = held[inst.id]!
+      while (q.length > 0 && (!inst.hasWork() || q[0]!.arrivalNs <= inst.clock)) admitNow(inst, q.shift()!)
+    }
+
     let nextId = 0
     let lastArrival = 0
-    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent) =>
+    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent, priority = 0) =>
       Effect.gen(function*() {
         const nowNs = yield* clockNs
         // the request may have reached the socket earlier than now (parsing took time): that is its arrival
         const wallNs = arrivedWallNs === undefined ? nowNs : Math.min(nowNs, Math.max(startNs, arrivedWallNs))
         // the router sees the request as arriving now (its prompt content, for prefix-aware policies)
-        const t0 = Math.max(lastArrival, simOf(wallNs))
-        const q = new SimRequest(nextId, t0, promptTokens, outputTokens, content)
-        const inst = instances[router(q, instances, t0)]!
-        // A busy instance whose next step start lags the wall clock (the process was too slow to
-        // keep up) sees the arrival at that step start: simulated time never runs backwards.
-        let t = t0
-        if (inst.hasWork() && inst.clock < t) t = Math.max(lastArrival, inst.clock)
+        // the arrival is the wall clock mapped to simulated time, never an instance's lagging clock
+        const t = Math.max(lastArrival, simOf(wallNs))
+        const r = new SimRequest(nextId, t, promptTokens, outputTokens, content)
+        const inst = instances[router(r, instances, t)]!
         lastArrival = t
         nextId++
-        const r = t === t0 ? q : new SimRequest(q.id, t, promptTokens, outputTokens, content)
+        r.priority = priority
         const events = yield* Queue.unbounded<LiveEvent>()
         const h: LiveHandle = { req: r, events, sink, arrivalWallNs: wallNs }
         observer.onArrive?.(r)
         handles.set(r.id, h)
-        if (!inst.admit(r)) {
-          handles.delete(r.id)
-          const e: LiveEvent = { _tag: "Failed", message: inst.rejectionReason(r) ?? "rejected" }
-          if (sink !== undefined) sink(e)
-          else Queue.unsafeOffer(events, e)
-        } else signal()
+        const q = held[inst.id]!
+        if (inst.hasWork() && (inst.clock < t || q.length > 0)) q.push(r)
+        else admitNow(inst, r)
+        signal()
         return h
       })
 
@@ -263,6 +302,13 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         if (!handles.has(h.req.id)) return
         handles.delete(h.req.id)
         const r = h.req
+        for (const q of held) {
+          const i = q.indexOf(r)
+          if (i >= 0) {
+            q.splice(i, 1)
+            return
+          }
+        }
         if (r.status === RequestStatus.Finished || r.status === RequestStatus.Rejected) return
         const now = yield* simNow
         instances[r.instance]!.abort(r, Math.max(now, r.arrivalNs))
@@ -276,14 +322,14 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
       let prefixQueries = 0
       let prefixHits = 0
       for (const inst of instances) {
-        waiting += inst.scheduler.waiting.length
+        waiting += inst.scheduler.waiting.length + held[inst.id]!.length
         running += inst.scheduler.running.length
         kvUsed += inst.scheduler.kv.usedBlocks
         kvTotal += inst.scheduler.kv.numBlocks
         prefixQueries += inst.scheduler.kv.stats.queries
         prefixHits += inst.scheduler.kv.stats.hits
       }
-      return { waiting, running, kvUsed, kvTotal, prefixQueries, prefixHits, completed, pending: handles.size, deliveryLagMeanMs: lagCount === 0 ? 0 : lagSumNs / lagCount / 1e6, deliveryLagMaxMs: lagMaxNs / 1e6 }
+      return { waiting, running, kvUsed, kvTotal, prefixQueries, prefixHits, completed, pending: handles.size, deliveryLagMeanMs: lagCount === 0 ? 0 : lagSumNs / lagCount / 1e6, deliveryLagMaxMs: lagMaxNs / 1e6, deliveryLagMs: lagLastNs / 1e6 }
     }
 
     return {

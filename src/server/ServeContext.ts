@@ -6,9 +6,11 @@ import { Context, Effect, Layer } from "effect"
 import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
+import { makeSpecDecodeCounters } from "../engine/SpecDecoder.js"
 import { MemoryService } from "../memory/MemoryService.js"
 import { type LiveEngine, makeLiveEngine } from "./LiveEngine.js"
 import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
+import { logStatsEvery } from "./statsLog.js"
 import type { OutputLenSpec } from "./OutputLen.js"
 import type { TextTokenizer } from "./Tokenizer.js"
 
@@ -32,6 +34,8 @@ export interface ServeOptions {
   readonly router?: RouterPolicy | RouterSpec
   /** Extra engine observer (tests). */
   readonly observer?: EngineObserver
+  /** Seconds between two stats lines on stdout (server/statsLog.ts); absent or 0 = none (--disable-log-stats). */
+  readonly logStatsIntervalS?: number | undefined
 }
 
 
@@ -54,10 +58,14 @@ export const serveContextLayer = (options: ServeOptions) =>
       let engineRef: LiveEngine | undefined
       // the metrics read the engine's load at scrape time; the engine feeds the metrics' observer
       const loadOf = () => engineRef?.load() ?? { waiting: 0, running: 0, kvUsed: 0, kvTotal: 0, prefixQueries: 0, prefixHits: 0 }
-      const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching })
+      const spec = cfg.engine.speculativeConfig
+      const specCounters = spec === undefined ? undefined : makeSpecDecodeCounters(spec.numSpeculativeTokens)
+      const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching }, specCounters)
       const observer = options.observer === undefined ? metrics.observer : combineObservers(metrics.observer, options.observer)
-      const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer })
+      const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer, onDeliveryLag: metrics.observeDeliveryLag, ...(specCounters === undefined ? {} : { specCounters }) })
       engineRef = engine
+      const every = options.logStatsIntervalS
+      if (every !== undefined && every > 0) yield* Effect.forkScoped(logStatsEvery(every, metrics.totals, loadOf))
       return { engine, metrics, options, config: cfg } satisfies ServeState
     })
   )

@@ -67,18 +67,27 @@ export const tokenChunk = (m: ResponseMeta, n: number, piece: string, finish: st
 
 /**
  * A fast writer of the token chunks of one response: the JSON around the token text is built once,
- * so each token costs one string concatenation (the bytes equal `tokenChunk`'s without `extra`).
+ * so each token costs one string concatenation. The bytes equal `tokenChunk`'s; `extra` (the
+ * benchmark timing fields, numbers only) is appended as `tokenChunk` merges it, last in the object.
  */
-export const makeTokenWriter = (m: ResponseMeta): ((n: number, piece: string, finish: string | null) => string) => {
-  if (m.continuousUsage) return (n, piece, finish) => tokenChunk(m, n, piece, finish)
+export const makeTokenWriter = (m: ResponseMeta): ((n: number, piece: string, finish: string | null, extra?: Readonly<Record<string, number>>) => string) => {
+  if (m.continuousUsage) return (n, piece, finish, extra) => tokenChunk(m, n, piece, finish, extra)
   const head = m.kind === "chat"
     ? `data: {"id":${JSON.stringify(m.id)},"object":"chat.completion.chunk","created":${m.created},"model":${JSON.stringify(m.model)},"choices":[{"index":0,"delta":{"content":`
     : `data: {"id":${JSON.stringify(m.id)},"object":"text_completion","created":${m.created},"model":${JSON.stringify(m.model)},"choices":[{"index":0,"text":`
   const mid = m.kind === "chat" ? `},"logprobs":null,"finish_reason":` : `,"logprobs":null,"finish_reason":`
   const tail = m.kind === "chat" ? `}]}\n\n` : `,"stop_reason":null}]}\n\n`
   const tailLast = m.kind === "chat" ? `,"stop_reason":null}]}\n\n` : tail
-  return (_n, piece, finish) =>
-    finish === null ? head + JSON.stringify(piece) + mid + "null" + tail : head + JSON.stringify(piece) + mid + JSON.stringify(finish) + tailLast
+  const fields = (extra: Readonly<Record<string, number>>) => {
+    let x = ""
+    for (const k in extra) x += `,${JSON.stringify(k)}:${JSON.stringify(extra[k])}`
+    return x
+  }
+  return (_n, piece, finish, extra) => {
+    const t = finish === null ? tail : tailLast
+    const end = extra === undefined ? t : t.slice(0, -3) + fields(extra) + "}\n\n"
+    return head + JSON.stringify(piece) + mid + (finish === null ? "null" : JSON.stringify(finish)) + end
+  }
 }
 
 /** The final `choices: []` usage chunk (only with include_usage). */

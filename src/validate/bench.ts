@@ -143,6 +143,7 @@ export interface RunSettings {
     pipelineParallelSize?: number
     kvCacheDtype?: "auto" | "fp8"
     dtype?: "auto" | "bfloat16" | "float16" | "fp8"
+    schedulingPolicy?: string
   }
   /** "setting=value: how it is reproduced" */
   readonly honoured: ReadonlyArray<string>
@@ -208,8 +209,10 @@ export const runSettings = (run: BenchRun): Effect.Effect<RunSettings, InputErro
     if (prefix !== undefined) take("enablePrefixCaching", "enable_prefix_caching", prefix)
     else honoured.push("enable_prefix_caching not recorded: vLLM V1's default (on) assumed")
     const pol = typeof sc["policy"] === "string" ? sc["policy"] : undefined
-    if (pol !== undefined && pol !== "fcfs") not.push(`policy=${pol}: only FCFS is simulated`)
-    else if (pol === "fcfs") honoured.push("policy=fcfs")
+    // vLLM's scheduler_config.policy: fcfs or priority, both simulated (--scheduling-policy)
+    if (pol === "fcfs" || pol === "priority") take("schedulingPolicy", "policy", pol)
+    else if (pol !== undefined) not.push(`policy=${pol}: not a vLLM scheduling policy the simulator knows (fcfs, priority); simulated as fcfs`)
+    if (pol === "priority") not.push("policy=priority: a vllm bench run records no per-request priorities, so every request has priority 0 (FCFS order with lowest-priority preemption)")
     const partial = numOf(sc["max_num_partial_prefills"])
     if (partial !== undefined && partial > 1) not.push(`max_num_partial_prefills=${partial}: concurrent partial prefills are not limited`)
     const mode = comp["cudagraph_mode"]

@@ -140,7 +140,7 @@ describe("rough edges", () => {
         [["serve", "--trace", "t.csv"], "error: --trace: `serve` answers HTTP requests and takes no workload; send one with `test-api --trace ...`"],
         [["test-api", "--port", "8000"], "error: --port: `test-api` does not take it; give the server's address as --base-url http://HOST:PORT"],
         [["simulate", "--echo"], "error: --echo: `simulate` does not take it (it is a flag of `serve`); see `llmservingsim simulate --help`"],
-        [["calibrate", "--num-requests", "3"], "error: --num-requests: `calibrate` does not take it (it is a flag of `simulate`, `sweep`, `test-api`)"],
+        [["calibrate", "--num-requests", "3"], "error: --num-requests: `calibrate` does not take it (it is a flag of `simulate`, `sla`, `sweep`, `test-api`)"],
         [["simulate", "--num-request", "5"], "error: --num-request: unknown argument to `simulate`; did you mean --num-requests?"],
         [["simulate", "--tensor-parallel", "2"], "error: --tensor-parallel: unknown argument to `simulate`; did you mean --tensor-parallel-size?"],
         [["serve", "--prot", "8001"], "error: --prot: unknown argument to `serve`; did you mean --port?"],

@@ -18,6 +18,9 @@ import { ServeContext, type ServeState } from "../ServeContext.js"
 import { checkSampling } from "./sampling.js"
 import { errorChunk, fullResponse, fullResponseMany, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, outputPiece } from "../Tokenizer.js"
+import { logprobIndex, planChunk, planFull } from "../generation/chunks.js"
+import { type GenFields, isDefault, parseGenFields } from "../generation/fields.js"
+import { type OutputPlan, planOutput } from "../generation/OutputPlan.js"
 
 // ---------------------------------------------------------------------------------------------
 // Request preparation
@@ -30,7 +33,13 @@ interface Prepared {
   readonly echo: ReadonlyArray<string> | undefined
   /** The prompt's token ids (prefix-cache hits between requests). */
   readonly content: PromptContent
-  /** Every sequence (choice) of the answer; more than one with n > 1 or a list of prompts. */
+  /** The body's `priority` (vLLM's field; 0 when absent). */
+  readonly priority: number
+  /** The planned choice when the request sets generation fields (stop, tools, logprobs, ...). */
+  readonly plan?: OutputPlan | undefined
+  /** Completions `echo: true`: the prompt text, sent before the first token. */
+  readonly prefix: string
+  /** With n > 1 or a list of prompts, every sequence (choice) of the answer; else empty. */
   readonly seqs: ReadonlyArray<Sequence>
 }
 
@@ -67,29 +76,35 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     }
     const maxLen = st.config.engine.maxModelLen
     const tok = o.tokenizer
-    let promptTokens = 0
-    let promptIds: ReadonlyArray<number> = []
+    let promptTokens: number
+    let promptIds: ReadonlyArray<number>
     let echoIds: ReadonlyArray<number> | undefined
-    let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined }
+    let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined; priority?: number | null | undefined }
     let maxTokens: number | null | undefined
+    /** The prompts after the first of a prompt list. */
     const extra: Array<PromptIn> = []
+    let fields: GenFields
     // Prompts longer than 64 characters per allowed token cannot fit: refuse them without tokenizing.
     const tooLong = (chars: number) => chars > 64 * maxLen
     const contextError = (p: number, m: number | undefined) =>
       reject(400, `This model's maximum context length is ${maxLen} tokens. However, you requested ${m === undefined ? p : p + m} tokens (${p} in the ${kind === "chat" ? "messages" : "prompt"}, ${m ?? 0} in the completion). Please reduce the length of the ${kind === "chat" ? "messages" : "prompt"} or completion.`, kind === "chat" ? "messages" : "prompt")
     if (kind === "chat") {
       const c = yield* decodeBody(ChatRequest, raw)
+      const g = parseGenFields(raw, kind)
+      fields = Effect.isEffect(g) ? yield* g : g
       req = c
       maxTokens = c.max_completion_tokens ?? c.max_tokens
       yield* checkSampling({ ...c, max_tokens: maxTokens }, c.max_completion_tokens !== undefined && c.max_completion_tokens !== null ? "max_completion_tokens" : "max_tokens")
       const msgs: Array<ChatMessage> = c.messages.map((m) => ({ role: m.role, content: contentText(m.content) }))
       const chars = msgs.reduce((s, m) => s + m.content.length, 0)
       if (tooLong(chars)) return yield* contextError(Math.ceil(chars / 64), maxTokens ?? undefined)
-      promptIds = chatTokenIds(tok, msgs)
+      promptIds = truncated(chatTokenIds(tok, msgs), fields.truncatePromptTokens, maxLen)
       promptTokens = Math.max(1, promptIds.length)
       if (o.echo) echoIds = tok.encode(msgs[msgs.length - 1]!.content).slice(0, 4096)
     } else {
       const c = yield* decodeBody(CompletionRequest, raw)
+      const g = parseGenFields(raw, kind)
+      fields = Effect.isEffect(g) ? yield* g : g
       req = c
       maxTokens = c.max_tokens
       yield* checkSampling(c)
@@ -97,70 +112,121 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       if (Array.isArray(p) && p.length > 0 && (typeof p[0] === "string" || Array.isArray(p[0]))) {
         if (p.length > 1) {
           // a list of prompts (vLLM: one engine request per prompt, choices indexed across prompts)
-          for (const q of p as ReadonlyArray<string | ReadonlyArray<number>>) extra.push(yield* completionPrompt(st, q, tooLong, contextError, maxTokens))
-          promptIds = extra[0]!.ids
-          echoIds = extra[0]!.echoIds
-          promptTokens = promptIds.length
+          for (const q of p.slice(1) as ReadonlyArray<string | ReadonlyArray<number>>) {
+            extra.push(yield* completionPrompt(st, q, tooLong, contextError, maxTokens, (ids) => truncated(ids, fields.truncatePromptTokens, maxLen)))
+          }
         }
         p = p[0] as string | ReadonlyArray<number>
       }
-      if (extra.length === 0) {
-        const one = yield* completionPrompt(st, p as string | ReadonlyArray<number>, tooLong, contextError, maxTokens)
-        promptIds = one.ids
-        promptTokens = one.ids.length
-        echoIds = one.echoIds
+      if (typeof p === "string") {
+        if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
+        const ids = truncated(tok.encode(p), fields.truncatePromptTokens, maxLen)
+        promptIds = ids
+        promptTokens = ids.length
+        if (o.echo) echoIds = ids.slice(0, 4096)
+      } else {
+        const ids = truncated(p as ReadonlyArray<number>, fields.truncatePromptTokens, maxLen)
+        // as vLLM: a token id outside the vocabulary is a bad request
+        const vocab = st.config.model.vocab
+        const bad = ids.find((x) => x < 0 || x >= vocab)
+        if (bad !== undefined) return yield* reject(400, `Token id ${bad} is out of vocabulary (vocab_size ${vocab})`, "prompt")
+        promptIds = ids
+        promptTokens = ids.length
+        if (o.echo) echoIds = ids.slice(0, 4096)
       }
+      if (promptTokens === 0) return yield* reject(400, "The prompt is empty", "prompt")
     }
     if (req.model !== undefined && req.model !== o.servedModelName && req.model !== (st.config.model.path ?? st.config.model.id)) {
       return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
     }
-    const n = req.n ?? 1
-    const prompts: Array<PromptIn> = extra.length > 0 ? extra : [{ ids: promptIds, echoIds }]
+    // as vLLM's input processor: a non-zero priority needs the priority scheduler
+    const priority = req.priority ?? 0
+    if (priority !== 0 && st.config.engine.schedulingPolicy !== "priority") {
+      return yield* reject(400, `Got priority ${priority} but Priority scheduling is not enabled.`, "priority")
+    }
+    let outputTokens: number
+    let finish: "length" | "stop"
+    let plan: OutputPlan | undefined
+    if (!isDefault(fields, maxTokens !== undefined && maxTokens !== null)) {
+      if (maxTokens !== undefined && maxTokens !== null) {
+        if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
+        if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
+      } else if (promptTokens >= maxLen) return yield* contextError(promptTokens, undefined)
+      const echoText = o.echo && echoIds !== undefined ? echoPieces(tok, echoIds, echoIds.length) : undefined
+      const r = planOutput(tok, fields, {
+        maxTokens: maxTokens ?? undefined, room: maxLen - promptTokens, draw: (g) => drawOutputLen(o.outputLen, g), serverRng: rng, echo: echoText,
+        requestId: String(idCounter)
+      })
+      if ("error" in r) return yield* reject(400, r.error, r.param)
+      plan = r
+      outputTokens = r.parts.length
+      finish = "length"
+    } else if (maxTokens !== undefined && maxTokens !== null) {
+      if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
+      if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
+      outputTokens = maxTokens
+      finish = "length"
+    } else {
+      if (promptTokens >= maxLen) return yield* contextError(promptTokens, undefined)
+      const drawn = drawOutputLen(o.outputLen, rng)
+      const room = maxLen - promptTokens
+      outputTokens = Math.min(drawn, room)
+      finish = drawn > room ? "length" : "stop"
+    }
     const stream = req.stream === true
     const so = req.stream_options
-    if (n * prompts.length > 1 && stream && so?.continuous_usage_stats === true) {
-      return yield* reject(400, "continuous_usage_stats with n > 1 or a list of prompts is not supported by the simulator", "stream_options")
-    }
-    // one sequence per (prompt, sample): choice index = prompt index x n + sample index, as vLLM
-    const seqs: Array<Sequence> = []
-    for (const pr of prompts) {
-      const pt = pr.ids.length
-      for (let j = 0; j < n; j++) {
-        let outputTokens: number
-        let finish: "length" | "stop"
-        if (maxTokens !== undefined && maxTokens !== null) {
-          if (pt + maxTokens > maxLen) return yield* contextError(pt, maxTokens)
-          outputTokens = maxTokens
-          finish = "length"
-        } else {
-          if (pt >= maxLen) return yield* contextError(pt, undefined)
-          // each sample draws its own length (sampled sequences end at different EOS positions)
-          const drawn = drawOutputLen(o.outputLen, rng)
-          const room = maxLen - pt
-          outputTokens = Math.min(drawn, room)
-          finish = drawn > room ? "length" : "stop"
-        }
-        seqs.push({
-          index: seqs.length, promptTokens: Math.max(1, pt), outputTokens, finish,
-          echo: pr.echoIds === undefined ? undefined : echoPieces(tok, pr.echoIds, Math.min(pr.echoIds.length, outputTokens)),
-          // the n samples of a prompt share its token ids: the prefix cache shares their prefill
-          content: { kind: "tokens", ids: Int32Array.from(pr.ids) }
-        })
-      }
-    }
     const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     const meta: ResponseMeta = {
       kind,
       id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-sim${(idCounter++).toString(16).padStart(8, "0")}`,
       created,
       model: req.model ?? o.servedModelName,
-      // usage counts each prompt once (vLLM: num_prompt_tokens over the prompts, not the samples)
-      promptTokens: prompts.length === 1 ? promptTokens : prompts.reduce((a, x) => a + x.ids.length, 0),
+      promptTokens,
       includeUsage: stream && so?.include_usage === true,
       continuousUsage: stream && so?.include_usage === true && so?.continuous_usage_stats === true
     }
-    const s0 = seqs[0]!
-    return { meta, stream, outputTokens: s0.outputTokens, finish: s0.finish, echo: s0.echo, content: s0.content, seqs } satisfies Prepared
+    const echo = echoIds === undefined ? undefined : echoPieces(tok, echoIds, Math.min(echoIds.length, outputTokens))
+    const content: PromptContent = { kind: "tokens", ids: Int32Array.from(promptIds) }
+    const prefix = fields.echo ? tok.decode(promptIds) : ""
+    const n = req.n ?? 1
+    if (n === 1 && extra.length === 0) return { meta, stream, outputTokens, finish, echo, content, priority, plan, prefix, seqs: [] } satisfies Prepared
+    // several sequences: n > 1 (vLLM's parallel sampling) and/or a list of prompts
+    const what = n > 1 ? "n > 1" : "a list of prompts"
+    if (plan !== undefined || fields.echo) return yield* reject(400, `${what} with generation fields (stop, tools, response_format, logprobs, echo, ...) is not supported by the simulator`, n > 1 ? "n" : "prompt")
+    if (meta.continuousUsage) return yield* reject(400, `continuous_usage_stats with ${what} is not supported by the simulator`, "stream_options")
+    const prompts: Array<PromptIn> = [{ ids: promptIds, echoIds }, ...extra]
+    // one sequence per (prompt, sample): choice index = prompt index x n + sample index, as vLLM
+    const seqs: Array<Sequence> = []
+    for (const pr of prompts) {
+      const pt = pr.ids.length
+      for (let j = 0; j < n; j++) {
+        let out: number
+        let fin: "length" | "stop"
+        if (pr === prompts[0] && j === 0) {
+          out = outputTokens
+          fin = finish
+        } else if (maxTokens !== undefined && maxTokens !== null) {
+          if (pt + maxTokens > maxLen) return yield* contextError(pt, maxTokens)
+          out = maxTokens
+          fin = "length"
+        } else {
+          if (pt >= maxLen) return yield* contextError(pt, undefined)
+          // each sample draws its own length (sampled sequences end at different EOS positions)
+          const drawn = drawOutputLen(o.outputLen, rng)
+          out = Math.min(drawn, maxLen - pt)
+          fin = drawn > maxLen - pt ? "length" : "stop"
+        }
+        seqs.push({
+          index: seqs.length, promptTokens: Math.max(1, pt), outputTokens: out, finish: fin,
+          echo: pr.echoIds === undefined ? undefined : echoPieces(tok, pr.echoIds, Math.min(pr.echoIds.length, out)),
+          // the n samples of a prompt share its token ids: the prefix cache shares their prefill
+          content: pr === prompts[0] ? content : { kind: "tokens", ids: Int32Array.from(pr.ids) }
+        })
+      }
+    }
+    // usage counts each prompt once (vLLM: num_prompt_tokens over the prompts, not the samples)
+    const many = { ...meta, promptTokens: prompts.reduce((a, x) => a + Math.max(1, x.ids.length), 0) }
+    return { meta: many, stream, outputTokens, finish, echo, content, priority, plan, prefix, seqs } satisfies Prepared
   })
 
 interface PromptIn {
@@ -168,30 +234,35 @@ interface PromptIn {
   readonly echoIds: ReadonlyArray<number> | undefined
 }
 
-/** One completion prompt (text or token ids) to token ids; 400 when empty, out of vocabulary or too long. */
+/** One completion prompt of a list (text or token ids) to token ids; 400 when empty, out of vocabulary or too long. */
 const completionPrompt = (
   st: ServeState,
   p: string | ReadonlyArray<number>,
   tooLong: (chars: number) => boolean,
   contextError: (p: number, m: number | undefined) => Effect.Effect<never, Reject>,
-  maxTokens: number | null | undefined
+  maxTokens: number | null | undefined,
+  truncate: (ids: ReadonlyArray<number>) => ReadonlyArray<number>
 ) =>
   Effect.gen(function*() {
     const o = st.options
     let ids: ReadonlyArray<number>
     if (typeof p === "string") {
       if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
-      ids = o.tokenizer.encode(p)
+      ids = truncate(o.tokenizer.encode(p))
     } else {
+      ids = truncate(p)
       // as vLLM: a token id outside the vocabulary is a bad request
       const vocab = st.config.model.vocab
-      const bad = p.find((x) => x < 0 || x >= vocab)
+      const bad = ids.find((x) => x < 0 || x >= vocab)
       if (bad !== undefined) return yield* reject(400, `Token id ${bad} is out of vocabulary (vocab_size ${vocab})`, "prompt")
-      ids = p
     }
     if (ids.length === 0) return yield* reject(400, "The prompt is empty", "prompt")
     return { ids, echoIds: o.echo ? ids.slice(0, 4096) : undefined } satisfies PromptIn
   })
+
+/** The last `k` prompt tokens (vLLM's truncate_prompt_tokens keeps the end; -1 = max_model_len). */
+const truncated = (ids: ReadonlyArray<number>, k: number | undefined, maxLen: number): ReadonlyArray<number> =>
+  k === undefined ? ids : ids.slice(-(k === -1 ? maxLen : k))
 
 /** Draw an output length (tokens >= 1) from `spec`. */
 export const drawOutputLen = (spec: OutputLenSpec, rng: Rng): number => {
@@ -234,16 +305,20 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         else for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
-      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
+      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority)
+      st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
       // a client that goes away interrupts this fiber: abort the request in the engine
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
       if (failure !== undefined) return openAiError(500, failure)
+      if (p.plan !== undefined) return HttpServerResponse.unsafeJson(planFull(p.meta, p.plan, p.prefix))
       return HttpServerResponse.unsafeJson(fullResponse(p.meta, pieces.join(""), n, p.finish))
     }
 
     const res = NodeHttpServerRequest.toServerResponse(request)
     const write = makeTokenWriter(p.meta)
     let produced = 0
+    const lpIdx = p.plan === undefined ? undefined : logprobIndex(p.plan)
+    let textOffset = p.prefix.length
     let started = false
     let early = ""
     const out = (s: string) => {
@@ -258,12 +333,28 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       }
       let s = ""
       if (e.n === 1 && p.meta.kind === "chat") s += roleChunk(p.meta)
+      const plan = p.plan
+      if (plan !== undefined) {
+        const extra = extraOf(e)
+        for (; produced < e.n; produced++) {
+          const part = plan.parts[produced]!
+          s += planChunk(p.meta, plan, lpIdx!, produced, e.last && produced + 1 === e.n, p.prefix, textOffset, extra)
+          if (part.kind === "content") textOffset += part.text.length
+        }
+        if (e.last) {
+          if (p.meta.includeUsage) s += usageChunk(p.meta, produced)
+          s += SSE_DONE
+        }
+        out(s)
+        if (e.last) Deferred.unsafeDone(end, Exit.void)
+        return
+      }
       const extra = extraOf(e)
       // one chunk per token (a step yields one token per request, so this loop runs once)
       for (; produced < e.n; produced++) {
         const n = produced + 1
         const finish = n === e.n ? finishOf(e.last) : null
-        s += extra === undefined ? write(n, outputPiece(produced, p.echo), finish) : tokenChunk(p.meta, n, outputPiece(produced, p.echo), finish, extra)
+        s += write(n, outputPiece(produced, p.echo), finish, extra)
       }
       if (e.last) {
         if (p.meta.includeUsage) s += usageChunk(p.meta, produced)
@@ -272,7 +363,8 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       out(s)
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
-    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
+    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority)
+    st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
     arrivalMono = Math.round(h.arrivalWallNs - monoOffset)
     const body = Stream.execute(Effect.sync(() => {
       // the platform has called writeHead before running the body
@@ -336,7 +428,7 @@ const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.Htt
       if (s !== "") out(s)
     }
     const arrived = yield* arrivedAt(request)
-    const handles = yield* Effect.forEach(p.seqs, (q) => engine.submit(q.promptTokens, q.outputTokens, sinkOf(q), arrived, q.content))
+    const handles = yield* Effect.forEach(p.seqs, (q) => engine.submit(q.promptTokens, q.outputTokens, sinkOf(q), arrived, q.content, p.priority))
     const abortAll = Effect.forEach(handles, (h) => engine.abort(h), { discard: true })
     if (!p.stream) {
       yield* Deferred.await(end).pipe(Effect.ensuring(abortAll))

@@ -32,7 +32,8 @@ export const ServerLive = HttpApiBuilder.group(ServeApi, "server", (handlers) =>
           sim_time_s: (yield* st.engine.simNow) / 1e9,
           time_scale: st.engine.timeScale,
           delivery_lag_mean_ms: l.deliveryLagMeanMs,
-          delivery_lag_max_ms: l.deliveryLagMaxMs
+          delivery_lag_max_ms: l.deliveryLagMaxMs,
+          delivery_lag_ms: l.deliveryLagMs
         }
       }))
 )

@@ -15,6 +15,7 @@ import * as zlib from "node:zlib"
 import { FileError, InputError } from "../../domain/errors.js"
 import type { Arrival } from "../../engine/Engine.js"
 import { type CsvFormat, FORMATS, type JsonlFormat, TRACE_FORMATS, type TraceFormat, type TraceRecord } from "./formats.js"
+import { optionalIntField } from "./fields.js"
 
 export interface TraceOptions {
   readonly format?: TraceFormat | undefined
@@ -202,7 +203,7 @@ const toArrivals = <R>(
   let first: { secs: number; ns: number } | undefined
   let prev = 0
   let prevLine = 0
-  const rec: TraceRecord = { secs: 0, ns: 0, prompt: 0, output: 0, content: undefined, session: undefined }
+  const rec: TraceRecord = { secs: 0, ns: 0, prompt: 0, output: 0, content: undefined, session: undefined, priority: undefined }
   return records.pipe(
     Stream.mapChunksEffect((chunk) =>
       Effect.suspend(() => {
@@ -211,6 +212,7 @@ const toArrivals = <R>(
           for (const r of chunk) {
             rec.content = undefined
             rec.session = undefined
+            rec.priority = undefined
             parseOne(r, rec)
             const line = (r as { line?: number; info?: { lines: number } }).line ?? (r as { info: { lines: number } }).info.lines
             if (first === undefined) first = { secs: rec.secs, ns: rec.ns }
@@ -220,11 +222,12 @@ const toArrivals = <R>(
             }
             prev = rel
             prevLine = line
-            out.push(rec.session !== undefined
+            const a: Arrival = rec.session !== undefined
               ? { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output, content: rec.content, session: rec.session }
               : rec.content === undefined
               ? { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output }
-              : { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output, content: rec.content })
+              : { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output, content: rec.content }
+            out.push(rec.priority === undefined ? a : { ...a, priority: rec.priority })
           }
         } catch (e) {
           if (e instanceof InputError) return Effect.fail(e)
@@ -256,12 +259,19 @@ export const openTrace = (
       if (missing.length > 0) {
         return yield* new InputError({ path: file, line: 1, expected: `a header with columns ${spec.columns.join(", ")} for format ${format}`, got: `missing ${missing.join(", ")}` })
       }
+      const hasPriority = cols.includes("priority")
       arrivals = toArrivals(file, csvRecords(file, spec), (r, out) => {
-        spec.parse({ path: file, line: r.info.lines }, (c) => r.record[c], out)
+        const w = { path: file, line: r.info.lines }
+        spec.parse(w, (c) => r.record[c], out)
+        if (hasPriority) out.priority = optionalIntField(w, "priority", r.record["priority"])
       }, rateScale)
     } else {
       const js = spec as JsonlFormat
-      arrivals = toArrivals(file, jsonlRecords(file), (r, out) => js.parse({ path: file, line: r.line }, r.o, out), rateScale)
+      arrivals = toArrivals(file, jsonlRecords(file), (r, out) => {
+        const w = { path: file, line: r.line }
+        js.parse(w, r.o, out)
+        if ("priority" in r.o) out.priority = optionalIntField(w, "priority", r.o["priority"])
+      }, rateScale)
     }
     if (options.numRequests !== undefined) arrivals = Stream.take(arrivals, options.numRequests)
     return { format, arrivals }

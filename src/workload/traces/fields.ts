@@ -39,3 +39,11 @@ export const azureTimestamp = (w: Where, field: string, raw: string): readonly [
   const ns = m[7] === undefined ? 0 : Number(m[7].padEnd(9, "0"))
   return [secs, ns]
 }
+
+/** An optional integer (any sign; vLLM's request `priority`): undefined when absent or empty. */
+export const optionalIntField = (w: Where, field: string, raw: unknown): number | undefined => {
+  if (raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "")) return undefined
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw) : NaN
+  if (!Number.isSafeInteger(n)) throw new InputError({ path: w.path, line: w.line, field, expected: "an integer", got: show(raw) })
+  return n
+}

@@ -9,6 +9,9 @@
  * | llmservingsim-jsonl  | LLMServingSim 2.0 JSONL  | input_toks, output_toks, arrival_time_ns, optional input_tok_ids; or agentic sessions: arrival_time_ns, sub_requests |
  * | mooncake             | Mooncake FAST'25 JSONL   | timestamp (ms), input_length, output_length, optional hash_ids (512-token blocks) |
  *
+ * Every format may also carry an optional integer `priority` column/field (vLLM's request
+ * priority, lower first), used by --scheduling-policy priority.
+ *
  * Prompt content (token ids, Mooncake's block hash ids) feeds prefix-cache hits across requests;
  * formats without it give every request unique content.
  *
@@ -34,6 +37,8 @@ export interface TraceRecord {
   content: PromptContent | undefined
   /** LLMServingSim 2.0 agentic sessions: the session whose first turn this record is. */
   session: TraceSession | undefined
+  /** The record's optional `priority` field (vLLM's request priority, an integer), else undefined. */
+  priority: number | undefined
 }
 
 /** Mooncake FAST'25 traces hash the prompt in blocks of this many tokens. */
