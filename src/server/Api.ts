@@ -69,7 +69,7 @@ export const ChatRequest = Schema.Struct({
 })
 export type ChatRequest = typeof ChatRequest.Type
 
-/** POST /v1/completions body. `prompt`: a string, token ids, or a one-element list of either. */
+/** POST /v1/completions body. `prompt`: a string, token ids, or a list of either (one choice group per prompt). */
 export const CompletionRequest = Schema.Struct({
   ...SamplingFields,
   prompt: Schema.Union(Schema.String, Schema.Array(Schema.String), Schema.Array(Schema.Int), Schema.Array(Schema.Array(Schema.Int))),
@@ -77,6 +77,35 @@ export const CompletionRequest = Schema.Struct({
   logprobs: Gen("0..20: per-token logprobs with that many candidates")
 })
 export type CompletionRequest = typeof CompletionRequest.Type
+
+const ResponsesInputPart = Schema.Struct({ type: Schema.String, text: Schema.optional(Schema.String) })
+
+/** POST /v1/responses body: `input` a string or a list of messages; the rest as OpenAI's Responses API. */
+export const ResponsesRequest = Schema.Struct({
+  model: Schema.optional(Schema.String),
+  input: Schema.Union(Schema.String, Schema.Array(Schema.Struct({
+    type: Schema.optional(Schema.Literal("message")),
+    role: Schema.Literal("user", "assistant", "system", "developer"),
+    content: Schema.Union(Schema.String, Schema.Array(ResponsesInputPart))
+  }))),
+  instructions: OptNull(Schema.String),
+  max_output_tokens: OptNull(Schema.Int),
+  stream: OptNull(Schema.Boolean),
+  temperature: OptNull(Schema.Number),
+  top_p: OptNull(Schema.Number)
+})
+
+/** POST /tokenize body: `prompt` or chat `messages` (vLLM's TokenizeCompletionRequest / TokenizeChatRequest). */
+export const TokenizeRequest = Schema.Struct({
+  model: Schema.optional(Schema.String),
+  prompt: Schema.optional(Schema.String),
+  messages: Schema.optional(Schema.Array(ChatMessageIn)),
+  add_special_tokens: OptNull(Schema.Boolean),
+  add_generation_prompt: OptNull(Schema.Boolean),
+  return_token_strs: OptNull(Schema.Boolean)
+})
+/** POST /detokenize body. */
+export const DetokenizeRequest = Schema.Struct({ model: Schema.optional(Schema.String), tokens: Schema.Array(Schema.Int) })
 
 const Usage = Schema.Struct({ prompt_tokens: Schema.Int, completion_tokens: Schema.Int, total_tokens: Schema.Int })
 
@@ -160,6 +189,35 @@ export class OpenAiGroup extends HttpApiGroup.make("openai")
   .add(HttpApiEndpoint.get("listModels", "/v1/models").addSuccess(ModelList))
   .annotate(OpenApi.Title, "OpenAI-compatible (vLLM dialect)") {}
 
+export class ResponsesGroup extends HttpApiGroup.make("responses")
+  .add(
+    HttpApiEndpoint.post("createResponse", "/v1/responses")
+      .setPayload(ResponsesRequest)
+      .addSuccess(Schema.Struct({ id: Schema.String, object: Schema.Literal("response"), status: Schema.String }))
+      .addError(err(400), { status: 400 })
+      .addError(err(404), { status: 404 })
+      .addError(err(503), { status: 503 })
+      .annotate(OpenApi.Description, "Responses API (create). With `stream: true` the answer is `text/event-stream` of named events (`event: <type>`): response.created, response.in_progress, response.output_item.added, response.content_part.added, response.output_text.delta per token, response.output_text.done, response.content_part.done, response.output_item.done, response.completed.")
+  )
+  .annotate(OpenApi.Title, "Responses API (vLLM dialect)") {}
+
+export class TokenizeGroup extends HttpApiGroup.make("tokenize")
+  .add(
+    HttpApiEndpoint.post("tokenize", "/tokenize")
+      .setPayload(TokenizeRequest)
+      .addSuccess(Schema.Struct({ count: Schema.Int, max_model_len: Schema.Int, tokens: Schema.Array(Schema.Int), token_strs: Schema.NullOr(Schema.Array(Schema.String)) }))
+      .addError(err(400), { status: 400 })
+      .annotate(OpenApi.Description, "vLLM's /tokenize: the prompt's (or chat messages') token ids with the server's tokenizer.")
+  )
+  .add(
+    HttpApiEndpoint.post("detokenize", "/detokenize")
+      .setPayload(DetokenizeRequest)
+      .addSuccess(Schema.Struct({ prompt: Schema.String }))
+      .addError(err(400), { status: 400 })
+      .annotate(OpenApi.Description, "vLLM's /detokenize: the text of token ids.")
+  )
+  .annotate(OpenApi.Title, "Tokenizer (vLLM dialect)") {}
+
 export class ServerGroup extends HttpApiGroup.make("server")
   .add(HttpApiEndpoint.get("health", "/health").addSuccess(Schema.Void, { status: 200 }))
   .add(HttpApiEndpoint.get("version", "/version").addSuccess(Schema.Struct({ version: Schema.String })))
@@ -168,32 +226,5 @@ export class ServerGroup extends HttpApiGroup.make("server")
   .add(HttpApiEndpoint.get("status", "/status").addSuccess(ServerStatus))
   .annotate(OpenApi.Title, "Simulator") {}
 
-/** POST /tokenize body (vLLM): a `prompt` (completion form) or `messages` (chat form). */
-export const TokenizeRequest = Schema.Struct({
-  model: Schema.optional(Schema.String),
-  prompt: Schema.optional(Schema.String),
-  messages: Schema.optional(Schema.Array(ChatMessageIn).pipe(Schema.minItems(1))),
-  add_special_tokens: OptNull(Schema.Boolean),
-  add_generation_prompt: OptNull(Schema.Boolean),
-  return_token_strs: OptNull(Schema.Boolean)
-})
-export const TokenizeResponse = Schema.Struct({
-  count: Schema.Int,
-  max_model_len: Schema.Int,
-  tokens: Schema.Array(Schema.Int),
-  token_strs: Schema.NullOr(Schema.Array(Schema.String))
-})
-/** POST /detokenize body (vLLM). */
-export const DetokenizeRequest = Schema.Struct({ model: Schema.optional(Schema.String), tokens: Schema.Array(Schema.Int) })
-
-export class TokenizeGroup extends HttpApiGroup.make("tokenize")
-  .add(HttpApiEndpoint.post("tokenize", "/tokenize").setPayload(TokenizeRequest).addSuccess(TokenizeResponse)
-    .addError(err(400), { status: 400 }).addError(err(404), { status: 404 })
-    .annotate(OpenApi.Description, "vLLM's /tokenize: the token ids of `prompt`, or of `messages` rendered with the chat template and generation prompt."))
-  .add(HttpApiEndpoint.post("detokenize", "/detokenize").setPayload(DetokenizeRequest).addSuccess(Schema.Struct({ prompt: Schema.String }))
-    .addError(err(400), { status: 400 }).addError(err(404), { status: 404 })
-    .annotate(OpenApi.Description, "vLLM's /detokenize: the text of `tokens`."))
-  .annotate(OpenApi.Title, "Tokenizer (vLLM)") {}
-
-export class ServeApi extends HttpApi.make("llmservingsim").add(OpenAiGroup).add(ServerGroup).add(TokenizeGroup)
+export class ServeApi extends HttpApi.make("llmservingsim").add(OpenAiGroup).add(ResponsesGroup).add(TokenizeGroup).add(ServerGroup)
   .annotate(OpenApi.Title, "LLMServingSim-TS simulated OpenAI server") {}

@@ -21,6 +21,7 @@ import { ServeApi } from "./Api.js"
 import { stampingServer } from "./arrival.js"
 import { withOpenAiFallbacks } from "./errors.js"
 import { OpenAiLive } from "./routes/completions.js"
+import { ResponsesLive } from "./routes/responses.js"
 import { ServerLive } from "./routes/server.js"
 import { TokenizeLive } from "./routes/tokenize.js"
 import { type ServeOptions, serveContextLayer } from "./ServeContext.js"
@@ -30,7 +31,7 @@ export { defaultOutputLen, type OutputLenSpec } from "./OutputLen.js"
 export { drawOutputLen } from "./routes/completions.js"
 export { SERVER_VERSION, ServeContext, type ServeOptions, type ServeState } from "./ServeContext.js"
 
-export const ApiLive = HttpApiBuilder.api(ServeApi).pipe(Layer.provide(OpenAiLive), Layer.provide(ServerLive), Layer.provide(TokenizeLive))
+export const ApiLive = HttpApiBuilder.api(ServeApi).pipe(Layer.provide(OpenAiLive), Layer.provide(ResponsesLive), Layer.provide(TokenizeLive), Layer.provide(ServerLive))
 
 /** The engine services a server runs on: by default the standard wiring of `simulate`. */
 export type EngineServices = Layer.Layer<ConfigService | PerfModelService | MemoryService | SchedulerService, NoKvMemory>

@@ -202,6 +202,8 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
           const wallNow = yield* clockNs
           while (pending.length > 0 && pending[0]!.atSim <= now) deliver(pending.shift()!, wallNow)
         }
+        // an instance that went idle in this delivery admits what was held for it (else nothing wakes it)
+        for (const inst of instances) if (!inst.hasWork()) admitHeld(inst)
         // 3. Sleep until the next delivery or step start, or until an arrival.
         let next = Infinity
         if (pending.length > 0) next = pending[0]!.atSim

@@ -38,10 +38,10 @@ export const SSE_DONE = "data: [DONE]\n\n"
 export const encodeText = (s: string): Uint8Array => enc.encode(s)
 
 /** The chat role chunk (sent with the first token). */
-export const roleChunk = (m: ResponseMeta): string =>
+export const roleChunk = (m: ResponseMeta, index = 0): string =>
   sseEvent({
     id: m.id, object: "chat.completion.chunk", created: m.created, model: m.model,
-    choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }],
+    choices: [{ index, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }],
     ...(m.continuousUsage ? { usage: usageOf(m.promptTokens, 0) } : {})
   })
 
@@ -49,18 +49,18 @@ export const roleChunk = (m: ResponseMeta): string =>
  * The chunk carrying output token `n` (1-based) with text `piece`; `finish` on the last one.
  * `extra` (tests and benchmarks only) is merged into the chunk.
  */
-export const tokenChunk = (m: ResponseMeta, n: number, piece: string, finish: string | null, extra?: Record<string, unknown>): string => {
+export const tokenChunk = (m: ResponseMeta, n: number, piece: string, finish: string | null, extra?: Record<string, unknown>, index = 0): string => {
   const usage = m.continuousUsage ? { usage: usageOf(m.promptTokens, n) } : {}
   if (m.kind === "chat") {
     return sseEvent({
       id: m.id, object: "chat.completion.chunk", created: m.created, model: m.model,
-      choices: [{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: finish, ...(finish === null ? {} : { stop_reason: null }) }],
+      choices: [{ index, delta: { content: piece }, logprobs: null, finish_reason: finish, ...(finish === null ? {} : { stop_reason: null }) }],
       ...usage, ...extra
     })
   }
   return sseEvent({
     id: m.id, object: "text_completion", created: m.created, model: m.model,
-    choices: [{ index: 0, text: piece, logprobs: null, finish_reason: finish, stop_reason: null }],
+    choices: [{ index, text: piece, logprobs: null, finish_reason: finish, stop_reason: null }],
     ...usage, ...extra
   })
 }
@@ -113,5 +113,30 @@ export const fullResponse = (m: ResponseMeta, text: string, completion: number, 
     : {
       id: m.id, object: "text_completion", created: m.created, model: m.model,
       choices: [{ index: 0, text, logprobs: null, finish_reason: finish, stop_reason: null }],
+      usage: { ...usageOf(m.promptTokens, completion), prompt_tokens_details: null }
+    }
+
+/** One choice of a multi-choice answer (n > 1 or a list of prompts). */
+export interface ChoiceOut {
+  readonly index: number
+  readonly text: string
+  readonly finish: string
+}
+
+/**
+ * The non-streaming body with several choices (vLLM's n > 1 / prompt lists): `completion` is the
+ * sum of the choices' output tokens, the meta's promptTokens the sum over the distinct prompts.
+ */
+export const fullResponseMany = (m: ResponseMeta, choices: ReadonlyArray<ChoiceOut>, completion: number): unknown =>
+  m.kind === "chat"
+    ? {
+      id: m.id, object: "chat.completion", created: m.created, model: m.model,
+      choices: choices.map((c) => ({ index: c.index, message: { role: "assistant", content: c.text, refusal: null, tool_calls: [], reasoning_content: null }, logprobs: null, finish_reason: c.finish, stop_reason: null })),
+      usage: { ...usageOf(m.promptTokens, completion), prompt_tokens_details: null },
+      prompt_logprobs: null
+    }
+    : {
+      id: m.id, object: "text_completion", created: m.created, model: m.model,
+      choices: choices.map((c) => ({ index: c.index, text: c.text, logprobs: null, finish_reason: c.finish, stop_reason: null })),
       usage: { ...usageOf(m.promptTokens, completion), prompt_tokens_details: null }
     }

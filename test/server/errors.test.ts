@@ -28,7 +28,7 @@ describe("server errors", () => {
         ["/v1/completions", JSON.stringify({ model: MODEL, prompt: "a ".repeat(100_000), max_tokens: 5 }), 400, "maximum context length is 2048 tokens"],
         ["/v1/completions", JSON.stringify({ model: MODEL, prompt: new Array(3000).fill(7) }), 400, "maximum context length"],
         ["/v1/completions", JSON.stringify({ model: "gpt-9", prompt: "hi" }), 404, "The model `gpt-9` does not exist."],
-        ["/v1/completions", JSON.stringify({ model: MODEL, prompt: ["a", "b"] }), 400, "Batched prompts"],
+        ["/v1/completions", JSON.stringify({ model: MODEL, prompt: [[1], []] }), 400, "The prompt is empty"],
         ["/v1/completions", JSON.stringify({ model: MODEL, prompt: [1, 2, -1] }), 400, "Token id -1 is out of vocabulary"],
         ["/v1/completions", JSON.stringify({ model: MODEL, prompt: [999999999] }), 400, "out of vocabulary"]
       ]

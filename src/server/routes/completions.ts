@@ -14,9 +14,9 @@ import { arrivedAt } from "../arrival.js"
 import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import type { LiveEvent } from "../LiveEngine.js"
 import type { OutputLenSpec } from "../OutputLen.js"
-import { checkSampling, type SamplingInput } from "../samplingChecks.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
-import { errorChunk, fullResponse, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, usageChunk } from "../Sse.js"
+import { checkSampling } from "./sampling.js"
+import { errorChunk, fullResponse, fullResponseMany, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, outputPiece } from "../Tokenizer.js"
 import { logprobIndex, planChunk, planFull } from "../generation/chunks.js"
 import { type GenFields, isDefault, parseGenFields } from "../generation/fields.js"
@@ -39,6 +39,18 @@ interface Prepared {
   readonly plan?: OutputPlan | undefined
   /** Completions `echo: true`: the prompt text, sent before the first token. */
   readonly prefix: string
+  /** With n > 1 or a list of prompts, every sequence (choice) of the answer; else empty. */
+  readonly seqs: ReadonlyArray<Sequence>
+}
+
+/** One choice: its prompt, output length and finish reason. */
+interface Sequence {
+  readonly index: number
+  readonly promptTokens: number
+  readonly outputTokens: number
+  readonly finish: "length" | "stop"
+  readonly echo: ReadonlyArray<string> | undefined
+  readonly content: PromptContent
 }
 
 const contentText = (c: (typeof ChatRequest.Type)["messages"][number]["content"]): string =>
@@ -67,8 +79,10 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     let promptTokens: number
     let promptIds: ReadonlyArray<number>
     let echoIds: ReadonlyArray<number> | undefined
-    let req: SamplingInput & { model?: string | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; priority?: number | null | undefined }
+    let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined; priority?: number | null | undefined }
     let maxTokens: number | null | undefined
+    /** The prompts after the first of a prompt list. */
+    const extra: Array<PromptIn> = []
     let fields: GenFields
     // Prompts longer than 64 characters per allowed token cannot fit: refuse them without tokenizing.
     const tooLong = (chars: number) => chars > 64 * maxLen
@@ -80,6 +94,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       fields = Effect.isEffect(g) ? yield* g : g
       req = c
       maxTokens = c.max_completion_tokens ?? c.max_tokens
+      yield* checkSampling({ ...c, max_tokens: maxTokens }, c.max_completion_tokens !== undefined && c.max_completion_tokens !== null ? "max_completion_tokens" : "max_tokens")
       const msgs: Array<ChatMessage> = c.messages.map((m) => ({ role: m.role, content: contentText(m.content) }))
       const chars = msgs.reduce((s, m) => s + m.content.length, 0)
       if (tooLong(chars)) return yield* contextError(Math.ceil(chars / 64), maxTokens ?? undefined)
@@ -92,9 +107,15 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       fields = Effect.isEffect(g) ? yield* g : g
       req = c
       maxTokens = c.max_tokens
+      yield* checkSampling(c)
       let p = c.prompt
       if (Array.isArray(p) && p.length > 0 && (typeof p[0] === "string" || Array.isArray(p[0]))) {
-        if (p.length > 1) return yield* reject(400, "Batched prompts (a list of several prompts) are not supported by the simulator; send one prompt per request", "prompt")
+        if (p.length > 1) {
+          // a list of prompts (vLLM: one engine request per prompt, choices indexed across prompts)
+          for (const q of p.slice(1) as ReadonlyArray<string | ReadonlyArray<number>>) {
+            extra.push(yield* completionPrompt(st, q, tooLong, contextError, maxTokens, (ids) => truncated(ids, fields.truncatePromptTokens, maxLen)))
+          }
+        }
         p = p[0] as string | ReadonlyArray<number>
       }
       if (typeof p === "string") {
@@ -118,8 +139,6 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     if (req.model !== undefined && req.model !== o.servedModelName && req.model !== (st.config.model.path ?? st.config.model.id)) {
       return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
     }
-    yield* checkSampling(req, maxTokens, kind === "chat" && req.max_tokens !== maxTokens ? "max_completion_tokens" : "max_tokens")
-    if (req.n !== undefined && req.n !== null && req.n !== 1) return yield* reject(400, "n > 1 is not supported by the simulator", "n")
     // as vLLM's input processor: a non-zero priority needs the priority scheduler
     const priority = req.priority ?? 0
     if (priority !== 0 && st.config.engine.schedulingPolicy !== "priority") {
@@ -169,7 +188,76 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     const echo = echoIds === undefined ? undefined : echoPieces(tok, echoIds, Math.min(echoIds.length, outputTokens))
     const content: PromptContent = { kind: "tokens", ids: Int32Array.from(promptIds) }
     const prefix = fields.echo ? tok.decode(promptIds) : ""
-    return { meta, stream, outputTokens, finish, echo, content, priority, plan, prefix } satisfies Prepared
+    const n = req.n ?? 1
+    if (n === 1 && extra.length === 0) return { meta, stream, outputTokens, finish, echo, content, priority, plan, prefix, seqs: [] } satisfies Prepared
+    // several sequences: n > 1 (vLLM's parallel sampling) and/or a list of prompts
+    const what = n > 1 ? "n > 1" : "a list of prompts"
+    if (plan !== undefined || fields.echo) return yield* reject(400, `${what} with generation fields (stop, tools, response_format, logprobs, echo, ...) is not supported by the simulator`, n > 1 ? "n" : "prompt")
+    if (meta.continuousUsage) return yield* reject(400, `continuous_usage_stats with ${what} is not supported by the simulator`, "stream_options")
+    const prompts: Array<PromptIn> = [{ ids: promptIds, echoIds }, ...extra]
+    // one sequence per (prompt, sample): choice index = prompt index x n + sample index, as vLLM
+    const seqs: Array<Sequence> = []
+    for (const pr of prompts) {
+      const pt = pr.ids.length
+      for (let j = 0; j < n; j++) {
+        let out: number
+        let fin: "length" | "stop"
+        if (pr === prompts[0] && j === 0) {
+          out = outputTokens
+          fin = finish
+        } else if (maxTokens !== undefined && maxTokens !== null) {
+          if (pt + maxTokens > maxLen) return yield* contextError(pt, maxTokens)
+          out = maxTokens
+          fin = "length"
+        } else {
+          if (pt >= maxLen) return yield* contextError(pt, undefined)
+          // each sample draws its own length (sampled sequences end at different EOS positions)
+          const drawn = drawOutputLen(o.outputLen, rng)
+          out = Math.min(drawn, maxLen - pt)
+          fin = drawn > maxLen - pt ? "length" : "stop"
+        }
+        seqs.push({
+          index: seqs.length, promptTokens: Math.max(1, pt), outputTokens: out, finish: fin,
+          echo: pr.echoIds === undefined ? undefined : echoPieces(tok, pr.echoIds, Math.min(pr.echoIds.length, out)),
+          // the n samples of a prompt share its token ids: the prefix cache shares their prefill
+          content: pr === prompts[0] ? content : { kind: "tokens", ids: Int32Array.from(pr.ids) }
+        })
+      }
+    }
+    // usage counts each prompt once (vLLM: num_prompt_tokens over the prompts, not the samples)
+    const many = { ...meta, promptTokens: prompts.reduce((a, x) => a + Math.max(1, x.ids.length), 0) }
+    return { meta: many, stream, outputTokens, finish, echo, content, priority, plan, prefix, seqs } satisfies Prepared
+  })
+
+interface PromptIn {
+  readonly ids: ReadonlyArray<number>
+  readonly echoIds: ReadonlyArray<number> | undefined
+}
+
+/** One completion prompt of a list (text or token ids) to token ids; 400 when empty, out of vocabulary or too long. */
+const completionPrompt = (
+  st: ServeState,
+  p: string | ReadonlyArray<number>,
+  tooLong: (chars: number) => boolean,
+  contextError: (p: number, m: number | undefined) => Effect.Effect<never, Reject>,
+  maxTokens: number | null | undefined,
+  truncate: (ids: ReadonlyArray<number>) => ReadonlyArray<number>
+) =>
+  Effect.gen(function*() {
+    const o = st.options
+    let ids: ReadonlyArray<number>
+    if (typeof p === "string") {
+      if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
+      ids = truncate(o.tokenizer.encode(p))
+    } else {
+      ids = truncate(p)
+      // as vLLM: a token id outside the vocabulary is a bad request
+      const vocab = st.config.model.vocab
+      const bad = ids.find((x) => x < 0 || x >= vocab)
+      if (bad !== undefined) return yield* reject(400, `Token id ${bad} is out of vocabulary (vocab_size ${vocab})`, "prompt")
+    }
+    if (ids.length === 0) return yield* reject(400, "The prompt is empty", "prompt")
+    return { ids, echoIds: o.echo ? ids.slice(0, 4096) : undefined } satisfies PromptIn
   })
 
 /** The last `k` prompt tokens (vLLM's truncate_prompt_tokens keeps the end; -1 = max_model_len). */
@@ -293,18 +381,84 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
     })
   })
 
+/**
+ * Answer a request with several sequences (n > 1 and/or a list of prompts): one engine request per
+ * sequence, as vLLM fans a parallel-sampling request out to n child requests (their common prompt
+ * shares its KV blocks through the prefix cache). Usage sums the sequences' output tokens. Streaming:
+ * each choice's chunks carry its `index`; the usage chunk and [DONE] follow the last sequence.
+ */
+const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function*() {
+    const engine = st.engine
+    const end = Deferred.unsafeMake<void>(FiberId.none)
+    const texts: Array<Array<string>> = p.seqs.map(() => [])
+    let remaining = p.seqs.length
+    let failure: string | undefined
+    let started = false
+    let early = ""
+    const res = p.stream ? NodeHttpServerRequest.toServerResponse(request) : undefined
+    const out = (s: string) => {
+      if (!started) early += s
+      else if (res !== undefined && !res.writableEnded && !res.destroyed) res.write(s)
+    }
+    const total = () => texts.reduce((a, t) => a + t.length, 0)
+    const sinkOf = (q: Sequence) => (e: LiveEvent) => {
+      if (failure !== undefined || remaining === 0) return
+      if (e._tag === "Failed") {
+        failure = e.message
+        if (p.stream) out(errorChunk(e.message) + SSE_DONE)
+        Deferred.unsafeDone(end, Exit.void)
+        return
+      }
+      const t = texts[q.index]!
+      let s = ""
+      if (p.stream && t.length === 0 && p.meta.kind === "chat") s += roleChunk(p.meta, q.index)
+      while (t.length < e.n) {
+        const piece = outputPiece(t.length, q.echo)
+        t.push(piece)
+        if (p.stream) s += tokenChunk(p.meta, t.length, piece, e.last && t.length === e.n ? q.finish : null, undefined, q.index)
+      }
+      if (e.last && --remaining === 0) {
+        if (p.stream) {
+          if (p.meta.includeUsage) s += usageChunk(p.meta, total())
+          s += SSE_DONE
+        }
+        Deferred.unsafeDone(end, Exit.void)
+      }
+      if (s !== "") out(s)
+    }
+    const arrived = yield* arrivedAt(request)
+    const handles = yield* Effect.forEach(p.seqs, (q) => engine.submit(q.promptTokens, q.outputTokens, sinkOf(q), arrived, q.content, p.priority))
+    const abortAll = Effect.forEach(handles, (h) => engine.abort(h), { discard: true })
+    if (!p.stream) {
+      yield* Deferred.await(end).pipe(Effect.ensuring(abortAll))
+      if (failure !== undefined) return openAiError(500, failure)
+      const choices = p.seqs.map((q) => ({ index: q.index, text: texts[q.index]!.join(""), finish: q.finish }))
+      return HttpServerResponse.unsafeJson(fullResponseMany(p.meta, choices, total()))
+    }
+    const body = Stream.execute(Effect.sync(() => {
+      started = true
+      if (early !== "") res!.write(early)
+      early = ""
+    })).pipe(Stream.concat(Stream.execute(Deferred.await(end))), Stream.ensuring(abortAll))
+    return HttpServerResponse.stream(body as Stream.Stream<Uint8Array>, {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+    })
+  })
+
 const completionHandler = (kind: Kind) => ({ request }: { readonly request: HttpServerRequest.HttpServerRequest }) =>
   Effect.gen(function*() {
     const st = yield* ServeContext
     const rng = yield* rngFor(st)
     const prepared = yield* prepare(st, kind, request, rng)
     // a non-streaming request whose client goes away is aborted too
-    const h = yield* respond(st, prepared, request)
-    return h
+    return yield* (prepared.seqs.length > 1 ? respondMany(st, prepared, request) : respond(st, prepared, request))
   }).pipe(Effect.catchAll((e) => Effect.succeed(e instanceof Reject ? e.response : openAiError(500, String(e)))))
 
 const rngs = new WeakMap<ServeState, Rng>()
-const rngFor = (st: ServeState) =>
+/** The server's output-length Rng (one per server, seeded from the config seed). */
+export const rngFor = (st: ServeState) =>
   Effect.sync(() => {
     let r = rngs.get(st)
     if (r === undefined) {
