@@ -1,16 +1,17 @@
 /** Sweep results as CSV (one row per configuration) and as a console table. */
 import { RESULT_COLUMNS, type SweepRow } from "./job.js"
 
-const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(3))
+/** A result cell: empty for a value that is not a finite number (a rate per user with no TPOT), never "Infinity" or "NaN". */
+const num = (x: number) => (!Number.isFinite(x) ? "" : Number.isInteger(x) ? String(x) : x.toFixed(3))
 
 const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
 /** The CSV header line (no newline): index, the axes, the result columns, error. */
 export const sweepCsvHeader = (axes: ReadonlyArray<string>): string => ["index", ...axes, ...RESULT_COLUMNS, "error"].join(",")
 
-/** One configuration's CSV line (no newline). */
+/** One configuration's CSV line (no newline); a failed configuration's result cells are empty, not 0. */
 export const sweepCsvLine = (axes: ReadonlyArray<string>, r: SweepRow): string =>
-  [String(r.index), ...axes.map((a) => quote(r.point[a] ?? "")), ...RESULT_COLUMNS.map((c) => num(r[c])), quote(r.error ?? "")].join(",")
+  [String(r.index), ...axes.map((a) => quote(r.point[a] ?? "")), ...RESULT_COLUMNS.map((c) => (r.error !== null ? "" : num(r[c]))), quote(r.error ?? "")].join(",")
 
 /** The whole CSV: the header and one line per row, in the order given. */
 export const sweepCsv = (axes: ReadonlyArray<string>, rows: ReadonlyArray<SweepRow>): string =>

@@ -6,8 +6,9 @@
  * - one process per instance (`process_name` metadata: instance, pool, role);
  * - thread 0, "engine steps": one complete event (ph X) per step, args: prefill tokens and
  *   sequences, decode sequences, the running / waiting counts and KV blocks in use after scheduling
- *   it, and where the perf model can tell them apart its compute, communication and overhead µs; a
- *   fast-forwarded run of k identical decode steps is one event named `decode x k`;
+ *   it, and where the perf model can tell them apart its compute, communication and overhead µs
+ *   (the engine reports fast-forwarded steps one by one too; an event standing for k steps, which
+ *   StepInfo allows, would be named `decode x k`);
  * - per request, async spans (ph b/e, cat "request", id = request id) on the process it ran on:
  *   `queued` (arrival to first scheduled), `prefill` (to the first token), `decode` (to the last),
  *   `kv transfer` under disaggregation, an instant `preempted` (ph n) per preemption; rejected
