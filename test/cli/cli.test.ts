@@ -56,8 +56,9 @@ describe("llmservingsim CLI", () => {
       const cases: Array<[ReadonlyArray<string>, string]> = [
         [["simulate", "--output-dir", dir, "--output-format", "xlsx"], "error: --output-format: expected one of csv, parquet (got xlsx)"],
         [["simulate", "--output-dir", dir, "--output-format", "CSV"], "error: --output-format: expected one of csv, parquet (got CSV)"],
-        [["simulate", "--output-dir", dir, "--timeseries-interval-s", "0"], "error: --timeseries-interval-s: expected a number of seconds > 0 and <= 1000000 (got 0)"],
-        [["simulate", "--output-dir", dir, "--timeseries-interval-s", "-2"], "error: --timeseries-interval-s: expected a number of seconds > 0"],
+        [["simulate", "--output-dir", dir, "--timeseries-interval-s", "0"], "error: --timeseries-interval-s: expected a number of seconds >= 0.001 and <= 1000000 (got 0)"],
+        [["simulate", "--output-dir", dir, "--timeseries-interval-s", "-2"], "error: --timeseries-interval-s: expected a number of seconds >= 0.001"],
+        [["simulate", "--output-dir", dir, "--timeseries-interval-s", "1e-9"], "error: --timeseries-interval-s: expected a number of seconds >= 0.001"],
         [["simulate", "--step-log"], "error: --step-log: applies to the files written with --output-dir DIR; give --output-dir"],
         [["simulate", "--output-format", "parquet"], "error: --output-format: applies to the files written with --output-dir DIR; give --output-dir"],
         [["simulate", "--timeseries-interval-s", "5"], "error: --timeseries-interval-s: applies to the files written with --output-dir DIR; give --output-dir"]
