@@ -4,15 +4,7 @@ import { Ajv } from "ajv"
 import { Effect } from "effect"
 import OpenAI from "openai"
 import { makeTokenizer } from "../../src/server/Tokenizer.js"
-import { MODEL, serveOptions, serverConfig, startServer } from "./serverHelpers.js"
-
-const withClient = <A>(f: (client: OpenAI, base: string) => Promise<A>) =>
-  Effect.gen(function*() {
-    const cfg = serverConfig()
-    const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 1000 }), 10_000_000)
-    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "sk-test", maxRetries: 0 })
-    return yield* Effect.promise(() => f(client, base))
-  }).pipe(Effect.scoped)
+import { MODEL, serverConfig, withClient } from "./serverHelpers.js"
 
 const msgs = [{ role: "user" as const, content: "Hello" }]
 const weather = {

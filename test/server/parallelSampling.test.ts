@@ -1,16 +1,7 @@
 /** n > 1 (vLLM's parallel sampling) and lists of prompts in /v1/completions, streaming and not. */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import OpenAI from "openai"
-import { MODEL, serveOptions, serverConfig, startServer } from "./serverHelpers.js"
-
-const withClient = <A>(f: (client: OpenAI, base: string) => Promise<A>) =>
-  Effect.gen(function*() {
-    const cfg = serverConfig()
-    const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 1000 }), 10_000_000)
-    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "sk-test", maxRetries: 0 })
-    return yield* Effect.promise(() => f(client, base))
-  }).pipe(Effect.scoped)
+import { MODEL, withClient } from "./serverHelpers.js"
 
 describe("n > 1 and prompt lists", () => {
   it.live("chat n=3: three choices, usage sums completion tokens, prompt counted once", () =>

@@ -1,16 +1,7 @@
 /** /v1/responses with the official `openai` SDK (responses.create, streaming and not) and its 400s. */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import OpenAI from "openai"
-import { MODEL, serveOptions, serverConfig, startServer } from "./serverHelpers.js"
-
-const withClient = <A>(f: (client: OpenAI, base: string) => Promise<A>) =>
-  Effect.gen(function*() {
-    const cfg = serverConfig()
-    const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 1000 }), 10_000_000)
-    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "sk-test", maxRetries: 0 })
-    return yield* Effect.promise(() => f(client, base))
-  }).pipe(Effect.scoped)
+import { MODEL, withClient } from "./serverHelpers.js"
 
 describe("/v1/responses", () => {
   it.live("responses.create non-streaming: a message item with output_text and usage", () =>

@@ -1,4 +1,5 @@
 /** Shared wiring of the server tests: the HTTP app over a constant-step engine (test/helpers.ts config). */
+import OpenAI from "openai"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
@@ -47,5 +48,14 @@ export const startServer = (cfg: SimConfig, options: ServeOptions, stepNs: numbe
     const addr = server.address as HttpServer.TcpAddress
     return `http://127.0.0.1:${addr.port}`
   })
+
+/** Run `f` with an `openai` SDK client on a fresh server (time scale 1000, 10 ms steps), closed after. */
+export const withClient = <A>(f: (client: OpenAI, base: string) => Promise<A>) =>
+  Effect.gen(function*() {
+    const cfg = serverConfig()
+    const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 1000 }), 10_000_000)
+    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: "sk-test", maxRetries: 0 })
+    return yield* Effect.promise(() => f(client, base))
+  }).pipe(Effect.scoped)
 
 export { HttpApiBuilder }
