@@ -17,7 +17,8 @@ const OTHER: Record<string, Kind> = {
   "router-staleness-ms": "float", "router-weights": "string", router: "string", "cluster-config": "string", "output-dir": "string",
   "speculative-config": "string", port: "int", "time-scale": "float", "max-waiting": "int", workers: "int", host: "string", "base-url": "string", sensitivity: "float",
   "trace-format": TRACE_FORMATS,
-  "length-dist": ["fixed", "uniform", "lognormal"], "kv-cache-dtype": ["auto", "fp8"], dtype: ["auto", "bfloat16", "float16", "fp8"]
+  "length-dist": ["fixed", "uniform", "lognormal"], "kv-cache-dtype": ["auto", "fp8"], dtype: ["auto", "bfloat16", "float16", "fp8"],
+  search: ["request-rate", "max-concurrency"], "queue-full-status": ["503", "429"]
 }
 
 const kindOf = (name: string): Kind | undefined => OTHER[name] ?? WORKLOAD_FLAG_TABLE[name]?.[1] ?? ENGINE_FLAG_TABLE[name]?.[1]
