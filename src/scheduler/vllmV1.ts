@@ -32,6 +32,7 @@ import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
 import type { KvCache } from "../memory/KvCache.js"
 import { RequestQueue } from "./RequestQueue.js"
 import { RunningSet } from "./RunningSet.js"
+import { abortRequest } from "./abort.js"
 import type { Scheduler } from "./SchedulerService.js"
 import { addToPlan, resetStepPlan, type StepPlan } from "./StepPlan.js"
 import { SwapSpace, type SwapSpec } from "./SwapSpace.js"
@@ -224,18 +225,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
     }
   }
 
-  const abort = (r: SimRequest): boolean => {
-    if (r.status === RequestStatus.Waiting) {
-      if (!waiting.remove(r)) return false
-    } else if (r.status === RequestStatus.Running) {
-      if (!running.remove(r)) return false
-    } else {
-      return false
-    }
-    kv.release(r, true)
-    r.status = RequestStatus.Finished
-    return true
-  }
+  const abort = (r: SimRequest): boolean => abortRequest(r, waiting, running, kv)
 
   return {
     name: "vllm-v1",

@@ -48,6 +48,26 @@ export const checkAuth = (st: ServeState, request: HttpServerRequest.HttpServerR
   return h === `Bearer ${key}` ? Effect.void : reject(401, "Unauthorized: a valid API key is required (Authorization: Bearer <key>)")
 }
 
+/**
+ * The start of every generation request: the API key (401), the queue limit (`--max-waiting`: 503 or
+ * `--queue-full-status`, with Retry-After), then the body read and parsed as JSON (400 when it cannot be).
+ */
+export const admitJsonBody = (st: ServeState, request: HttpServerRequest.HttpServerRequest) =>
+  Effect.gen(function*() {
+    const o = st.options
+    yield* checkAuth(st, request)
+    const l = st.engine.load()
+    if (l.waiting >= o.maxWaiting) {
+      yield* reject(o.queueFullStatus, `The server is overloaded: ${l.waiting} requests waiting (--max-waiting ${o.maxWaiting}); retry later`, null, { "retry-after": "1" })
+    }
+    const text = yield* request.text.pipe(Effect.catchAll(() => reject(400, "Could not read the request body")))
+    try {
+      return JSON.parse(text) as unknown
+    } catch (e) {
+      return yield* reject(400, `Invalid JSON body: ${(e as Error).message}`)
+    }
+  })
+
 /** Decode a JSON body with `schema`; a bad field is a 400 naming its path. */
 export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown) =>
   Schema.decodeUnknown(schema, { onExcessProperty: "ignore" })(body).pipe(

@@ -31,6 +31,7 @@ import type { EngineConfig } from "../../domain/EngineConfig.js"
 import { RequestStatus, type SimRequest } from "../../domain/SimRequest.js"
 import type { KvCache } from "../../memory/KvCache.js"
 import { RunningSet } from "../RunningSet.js"
+import { abortRequest } from "../abort.js"
 import type { Scheduler } from "../SchedulerService.js"
 import { addToPlan, resetStepPlan, type StepPlan } from "../StepPlan.js"
 import type { WaitingQueue } from "../WaitingQueue.js"
@@ -191,18 +192,7 @@ export const makeExplicitScheduler = (e: EngineConfig, kv: KvCache, rules: Expli
     }
   }
 
-  const abort = (r: SimRequest): boolean => {
-    if (r.status === RequestStatus.Waiting) {
-      if (!waiting.remove(r)) return false
-    } else if (r.status === RequestStatus.Running) {
-      if (!running.remove(r)) return false
-    } else {
-      return false
-    }
-    kv.release(r, true)
-    r.status = RequestStatus.Finished
-    return true
-  }
+  const abort = (r: SimRequest): boolean => abortRequest(r, waiting, running, kv)
 
   return {
     name: rules.name,

@@ -11,7 +11,7 @@ import type { PromptContent } from "../../memory/blockHash.js"
 import { Rng } from "../../workload/Rng.js"
 import { ChatRequest, CompletionRequest, ServeApi } from "../Api.js"
 import { arrivedAt } from "../arrival.js"
-import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
+import { admitJsonBody, checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import type { LiveEvent } from "../LiveEngine.js"
 import type { OutputLenSpec } from "../OutputLen.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
@@ -62,18 +62,7 @@ let idCounter = 0
 const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServerRequest, rng: Rng) =>
   Effect.gen(function*() {
     const o = st.options
-    yield* checkAuth(st, request)
-    const l = st.engine.load()
-    if (l.waiting >= o.maxWaiting) {
-      yield* reject(o.queueFullStatus, `The server is overloaded: ${l.waiting} requests waiting (--max-waiting ${o.maxWaiting}); retry later`, null, { "retry-after": "1" })
-    }
-    const text = yield* request.text.pipe(Effect.catchAll(() => reject(400, "Could not read the request body")))
-    let raw: unknown
-    try {
-      raw = JSON.parse(text)
-    } catch (e) {
-      return yield* reject(400, `Invalid JSON body: ${(e as Error).message}`)
-    }
+    const raw = yield* admitJsonBody(st, request)
     const maxLen = st.config.engine.maxModelLen
     const tok = o.tokenizer
     let promptTokens: number

@@ -18,7 +18,7 @@ import { Clock, Deferred, Effect, Exit, FiberId, Stream } from "effect"
 import type { PromptContent } from "../../memory/blockHash.js"
 import { ResponsesRequest, ServeApi } from "../Api.js"
 import { arrivedAt } from "../arrival.js"
-import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
+import { admitJsonBody, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import type { LiveEvent } from "../LiveEngine.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { type ChatMessage, chatTokenIds, outputPiece } from "../Tokenizer.js"
@@ -66,18 +66,7 @@ interface Prepared {
 const prepare = (st: ServeState, request: HttpServerRequest.HttpServerRequest) =>
   Effect.gen(function*() {
     const o = st.options
-    yield* checkAuth(st, request)
-    const l = st.engine.load()
-    if (l.waiting >= o.maxWaiting) {
-      yield* reject(o.queueFullStatus, `The server is overloaded: ${l.waiting} requests waiting (--max-waiting ${o.maxWaiting}); retry later`, null, { "retry-after": "1" })
-    }
-    const text = yield* request.text.pipe(Effect.catchAll(() => reject(400, "Could not read the request body")))
-    let raw: unknown
-    try {
-      raw = JSON.parse(text)
-    } catch (e) {
-      return yield* reject(400, `Invalid JSON body: ${(e as Error).message}`)
-    }
+    const raw = yield* admitJsonBody(st, request)
     const req = yield* decodeBody(ResponsesRequest, raw)
     const bad = unsupported(raw as Record<string, unknown>)
     if (bad !== undefined) return yield* reject(400, `The simulator does not support \`${bad}\` in /v1/responses`, bad)
