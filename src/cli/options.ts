@@ -115,6 +115,12 @@ export const engineOptions = {
   speculativeConfig: Options.text("speculative-config").pipe(Options.optional, Options.withDescription(
     `Speculative decoding, vLLM's JSON: {"method": "ngram"|"eagle"|"eagle3", "num_speculative_tokens": k, "acceptance_rates": [p0..p(k-1)]} (acceptance_rates optional for eagle3 with k <= 7; default off)`
   )),
+  enableLora: onOff("enable-lora", "Serve LoRA adapters (--lora-modules) on the base model: GPU slots, adapter loads, LoRA kernels (default off)"),
+  maxLoras: optInt("max-loras", "With --enable-lora: adapters one batch may use, and GPU slots (default 1)"),
+  maxLoraRank: optInt("max-lora-rank", "With --enable-lora: rank every slot is sized and computed at, one of 1, 8, 16, 32, 64, 128, 256, 320, 512 (default 16)"),
+  maxCpuLoras: optInt("max-cpu-loras", "With --enable-lora: adapters cached in host memory, LRU, >= --max-loras (default --max-loras)"),
+  loraModules: Options.text("lora-modules").pipe(Options.optional, Options.withDescription("With --enable-lora: the adapters, NAME or NAME=PATH (rank from PATH/adapter_config.json), space or comma separated; simulate's requests pick one at random unless the trace's lora field names one")),
+  loraStorageGbps: optFloat("lora-storage-gbps", "With --enable-lora: GB/s an adapter not in host memory is read from storage at (default 7.88: PCIe 4.0 x4 NVMe ceiling)"),
   schedulingPolicy: Options.text("scheduling-policy").pipe(
     Options.optional,
     Options.withDescription("Batching policy: fcfs (vLLM V1, default), priority (vLLM: lower value first), orca, static, sarathi, sjf")
@@ -165,6 +171,12 @@ export const toEngineFlags = (o: EngineOptionValues): EngineFlags => ({
   preemptionMode: get(o.preemptionMode),
   swapSpace: get(o.swapSpace),
   speculativeConfig: get(o.speculativeConfig),
+  enableLora: get(o.enableLora),
+  maxLoras: get(o.maxLoras),
+  maxLoraRank: get(o.maxLoraRank),
+  maxCpuLoras: get(o.maxCpuLoras),
+  loraModules: get(o.loraModules),
+  loraStorageGbps: get(o.loraStorageGbps),
   schedulingPolicy: get(o.schedulingPolicy),
   priorityLevels: get(o.priorityLevels),
   numInstances: get(o.numInstances),

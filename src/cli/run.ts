@@ -17,6 +17,7 @@ import { checkFlagValues, checkOnOffConflicts } from "./flagValues.js"
 import { normalizeOnOffFlags } from "./options.js"
 import { normalizeSensitivityFlag } from "./sensitivity.js"
 import { normalizeGoodputFlag } from "../metrics/goodput.js"
+import { normalizeLoraModulesFlag } from "./listFlag.js"
 
 const CLI_ERROR = /^(MissingValue|InvalidValue|InvalidArgument|UnclusteredFlag|CommandMismatch|CorrectedFlag|MultipleValuesDetected|MissingFlag|MissingSubcommand|NoBuiltInMatch|ShowHelp|BuiltIn)/
 
@@ -34,7 +35,7 @@ export const runCli = (argv: ReadonlyArray<string>) =>
   Console.consoleWith((c) => Effect.suspend(() => {
     const conflict = checkOnOffConflicts(argv.slice(2))
     if (conflict !== undefined) return Effect.fail(conflict)
-    const args = normalizeGoodputFlag(normalizeSensitivityFlag(normalizeOnOffFlags(argv.slice(2))))
+    const args = normalizeLoraModulesFlag(normalizeGoodputFlag(normalizeSensitivityFlag(normalizeOnOffFlags(argv.slice(2)))))
     const help = helpRequest(args, HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)]))
     if (help !== false) {
       const names = HELP_COMMANDS.flatMap((c) => [...Command.getNames(c)])

@@ -16,6 +16,8 @@ export const ENGINE_FLAG_TABLE: Record<string, [keyof EngineFlags, FlagKind]> = 
   "scheduler-reserve-full-isl": ["schedulerReserveFullIsl", "bool"], "enable-prefix-caching": ["enablePrefixCaching", "bool"], "kv-cache-dtype": ["kvCacheDtype", "string"], dtype: ["dtype", "string"],
   "tensor-parallel-size": ["tensorParallelSize", "int"], "num-instances": ["numInstances", "int"], seed: ["seed", "int"],
   "pipeline-parallel-size": ["pipelineParallelSize", "int"], "num-scheduler-steps": ["numSchedulerSteps", "int"], "kv-offloading-size": ["kvOffloadingSize", "float"], "kv-offloading-backend": ["kvOffloadingBackend", "string"], "preemption-mode": ["preemptionMode", "string"], "swap-space": ["swapSpace", "float"], "data-parallel-size": ["dataParallelSize", "int"], "enable-expert-parallel": ["enableExpertParallel", "bool"], "expert-load-imbalance": ["expertLoadImbalance", "float"],
+  "enable-lora": ["enableLora", "bool"], "max-loras": ["maxLoras", "int"], "max-lora-rank": ["maxLoraRank", "int"], "max-cpu-loras": ["maxCpuLoras", "int"],
+  "lora-modules": ["loraModules", "string"], "lora-storage-gbps": ["loraStorageGbps", "float"],
   "scheduling-policy": ["schedulingPolicy", "string"], "priority-levels": ["priorityLevels", "int"],
   "compute-efficiency": ["computeEfficiency", "float"], "attention-efficiency": ["attentionComputeEfficiency", "float"],
   "memory-efficiency": ["memoryEfficiency", "float"], "kernel-overhead-us": ["kernelOverheadUs", "float"], "step-overhead-us": ["stepOverheadUs", "float"],

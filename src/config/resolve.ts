@@ -19,9 +19,10 @@ import { loadPerfModel, parsePerfModelSpec } from "../perf/spec.js"
 import { loadHardware, loadModel } from "./catalog.js"
 import { DEFAULT_FRONT_END } from "../frontend/FrontEnd.js"
 import type { SimConfig } from "./ConfigService.js"
+import { loraConfigOf, type LoraFlags } from "./loraFlags.js"
 
 /** Engine, perf-model and cluster flags shared by `simulate` and `serve` (undefined = default). */
-export interface EngineFlags {
+export interface EngineFlags extends LoraFlags {
   readonly model: string
   readonly hardware: string
   readonly blockSize?: number | undefined
@@ -266,6 +267,9 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
     if (spec !== undefined && pp > 1) {
       return yield* new InvalidOption({ option: "--speculative-config", reason: "speculative decoding with --pipeline-parallel-size > 1 is not modelled" })
     }
+    const lora = yield* loraConfigOf(f, {
+      model: m, hardware, schedulingPolicy: f.schedulingPolicy ?? "fcfs", pipelineParallelSize: pp, numSchedulerSteps: steps, speculative: spec !== undefined
+    })
     if (pp > m.layers) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: `${pp} exceeds ${m.id}'s ${m.layers} decoder layers (each stage needs at least one)` })
     }
@@ -290,6 +294,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       ...(f.kvOffloadingSize === undefined ? {} : { kvOffloadingSize: f.kvOffloadingSize, kvOffloadingBackend: "native" as const }),
       ...(swapMode ? { preemptionMode: "swap" as const, swapSpace: f.swapSpace ?? 4 } : {}),
       ...(spec === undefined ? {} : { speculativeConfig: spec }),
+      ...(lora === undefined ? {} : { lora }),
       ...policy
     }
     if (engine0.maxNumBatchedTokens < engine0.maxNumSeqs) {

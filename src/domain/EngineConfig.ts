@@ -4,6 +4,7 @@
  * online-serving defaults.
  */
 import type { SpeculativeConfig } from "./SpeculativeConfig.js"
+import type { LoraConfig } from "./LoraConfig.js"
 
 export interface EngineConfig {
   /** KV block size in tokens (vLLM `--block-size`, default 16). */
@@ -93,6 +94,12 @@ export interface EngineConfig {
   readonly schedulingPolicy?: SchedulingPolicyName
   /** `--priority-levels N` (priority policy only): each request's priority drawn from 0..N-1; absent = the request's own. */
   readonly priorityLevels?: number
+  /**
+   * LoRA serving (`--enable-lora` with `--max-loras`, `--max-lora-rank`, `--max-cpu-loras`,
+   * `--lora-modules`); absent = off (left out, so a default run's summary.json is unchanged). See
+   * lora/LoraSlots.ts; its GPU slots are taken from the KV cache's memory (memory/capacity.ts).
+   */
+  readonly lora?: LoraConfig
 }
 
 /** The batching policies `--scheduling-policy` names (vLLM's fcfs and priority, then the simulator's). */

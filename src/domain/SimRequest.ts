@@ -89,6 +89,11 @@ export class SimRequest {
    * drawn under --priority-levels (scheduler/policies/priority.ts).
    */
   priority = 0
+  /**
+   * LoRA adapter it runs with (--enable-lora): 1..n, an index into the served adapters
+   * (domain/LoraConfig.ts) plus one; 0 = the base model. Part of its prefix-cache key, as in vLLM.
+   */
+  lora = 0
   /** Index in its decode cohort's finish queue, or -1 when not in a cohort (its fields are then current). */
   cohortPos = -1
 

@@ -33,6 +33,7 @@ import type { SchedulerPolicy } from "../scheduler/SchedulerService.js"
 import type { PromptContent } from "../memory/blockHash.js"
 import type { KvCache } from "../memory/KvCache.js"
 import type { SpecDecoder } from "./SpecDecoder.js"
+import type { LoraSlots } from "../lora/LoraSlots.js"
 import type { EngineObserver } from "./EngineObserver.js"
 import { type DisaggregationHooks, Instance, InstanceRole } from "./Instance.js"
 import type { Routable, Router } from "../cluster/Router.js"
@@ -50,6 +51,10 @@ export interface Arrival {
   readonly session?: TraceSession | undefined
   /** Scheduling priority (vLLM's request `priority`, lower first; --scheduling-policy priority); absent = 0. */
   readonly priority?: number | undefined
+  /** LoRA adapter (--enable-lora): 1..n into the served adapters, 0 or absent = the base model. */
+  readonly lora?: number | undefined
+  /** The LoRA adapter a trace record names ("" = the base model); lora/assign.ts turns it into `lora`. */
+  readonly loraName?: string | undefined
 }
 
 /**
@@ -85,6 +90,8 @@ export interface PoolSetup {
   readonly numSchedulerSteps?: number | undefined
   /** Speculative decoding: a SpecDecoder for the instance with this id (absent: off). */
   readonly specDecoder?: ((instanceId: number) => SpecDecoder) | undefined
+  /** LoRA (--enable-lora): the adapter slots of the instance with this id (absent: off). */
+  readonly lora?: ((instanceId: number) => LoraSlots) | undefined
 }
 
 /** How a finished prefill's KV reaches its decode instance. */
@@ -160,7 +167,7 @@ export class Engine {
       const pipeline = p.perf.pipeline
       for (let i = 0; i < p.count; i++, id++) {
         const make = (gate?: PipelineGate, ve = 0) =>
-          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve, p.numSchedulerSteps ?? 1, lazy, p.specDecoder?.(id))
+          new Instance(id, p.policy.make(p.makeKvCache()), p.perf, setup.observer, p.maxModelLen, p.maxNumSeqs, pi, p.role, p.name, gate, ve, p.numSchedulerSteps ?? 1, lazy, p.specDecoder?.(id), p.lora?.(id))
         if (pipeline !== undefined && pipeline.stages > 1) {
           if (p.role !== InstanceRole.Colocated) throw new Error("pipeline parallelism in a prefill or decode pool is not supported")
           const gate = new PipelineGate(pipeline)
@@ -261,6 +268,7 @@ export class Engine {
     const r = new SimRequest(this.nextId++, t, a.promptTokens, a.outputTokens, a.content)
     if (sendNs !== undefined) r.clientQueueNs = sendNs - a.arrivalNs
     if (a.priority !== undefined) r.priority = a.priority
+    if (a.lora !== undefined) r.lora = a.lora
     this.setup.observer.onArrive?.(r)
     const fe = this.setup.frontEnd
     if (fe === undefined) this.enqueue(r)

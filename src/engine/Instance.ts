@@ -18,6 +18,7 @@ import type { Scheduler } from "../scheduler/SchedulerService.js"
 import { makeStepPlan, type StepPlan } from "../scheduler/StepPlan.js"
 import type { EngineObserver, StepInfo } from "./EngineObserver.js"
 import type { SpecDecoder } from "./SpecDecoder.js"
+import type { LoraSlots } from "../lora/LoraSlots.js"
 
 /** What an instance does in a cluster: both phases, or one side of prefill/decode disaggregation. */
 export const enum InstanceRole {
@@ -111,9 +112,15 @@ export class Instance {
      * The lazy decode cohort and fastForward() assume one token per decode step, so both are off
      * with it; absent (the default) the engine is unchanged.
      */
-    readonly spec: SpecDecoder | undefined = undefined
+    readonly spec: SpecDecoder | undefined = undefined,
+    /**
+     * LoRA (--enable-lora): the instance's adapter slots, which add each step's adapter loads and
+     * LoRA kernels to its time (lora/LoraSlots.ts). The decode cohort is off with it (a step's
+     * price depends on which adapters its requests name); absent (the default) nothing changes.
+     */
+    readonly lora: LoraSlots | undefined = undefined
   ) {
-    scheduler.running.lazy = scheduler.decodeCohort && lazyDecode && spec === undefined && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
+    scheduler.running.lazy = scheduler.decodeCohort && lazyDecode && spec === undefined && lora === undefined && numSchedulerSteps === 1 && observer.onToken === undefined && role !== InstanceRole.Prefill
     this.loads = (scheduler.kv.takeLoadNs !== undefined && scheduler.kv.offload !== undefined) || scheduler.swap !== undefined
     this.plan = makeStepPlan(maxNumSeqs)
     this.made = new Int32Array(maxNumSeqs)
@@ -328,6 +335,7 @@ export class Instance {
       end += load
     }
     if (this.spec !== undefined) end += this.drafterNs()
+    if (this.lora !== undefined) end += this.lora.stepNs(plan)
     const d = end - now
     this.clock = end
     this.steps++
@@ -460,7 +468,7 @@ export class Instance {
    * one virtual engine's steady run cannot be taken in one move; step() runs every micro-batch.
    */
   get canFastForward(): boolean {
-    return this.steady && this.gate === undefined && this.scheduler.running.cohort.size > 0 && this.numSchedulerSteps === 1 && this.spec === undefined
+    return this.steady && this.gate === undefined && this.scheduler.running.cohort.size > 0 && this.numSchedulerSteps === 1 && this.spec === undefined && this.lora === undefined
   }
 
   /**

@@ -8,6 +8,9 @@
  * layers (`poolLayer`) and runs them together. Both end in `runPools`, so a one-pool cluster file
  * and the equivalent flags give the same results, byte for byte.
  */
+import { assignLora } from "../lora/assign.js"
+import { LoraSlots, makeLoraCounters } from "../lora/LoraSlots.js"
+import { LoraStats } from "../lora/LoraStats.js"
 import { makeSpecDecodeCounters, makeSpecDecoder, specDecodeJson, specSeed } from "./SpecDecoder.js"
 import { Effect, Stream } from "effect"
 import { ClusterStats } from "../cluster/ClusterStats.js"
@@ -244,6 +247,18 @@ export const runPools = <E>(
       const c = p.config.engine.speculativeConfig
       return c === undefined ? undefined : (id: number) => makeSpecDecoder(c, p.config.model, specCounters!, specSeed(p.config.seed, id))
     }
+    // LoRA: one pool (refused with several, and with sessions); one set of counters for the run
+    const loraConfig = first.config.engine.lora
+    if (loraConfig !== undefined && pools.length > 1) return yield* new InvalidOption({ option: "--enable-lora", reason: "LoRA with several pools (--cluster-config) is not modelled" })
+    if (loraConfig !== undefined && sessions !== undefined) return yield* new InvalidOption({ option: "--enable-lora", reason: "LoRA with a session workload is not modelled (each turn would draw its own adapter)" })
+    const loraCounters = makeLoraCounters()
+    const loraStats = loraConfig === undefined ? undefined : new LoraStats(loraConfig, loraCounters)
+    if (loraStats !== undefined) observers.push(loraStats.observer)
+    const loraSlotsOf = (p: PoolRun) => {
+      const c = p.config.engine.lora
+      const pricing = { model: p.config.model, hardware: p.config.hardware, roofline: p.config.roofline, tensorParallelSize: p.config.engine.tensorParallelSize }
+      return c === undefined ? undefined : () => new LoraSlots(c, pricing, loraCounters)
+    }
     const decodePool = pools.find((p) => p.role === "decode")
     const engine = new Engine({
       pools: pools.map((p) => ({
@@ -260,7 +275,8 @@ export const runPools = <E>(
         layers: p.config.model.layers,
         network: p.network,
         numSchedulerSteps: p.config.engine.numSchedulerSteps,
-        specDecoder: specDecoderOf(p)
+        specDecoder: specDecoderOf(p),
+        lora: loraSlotsOf(p)
       })),
       observer: combineObservers(...observers),
       router: makeRouter(options.router ?? cluster.router, first.config.seed),
@@ -312,6 +328,7 @@ export const runPools = <E>(
         ...offloadJson(engine, prefixCache.queries, first.config.engine.kvOffloadingSize),
         ...swapJson(engine, first.config.engine.swapSpace),
         ...(specConfig === undefined ? {} : { spec_decode: specDecodeJson(specConfig, specCounters!) }),
+        ...(loraStats === undefined ? {} : { lora: loraStats.json(first.config.model, first.config.engine.tensorParallelSize, engine.instances.reduce((a, i) => a + (i.scheduler.loraSkips ?? 0), 0)) }),
         instances: stats.instancesJson(engine.instances, base.duration),
         pools: stats.poolsJson(engine.instances, base.duration),
         ...(meter === undefined ? {} : { energy: meter.summary(base.duration, base.completed, base.total_output_tokens) }),
@@ -322,7 +339,7 @@ export const runPools = <E>(
     // Arrivals in chunks of at most 1,024, then the drain in slices of simulated time, each
     // followed by a yield: a signal (SIGINT, SIGTERM) interrupts the run within one slice, and the
     // rows and summary so far are written (`interrupted: true`).
-    const run = Stream.runForEachChunk(Stream.rechunk(arrivals, 1024), (chunk) =>
+    const run = Stream.runForEachChunk(Stream.rechunk(assignLora(arrivals, loraConfig, first.config.seed), 1024), (chunk) =>
       Effect.sync(() => {
         if (sessions !== undefined) for (const a of chunk) sessions.submitStart(a)
         else if (client === undefined) for (const a of chunk) engine.submit(a)

@@ -122,10 +122,13 @@ const chainLanes = new Int32Array(2)
 
 /**
  * The hash lanes (h1, h2 interleaved) of a request's first `n` blocks, extending the chain kept in
- * `r.hashes` (vLLM keeps `request.block_hashes` the same way).
+ * `r.hashes` (vLLM keeps `request.block_hashes` the same way). A request with a LoRA adapter
+ * (`lora` > 0) starts its chain from a root of its adapter, so its blocks are never shared with
+ * another adapter's or the base model's: vLLM puts the adapter in every block's extra keys
+ * (kv_cache_utils.py `_gen_lora_extra_hash_keys`).
  */
 export const blockHashesOf = (
-  r: { hashes: Array<number> | undefined; readonly content: PromptContent | undefined; readonly promptTokens: number; readonly id: number },
+  r: { hashes: Array<number> | undefined; readonly content: PromptContent | undefined; readonly promptTokens: number; readonly id: number; readonly lora?: number },
   n: number,
   blockSize: number
 ): Array<number> => {
@@ -135,8 +138,9 @@ export const blockHashesOf = (
   if (have >= n) return hs
   const known = knownLength(r.content, r.promptTokens)
   for (; have < n; have++) {
-    const p1 = have === 0 ? 0 : hs[2 * have - 2]!
-    const p2 = have === 0 ? 0 : hs[2 * have - 1]!
+    const lora = r.lora ?? 0
+    const p1 = have > 0 ? hs[2 * have - 2]! : lora > 0 ? fmix(lora ^ 0x4c6f5241) : 0
+    const p2 = have > 0 ? hs[2 * have - 1]! : lora > 0 ? fmix(Math.imul(lora, 0x2545f491)) : 0
     blockHash(p1, p2, r.content, known, r.id, have, blockSize, chainLanes)
     hs.push(chainLanes[0]!, chainLanes[1]!)
   }

@@ -9,6 +9,7 @@ import { NoKvMemory } from "../domain/errors.js"
 import { type Hardware, usableMemoryBytes } from "../domain/Hardware.js"
 import { attnParams, denseMlpParams, expertParameterCount, kvBytesPerToken, kvHeadsPerGpu, moeParams, type ModelShape, parameterCount } from "../domain/Model.js"
 import { stageLayers } from "../cluster/pipeline.js"
+import { loraSlotBytesPerGpu } from "../lora/adapterSize.js"
 
 /**
  * Fixed memory the runtime takes outside the model's tensors: CUDA context, cuBLAS/NCCL workspaces,
@@ -41,12 +42,14 @@ export interface KvCapacity {
  * parameters x dtype bytes / their shard count: EP = DP x TP under `--enable-expert-parallel`
  * (each GPU holds E / EP whole experts), DP x TP without it when DP > 1 (vLLM flattens the MoE
  * layers' TP across DP ranks, fused_moe/config.py `flatten_tp_across_dp`), TP for one instance.
- * All experts are resident; the perf models count only the activated ones' work.
+ * All experts are resident; the perf models count only the activated ones' work. With
+ * `--enable-lora`, the LoRA slots vLLM preallocates (lora/adapterSize.ts) count as weights.
  */
 export const weightBytesPerGpu = (m: ModelShape, e: EngineConfig): number => {
   const experts = expertParameterCount(m)
   const expertShards = e.dataParallelSize * e.tensorParallelSize // EP size, or the flattened TP
-  return Math.ceil(((parameterCount(m) - experts) / e.tensorParallelSize + experts / expertShards) * e.weightDtypeBytes)
+  const lora = e.lora === undefined ? 0 : loraSlotBytesPerGpu(m, e.lora.maxLoras, e.lora.maxLoraRank, e.tensorParallelSize, 2)
+  return Math.ceil(((parameterCount(m) - experts) / e.tensorParallelSize + experts / expertShards) * e.weightDtypeBytes) + lora
 }
 
 /**

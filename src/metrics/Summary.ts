@@ -1,3 +1,4 @@
+import type { LoraStats } from "../lora/LoraStats.js"
 import type { EnergySummary } from "../energy/EnergyMeter.js"
 
 /**
@@ -126,6 +127,8 @@ export interface Summary {
   readonly energy?: EnergySummary
   /** Speculative decoding only (--speculative-config): vLLM's spec-decode metrics (engine/SpecDecoder.ts). */
   readonly spec_decode?: ReturnType<typeof specDecodeJson>
+  /** --enable-lora: adapters, loads and their stalls, LoRA kernel time (lora/LoraStats.ts). */
+  readonly lora?: ReturnType<LoraStats["json"]>
   /** What was simulated. */
   readonly config: Record<string, unknown>
 }

@@ -7,6 +7,7 @@
  * all of them) is added, as GuideLLM reports it.
  */
 import { Effect } from "effect"
+import { foldListFlag } from "../cli/listFlag.js"
 import { InvalidOption } from "../domain/errors.js"
 import { e2eNs, RequestStatus, type SimRequest, ttftNs } from "../domain/SimRequest.js"
 import type { EngineObserver } from "../engine/EngineObserver.js"
@@ -47,26 +48,7 @@ export const parseGoodput = (text: string): Effect.Effect<GoodputSlo, InvalidOpt
  * Argv with vLLM's spelling `--goodput ttft:300 tpot:50` (several values after one flag) folded
  * into one value `--goodput ttft:300,tpot:50`, which @effect/cli reads as one option.
  */
-export const normalizeGoodputFlag = (args: ReadonlyArray<string>): Array<string> => {
-  const out: Array<string> = []
-  const values: Array<string> = []
-  let at = -1
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!
-    if (a !== "--goodput") {
-      out.push(a)
-      continue
-    }
-    // every --goodput (given once or several times) becomes one option at the first one's place
-    if (at < 0) {
-      at = out.length
-      out.push(a)
-    }
-    while (i + 1 < args.length && /^[a-z0-9_]+:/.test(args[i + 1]!)) values.push(args[++i]!)
-  }
-  if (at >= 0 && values.length > 0) out.splice(at + 1, 0, values.join(","))
-  return out
-}
+export const normalizeGoodputFlag = (args: ReadonlyArray<string>): Array<string> => foldListFlag(args, "--goodput", /^[a-z0-9_]+:/)
 
 /** The goodput section of summary.json. */
 export interface GoodputSummary {

@@ -48,6 +48,8 @@ export interface Scheduler {
   /** Remove a waiting or running request and free its blocks (client abort); false if not found. */
   readonly abort: (r: SimRequest) => boolean
   readonly hasWork: () => boolean
+  /** --enable-lora: waiting requests set aside because their adapter would exceed --max-loras, so far (vLLM FCFS only). */
+  readonly loraSkips?: number
   /** --preemption-mode swap: the host swap space (its copies are added to the step's time). */
   readonly swap?: SwapSpace | undefined
 }

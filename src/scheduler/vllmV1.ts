@@ -61,6 +61,24 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
   const bs = kv.blockSize
   /** Speculative decoding: draft tokens per decoding request, k (0 = off). */
   const spec = e.speculativeConfig?.numSpeculativeTokens ?? 0
+  /** LoRA (--enable-lora): adapters a step may use, max_loras (0 = off), and the step's adapters so far. */
+  const maxLoras = e.lora?.maxLoras ?? 0
+  const stepLoras = new Int32Array(maxLoras)
+  let stepLoraCount = 0
+  /** Waiting requests set aside this step by the max_loras rule, put back at the front after admission. */
+  const skipped: Array<SimRequest> = []
+  let loraSkips = 0
+  const noteLora = (id: number): void => {
+    if (id <= 0) return
+    for (let k = 0; k < stepLoraCount; k++) if (stepLoras[k] === id) return
+    stepLoras[stepLoraCount++] = id
+  }
+  /** Whether admitting a request with adapter `id` would exceed max_loras (vLLM: it is skipped, not a stop). */
+  const loraFull = (id: number): boolean => {
+    if (id <= 0 || stepLoraCount < maxLoras) return false
+    for (let k = 0; k < stepLoraCount; k++) if (stepLoras[k] === id) return false
+    return true
+  }
   /** Interleaved: cohort blocks to take before explicit request i (index explicit.length: after the last). */
   let takeBefore = new Int32Array(16)
 
@@ -176,6 +194,7 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
       }
       if (!ok) break
       addToPlan(plan, r, n)
+      if (maxLoras > 0) noteLora(r.lora)
       r.numComputed += n
       budget -= n
       i++
@@ -187,6 +206,16 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
       while (waiting.length > 0 && budget > 0) {
         if (running.length >= maxSeqs) break
         const r = waiting.peek()!
+        if (maxLoras > 0) {
+          // vLLM: a request whose adapter would make the step's adapters exceed max_loras is set
+          // aside (skipped_waiting_requests) and admission goes on with the next
+          if (loraFull(r.lora)) {
+            skipped.push(waiting.popFront()!)
+            loraSkips++
+            continue
+          }
+          noteLora(r.lora)
+        }
         if (r.swappedBlocks > 0) {
           // swapped out: its KV comes back from host memory, then it goes on where it stopped
           let n = r.numTokens - r.numComputed
@@ -223,6 +252,12 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
         budget -= n
       }
     }
+    if (maxLoras > 0) {
+      // the set-aside requests go back to the head of the queue, in their order
+      for (let k = skipped.length - 1; k >= 0; k--) waiting.pushFront(skipped[k]!)
+      skipped.length = 0
+      stepLoraCount = 0
+    }
   }
 
   const abort = (r: SimRequest): boolean => abortRequest(r, waiting, running, kv)
@@ -242,6 +277,9 @@ export const makeVllmV1Scheduler = (e: EngineConfig, kv: KvCache, swapSpec?: Swa
     swap,
     removeFinished: () => running.compact(),
     abort,
-    hasWork: () => running.length > 0 || waiting.length > 0
+    hasWork: () => running.length > 0 || waiting.length > 0,
+    get loraSkips() {
+      return loraSkips
+    }
   }
 }

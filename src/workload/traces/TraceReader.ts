@@ -15,7 +15,7 @@ import * as zlib from "node:zlib"
 import { FileError, InputError } from "../../domain/errors.js"
 import type { Arrival } from "../../engine/Engine.js"
 import { type CsvFormat, FORMATS, type JsonlFormat, TRACE_FORMATS, type TraceFormat, type TraceRecord } from "./formats.js"
-import { optionalIntField } from "./fields.js"
+import { optionalIntField, optionalLoraField } from "./fields.js"
 
 export interface TraceOptions {
   readonly format?: TraceFormat | undefined
@@ -203,7 +203,7 @@ const toArrivals = <R>(
   let first: { secs: number; ns: number } | undefined
   let prev = 0
   let prevLine = 0
-  const rec: TraceRecord = { secs: 0, ns: 0, prompt: 0, output: 0, content: undefined, session: undefined, priority: undefined }
+  const rec: TraceRecord = { secs: 0, ns: 0, prompt: 0, output: 0, content: undefined, session: undefined, priority: undefined, lora: undefined }
   return records.pipe(
     Stream.mapChunksEffect((chunk) =>
       Effect.suspend(() => {
@@ -213,6 +213,7 @@ const toArrivals = <R>(
             rec.content = undefined
             rec.session = undefined
             rec.priority = undefined
+            rec.lora = undefined
             parseOne(r, rec)
             const line = (r as { line?: number; info?: { lines: number } }).line ?? (r as { info: { lines: number } }).info.lines
             if (first === undefined) first = { secs: rec.secs, ns: rec.ns }
@@ -227,7 +228,8 @@ const toArrivals = <R>(
               : rec.content === undefined
               ? { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output }
               : { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output, content: rec.content }
-            out.push(rec.priority === undefined ? a : { ...a, priority: rec.priority })
+            const b = rec.priority === undefined ? a : { ...a, priority: rec.priority }
+            out.push(rec.lora === undefined ? b : { ...b, loraName: rec.lora })
           }
         } catch (e) {
           if (e instanceof InputError) return Effect.fail(e)
@@ -260,10 +262,12 @@ export const openTrace = (
         return yield* new InputError({ path: file, line: 1, expected: `a header with columns ${spec.columns.join(", ")} for format ${format}`, got: `missing ${missing.join(", ")}` })
       }
       const hasPriority = cols.includes("priority")
+      const hasLora = cols.includes("lora")
       arrivals = toArrivals(file, csvRecords(file, spec), (r, out) => {
         const w = { path: file, line: r.info.lines }
         spec.parse(w, (c) => r.record[c], out)
         if (hasPriority) out.priority = optionalIntField(w, "priority", r.record["priority"])
+        if (hasLora) out.lora = optionalLoraField(w, r.record["lora"])
       }, rateScale)
     } else {
       const js = spec as JsonlFormat
@@ -271,6 +275,7 @@ export const openTrace = (
         const w = { path: file, line: r.line }
         js.parse(w, r.o, out)
         if ("priority" in r.o) out.priority = optionalIntField(w, "priority", r.o["priority"])
+        if ("lora" in r.o) out.lora = optionalLoraField(w, r.o["lora"])
       }, rateScale)
     }
     if (options.numRequests !== undefined) arrivals = Stream.take(arrivals, options.numRequests)

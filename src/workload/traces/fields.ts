@@ -47,3 +47,13 @@ export const optionalIntField = (w: Where, field: string, raw: unknown): number 
   if (!Number.isSafeInteger(n)) throw new InputError({ path: w.path, line: w.line, field, expected: "an integer", got: show(raw) })
   return n
 }
+
+/**
+ * An optional LoRA adapter name (the trace's `lora` field): undefined when absent or null, "" for the
+ * base model, else the name (a request naming an adapter, as vLLM's `model` does).
+ */
+export const optionalLoraField = (w: Where, raw: unknown): string | undefined => {
+  if (raw === undefined || raw === null) return undefined
+  if (typeof raw !== "string") throw new InputError({ path: w.path, line: w.line, field: "lora", expected: "a LoRA adapter name (a string; \"\" = the base model)", got: show(raw) })
+  return raw.trim()
+}

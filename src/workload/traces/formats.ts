@@ -10,7 +10,8 @@
  * | mooncake             | Mooncake FAST'25 JSONL   | timestamp (ms), input_length, output_length, optional hash_ids (512-token blocks) |
  *
  * Every format may also carry an optional integer `priority` column/field (vLLM's request
- * priority, lower first), used by --scheduling-policy priority.
+ * priority, lower first), used by --scheduling-policy priority, and an optional `lora` column/field
+ * (the LoRA adapter the request names, "" = the base model; --enable-lora).
  *
  * Prompt content (token ids, Mooncake's block hash ids) feeds prefix-cache hits across requests;
  * formats without it give every request unique content.
@@ -39,6 +40,8 @@ export interface TraceRecord {
   session: TraceSession | undefined
   /** The record's optional `priority` field (vLLM's request priority, an integer), else undefined. */
   priority: number | undefined
+  /** The record's optional `lora` field (a LoRA adapter name, "" = the base model), else undefined. */
+  lora: string | undefined
 }
 
 /** Mooncake FAST'25 traces hash the prompt in blocks of this many tokens. */
