@@ -112,6 +112,11 @@ const GROUPS: ReadonlyArray<Group> = [
     topic: "specdecode"
   },
   {
+    title: "LoRA adapters (vLLM --enable-lora: max_loras per batch, GPU and host LRU, load stalls, LoRA kernels)",
+    flags: ["enable-lora", "max-loras", "max-lora-rank", "max-cpu-loras", "lora-modules", "lora-storage-gbps"],
+    topic: "lora"
+  },
+  {
     title: "Perf and network model",
     flags: ["perf-model", "network", "compute-efficiency", "attention-efficiency", "memory-efficiency", "kernel-overhead-us", "step-overhead-us"],
     topic: "perf"

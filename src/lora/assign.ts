@@ -14,7 +14,8 @@ import { Rng } from "../workload/Rng.js"
 const LORA_SEED_SALT = 0x4c4f5241
 
 /**
- * `arrivals` with `lora` set (1..n into `lora.adapters`, 0 = base model). Without LoRA the arrivals
+ * `arrivals` with `lora` set (1..n into `lora.adapters`, 0 = base model; an arrival that already
+ * carries an id keeps it). Without LoRA the arrivals
  * pass unchanged, unless one names an adapter: InvalidOption for `--enable-lora`; with LoRA, an
  * adapter name not among `--lora-modules` fails with InvalidOption for `--lora-modules`.
  */
@@ -37,7 +38,8 @@ export const assignLora = <E>(arrivals: Stream.Stream<Arrival, E>, lora: LoraCon
         const out: Array<Arrival> = []
         for (const a of chunk) {
           let id: number
-          if (a.loraName === undefined) id = rng.int(1, lora.adapters.length)
+          if (a.lora !== undefined && a.loraName === undefined) id = a.lora
+          else if (a.loraName === undefined) id = rng.int(1, lora.adapters.length)
           else if (a.loraName === "") id = 0
           else {
             const known = ids.get(a.loraName)
