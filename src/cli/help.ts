@@ -90,7 +90,7 @@ const GROUPS: ReadonlyArray<Group> = [
     ]
   },
   {
-    title: "Scheduling policy (vLLM's fcfs and priority; Orca, static batching, Sarathi-Serve, shortest job first)",
+    title: "Scheduling policy (fcfs, priority; Orca, static, Sarathi-Serve, SJF)",
     flags: ["scheduling-policy", "priority-levels"],
     topic: "scheduling"
   },
@@ -102,17 +102,17 @@ const GROUPS: ReadonlyArray<Group> = [
     ]
   },
   {
-    title: "Front end (the modelled API server; serve refuses it, test-api --compare-offline uses it only when given)",
+    title: "Front end (the modelled API server; serve refuses it)",
     flags: ["frontend-ingress-us", "frontend-tokenize-us-per-token", "frontend-egress-us"],
     topic: "frontend"
   },
   {
-    title: "Speculative decoding (vLLM --speculative-config JSON: method, num_speculative_tokens, acceptance_rates)",
+    title: "Speculative decoding (vLLM --speculative-config JSON)",
     flags: ["speculative-config"],
     topic: "specdecode"
   },
   {
-    title: "LoRA adapters (vLLM --enable-lora: max_loras per batch, GPU and host LRU, load stalls, LoRA kernels)",
+    title: "LoRA adapters (vLLM --enable-lora)",
     flags: ["enable-lora", "max-loras", "max-lora-rank", "max-cpu-loras", "lora-modules", "lora-storage-gbps"],
     topic: "lora"
   },

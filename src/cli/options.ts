@@ -72,7 +72,7 @@ const routerOptions = Options.all({
   ),
   weights: Options.text("router-weights").pipe(
     Options.optional,
-    Options.withDescription("--router weighted: queue=W,kv=W,prefix=W (default 2,2,3 as llm-d; a scorer left out weighs 0)")
+    Options.withDescription("--router weighted: queue=W,kv=W,prefix=W (default 2,2,3 as llm-d; left out = 0)")
   ),
   stalenessMs: Options.float("router-staleness-ms").pipe(
     Options.optional,
@@ -106,7 +106,7 @@ export const engineOptions = {
   kvCacheDtype: Options.choice("kv-cache-dtype", ["auto", "fp8"]).pipe(Options.optional, Options.withDescription("KV cache element type (default auto = 16 bit)")),
   dtype: Options.choice("dtype", ["auto", "bfloat16", "float16", "fp8"]).pipe(Options.optional, Options.withDescription("Weight and compute type (default auto = the checkpoint's)")),
   tensorParallelSize: optInt("tensor-parallel-size", "GPUs per instance, tensor parallel (default 1)"),
-  pipelineParallelSize: optInt("pipeline-parallel-size", "Pipeline stages per instance, each of --tensor-parallel-size GPUs; one micro-batch in flight per stage (default 1)"),
+  pipelineParallelSize: optInt("pipeline-parallel-size", "Pipeline stages per instance, each of TP GPUs, a micro-batch in flight per stage (default 1)"),
   kvOffloadingSize: optFloat("kv-offloading-size", "vLLM CPU KV offloading: GiB of host memory (all TP ranks) keeping copies of computed blocks; a GPU prefix-cache miss found there is loaded over the host link, not recomputed (default off)"),
   kvOffloadingBackend: Options.text("kv-offloading-backend").pipe(Options.optional, Options.withDescription("With --kv-offloading-size: native (vLLM's own; the only one modelled) (default native)")),
   preemptionMode: Options.text("preemption-mode").pipe(Options.optional, Options.withDescription("vLLM V0: on KV shortage recompute a victim later, or swap its KV to host memory and back (default recompute)")),
@@ -119,7 +119,7 @@ export const engineOptions = {
   maxLoras: optInt("max-loras", "With --enable-lora: adapters one batch may use, and GPU slots (default 1)"),
   maxLoraRank: optInt("max-lora-rank", "With --enable-lora: rank every slot is sized and computed at, one of 1, 8, 16, 32, 64, 128, 256, 320, 512 (default 16)"),
   maxCpuLoras: optInt("max-cpu-loras", "With --enable-lora: adapters cached in host memory, LRU, >= --max-loras (default --max-loras)"),
-  loraModules: Options.text("lora-modules").pipe(Options.optional, Options.withDescription("With --enable-lora: the adapters, NAME or NAME=PATH (rank from PATH/adapter_config.json), space or comma separated; simulate's requests pick one at random unless the trace's lora field names one")),
+  loraModules: Options.text("lora-modules").pipe(Options.optional, Options.withDescription("With --enable-lora: the adapters, NAME or NAME=PATH (rank from PATH/adapter_config.json), space or comma separated; simulate's requests pick one at random unless the trace's lora field names one (default none; required with --enable-lora)")),
   loraStorageGbps: optFloat("lora-storage-gbps", "With --enable-lora: GB/s an adapter not in host memory is read from storage at (default 7.88: PCIe 4.0 x4 NVMe ceiling)"),
   schedulingPolicy: Options.text("scheduling-policy").pipe(
     Options.optional,
@@ -129,7 +129,7 @@ export const engineOptions = {
   numInstances: optInt("num-instances", "Identical instances behind the router (default 1); alias of --data-parallel-size"),
   dataParallelSize: optInt("data-parallel-size", "Data-parallel replicas behind the router, vLLM's name for --num-instances (default 1)"),
   enableExpertParallel: onOff("enable-expert-parallel", "MoE: whole experts over DP x TP GPUs, all-to-all dispatch/combine per MoE layer (default off)"),
-  expertLoadImbalance: optFloat("expert-load-imbalance", "MoE with EP: busiest rank's tokens / the mean, >= 1 (default: from uniform top-k routing)"),
+  expertLoadImbalance: optFloat("expert-load-imbalance", "MoE with EP: busiest rank's tokens / the mean (default: uniform top-k routing)"),
   router: routerOptions,
   seed: optInt("seed", "Seed of every random draw (default 0)"),
   computeEfficiency: optFloat("compute-efficiency", "Roofline: fraction of peak TFLOP/s reached by GEMMs (default 0.7)"),
