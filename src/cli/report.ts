@@ -100,6 +100,17 @@ export const formatReport = (cluster: ClusterConfig, res: SimulationResult, work
     out.push(line("Accepted tokens:", String(x.num_accepted_tokens)))
     out.push(line("Per-position acceptance (%):", x.per_position_acceptance_rate.map((r) => f2(100 * r)).join(", ")))
   }
+  if (s.lora !== undefined) {
+    const x = s.lora
+    out.push(center(" LoRA (--enable-lora) ", 51, "-"))
+    out.push(line("Adapters (max_loras, max_cpu_loras):", `${x.adapters.length} (${x.max_loras}, ${x.max_cpu_loras})`))
+    out.push(line("Adapter loads (from storage):", `${x.gpu_loads} (${x.storage_loads})`))
+    out.push(line("Load stalls: steps, total (s):", `${x.stalled_steps}, ${x.load_stall_s.toFixed(3)}`))
+    out.push(line("LoRA kernel time (s):", x.lora_kernel_s.toFixed(3)))
+    out.push(line("Set aside by max_loras (req x steps):", String(x.max_loras_skips)))
+    const ttfts = x.adapters.filter((a) => a.mean_ttft_ms !== null).map((a) => a.mean_ttft_ms!)
+    if (ttfts.length > 0) out.push(line("Mean TTFT per adapter, min..max (ms):", `${f2(Math.min(...ttfts))}..${f2(Math.max(...ttfts))}`))
+  }
   if (!single || cfg.numInstances > 1) out.push(...poolTable(cluster, res))
   if (s.energy !== undefined) {
     out.push(center(" Energy (--energy) ", 51, "-"))

@@ -41,9 +41,6 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
       return yield* new InvalidOption({ option: "--priority-levels", reason: "serve takes each request's priority from its body's priority field (vLLM's); --priority-levels applies to simulate and sweep only" })
     }
     const cfg = yield* resolveConfig(flags)
-    if (cfg.engine.lora !== undefined) {
-      return yield* new InvalidOption({ option: "--enable-lora", reason: "serve does not run LoRA adapters yet (requests naming an adapter, vllm:lora_requests_info); use simulate" })
-    }
     if (cfg.engine.pipelineParallelSize > 1) {
       return yield* new InvalidOption({ option: "--pipeline-parallel-size", reason: "serve does not model pipeline parallelism yet (its live engine has no virtual engines); use simulate" })
     }

@@ -8,7 +8,7 @@
  * layers (`poolLayer`) and runs them together. Both end in `runPools`, so a one-pool cluster file
  * and the equivalent flags give the same results, byte for byte.
  */
-import { assignLora } from "../lora/assign.js"
+import { makeLoraAssigner } from "../lora/assign.js"
 import { LoraSlots, makeLoraCounters } from "../lora/LoraSlots.js"
 import { LoraStats } from "../lora/LoraStats.js"
 import { makeSpecDecodeCounters, makeSpecDecoder, specDecodeJson, specSeed } from "./SpecDecoder.js"
@@ -339,13 +339,18 @@ export const runPools = <E>(
     // Arrivals in chunks of at most 1,024, then the drain in slices of simulated time, each
     // followed by a yield: a signal (SIGINT, SIGTERM) interrupts the run within one slice, and the
     // rows and summary so far are written (`interrupted: true`).
-    const run = Stream.runForEachChunk(Stream.rechunk(assignLora(arrivals, loraConfig, first.config.seed), 1024), (chunk) =>
-      Effect.sync(() => {
-        if (sessions !== undefined) for (const a of chunk) sessions.submitStart(a)
-        else if (client === undefined) for (const a of chunk) engine.submit(a)
-        else for (const a of chunk) client.submit(a)
+    const assign = makeLoraAssigner(loraConfig, first.config.seed)
+    const submit: (a: Arrival) => void = sessions !== undefined ? (a) => sessions.submitStart(a) : client === undefined ? (a) => engine.submit(a) : (a) => client.submit(a)
+    const run = Stream.runForEachChunk(Stream.rechunk(arrivals, 1024), (chunk) =>
+      Effect.suspend(() => {
+        for (const a of chunk) {
+          const x = assign(a)
+          if (x instanceof InvalidOption) return Effect.fail(x)
+          submit(x)
+        }
         options.onProgress?.(engine.submitted, engine.clock)
-      }).pipe(Effect.zipRight(yieldToEventLoop))).pipe(
+        return yieldToEventLoop
+      })).pipe(
         // sessions: their later turns, in slices of simulated time, until none is pending or in flight
         Effect.zipRight(Effect.suspend(function sessionSlice(): Effect.Effect<void> {
           if (sessions === undefined || sessions.idle) return Effect.void

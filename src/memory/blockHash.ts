@@ -137,11 +137,14 @@ export const blockHashesOf = (
   let have = hs.length >> 1
   if (have >= n) return hs
   const known = knownLength(r.content, r.promptTokens)
-  for (; have < n; have++) {
+  if (have === 0) {
     const lora = r.lora ?? 0
-    const p1 = have > 0 ? hs[2 * have - 2]! : lora > 0 ? fmix(lora ^ 0x4c6f5241) : 0
-    const p2 = have > 0 ? hs[2 * have - 1]! : lora > 0 ? fmix(Math.imul(lora, 0x2545f491)) : 0
-    blockHash(p1, p2, r.content, known, r.id, have, blockSize, chainLanes)
+    blockHash(lora > 0 ? fmix(lora ^ 0x4c6f5241) : 0, lora > 0 ? fmix(Math.imul(lora, 0x2545f491)) : 0, r.content, known, r.id, 0, blockSize, chainLanes)
+    hs.push(chainLanes[0]!, chainLanes[1]!)
+    have = 1
+  }
+  for (; have < n; have++) {
+    blockHash(hs[2 * have - 2]!, hs[2 * have - 1]!, r.content, known, r.id, have, blockSize, chainLanes)
     hs.push(chainLanes[0]!, chainLanes[1]!)
   }
   return hs

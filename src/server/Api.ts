@@ -144,7 +144,8 @@ export const ModelCard = Schema.Struct({
   created: Schema.Int,
   owned_by: Schema.String,
   root: Schema.String,
-  parent: Schema.Null,
+  /** null for the base model; the base model's served name for a LoRA adapter (vLLM). */
+  parent: Schema.NullOr(Schema.String),
   max_model_len: Schema.Int
 })
 export const ModelList = Schema.Struct({ object: Schema.Literal("list"), data: Schema.Array(ModelCard) })
@@ -164,7 +165,16 @@ export const ServerStatus = Schema.Struct({
   delivery_lag_mean_ms: Schema.Number,
   delivery_lag_max_ms: Schema.Number,
   /** Lateness of the latest step delivery, ms. */
-  delivery_lag_ms: Schema.Number
+  delivery_lag_ms: Schema.Number,
+  /** With --enable-lora: adapters of the open requests, and the adapter loads so far. */
+  lora: Schema.optional(Schema.Struct({
+    running_adapters: Schema.Array(Schema.String),
+    waiting_adapters: Schema.Array(Schema.String),
+    gpu_loads: Schema.Int,
+    storage_loads: Schema.Int,
+    load_stall_s: Schema.Number,
+    lora_kernel_s: Schema.Number
+  }))
 })
 
 export class OpenAiGroup extends HttpApiGroup.make("openai")

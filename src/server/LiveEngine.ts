@@ -25,6 +25,7 @@ import { combineObservers, type EngineObserver } from "../engine/EngineObserver.
 import { Instance, InstanceRole } from "../engine/Instance.js"
 import { makeSpecDecodeCounters, makeSpecDecoder, type SpecDecodeCounters, specSeed } from "../engine/SpecDecoder.js"
 import { makeRouter, type Router } from "../cluster/Router.js"
+import { type LoraCounters, LoraSlots, makeLoraCounters } from "../lora/LoraSlots.js"
 import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import { MemoryService } from "../memory/MemoryService.js"
 import { PerfModelService } from "../perf/PerfModelService.js"
@@ -58,6 +59,8 @@ export interface LiveEngineOptions {
   readonly specCounters?: SpecDecodeCounters
   /** Called with the lateness (s, wall) of every step delivery against its scheduled wall time. */
   readonly onDeliveryLag?: (seconds: number) => void
+  /** LoRA (the config's --enable-lora): counters every instance's adapter slots add to. */
+  readonly loraCounters?: LoraCounters
 }
 
 /** Read the Effect Clock in ns as a number (TestClock: whole ms x 1e6). */
@@ -77,8 +80,16 @@ export interface LiveEngine {
    * cannot hold gets a single `Failed` event (callers check the context length first).
    * `content` (the prompt's token ids) lets requests with a common prefix hit the prefix cache.
    */
-  /** `priority`: vLLM's request priority (--scheduling-policy priority; default 0). */
-  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent, priority?: number) => Effect.Effect<LiveHandle>
+  /**
+   * `priority`: vLLM's request priority (--scheduling-policy priority; default 0). `lora`: the
+   * adapter it runs with (1..n into the config's `--lora-modules`; default 0 = the base model).
+   */
+  readonly submit: (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent, priority?: number, lora?: number) => Effect.Effect<LiveHandle>
+  /**
+   * The adapters (ids 1..n) of the unfinished requests now running and now waiting (vLLM's
+   * `vllm:lora_requests_info` labels); computed at call time over the open requests.
+   */
+  readonly loraActivity: () => { readonly running: ReadonlySet<number>; readonly waiting: ReadonlySet<number> }
   /** Abort a request not yet finished (client gone): frees its KV blocks. No-op when finished. */
   readonly abort: (h: LiveHandle) => Effect.Effect<void>
   /** Requests waiting / running over all instances, and KV blocks used / total. */
@@ -131,9 +142,13 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
     const instances: Array<Instance> = []
     const spec = cfg.engine.speculativeConfig
     const specCounters = spec === undefined ? undefined : options.specCounters ?? makeSpecDecodeCounters(spec.numSpeculativeTokens)
+    const lora = cfg.engine.lora
+    const loraCounters = lora === undefined ? undefined : options.loraCounters ?? makeLoraCounters()
+    const loraPricing = { model: cfg.model, hardware: cfg.hardware, roofline: cfg.roofline, tensorParallelSize: cfg.engine.tensorParallelSize }
     for (let i = 0; i < cfg.numInstances; i++) {
       const decoder = spec === undefined ? undefined : makeSpecDecoder(spec, cfg.model, specCounters!, specSeed(cfg.seed, i))
-      instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs, 0, InstanceRole.Colocated, "default", undefined, 0, cfg.engine.numSchedulerSteps, true, decoder))
+      const slots = lora === undefined ? undefined : new LoraSlots(lora, loraPricing, loraCounters!)
+      instances.push(new Instance(i, policy.make(memory.makeKvCache()), perf, observer, cfg.engine.maxModelLen, cfg.engine.maxNumSeqs, 0, InstanceRole.Colocated, "default", undefined, 0, cfg.engine.numSchedulerSteps, true, decoder, slots))
     }
     const router: Router = makeRouter(options.router ?? "round-robin", cfg.seed)
     const pending: Array<Pending> = []
@@ -273,7 +288,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
 
     let nextId = 0
     let lastArrival = 0
-    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent, priority = 0) =>
+    const submit = (promptTokens: number, outputTokens: number, sink?: (e: LiveEvent) => void, arrivedWallNs?: number, content?: PromptContent, priority = 0, loraId = 0) =>
       Effect.gen(function*() {
         const nowNs = yield* clockNs
         // the request may have reached the socket earlier than now (parsing took time): that is its arrival
@@ -286,6 +301,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         lastArrival = t
         nextId++
         r.priority = priority
+        r.lora = loraId
         const events = yield* Queue.unbounded<LiveEvent>()
         const h: LiveHandle = { req: r, events, sink, arrivalWallNs: wallNs }
         observer.onArrive?.(r)
@@ -332,9 +348,22 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
       return { waiting, running, kvUsed, kvTotal, prefixQueries, prefixHits, completed, pending: handles.size, deliveryLagMeanMs: lagCount === 0 ? 0 : lagSumNs / lagCount / 1e6, deliveryLagMaxMs: lagMaxNs / 1e6, deliveryLagMs: lagLastNs / 1e6 }
     }
 
+    const loraActivity = () => {
+      const running = new Set<number>()
+      const waiting = new Set<number>()
+      for (const h of handles.values()) {
+        const r = h.req
+        if (r.lora <= 0) continue
+        if (r.status === RequestStatus.Running) running.add(r.lora)
+        else if (r.status === RequestStatus.Waiting) waiting.add(r.lora)
+      }
+      return { running, waiting }
+    }
+
     return {
       config: cfg,
       instances,
+      loraActivity,
       timeScale: ts,
       startNs,
       simNow,

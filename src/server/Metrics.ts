@@ -29,6 +29,15 @@ export interface EngineLoad {
   readonly prefixHits: number
 }
 
+/** What `vllm:lora_requests_info` reads at scrape time. */
+export interface LoraMetricsSource {
+  readonly maxLoras: number
+  /** Adapter names, id 1..n at index 0..n-1. */
+  readonly names: ReadonlyArray<string>
+  /** Adapter ids of the open requests running and waiting now. */
+  readonly activity: () => { readonly running: ReadonlySet<number>; readonly waiting: ReadonlySet<number> }
+}
+
 export interface ServerMetrics {
   readonly registry: Registry
   /** Feeds the counters and histograms; pass it to the live engine. */
@@ -57,7 +66,9 @@ export const makeServerMetrics = (
   load: () => EngineLoad,
   cache: { blockSize: number; numGpuBlocks: number; enablePrefixCaching: boolean },
   /** Speculative decoding's counters, read at scrape time (absent: no vllm:spec_decode_* metrics, as vLLM without a speculative config). */
-  spec?: SpecDecodeCounters
+  spec?: SpecDecodeCounters,
+  /** LoRA serving (absent: no vllm:lora_requests_info, as vLLM without --enable-lora). */
+  lora?: LoraMetricsSource
 ): ServerMetrics => {
   const registry = new Registry()
   const labels = { model_name: modelName, engine: "0" }
@@ -123,6 +134,20 @@ export const makeServerMetrics = (
       collect() {
         this.reset()
         spec.numAcceptedTokensPerPos.forEach((v, i) => this.inc({ ...labels, position: String(i) }, v))
+      }
+    })
+  }
+
+  if (lora !== undefined) {
+    // vLLM's gauge (vllm/v1/metrics/loggers.py): one series per (max_lora, waiting, running) label
+    // set, its value the Unix time that set was last seen (set_to_current_time); the adapters are
+    // comma-separated names. A router reads the series with the newest value.
+    new Gauge({
+      name: "vllm:lora_requests_info", help: "Running stats on lora requests.", labelNames: ["max_lora", "waiting_lora_adapters", "running_lora_adapters"], registers: [registry],
+      collect() {
+        const a = lora.activity()
+        const names = (ids: ReadonlySet<number>) => [...ids].sort((x, y) => x - y).map((i) => lora.names[i - 1]).join(",")
+        this.set({ max_lora: String(lora.maxLoras), waiting_lora_adapters: names(a.waiting), running_lora_adapters: names(a.running) }, Date.now() / 1000)
       }
     })
   }

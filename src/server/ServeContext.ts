@@ -7,6 +7,7 @@ import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
 import { makeSpecDecodeCounters } from "../engine/SpecDecoder.js"
+import { type LoraCounters, makeLoraCounters } from "../lora/LoraSlots.js"
 import { MemoryService } from "../memory/MemoryService.js"
 import { type LiveEngine, makeLiveEngine } from "./LiveEngine.js"
 import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
@@ -45,6 +46,8 @@ export interface ServeState {
   readonly metrics: ServerMetrics
   readonly options: ServeOptions
   readonly config: SimConfig
+  /** LoRA serving's adapter-load counters (absent without --enable-lora), for /status. */
+  readonly loraCounters?: LoraCounters | undefined
 }
 export class ServeContext extends Context.Tag("llmservingsim/ServeContext")<ServeContext, ServeState>() {}
 
@@ -60,12 +63,19 @@ export const serveContextLayer = (options: ServeOptions) =>
       const loadOf = () => engineRef?.load() ?? { waiting: 0, running: 0, kvUsed: 0, kvTotal: 0, prefixQueries: 0, prefixHits: 0 }
       const spec = cfg.engine.speculativeConfig
       const specCounters = spec === undefined ? undefined : makeSpecDecodeCounters(spec.numSpeculativeTokens)
-      const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching }, specCounters)
+      const lora = cfg.engine.lora
+      const loraCounters = lora === undefined ? undefined : makeLoraCounters()
+      const loraSource = lora === undefined ? undefined : {
+        maxLoras: lora.maxLoras,
+        names: lora.adapters.map((a) => a.name),
+        activity: () => engineRef?.loraActivity() ?? { running: new Set<number>(), waiting: new Set<number>() }
+      }
+      const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching }, specCounters, loraSource)
       const observer = options.observer === undefined ? metrics.observer : combineObservers(metrics.observer, options.observer)
-      const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer, onDeliveryLag: metrics.observeDeliveryLag, ...(specCounters === undefined ? {} : { specCounters }) })
+      const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer, onDeliveryLag: metrics.observeDeliveryLag, ...(specCounters === undefined ? {} : { specCounters }), ...(loraCounters === undefined ? {} : { loraCounters }) })
       engineRef = engine
       const every = options.logStatsIntervalS
       if (every !== undefined && every > 0) yield* Effect.forkScoped(logStatsEvery(every, metrics.totals, loadOf))
-      return { engine, metrics, options, config: cfg } satisfies ServeState
+      return { engine, metrics, options, config: cfg, loraCounters } satisfies ServeState
     })
   )

@@ -14,6 +14,7 @@ import { arrivedAt } from "../arrival.js"
 import { admitJsonBody, checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import type { LiveEvent } from "../LiveEngine.js"
 import type { OutputLenSpec } from "../OutputLen.js"
+import { modelCards, modelLora } from "../models.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { checkSampling } from "./sampling.js"
 import { errorChunk, fullResponse, fullResponseMany, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
@@ -35,6 +36,8 @@ interface Prepared {
   readonly content: PromptContent
   /** The body's `priority` (vLLM's field; 0 when absent). */
   readonly priority: number
+  /** The LoRA adapter the body's `model` names (0 = the base model). */
+  readonly lora: number
   /** The planned choice when the request sets generation fields (stop, tools, logprobs, ...). */
   readonly plan?: OutputPlan | undefined
   /** Completions `echo: true`: the prompt text, sent before the first token. */
@@ -125,9 +128,8 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       }
       if (promptTokens === 0) return yield* reject(400, "The prompt is empty", "prompt")
     }
-    if (req.model !== undefined && req.model !== o.servedModelName && req.model !== (st.config.model.path ?? st.config.model.id)) {
-      return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
-    }
+    const lora = modelLora(st, req.model)
+    if (lora === undefined) return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
     // as vLLM's input processor: a non-zero priority needs the priority scheduler
     const priority = req.priority ?? 0
     if (priority !== 0 && st.config.engine.schedulingPolicy !== "priority") {
@@ -178,7 +180,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     const content: PromptContent = { kind: "tokens", ids: Int32Array.from(promptIds) }
     const prefix = fields.echo ? tok.decode(promptIds) : ""
     const n = req.n ?? 1
-    if (n === 1 && extra.length === 0) return { meta, stream, outputTokens, finish, echo, content, priority, plan, prefix, seqs: [] } satisfies Prepared
+    if (n === 1 && extra.length === 0) return { meta, stream, outputTokens, finish, echo, content, priority, lora, plan, prefix, seqs: [] } satisfies Prepared
     // several sequences: n > 1 (vLLM's parallel sampling) and/or a list of prompts
     const what = n > 1 ? "n > 1" : "a list of prompts"
     if (plan !== undefined || fields.echo) return yield* reject(400, `${what} with generation fields (stop, tools, response_format, logprobs, echo, ...) is not supported by the simulator`, n > 1 ? "n" : "prompt")
@@ -215,7 +217,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     }
     // usage counts each prompt once (vLLM: num_prompt_tokens over the prompts, not the samples)
     const many = { ...meta, promptTokens: prompts.reduce((a, x) => a + Math.max(1, x.ids.length), 0) }
-    return { meta: many, stream, outputTokens, finish, echo, content, priority, plan, prefix, seqs } satisfies Prepared
+    return { meta: many, stream, outputTokens, finish, echo, content, priority, lora, plan, prefix, seqs } satisfies Prepared
   })
 
 interface PromptIn {
@@ -294,7 +296,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         else for (; n < e.n; n++) pieces.push(outputPiece(n, p.echo))
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
-      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority)
+      const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority, p.lora)
       st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
       // a client that goes away interrupts this fiber: abort the request in the engine
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
@@ -352,7 +354,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       out(s)
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
-    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority)
+    const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority, p.lora)
     st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
     arrivalMono = Math.round(h.arrivalWallNs - monoOffset)
     const body = Stream.execute(Effect.sync(() => {
@@ -417,7 +419,7 @@ const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.Htt
       if (s !== "") out(s)
     }
     const arrived = yield* arrivedAt(request)
-    const handles = yield* Effect.forEach(p.seqs, (q) => engine.submit(q.promptTokens, q.outputTokens, sinkOf(q), arrived, q.content, p.priority))
+    const handles = yield* Effect.forEach(p.seqs, (q) => engine.submit(q.promptTokens, q.outputTokens, sinkOf(q), arrived, q.content, p.priority, p.lora))
     const abortAll = Effect.forEach(handles, (h) => engine.abort(h), { discard: true })
     if (!p.stream) {
       yield* Deferred.await(end).pipe(Effect.ensuring(abortAll))
@@ -466,13 +468,7 @@ export const OpenAiLive = HttpApiBuilder.group(ServeApi, "openai", (handlers) =>
         const st = yield* ServeContext
         yield* checkAuth(st, request)
         const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-        return HttpServerResponse.unsafeJson({
-          object: "list",
-          data: [{
-            id: st.options.servedModelName, object: "model", created, owned_by: "vllm", root: st.config.model.path ?? st.config.model.id, parent: null,
-            max_model_len: st.config.engine.maxModelLen, permission: []
-          }]
-        })
+        return HttpServerResponse.unsafeJson({ object: "list", data: modelCards(st, created) })
       }).pipe(Effect.catchAll((e) => Effect.succeed(e.response))))
 )
 

@@ -20,6 +20,7 @@ import { ResponsesRequest, ServeApi } from "../Api.js"
 import { arrivedAt } from "../arrival.js"
 import { admitJsonBody, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import type { LiveEvent } from "../LiveEngine.js"
+import { modelLora } from "../models.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { type ChatMessage, chatTokenIds, outputPiece } from "../Tokenizer.js"
 import { drawOutputLen, rngFor } from "./completions.js"
@@ -61,6 +62,8 @@ interface Prepared {
   readonly outputTokens: number
   readonly capped: boolean
   readonly content: PromptContent
+  /** The LoRA adapter the body's `model` names (0 = the base model). */
+  readonly lora: number
 }
 
 const prepare = (st: ServeState, request: HttpServerRequest.HttpServerRequest) =>
@@ -70,9 +73,8 @@ const prepare = (st: ServeState, request: HttpServerRequest.HttpServerRequest) =
     const req = yield* decodeBody(ResponsesRequest, raw)
     const bad = unsupported(raw as Record<string, unknown>)
     if (bad !== undefined) return yield* reject(400, `The simulator does not support \`${bad}\` in /v1/responses`, bad)
-    if (req.model !== undefined && req.model !== o.servedModelName && req.model !== (st.config.model.path ?? st.config.model.id)) {
-      return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
-    }
+    const lora = modelLora(st, req.model)
+    if (lora === undefined) return yield* reject(404, `The model \`${req.model}\` does not exist.`, "model")
     yield* checkSampling({ temperature: req.temperature, top_p: req.top_p, max_tokens: req.max_output_tokens }, "max_output_tokens")
     const msgs = [...(req.instructions ? [{ role: "system", content: req.instructions }] : []), ...partText(req.input)]
     const maxLen = st.config.engine.maxModelLen
@@ -99,7 +101,7 @@ const prepare = (st: ServeState, request: HttpServerRequest.HttpServerRequest) =
     const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
     return {
       id: `resp_sim${n}`, msgId: `msg_sim${n}`, created, model: req.model ?? o.servedModelName, req, promptTokens, outputTokens, capped,
-      content: { kind: "tokens", ids: Int32Array.from(ids) }
+      content: { kind: "tokens", ids: Int32Array.from(ids) }, lora
     } satisfies Prepared
   })
 
@@ -139,7 +141,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         else for (let i = pieces.length; i < e.n; i++) pieces.push(outputPiece(i, undefined))
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
-      const h = yield* engine.submit(p.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
+      const h = yield* engine.submit(p.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, 0, p.lora)
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
       if (failure !== undefined) return openAiError(500, failure)
       const text = pieces.join("")
@@ -182,7 +184,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       out(s)
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
-    const h = yield* engine.submit(p.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content)
+    const h = yield* engine.submit(p.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, 0, p.lora)
     const body = Stream.execute(Effect.sync(() => {
       started = true
       res.write(early)

@@ -3,7 +3,7 @@ import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import type { SimConfig } from "../../config/ConfigService.js"
 import { ServeApi } from "../Api.js"
-import { SERVER_VERSION, ServeContext } from "../ServeContext.js"
+import { SERVER_VERSION, ServeContext, type ServeState } from "../ServeContext.js"
 
 export const ServerLive = HttpApiBuilder.group(ServeApi, "server", (handlers) =>
   handlers
@@ -33,7 +33,8 @@ export const ServerLive = HttpApiBuilder.group(ServeApi, "server", (handlers) =>
           time_scale: st.engine.timeScale,
           delivery_lag_mean_ms: l.deliveryLagMeanMs,
           delivery_lag_max_ms: l.deliveryLagMaxMs,
-          delivery_lag_ms: l.deliveryLagMs
+          delivery_lag_ms: l.deliveryLagMs,
+          ...(st.loraCounters === undefined ? {} : { lora: loraStatus(st) })
         }
       }))
 )
@@ -44,3 +45,15 @@ const kvBlockBytes = (cfg: SimConfig): number => {
   return (2 * m.layers * m.kvHeads * m.headDim * cfg.engine.kvCacheDtypeBytes * cfg.engine.blockSize) / Math.min(cfg.engine.tensorParallelSize, m.kvHeads)
 }
 
+
+/** /status's `lora` section: the adapters open requests run and wait with, and the loads so far. */
+const loraStatus = (st: ServeState) => {
+  const names = st.config.engine.lora?.adapters.map((a) => a.name) ?? []
+  const a = st.engine.loraActivity()
+  const c = st.loraCounters!
+  const of = (ids: ReadonlySet<number>) => [...ids].sort((x, y) => x - y).map((i) => names[i - 1]!)
+  return {
+    running_adapters: of(a.running), waiting_adapters: of(a.waiting),
+    gpu_loads: c.gpuLoads, storage_loads: c.storageLoads, load_stall_s: c.loadNs / 1e9, lora_kernel_s: c.kernelNs / 1e9
+  }
+}

@@ -12,6 +12,7 @@ import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@eff
 import { Effect } from "effect"
 import { DetokenizeRequest, ServeApi, TokenizeRequest } from "../Api.js"
 import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
+import { modelLora } from "../models.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { chatTokenIds } from "../Tokenizer.js"
 
@@ -25,9 +26,7 @@ const body = (request: HttpServerRequest.HttpServerRequest) =>
   )
 
 const checkModel = (st: ServeState, model: string | undefined) =>
-  model !== undefined && model !== st.options.servedModelName && model !== (st.config.model.path ?? st.config.model.id)
-    ? reject(404, `The model \`${model}\` does not exist.`, "model")
-    : Effect.void
+  modelLora(st, model) === undefined ? reject(404, `The model \`${model}\` does not exist.`, "model") : Effect.void
 
 const contentText = (c: unknown): string =>
   c === undefined || c === null ? "" : typeof c === "string" ? c : (c as ReadonlyArray<{ type: string; text?: string }>).map((p) => (p.type === "text" && p.text !== undefined ? p.text : "")).join("")
