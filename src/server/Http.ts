@@ -19,7 +19,7 @@ import type { SchedulerService } from "../scheduler/SchedulerService.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { ServeApi } from "./Api.js"
 import { stampingServer } from "./arrival.js"
-import { withOpenAiFallbacks } from "./errors.js"
+import { methodsByPath, withOpenAiFallbacks } from "./errors.js"
 import { OpenAiLive } from "./routes/completions.js"
 import { ResponsesLive } from "./routes/responses.js"
 import { ServerLive } from "./routes/server.js"
@@ -46,9 +46,11 @@ export const appLayer = (config: SimConfig, options: ServeOptions, services: Eng
     Layer.provide(services)
   )
 
+const ROUTE_METHODS = methodsByPath(ServeApi)
+
 /** The HTTP app (no logger middleware: it would cost per request) with /docs and /openapi.json. */
 export const httpLayer = (config: SimConfig, options: ServeOptions, services?: EngineServices) =>
-  HttpApiBuilder.serve((app) => HttpMiddleware.cors()(withOpenAiFallbacks(app))).pipe(
+  HttpApiBuilder.serve((app) => HttpMiddleware.cors()(withOpenAiFallbacks(app, ROUTE_METHODS))).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi()),
     Layer.provide(appLayer(config, options, services))

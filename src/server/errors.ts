@@ -18,18 +18,38 @@ export const openAiError = (status: number, message: string, param: string | nul
  * Unknown routes and bodies the platform cannot even parse (e.g. JSON nested too deeply) would
  * answer with an empty 404/500; clients expect OpenAI's error body, so give them one.
  */
-export const withOpenAiFallbacks = <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+export const withOpenAiFallbacks = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>,
+  /** The API's methods per path: a path served for another method answers 405 with `Allow`, as vLLM's FastAPI does. */
+  methods: ReadonlyMap<string, ReadonlyArray<string>> = new Map()
+) =>
   // a pre-response handler sees every response, including those the platform makes from errors
   HttpApp.withPreResponseHandler(app, (req, res) =>
     Effect.succeed(
       res.body._tag !== "Empty" ? res
-        : res.status === 404 ? openAiError(404, `no route ${req.method} ${req.url}`)
+        : res.status === 404 ? notFound(req, methods)
         : res.status >= 500 ? openAiError(400, "the request could not be parsed")
         : res
     ))
 
+const notFound = (req: HttpServerRequest.HttpServerRequest, methods: ReadonlyMap<string, ReadonlyArray<string>>) => {
+  const allowed = methods.get(req.url.split("?")[0]!)
+  return allowed === undefined || allowed.includes(req.method)
+    ? openAiError(404, `no route ${req.method} ${req.url}`)
+    : openAiError(405, `Method Not Allowed: ${req.method} ${req.url} (allowed: ${allowed.join(", ")})`, null, { allow: allowed.join(", ") })
+}
+
+/** The methods per path of an HttpApi's endpoints (for withOpenAiFallbacks' 405). */
+export const methodsByPath = (api: { readonly groups: Record<string, { readonly endpoints: Record<string, { readonly method: string; readonly path: string }> }> }) => {
+  const m = new Map<string, Array<string>>()
+  for (const g of Object.values(api.groups)) {
+    for (const e of Object.values(g.endpoints)) m.set(e.path, [...(m.get(e.path) ?? []), e.method])
+  }
+  return m
+}
+
 const errorType = (status: number): string =>
-  status === 400 ? "BadRequestError" : status === 401 ? "AuthenticationError" : status === 404 ? "NotFoundError" :
+  status === 400 ? "BadRequestError" : status === 401 ? "AuthenticationError" : status === 404 ? "NotFoundError" : status === 405 ? "MethodNotAllowedError" :
   status === 429 ? "RateLimitError" : status === 503 ? "ServiceUnavailableError" : "InternalServerError"
 
 /** A request refused with a ready response (handlers catch it and answer with it). */

@@ -50,6 +50,15 @@ describe("server errors", () => {
       const missing = await fetch(`${base}/v1/embeddings`)
       expect(missing.status).toBe(404)
       expect(((await missing.json()) as { error: { message: string } }).error.message).toBe("no route GET /v1/embeddings")
+      // a served path with the wrong method: 405 with Allow, as vLLM's FastAPI answers
+      for (const [method, path, allow] of [["GET", "/v1/completions", "POST"], ["GET", "/v1/chat/completions?x=1", "POST"], ["POST", "/v1/models", "GET"], ["DELETE", "/metrics", "GET"]] as const) {
+        const r = await fetch(`${base}${path}`, { method })
+        expect(r.status, `${method} ${path}`).toBe(405)
+        expect(r.headers.get("allow")).toBe(allow)
+        const j = (await r.json()) as { error: { type: string; code: number; message: string } }
+        expect(j.error).toMatchObject({ type: "MethodNotAllowedError", code: 405 })
+        expect(j.error.message).toContain(`Method Not Allowed: ${method}`)
+      }
       const deep = await post(base, "/v1/completions", `{"prompt":${"[".repeat(20_000)}${"]".repeat(20_000)},"max_tokens":2}`)
       expect(deep.status).toBe(400)
       expect(((await deep.json()) as { error: { type: string } }).error.type).toBe("BadRequestError")
