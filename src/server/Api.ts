@@ -15,15 +15,15 @@ const OptNull = <S extends Schema.Schema.Any>(s: S) => Schema.optional(Schema.Nu
 export const StreamOptions = Schema.Struct({
   include_usage: OptNull(Schema.Boolean),
   continuous_usage_stats: OptNull(Schema.Boolean)
-})
+}).annotations({ title: "an object {include_usage, continuous_usage_stats}" })
 
-const ContentPart = Schema.Struct({ type: Schema.String, text: Schema.optional(Schema.String) })
+const ContentPart = Schema.Struct({ type: Schema.String, text: Schema.optional(Schema.String) }).annotations({ title: "a content part {type, text}" })
 
 export const ChatMessageIn = Schema.Struct({
   role: Schema.String,
-  content: OptNull(Schema.Union(Schema.String, Schema.Array(ContentPart))),
+  content: OptNull(Schema.Union(Schema.String, Schema.Array(ContentPart).annotations({ title: "a list of content parts {type, text}" }))),
   name: Schema.optional(Schema.String)
-})
+}).annotations({ title: "a message {role, content}" })
 
 const Gen = (description: string) => Schema.optional(Schema.Unknown).annotations({ description })
 
@@ -59,23 +59,28 @@ const SamplingFields = {
 /** POST /v1/chat/completions body (the fields the simulator reads). */
 export const ChatRequest = Schema.Struct({
   ...SamplingFields,
-  messages: Schema.Array(ChatMessageIn).pipe(Schema.minItems(1)),
+  messages: Schema.Array(ChatMessageIn).annotations({ title: "a list of messages {role, content}" }).pipe(Schema.minItems(1)),
   max_completion_tokens: OptNull(Schema.Int),
   logprobs: Gen("boolean: per-token logprobs in choices[].logprobs.content"),
   top_logprobs: Gen("0..20 candidates per token (needs logprobs: true)"),
   tools: Gen("function tools; arguments are sampled from each function's parameters schema"),
   tool_choice: Gen("none | auto | required | {type: function, function: {name}}"),
   parallel_tool_calls: Gen("false: at most one tool call")
-})
+}).annotations({ title: "a JSON object (a chat completion request)" })
 export type ChatRequest = typeof ChatRequest.Type
 
 /** POST /v1/completions body. `prompt`: a string, token ids, or a list of either (one choice group per prompt). */
 export const CompletionRequest = Schema.Struct({
   ...SamplingFields,
-  prompt: Schema.Union(Schema.String, Schema.Array(Schema.String), Schema.Array(Schema.Int), Schema.Array(Schema.Array(Schema.Int))),
+  prompt: Schema.Union(
+    Schema.String,
+    Schema.Array(Schema.String).annotations({ title: "a list of strings" }),
+    Schema.Array(Schema.Int).annotations({ title: "a list of token ids" }),
+    Schema.Array(Schema.Array(Schema.Int)).annotations({ title: "a list of token-id lists" })
+  ),
   echo: OptNull(Schema.Boolean),
   logprobs: Gen("0..20: per-token logprobs with that many candidates")
-})
+}).annotations({ title: "a JSON object (a completion request)" })
 export type CompletionRequest = typeof CompletionRequest.Type
 
 const ResponsesInputPart = Schema.Struct({ type: Schema.String, text: Schema.optional(Schema.String) })
@@ -87,13 +92,13 @@ export const ResponsesRequest = Schema.Struct({
     type: Schema.optional(Schema.Literal("message")),
     role: Schema.Literal("user", "assistant", "system", "developer"),
     content: Schema.Union(Schema.String, Schema.Array(ResponsesInputPart))
-  }))),
+  })).annotations({ title: "a list of input messages {role, content}" })),
   instructions: OptNull(Schema.String),
   max_output_tokens: OptNull(Schema.Int),
   stream: OptNull(Schema.Boolean),
   temperature: OptNull(Schema.Number),
   top_p: OptNull(Schema.Number)
-})
+}).annotations({ title: "a JSON object (a Responses API request)" })
 
 /** POST /tokenize body: `prompt` or chat `messages` (vLLM's TokenizeCompletionRequest / TokenizeChatRequest). */
 export const TokenizeRequest = Schema.Struct({
@@ -103,9 +108,10 @@ export const TokenizeRequest = Schema.Struct({
   add_special_tokens: OptNull(Schema.Boolean),
   add_generation_prompt: OptNull(Schema.Boolean),
   return_token_strs: OptNull(Schema.Boolean)
-})
+}).annotations({ title: "a JSON object (a tokenize request)" })
 /** POST /detokenize body. */
-export const DetokenizeRequest = Schema.Struct({ model: Schema.optional(Schema.String), tokens: Schema.Array(Schema.Int) })
+export const DetokenizeRequest = Schema.Struct({ model: Schema.optional(Schema.String), tokens: Schema.Array(Schema.Int).annotations({ title: "a list of token ids" }) })
+  .annotations({ title: "a JSON object (a detokenize request)" })
 
 const Usage = Schema.Struct({ prompt_tokens: Schema.Int, completion_tokens: Schema.Int, total_tokens: Schema.Int })
 

@@ -89,11 +89,28 @@ export const admitJsonBody = (st: ServeState, request: HttpServerRequest.HttpSer
   })
 
 /** Decode a JSON body with `schema`; a bad field is a 400 naming its path. */
+/**
+ * A union's members each fail at the same path ("Expected string, actual 5", "Expected a list ...,
+ * actual 5"): one message naming every alternative, so a client is not told only the first.
+ */
+const unionMessage = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>, first: ParseResult.ArrayFormatterIssue): string => {
+  const key = first.path.join("\u0000")
+  const at = issues.filter((i) => i.path.join("\u0000") === key)
+  const parts = at.map((i) => /^Expected ([\s\S]*), actual ([\s\S]*)$/.exec(i.message))
+  if (parts.some((m) => m === null)) return first.message
+  const expected = [...new Set(parts.map((m) => m![1]!))].filter((x) => x !== "null" && x !== "undefined").map((x) => PRIMITIVE[x] ?? x)
+  return `Expected ${expected.join(" or ")}, actual ${parts[0]![2]}`
+}
+
+/** Schema's primitive names as a client reads them. */
+const PRIMITIVE: Record<string, string> = { string: "a string", number: "a number", Int: "an integer", boolean: "a boolean" }
+
 export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown) =>
   Schema.decodeUnknown(schema, { onExcessProperty: "ignore" })(body).pipe(
     Effect.catchAll((e) => {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
+      const issues = ParseResult.ArrayFormatter.formatErrorSync(e)
+      const issue = issues[0]
       const where = issue === undefined || issue.path.length === 0 ? "body" : issue.path.join(".")
-      return reject(400, `Invalid request: ${where}: ${issue?.message ?? "malformed"}`, issue === undefined || issue.path.length === 0 ? null : String(issue.path[0]))
+      return reject(400, `Invalid request: ${where}: ${issue === undefined ? "malformed" : unionMessage(issues, issue)}`, issue === undefined || issue.path.length === 0 ? null : String(issue.path[0]))
     })
   )
