@@ -119,7 +119,9 @@ export const simulateCommand = Command.make(
       })
       const cfg = cluster.pools[0]!.config
       const workload = yield* resolveWorkload(toWorkloadFlags(o), cfg.seed)
-      const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir, files) })
+      // requests.csv's extra columns: each request's priority under the priority policy, its adapter with LoRA
+      const requestColumns = { priority: cfg.engine.schedulingPolicy === "priority", loraAdapters: cfg.engine.lora?.adapters.map((a) => a.name) }
+      const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir, { ...files, requestColumns }) })
       // progress: a bar on a terminal, a line every 10 s otherwise, nothing with --quiet (cli/progress.ts)
       const tty = process.stderr.isTTY === true && !o.quiet
       const generated = (workload.spec as { generator?: { numRequests?: number } }).generator?.numRequests

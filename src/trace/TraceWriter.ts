@@ -17,8 +17,8 @@ import type { SimRequest } from "../domain/SimRequest.js"
 import type { EngineObserver, StepInfo } from "../engine/EngineObserver.js"
 import type { Summary } from "../metrics/Summary.js"
 import { ByteFile } from "./ByteFile.js"
-import { REQUESTS_HEADER, requestRow, STEPS_HEADER, writeRequestRow, writeStepRow } from "./format.js"
-import { ParquetTable, putRequestRow, putStepRow, REQUEST_COLUMNS, STEP_COLUMNS, writeTimeseriesParquet } from "./parquet.js"
+import { extraRequestFields, type RequestExtraColumns, requestRow, requestsHeader, STEPS_HEADER, writeRequestRow, writeStepRow } from "./format.js"
+import { ParquetTable, putRequestRow, putStepRow, requestColumnsWith, STEP_COLUMNS, writeTimeseriesParquet } from "./parquet.js"
 import { Timeseries, TIMESERIES_HEADER, timeseriesRow, type TimeseriesSource } from "./Timeseries.js"
 import { mkdirs } from "../domain/mkdirs.js"
 
@@ -35,6 +35,8 @@ export interface FileOutputOptions {
   readonly timeseriesIntervalS?: number
   /** csv (default) or parquet (`--output-format`). */
   readonly outputFormat?: OutputFormat
+  /** Columns requests.csv gains after `reason` (priority, lora) when the run uses them (format.ts). */
+  readonly requestColumns?: RequestExtraColumns
 }
 
 /** The files a run with these options writes, in order (for messages and tests). */
@@ -143,15 +145,16 @@ const makeFileSink = (dir: string, o: FileOutputOptions) =>
     let flush: () => FileError | undefined
     if (!parquet) {
       const requests = yield* acquire(file("requests"), () => ByteFile.open(file("requests")))
-      requests.text(REQUESTS_HEADER)
+      requests.text(requestsHeader(o.requestColumns))
+      const extra = extraRequestFields(o.requestColumns)
       const steps = o.stepLog === true ? yield* acquire(file("steps"), () => ByteFile.open(file("steps"))) : undefined
       steps?.text(STEPS_HEADER)
       observer = {
         onFinish: (r) => {
-          writeRequestRow(requests, r)
+          writeRequestRow(requests, r, "", extra)
           tsFinish(r)
         },
-        onReject: (r, reason) => writeRequestRow(requests, r, reason),
+        onReject: (r, reason) => writeRequestRow(requests, r, reason, extra),
         onStep: steps === undefined ? tsStep : (s: StepInfo) => {
           writeStepRow(steps, s)
           tsStep(s)
@@ -164,14 +167,15 @@ const makeFileSink = (dir: string, o: FileOutputOptions) =>
         return requests.failure() ?? steps?.failure()
       }
     } else {
-      const requests = yield* acquire(file("requests"), () => new ParquetTable(file("requests"), REQUEST_COLUMNS))
+      const { columns, fill } = requestColumnsWith(o.requestColumns)
+      const requests = yield* acquire(file("requests"), () => new ParquetTable(file("requests"), columns))
       const steps = o.stepLog === true ? yield* acquire(file("steps"), () => new ParquetTable(file("steps"), STEP_COLUMNS)) : undefined
       observer = {
         onFinish: (r) => {
-          putRequestRow(requests, r)
+          putRequestRow(requests, r, "", fill)
           tsFinish(r)
         },
-        onReject: (r, reason) => putRequestRow(requests, r, reason),
+        onReject: (r, reason) => putRequestRow(requests, r, reason, fill),
         onStep: steps === undefined ? tsStep : (s: StepInfo) => {
           putStepRow(steps, s)
           tsStep(s)

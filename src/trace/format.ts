@@ -54,8 +54,43 @@ export const requestRow = (r: SimRequest, reason = ""): string => {
     `${r.prefillInstance < 0 ? "" : r.prefillInstance},${nsToMs(r.prefillDoneNs)},${nsToMs(r.kvTransferStartNs)},${nsToMs(r.kvTransferEndNs)},${nsToMs(r.clientQueueNs)},${csvQuote(reason)}\n`
 }
 
-/** Write `requestRow(r, reason)` into `w`, byte for byte, without building the row's text. */
-export const writeRequestRow = (w: ByteFile, r: SimRequest, reason = ""): void => {
+/**
+ * Columns requests.csv / requests.parquet gain after `reason` when a run uses them (absent: the
+ * default header, unchanged): `priority` (--scheduling-policy priority: the request's priority) and
+ * `lora` (--enable-lora: the adapter's name, empty for the base model).
+ */
+export interface RequestExtraColumns {
+  readonly priority?: boolean | undefined
+  /** The served adapters' names, id 1..n at index 0..n-1. */
+  readonly loraAdapters?: ReadonlyArray<string> | undefined
+}
+
+/** requests.csv's header with `extra`'s columns. */
+export const requestsHeader = (extra: RequestExtraColumns = {}): string =>
+  REQUESTS_HEADER.slice(0, -1) + (extra.priority === true ? ",priority" : "") + (extra.loraAdapters !== undefined ? ",lora" : "") + "\n"
+
+/** The writer of `extra`'s fields of a row (each after a comma), or undefined when there are none. */
+export const extraRequestFields = (extra: RequestExtraColumns = {}): ((w: ByteFile, r: SimRequest) => void) | undefined => {
+  const priority = extra.priority === true
+  const names = extra.loraAdapters?.map(csvQuote)
+  if (!priority && names === undefined) return undefined
+  return (w, r) => {
+    if (priority) {
+      w.comma()
+      w.int(r.priority)
+    }
+    if (names !== undefined) {
+      w.comma()
+      if (r.lora > 0) w.text(names[r.lora - 1]!)
+    }
+  }
+}
+
+/**
+ * Write `requestRow(r, reason)` into `w`, byte for byte, without building the row's text; `extra`
+ * (extraRequestFields) appends the run's extra columns.
+ */
+export const writeRequestRow = (w: ByteFile, r: SimRequest, reason = "", extra?: (w: ByteFile, r: SimRequest) => void): void => {
   w.beginRow()
   const status = statusOf(r)
   const done = status === "finished"
@@ -108,6 +143,7 @@ export const writeRequestRow = (w: ByteFile, r: SimRequest, reason = ""): void =
   w.ms(r.clientQueueNs)
   w.comma()
   if (reason.length > 0) w.text(csvQuote(reason))
+  if (extra !== undefined) extra(w, r)
   w.newline()
 }
 

@@ -12,6 +12,7 @@ import { fileWriter, ParquetWriter, type SchemaElement } from "hyparquet-writer"
 import { FileError } from "../domain/errors.js"
 import { e2eNs, RequestStatus, type SimRequest, ttftNs } from "../domain/SimRequest.js"
 import type { StepInfo } from "../engine/EngineObserver.js"
+import type { RequestExtraColumns } from "./format.js"
 import type { TimeseriesTable } from "./Timeseries.js"
 
 /** A column: INT32, DOUBLE or UTF-8 string; `nullable` ones may hold null (an empty CSV field). */
@@ -129,6 +130,23 @@ export const REQUEST_COLUMNS: ReadonlyArray<ColumnSpec> = [
   ms("client_queue_ms"), str("reason", true)
 ]
 
+/** REQUEST_COLUMNS with the run's extra columns (format.ts RequestExtraColumns), and the filler of their fields. */
+export const requestColumnsWith = (extra: RequestExtraColumns = {}): { columns: ReadonlyArray<ColumnSpec>; fill: ((c: Array<Column>, i: number, r: SimRequest) => void) | undefined } => {
+  const priority = extra.priority === true
+  const names = extra.loraAdapters
+  if (!priority && names === undefined) return { columns: REQUEST_COLUMNS, fill: undefined }
+  const columns = [...REQUEST_COLUMNS, ...(priority ? [int("priority")] : []), ...(names !== undefined ? [str("lora", true)] : [])]
+  const p = REQUEST_COLUMNS.length
+  const l = p + (priority ? 1 : 0)
+  return {
+    columns,
+    fill: (c, i, r) => {
+      if (priority) (c[p] as Int32Array)[i] = r.priority
+      if (names !== undefined) (c[l] as Array<string | null>)[i] = r.lora > 0 ? names[r.lora - 1]! : null
+    }
+  }
+}
+
 /** steps.parquet (--step-log): the columns of steps.csv. */
 export const STEP_COLUMNS: ReadonlyArray<ColumnSpec> = [
   int("instance"), str("pool"), { name: "start_ms", kind: "double" }, { name: "duration_ms", kind: "double" }, int("prefill_seqs"), int("prefill_tokens"),
@@ -142,7 +160,7 @@ const msOrNull = (ns: number): number | null => (ns < 0 ? null : ns / 1e6)
  * Fill the current row of `t` (REQUEST_COLUMNS) with request `r` and end it: the values of
  * requestRow(r, reason), a `tpot_ms` not rounded to 6 decimals, and null where the CSV is empty.
  */
-export const putRequestRow = (t: ParquetTable, r: SimRequest, reason = ""): void => {
+export const putRequestRow = (t: ParquetTable, r: SimRequest, reason = "", extra?: (c: Array<Column>, i: number, r: SimRequest) => void): void => {
   const c = t.cols
   const i = t.n
   const status = r.status === RequestStatus.Rejected ? "rejected" : r.numOutput >= r.outputTokens ? "finished" : "aborted"
@@ -173,6 +191,7 @@ export const putRequestRow = (t: ParquetTable, r: SimRequest, reason = ""): void
   d[22]![i] = msOrNull(r.kvTransferEndNs)
   d[23]![i] = msOrNull(r.clientQueueNs)
   ;(c[24] as Array<string | null>)[i] = reason === "" ? null : reason
+  if (extra !== undefined) extra(c, i, r)
   t.endRow()
 }
 

@@ -16,6 +16,10 @@ import { openTrace } from "../../src/workload/traces/TraceReader.js"
 import { type BenchRun, runSettings } from "../../src/validate/bench.js"
 import type { Arrival } from "../../src/engine/Engine.js"
 import { ms, runScenario } from "../helpers.js"
+import { runCapture } from "../cli/capture.js"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 
 interface Row { id: number; firstScheduledNs: number; firstTokenNs: number; finishNs: number; preemptions: number }
 const byId = (store: { requests: Array<{ request: { id: number } }> }): Array<Row> =>
@@ -200,6 +204,17 @@ describe("scheduling policies: flags and traces", () => {
       expect((yield* read("mooncake-priority.jsonl")).map((a) => a.priority)).toEqual([3, undefined])
       const e = yield* Effect.flip(read("azure-priority-bad.csv"))
       expect(e.message).toMatch(/azure-priority-bad.csv:2: field .priority.: expected an integer/)
+    }))
+
+  it.effect("under --scheduling-policy priority requests.csv ends with each request's priority", () =>
+    Effect.gen(function*() {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), "priority-col-"))
+      const r = yield* runCapture("simulate", "--trace", "test/fixtures/traces/azure-priority.csv", "--scheduling-policy", "priority", "--output-dir", out, "--quiet")
+      expect(r.code, r.stderr).toBe(0)
+      const [header, ...rows] = fs.readFileSync(path.join(out, "requests.csv"), "utf8").trim().split("\n")
+      expect(header!.endsWith(",reason,priority")).toBe(true)
+      // the trace's priorities by request id; a missing one is 0
+      expect(rows.map((x) => x.split(",")).sort((a, b) => Number(a[0]) - Number(b[0])).map((x) => x.at(-1))).toEqual(["2", "0", "-1"])
     }))
 })
 
