@@ -352,7 +352,7 @@ export const resolveConfig = (f: EngineFlags): Effect.Effect<SimConfig, ConfigEr
       if (!engine0.enableChunkedPrefill) maxModelLen = Math.min(maxModelLen, engine0.maxNumBatchedTokens)
     }
     const roofline: RooflineParams = {
-      computeEfficiency: f.computeEfficiency ?? defaultRooflineParams.computeEfficiency,
+      computeEfficiency: f.computeEfficiency ?? hardware.computeEfficiency?.value ?? defaultRooflineParams.computeEfficiency,
       attentionComputeEfficiency: f.attentionComputeEfficiency ?? defaultRooflineParams.attentionComputeEfficiency,
       memoryEfficiency: f.memoryEfficiency ?? defaultRooflineParams.memoryEfficiency,
       kernelOverheadNs: f.kernelOverheadUs === undefined ? defaultRooflineParams.kernelOverheadNs : Math.round(f.kernelOverheadUs * 1000),

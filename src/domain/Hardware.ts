@@ -89,6 +89,13 @@ export const Hardware = Schema.Struct({
   idleW: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
   /** Where `tdpW` and `idleW` come from (datasheet, measurement, or a stated assumption). */
   powerSource: Schema.optional(Schema.String),
+  /**
+   * The datasheet roofline's GEMM compute efficiency for this card when it differs from the default
+   * (domain/PerfParams.ts), with where it comes from: GeForce parts print their FP32-accumulate
+   * tensor rate as the BF16 peak, which their tensor cores sustain far closer than datacenter parts
+   * reach their peak. `--compute-efficiency` still overrides it.
+   */
+  computeEfficiency: Schema.optional(Schema.Struct({ value: Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), source: Schema.String })),
   /** Memory the driver reports as total (bytes), where measured; else derived (see usableMemoryBytes). */
   memoryBytesVisible: Schema.optional(Schema.Number.pipe(Schema.positive())),
   source: Schema.String
