@@ -55,6 +55,9 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
     const { serverLayer } = yield* Effect.promise(() => import("../server/Http.js"))
     const tokenizer = yield* makeTokenizer(cfg.model, Option.getOrUndefined(o.tokenizer))
     const servedModelName = Option.getOrElse(o.servedModelName, () => cfg.model.path ?? cfg.model.id)
+    if (cfg.engine.lora?.adapters.some((a) => a.name === servedModelName) === true) {
+      return yield* new InvalidOption({ option: "--lora-modules", reason: `adapter name ${JSON.stringify(servedModelName)} is the --served-model-name; a request naming it would run on the base model` })
+    }
     yield* Console.warn(
       `starting: ${servedModelName} (${cfg.model.id} on ${cfg.hardware.name}${cfg.numInstances > 1 ? ` x ${cfg.numInstances}` : ""}), ` +
         `max_model_len ${cfg.engine.maxModelLen}, time scale ${o.timeScale}, tokenizer ${tokenizer.name}`

@@ -118,7 +118,7 @@ export const simulateCommand = Command.make(
         onSome: (file) => resolveCluster(file, flags, o.router)
       })
       const cfg = cluster.pools[0]!.config
-      const workload = yield* resolveWorkload(toWorkloadFlags(o), cfg.seed)
+      const workload = yield* resolveWorkload(toWorkloadFlags(o), cfg.seed, cfg.engine.lora?.adapters.map((a) => a.name) ?? null)
       // requests.csv's extra columns: each request's priority under the priority policy, its adapter with LoRA
       const requestColumns = { priority: cfg.engine.schedulingPolicy === "priority", loraAdapters: cfg.engine.lora?.adapters.map((a) => a.name) }
       const writer = Option.match(o.outputDir, { onNone: () => TraceWriter.none, onSome: (dir) => TraceWriter.files(dir, { ...files, requestColumns }) })

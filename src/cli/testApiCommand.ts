@@ -12,7 +12,9 @@ import * as path from "node:path"
 import { type LoadResult, loadSummary, runLoad } from "../client/LoadClient.js"
 import { resolveConfig } from "../config/resolve.js"
 import { FileError, InvalidOption } from "../domain/errors.js"
+import type { Arrival } from "../engine/Engine.js"
 import { simulate } from "../engine/simulate.js"
+import { makeLoraAssigner } from "../lora/assign.js"
 import { simulationLayer } from "../layers.js"
 import { FrontEndService } from "../frontend/FrontEnd.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
@@ -95,18 +97,26 @@ export const testApiCommand = Command.make("test-api", { ...engineOptions, ...wo
     }
     const flags = toWorkloadFlags(o)
     // --max-concurrency and --client-think-time-ms are the workload's client, as in simulate
-    const workload = yield* resolveWorkload(flags, cfg.seed)
+    const workload = yield* resolveWorkload(flags, cfg.seed, cfg.engine.lora?.adapters.map((a) => a.name) ?? null)
     if (workload.sessions !== undefined) {
       return yield* new InvalidOption({ option: workload.sessions === "trace" ? "--trace" : "--num-sessions", reason: "test-api replays open-loop or --max-concurrency workloads; session workloads (each turn sent when the previous answer is back) run in simulate and sweep only" })
     }
     const maxConcurrency = workload.client?.maxConcurrency ?? Infinity
     const thinkTimeMs = (workload.client?.thinkTimeMeanNs ?? 0) / 1e6
-    const arrivals = Chunk.toReadonlyArray(yield* Stream.runCollect(workload.arrivals))
+    // LoRA: each request's adapter (the trace's lora field, else a seeded draw, as simulate), sent as its model
+    const assign = makeLoraAssigner(cfg.engine.lora, cfg.seed)
+    const arrivals: Array<Arrival> = []
+    for (const a of Chunk.toReadonlyArray(yield* Stream.runCollect(workload.arrivals))) {
+      const x = assign(a)
+      if (x instanceof InvalidOption) return yield* x
+      arrivals.push(x)
+    }
+    const loraAdapters = cfg.engine.lora?.adapters.map((a) => a.name)
     const apiKey = Option.getOrUndefined(o.apiKey)
     const model = Option.isSome(o.servedModelName) ? o.servedModelName.value : yield* firstModel(o.baseUrl, apiKey)
-    yield* Console.warn(`test-api: ${arrivals.length} requests (${workload.description}) -> ${o.baseUrl} /v1/${o.endpoint === "chat" ? "chat/completions" : "completions"} as ${model}${o.timeScale === 1 ? "" : `, time scale ${o.timeScale}`}`)
+    yield* Console.warn(`test-api: ${arrivals.length} requests (${workload.description}) -> ${o.baseUrl} /v1/${o.endpoint === "chat" ? "chat/completions" : "completions"} as ${model}${loraAdapters === undefined ? "" : ` and LoRA adapters ${loraAdapters.join(", ")}`}${o.timeScale === 1 ? "" : `, time scale ${o.timeScale}`}`)
     const result: LoadResult = yield* Effect.promise(() =>
-      runLoad({ baseUrl: o.baseUrl, model, endpoint: o.endpoint, maxConcurrency, thinkTimeMs, seed: cfg.seed, allAtOnce: workload.client?.allAtOnce === true, timeScale: o.timeScale, apiKey }, arrivals)
+      runLoad({ baseUrl: o.baseUrl, model, endpoint: o.endpoint, maxConcurrency, thinkTimeMs, seed: cfg.seed, allAtOnce: workload.client?.allAtOnce === true, timeScale: o.timeScale, apiKey, loraAdapters }, arrivals)
     )
     const summary = loadSummary(result, {
       base_url: o.baseUrl, model, endpoint: o.endpoint, time_scale: o.timeScale,

@@ -44,6 +44,11 @@ export interface LoadOptions {
   readonly apiKey?: string | undefined
   /** Per-request timeout, ms of wall time. */
   readonly timeoutMs?: number
+  /**
+   * LoRA adapter names (id 1..n at index 0..n-1): a request whose arrival carries `lora` > 0 is sent
+   * with that adapter's name as `model`, as `vllm bench serve --lora-modules` sends it.
+   */
+  readonly loraAdapters?: ReadonlyArray<string> | undefined
 }
 
 export interface RequestResult {
@@ -127,9 +132,10 @@ const promptWords = (n: number, index: number): string => {
 /** Send one request and stream its answer. */
 export const runOne = async (o: LoadOptions, a: Arrival, lag: Samples | undefined, ingest?: Samples, index = 0): Promise<RequestResult> => {
   const chat = o.endpoint === "chat"
+  const model = a.lora !== undefined && a.lora > 0 && o.loraAdapters !== undefined ? o.loraAdapters[a.lora - 1]! : o.model
   const body = chat
-    ? { model: o.model, messages: [{ role: "user", content: promptWords(a.promptTokens, index) }], max_completion_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
-    : { model: o.model, prompt: promptIds(a, index), max_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
+    ? { model, messages: [{ role: "user", content: promptWords(a.promptTokens, index) }], max_completion_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
+    : { model, prompt: promptIds(a, index), max_tokens: a.outputTokens, ignore_eos: true, stream: true, stream_options: { include_usage: true } }
   const headers: Record<string, string> = { "content-type": "application/json" }
   if (o.apiKey !== undefined) headers["authorization"] = `Bearer ${o.apiKey}`
   const ts = o.timeScale

@@ -37,12 +37,12 @@ const fail = (option: string, reason: string) => Effect.fail(new InvalidOption({
 
 /**
  * `--lora-modules` entries: NAME or NAME=PATH (vLLM's `name=path` form), separated by commas or
- * spaces. Fails with InvalidOption for an empty or repeated name.
+ * spaces. Fails with InvalidOption for an empty (`a,,b`) or repeated name.
  */
 export const parseLoraModules = (text: string): Effect.Effect<ReadonlyArray<{ name: string; path?: string }>, InvalidOption> =>
   Effect.gen(function*() {
     const out: Array<{ name: string; path?: string }> = []
-    for (const item of text.split(/[\s,]+/).filter((x) => x.length > 0)) {
+    for (const item of text.split(/\s+/).filter((x) => x.length > 0).flatMap((x) => x.split(","))) {
       if (item.startsWith("{")) return yield* fail("--lora-modules", `vLLM's JSON form is not read; give NAME or NAME=PATH (got ${item})`)
       const eq = item.indexOf("=")
       const name = eq < 0 ? item : item.slice(0, eq)
@@ -103,6 +103,7 @@ export const loraConfigOf = (f: LoraFlags, ctx: LoraContext): Effect.Effect<Lora
     if (ctx.hardware.hostLinkGBs === undefined) return yield* fail("--enable-lora", `${ctx.hardware.name}'s hardware file gives no hostLinkGBs (the link adapters are loaded over)`)
     const adapters: Array<LoraAdapter> = []
     for (const mod of yield* parseLoraModules(f.loraModules)) {
+      if (mod.name === m.id || mod.name === m.path) return yield* fail("--lora-modules", `adapter name ${JSON.stringify(mod.name)} is the base model's; a request naming it would run on the base model`)
       if (mod.path === undefined) {
         adapters.push({ name: mod.name, rank: maxLoraRank })
         continue

@@ -81,7 +81,8 @@ export class LoraSlots {
     const n = config.adapters.length
     this.copyNs = new Float64Array(n + 1)
     this.readNs = new Float64Array(n + 1)
-    const host = hw.hostLinkGBs ?? 0
+    // host to device only: half the hardware file's hostLinkGBs (both directions), as KV offload and swap
+    const host = (hw.hostLinkGBs ?? 0) / 2
     for (let i = 0; i < n; i++) {
       const r = config.adapters[i]!.rank
       // every TP rank copies its own shard over its own host link, in parallel

@@ -114,12 +114,13 @@ export const kvCapacity = (m: ModelShape, hw: Hardware, e: EngineConfig, pimCapa
   const numBlocks = Math.floor((usableBytes - weightBytes - reserve) / blockBytes)
   if (numBlocks < 1) {
     const gb = (b: number) => (b / 1e9).toFixed(2)
+    const loraBytes = e.lora === undefined ? 0 : loraSlotBytesPerGpu(m, e.lora.maxLoras, e.lora.maxLoraRank, e.tensorParallelSize, 2)
     return new NoKvMemory({
       reason: `no memory left for the KV cache on ${hw.name}: ${gb(usableBytes)} GB usable ` +
         `(${gb(usableMemoryBytes(hw))} GB x --gpu-memory-utilization ${e.gpuMemoryUtilization}) - ` +
-        `${gb(weightBytes)} GB weights of ${m.id} - ${gb(reserve)} GB activation reserve = ` +
+        `${gb(weightBytes - loraBytes)} GB weights of ${m.id} - ${loraBytes > 0 ? `${gb(loraBytes)} GB LoRA slots (--max-loras ${e.lora!.maxLoras} x --max-lora-rank ${e.lora!.maxLoraRank}) - ` : ""}${gb(reserve)} GB activation reserve = ` +
         `${gb(usableBytes - weightBytes - reserve)} GB; use a larger GPU, a higher --gpu-memory-utilization, ` +
-        `--tensor-parallel-size, or --num-gpu-blocks-override`
+        `--tensor-parallel-size, ${loraBytes > 0 ? "fewer --max-loras or a lower --max-lora-rank, " : ""}or --num-gpu-blocks-override`
     })
   }
   return { ...base, numBlocks, overridden: false }

@@ -55,7 +55,7 @@ export const runJob = (job: SweepJob): Effect.Effect<SweepRow> =>
   Effect.gen(function*() {
     const t0 = performance.now()
     const cfg = yield* resolveConfig(job.engine)
-    const workload = yield* resolveWorkload(job.workload, cfg.seed)
+    const workload = yield* resolveWorkload(job.workload, cfg.seed, cfg.engine.lora?.adapters.map((a) => a.name) ?? null)
     const { summary: s } = yield* simulate(workload.arrivals, { router: job.router, client: workload.client, sessions: workload.sessions }).pipe(
       Effect.provide(Layer.merge(simulationLayer(cfg, TraceWriter.none), FrontEndService.layer(cfg.frontEnd)))
     )

@@ -97,7 +97,12 @@ const firstGiven = (pairs: ReadonlyArray<readonly [string, unknown]>): string | 
  * `random` dataset flag with the simulator's own flag for the same thing), or with the trace's
  * FileError / InputError.
  */
-export const resolveWorkload = (f: WorkloadFlags, seed: number): Effect.Effect<Workload, InvalidOption | TraceError> =>
+export const resolveWorkload = (
+  f: WorkloadFlags,
+  seed: number,
+  /** The served LoRA adapters' names (null: LoRA off), so a trace's `lora` field is checked where it is read (file and line); absent: not checked here. */
+  loraAdapters?: ReadonlyArray<string> | null
+): Effect.Effect<Workload, InvalidOption | TraceError> =>
   Effect.gen(function*() {
     if (f.numRequests !== undefined && !(Number.isInteger(f.numRequests) && f.numRequests > 0)) {
       return yield* bad("--num-requests", `expected a positive integer (got ${f.numRequests})`)
@@ -120,7 +125,7 @@ export const resolveWorkload = (f: WorkloadFlags, seed: number): Effect.Effect<W
       if (generatorOnly.length > 0) return yield* bad(generatorOnly[0]!, "applies to generated workloads, not to --trace (use --rate-scale to change a trace's rate)")
       const rateScale = f.rateScale ?? 1
       if (!(Number.isFinite(rateScale) && rateScale > 0)) return yield* bad("--rate-scale", `expected a number > 0 (got ${rateScale})`)
-      const t = yield* openTrace(f.trace, { format: f.traceFormat, numRequests: f.numRequests, rateScale })
+      const t = yield* openTrace(f.trace, { format: f.traceFormat, numRequests: f.numRequests, rateScale, loraAdapters })
       const agentic = t.format === "llmservingsim-jsonl" && (yield* hasAgenticSessions(f.trace))
       if (agentic && client !== undefined) return yield* bad("--max-concurrency", `${f.trace} holds agentic sessions (sub_requests), each sent turn by turn as its answers come back; a closed-loop client on top is not modelled`)
       return {

@@ -19,9 +19,10 @@ import { ms, runScenario, testHardware, testModel } from "../helpers.js"
 
 // the tiny model's rank-16 adapter: 4 layers x 16 x 7,936 elements x 2 bytes = 1,015,808 bytes
 const ADAPTER_BYTES = 1_015_808
-// so 1 ms over a host link of that many bytes per ms, 1 ms more from storage at the same rate; the
+// so 1 ms over a host link of that many bytes per ms each way (hostLinkGBs counts both directions), 1 ms
+// more from storage at the same rate; the
 // GPU's compute and HBM so fast that the LoRA kernels' FLOP and byte terms round away (< 1 ns)
-const hardware = { ...testHardware, hostLinkGBs: ADAPTER_BYTES / 1e6, bf16Tflops: 1e9, fp16Tflops: 1e9, memoryBandwidthGBs: 1e9 }
+const hardware = { ...testHardware, hostLinkGBs: (2 * ADAPTER_BYTES) / 1e6, bf16Tflops: 1e9, fp16Tflops: 1e9, memoryBandwidthGBs: 1e9 }
 const storageGBs = ADAPTER_BYTES / 1e6
 /** LoRA kernels' fixed cost per step: 4 layers x 8 kernels x 1.5 us (the default kernel overhead); the rest rounds to ns. */
 const KERNELS_NS = 4 * 8 * 1500
@@ -140,6 +141,8 @@ describe("LoRA adapters", () => {
         [["--enable-lora", "--lora-modules", "a", "--max-lora-rank", "12"], "--max-lora-rank: expected one of vLLM's ranks"],
         [["--enable-lora", "--lora-modules", "a", "--max-loras", "4", "--max-cpu-loras", "2"], "--max-cpu-loras: 2 must be at least --max-loras 4"],
         [["--enable-lora", "--lora-modules", "a", "a"], "--lora-modules: adapter \"a\" is given twice"],
+        [["--enable-lora", "--lora-modules", "a,,b"], "--lora-modules: expected NAME or NAME=PATH"],
+        [["--enable-lora", "--lora-modules", "meta-llama/Llama-3.1-8B-Instruct"], "is the base model's"],
         [["--enable-lora", "--lora-modules", "a", "--scheduling-policy", "sjf"], "--enable-lora: LoRA is modelled for --scheduling-policy fcfs only"],
         [["--enable-lora", "--lora-modules", "a", "--model", "mistralai/Mixtral-8x7B-v0.1", "--tensor-parallel-size", "2"], "MoE experts is not modelled"],
         [["--enable-lora", "--lora-modules", "a", "--num-sessions", "3"], "--enable-lora: LoRA with a session workload is not modelled"]
@@ -158,24 +161,28 @@ describe("LoRA adapters", () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lora-trace-"))
       const trace = path.join(dir, "t.jsonl")
       const line = (t: number, lora?: string) => JSON.stringify({ arrival_time_ns: t * 1e6, input_toks: 100, output_toks: 20, ...(lora === undefined ? {} : { lora }) })
-      fs.writeFileSync(trace, [line(0, "sql"), line(10, ""), line(20, "sql"), line(30, "chat")].join("\n") + "\n")
+      fs.writeFileSync(trace, [line(0, "sql"), line(10, ""), line(20, "sql"), line(30, "chat"), JSON.stringify({ arrival_time_ns: 40e6, input_toks: 100, output_toks: 20, lora: null })].join("\n") + "\n")
       const out = path.join(dir, "out")
       const ok = yield* runCapture("simulate", "--trace", trace, "--enable-lora", "--lora-modules", "sql", "chat", "--output-dir", out, "--quiet")
       expect(ok.code, ok.stderr).toBe(0)
       const s = JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8"))
       expect(s.lora.adapters.map((a: { name: string; requests: number }) => [a.name, a.requests])).toEqual([["sql", 2], ["chat", 1]])
-      expect(s.lora.base_model.requests).toBe(1)
+      // "" and null name the base model
+      expect(s.lora.base_model.requests).toBe(2)
       // requests.csv names each request's adapter in a last `lora` column (empty: the base model)
       const [header, ...rows] = fs.readFileSync(path.join(out, "requests.csv"), "utf8").trim().split("\n")
       expect(header!.endsWith(",reason,lora")).toBe(true)
-      expect(rows.map((r) => r.split(",")).sort((a, b) => Number(a[0]) - Number(b[0])).map((r) => r.at(-1))).toEqual(["sql", "", "sql", "chat"])
+      expect(rows.map((r) => r.split(",")).sort((a, b) => Number(a[0]) - Number(b[0])).map((r) => r.at(-1))).toEqual(["sql", "", "sql", "chat", ""])
       const plainOut = path.join(dir, "plain")
       yield* runCapture("simulate", "--num-requests", "3", "--output-dir", plainOut, "--quiet")
       expect(fs.readFileSync(path.join(plainOut, "requests.csv"), "utf8").split("\n")[0]!.endsWith(",reason")).toBe(true)
       const unknown = yield* runCapture("simulate", "--trace", trace, "--enable-lora", "--lora-modules", "sql", "--quiet")
-      expect(unknown.stderr).toContain("--lora-modules: request 3 of the workload names LoRA adapter \"chat\", which is not among sql")
+      // refused where it is read: file, line and field
+      expect(unknown.stderr).toContain(`${trace}:4`)
+      expect(unknown.stderr).toContain("one of the --lora-modules adapters sql")
       const off = yield* runCapture("simulate", "--trace", trace, "--quiet")
-      expect(off.stderr).toContain("--enable-lora: request 0 of the workload names LoRA adapter \"sql\"")
+      expect(off.stderr).toContain(`${trace}:1`)
+      expect(off.stderr).toContain("needs --enable-lora")
       fs.writeFileSync(trace, line(0).slice(0, -1) + ', "lora": 3}\n')
       const badField = yield* runCapture("simulate", "--trace", trace, "--enable-lora", "--lora-modules", "sql", "--quiet")
       expect(badField.stderr).toContain(`${trace}:1`)

@@ -7,7 +7,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import OpenAI from "openai"
 import type { SimConfig } from "../../src/config/ConfigService.js"
-import { testConfig, testHardware } from "../helpers.js"
+import { runLoad } from "../../src/client/LoadClient.js"
+import { ms, testConfig, testHardware } from "../helpers.js"
 import { MODEL, serveOptions, startServer } from "../server/serverHelpers.js"
 
 const loraConfig = (): SimConfig => {
@@ -43,8 +44,9 @@ describe("serve --enable-lora", () => {
       const status = yield* Effect.promise(() => fetch(`${base}/status`).then((r) => r.json() as Promise<{ lora: { running_adapters: Array<string>; gpu_loads: number; storage_loads: number; load_stall_s: number } }>))
       expect(status.lora.running_adapters).toEqual(["sql"])
       expect([status.lora.gpu_loads, status.lora.storage_loads]).toEqual([1, 1])
-      // the tiny model's rank-16 adapter is 1,015,808 bytes: ~1 ms from storage + ~1 ms over the host link at 1 GB/s
-      expect(status.lora.load_stall_s).toBeCloseTo(0.002032, 5)
+      // the tiny model's rank-16 adapter is 1,015,808 bytes: ~1 ms from storage at 1 GB/s + ~2 ms over
+      // the host link (hostLinkGBs 1 counts both directions: 0.5 GB/s host to device)
+      expect(status.lora.load_stall_s).toBeCloseTo(0.003047, 5)
       while (!(yield* Effect.promise(() => it.next())).done) { /* drain */ }
       // the base model and the other adapter answer too; an unknown model is a 404
       const plain = yield* Effect.promise(() => client.completions.create({ model: MODEL, prompt: "hi", max_tokens: 2 }))
@@ -59,6 +61,18 @@ describe("serve --enable-lora", () => {
       const after = yield* Effect.promise(() => fetch(`${base}/status`).then((r) => r.json() as Promise<{ lora: { gpu_loads: number; storage_loads: number } }>))
       // one GPU slot: sql, then chat evicts it (two host slots keep both)
       expect([after.lora.gpu_loads, after.lora.storage_loads]).toEqual([2, 2])
+    }).pipe(Effect.scoped))
+
+  it.live("the load client (test-api) sends each request's adapter as its model, as vllm bench does", () =>
+    Effect.gen(function*() {
+      const cfg = loraConfig()
+      const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 100 }), 10_000_000)
+      const arrivals = [0, 1, 2, 0].map((lora, i) => ({ arrivalNs: ms(i * 50), promptTokens: 8, outputTokens: 2, lora }))
+      const r = yield* Effect.promise(() => runLoad({ baseUrl: base, model: MODEL, endpoint: "completions", maxConcurrency: Infinity, timeScale: 100, loraAdapters: ["sql", "chat"] }, arrivals))
+      expect(r.requests.every((x) => x.ok)).toBe(true)
+      const status = yield* Effect.promise(() => fetch(`${base}/status`).then((x) => x.json() as Promise<{ lora: { gpu_loads: number } }>))
+      // sql, then chat (one GPU slot): two loads; the base-model requests none
+      expect(status.lora.gpu_loads).toBe(2)
     }).pipe(Effect.scoped))
 
   it.live("without --enable-lora: no lora series, adapters are unknown models", () =>

@@ -15,13 +15,18 @@ import * as zlib from "node:zlib"
 import { FileError, InputError } from "../../domain/errors.js"
 import type { Arrival } from "../../engine/Engine.js"
 import { type CsvFormat, FORMATS, type JsonlFormat, TRACE_FORMATS, type TraceFormat, type TraceRecord } from "./formats.js"
-import { optionalIntField, optionalLoraField } from "./fields.js"
+import { checkLora, optionalIntField, optionalLoraField } from "./fields.js"
 
 export interface TraceOptions {
   readonly format?: TraceFormat | undefined
   readonly numRequests?: number | undefined
   /** Multiply the request rate by this factor (arrival times divided by it). */
   readonly rateScale?: number | undefined
+  /**
+   * The served LoRA adapters' names, or null when LoRA is off: a record's `lora` naming another
+   * adapter (or any, with LoRA off) fails with InputError at its file and line. Absent: not checked.
+   */
+  readonly loraAdapters?: ReadonlyArray<string> | null | undefined
 }
 
 export type TraceError = FileError | InputError
@@ -267,7 +272,7 @@ export const openTrace = (
         const w = { path: file, line: r.info.lines }
         spec.parse(w, (c) => r.record[c], out)
         if (hasPriority) out.priority = optionalIntField(w, "priority", r.record["priority"])
-        if (hasLora) out.lora = optionalLoraField(w, r.record["lora"])
+        if (hasLora) out.lora = checkLora(w, optionalLoraField(w, r.record["lora"]), options.loraAdapters)
       }, rateScale)
     } else {
       const js = spec as JsonlFormat
@@ -275,7 +280,7 @@ export const openTrace = (
         const w = { path: file, line: r.line }
         js.parse(w, r.o, out)
         if ("priority" in r.o) out.priority = optionalIntField(w, "priority", r.o["priority"])
-        if ("lora" in r.o) out.lora = optionalLoraField(w, r.o["lora"])
+        if ("lora" in r.o) out.lora = checkLora(w, optionalLoraField(w, r.o["lora"]), options.loraAdapters)
       }, rateScale)
     }
     if (options.numRequests !== undefined) arrivals = Stream.take(arrivals, options.numRequests)

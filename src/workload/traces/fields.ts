@@ -49,11 +49,24 @@ export const optionalIntField = (w: Where, field: string, raw: unknown): number 
 }
 
 /**
- * An optional LoRA adapter name (the trace's `lora` field): undefined when absent or null, "" for the
- * base model, else the name (a request naming an adapter, as vLLM's `model` does).
+ * An optional LoRA adapter name (the trace's `lora` field): undefined when absent (the request
+ * draws an adapter), "" for the base model (an empty CSV cell, "" or null), else the name (a
+ * request naming an adapter, as vLLM's `model` does).
  */
 export const optionalLoraField = (w: Where, raw: unknown): string | undefined => {
-  if (raw === undefined || raw === null) return undefined
-  if (typeof raw !== "string") throw new InputError({ path: w.path, line: w.line, field: "lora", expected: "a LoRA adapter name (a string; \"\" = the base model)", got: show(raw) })
+  if (raw === undefined) return undefined
+  if (raw === null) return ""
+  if (typeof raw !== "string") throw new InputError({ path: w.path, line: w.line, field: "lora", expected: "a LoRA adapter name (a string; \"\" = the base model)", got: JSON.stringify(raw) })
   return raw.trim()
+}
+
+/**
+ * `name` (a record's LoRA adapter, "" = the base model) checked against the served adapters:
+ * `adapters` null = LoRA off (any adapter refused), undefined = not checked. Throws InputError.
+ */
+export const checkLora = (w: Where, name: string | undefined, adapters: ReadonlyArray<string> | null | undefined): string | undefined => {
+  if (name === undefined || name === "" || adapters === undefined) return name
+  if (adapters === null) throw new InputError({ path: w.path, line: w.line, field: "lora", expected: "no adapter: serving LoRA adapters needs --enable-lora --lora-modules NAME...", got: JSON.stringify(name) })
+  if (!adapters.includes(name)) throw new InputError({ path: w.path, line: w.line, field: "lora", expected: `one of the --lora-modules adapters ${adapters.join(", ")} (or "" for the base model)`, got: JSON.stringify(name) })
+  return name
 }
