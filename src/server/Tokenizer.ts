@@ -37,6 +37,14 @@ export interface ChatMessage {
 
 /** Llama 3 template tokens (the real ids of its vocabulary). */
 const LLAMA3 = { begin: 128000, startHeader: 128006, endHeader: 128007, eot: 128009 }
+
+/**
+ * A text prompt's token ids as vLLM's completions and /tokenize encode it by default
+ * (`add_special_tokens: true`): Llama 3's tokenizer prepends <|begin_of_text|> (128000); the other
+ * templates here add nothing.
+ */
+export const encodePrompt = (tok: TextTokenizer, text: string): Array<number> =>
+  tok.template === "llama3" ? [LLAMA3.begin, ...tok.encode(text)] : [...tok.encode(text)]
 /** ChatML template tokens (Qwen's ids). */
 const CHATML = { imStart: 151644, imEnd: 151645 }
 

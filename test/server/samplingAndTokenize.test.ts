@@ -1,6 +1,7 @@
 /** vLLM's sampling-parameter 400s (SamplingParams._verify_args messages) and /tokenize, /detokenize. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { resolveConfig } from "../../src/config/resolve.js"
 import { MODEL, serveOptions, serverConfig, startServer } from "./serverHelpers.js"
 
 const withBase = <A>(f: (post: (path: string, body: unknown) => Promise<{ status: number; json: any }>) => Promise<A>) =>
@@ -47,6 +48,21 @@ describe("sampling-parameter 400s", () => {
 })
 
 describe("/tokenize and /detokenize", () => {
+  it.live("Llama 3: a text prompt counts its <|begin_of_text|>, in completions as in /tokenize (vLLM's add_special_tokens)", () =>
+    Effect.gen(function*() {
+      const cfg = { ...serverConfig(), model: (yield* resolveConfig({ model: "meta-llama/Llama-3.1-8B-Instruct", hardware: "H100" })).model }
+      const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 1000 }), 10_000_000)
+      const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>)
+      const t = yield* Effect.promise(() => post("/tokenize", { prompt: "Hello world" }))
+      expect(t.tokens).toEqual([128000, 9906, 1917])
+      const plain = yield* Effect.promise(() => post("/tokenize", { prompt: "Hello world", add_special_tokens: false }))
+      expect(plain.tokens).toEqual([9906, 1917])
+      const c = yield* Effect.promise(() => post("/v1/completions", { prompt: "Hello world", max_tokens: 1, echo: true }))
+      expect(c.usage.prompt_tokens).toBe(3)
+      // echo returns the prompt as given, not its special tokens
+      expect(c.choices[0].text.startsWith("Hello world")).toBe(true)
+    }).pipe(Effect.scoped))
+
   it.live("tokenize a prompt and messages; detokenize round-trips", () =>
     withBase(async (post) => {
       const t = await post("/tokenize", { model: MODEL, prompt: "Hello world" })

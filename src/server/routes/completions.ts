@@ -18,7 +18,7 @@ import { modelCards, modelLora } from "../models.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { checkSampling } from "./sampling.js"
 import { errorChunk, fullResponse, fullResponseMany, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
-import { type ChatMessage, chatTokenIds, echoPieces, outputPiece } from "../Tokenizer.js"
+import { type ChatMessage, chatTokenIds, echoPieces, encodePrompt, outputPiece } from "../Tokenizer.js"
 import { logprobIndex, planChunk, planFull } from "../generation/chunks.js"
 import { type GenFields, isDefault, parseGenFields } from "../generation/fields.js"
 import { type OutputPlan, planOutput } from "../generation/OutputPlan.js"
@@ -71,6 +71,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     let promptTokens: number
     let promptIds: ReadonlyArray<number>
     let echoIds: ReadonlyArray<number> | undefined
+    let promptText: string | undefined
     let req: { model?: string | undefined; stream?: boolean | null | undefined; stream_options?: (typeof ChatRequest.Type)["stream_options"]; max_tokens?: number | null | undefined; n?: number | null | undefined; priority?: number | null | undefined }
     let maxTokens: number | null | undefined
     /** The prompts after the first of a prompt list. */
@@ -112,10 +113,12 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       }
       if (typeof p === "string") {
         if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
-        const ids = truncated(tok.encode(p), fields.truncatePromptTokens, maxLen)
+        // vLLM's completions encode with add_special_tokens (Llama 3: a leading <|begin_of_text|>)
+        const ids = truncated(encodePrompt(tok, p), fields.truncatePromptTokens, maxLen)
         promptIds = ids
         promptTokens = ids.length
-        if (o.echo) echoIds = ids.slice(0, 4096)
+        promptText = p
+        if (o.echo) echoIds = tok.encode(p).slice(0, 4096)
       } else {
         const ids = truncated(p as ReadonlyArray<number>, fields.truncatePromptTokens, maxLen)
         // as vLLM: a token id outside the vocabulary is a bad request
@@ -178,7 +181,8 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     }
     const echo = echoIds === undefined ? undefined : echoPieces(tok, echoIds, Math.min(echoIds.length, outputTokens))
     const content: PromptContent = { kind: "tokens", ids: Int32Array.from(promptIds) }
-    const prefix = fields.echo ? tok.decode(promptIds) : ""
+    // echo: a text prompt comes back as given (vLLM returns the request's prompt), token ids decoded
+    const prefix = fields.echo ? promptText ?? tok.decode(promptIds) : ""
     const n = req.n ?? 1
     if (n === 1 && extra.length === 0) return { meta, stream, outputTokens, finish, echo, content, priority, lora, plan, prefix, seqs: [] } satisfies Prepared
     // several sequences: n > 1 (vLLM's parallel sampling) and/or a list of prompts
@@ -239,7 +243,7 @@ const completionPrompt = (
     let ids: ReadonlyArray<number>
     if (typeof p === "string") {
       if (tooLong(p.length)) return yield* contextError(Math.ceil(p.length / 64), maxTokens ?? undefined)
-      ids = truncate(o.tokenizer.encode(p))
+      ids = truncate(encodePrompt(o.tokenizer, p))
     } else {
       ids = truncate(p)
       // as vLLM: a token id outside the vocabulary is a bad request

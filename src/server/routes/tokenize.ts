@@ -14,7 +14,7 @@ import { DetokenizeRequest, ServeApi, TokenizeRequest } from "../Api.js"
 import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import { modelLora } from "../models.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
-import { chatTokenIds } from "../Tokenizer.js"
+import { chatTokenIds, encodePrompt } from "../Tokenizer.js"
 
 const LLAMA3_BOS = 128000
 
@@ -51,8 +51,8 @@ export const TokenizeLive = HttpApiBuilder.group(ServeApi, "tokenize", (handlers
           ids = chatTokenIds(tok, req.messages.map((m) => ({ role: m.role, content: contentText(m.content) })))
           special = req.add_special_tokens === true
         } else {
-          ids = [...tok.encode(req.prompt!)]
-          special = req.add_special_tokens !== false
+          special = false
+          ids = req.add_special_tokens !== false ? encodePrompt(tok, req.prompt!) : [...tok.encode(req.prompt!)]
         }
         if (special && tok.template === "llama3") ids.unshift(LLAMA3_BOS)
         return HttpServerResponse.unsafeJson({
