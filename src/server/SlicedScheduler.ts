@@ -1,0 +1,69 @@
+/**
+ * A time-sliced Effect scheduler for the HTTP request fibers of `serve`, so that a burst of requests
+ * cannot hold the event loop while the engine fiber has tokens due.
+ *
+ * Effect's default scheduler runs fibers in microtasks (up to 2,048 drains before one
+ * `setTimeout`), and microtasks all run before Node returns to its timers. A thousand requests
+ * arriving at once (about 1.5 ms of parsing, decoding and routing each on a 2-core machine) then
+ * keep the engine's wake-up timer waiting for a second or more, and every token due meanwhile is
+ * delivered that late. Here request fibers run in slices of at most `sliceMs` wall ms, each slice
+ * in a `setImmediate` callback (the event loop's check phase), so between two slices Node runs its
+ * timers (the engine delivers) and reads sockets (new requests get their arrival stamps). A fiber
+ * yields within its slice every 64 operations once the slice is over, and after 2,048 operations
+ * as Effect's default. When the engine is idle the slices follow one another, so requests are
+ * served at full speed.
+ */
+import { Effect, type Fiber, FiberRef, Layer, type Scheduler } from "effect"
+
+export class SlicedScheduler implements Scheduler.Scheduler {
+  private tasks: Array<Scheduler.Task> = []
+  private head = 0
+  private pending = false
+  private deadline = 0
+
+  /** `sliceMs`: the most wall ms one slice of request work runs before the event loop moves on. */
+  constructor(readonly sliceMs: number) {}
+
+  scheduleTask(task: Scheduler.Task, _priority: number): void {
+    this.tasks.push(task)
+    if (!this.pending) {
+      this.pending = true
+      setImmediate(this.drain)
+    }
+  }
+
+  shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>): number | false {
+    const n = fiber.currentOpCount
+    return n > 2048 || ((n & 63) === 0 && performance.now() > this.deadline) ? 0 : false
+  }
+
+  private readonly drain = (): void => {
+    this.deadline = performance.now() + this.sliceMs
+    while (this.head < this.tasks.length) {
+      if (performance.now() > this.deadline) {
+        if (this.head > 1024) {
+          this.tasks = this.tasks.slice(this.head)
+          this.head = 0
+        }
+        setImmediate(this.drain)
+        return
+      }
+      this.tasks[this.head++]!()
+    }
+    this.tasks = []
+    this.head = 0
+    this.pending = false
+  }
+}
+
+/**
+ * Run the fibers a layer's build forks (the HTTP server's request fibers, when applied to the
+ * layer that starts serving) on a `SlicedScheduler` of `sliceMs` wall ms, with tracing spans off
+ * (nothing reads them; each request would otherwise build a span).
+ */
+export const slicedRequests = (sliceMs: number) => <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
+  Layer.locallyEffect(layer, (build) =>
+    build.pipe(
+      Effect.withScheduler(new SlicedScheduler(sliceMs)),
+      Effect.locally(FiberRef.currentTracerEnabled, false)
+    ))
