@@ -56,8 +56,8 @@ export const REQUEST_SLICE_MS = 4
  * deliveries are not held behind a burst of arrivals.
  */
 export const httpLayer = (config: SimConfig, options: ServeOptions, services?: EngineServices) =>
-  HttpApiBuilder.serve((app) => HttpMiddleware.cors()(withOpenAiFallbacks(app))).pipe(
-    slicedRequests(REQUEST_SLICE_MS),
+  // the middleware (hence the scheduler) is made once per server; it wraps the response writing too
+  HttpApiBuilder.serve((app) => slicedRequests(REQUEST_SLICE_MS)(HttpMiddleware.cors()(withOpenAiFallbacks(app)))).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi()),
     Layer.provide(appLayer(config, options, services))

@@ -13,7 +13,7 @@
  * as Effect's default. When the engine is idle the slices follow one another, so requests are
  * served at full speed.
  */
-import { Effect, type Fiber, FiberRef, Layer, type Scheduler } from "effect"
+import { Effect, type Fiber, type Scheduler } from "effect"
 
 export class SlicedScheduler implements Scheduler.Scheduler {
   private tasks: Array<Scheduler.Task> = []
@@ -57,13 +57,10 @@ export class SlicedScheduler implements Scheduler.Scheduler {
 }
 
 /**
- * Run the fibers a layer's build forks (the HTTP server's request fibers, when applied to the
- * layer that starts serving) on a `SlicedScheduler` of `sliceMs` wall ms, with tracing spans off
- * (nothing reads them; each request would otherwise build a span).
+ * An HTTP middleware that runs each request, its response body included, on one `SlicedScheduler`
+ * of `sliceMs` wall ms (one per server: call it once, where the server is built).
  */
-export const slicedRequests = (sliceMs: number) => <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
-  Layer.locallyEffect(layer, (build) =>
-    build.pipe(
-      Effect.withScheduler(new SlicedScheduler(sliceMs)),
-      Effect.locally(FiberRef.currentTracerEnabled, false)
-    ))
+export const slicedRequests = (sliceMs: number) => {
+  const scheduler = new SlicedScheduler(sliceMs)
+  return <A, E, R>(app: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.withScheduler(app, scheduler)
+}
