@@ -58,6 +58,8 @@ export const REQUEST_SLICE_MS = 4
 export const httpLayer = (config: SimConfig, options: ServeOptions, services?: EngineServices) =>
   // the middleware (hence the scheduler) is made once per server; it wraps the response writing too
   HttpApiBuilder.serve((app) => slicedRequests(REQUEST_SLICE_MS)(HttpMiddleware.cors()(withOpenAiFallbacks(app)))).pipe(
+    // no request spans: nothing reads them, and each cost a URL parse, a header copy and getpeername
+    HttpMiddleware.withTracerDisabledWhen(() => true),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi()),
     Layer.provide(appLayer(config, options, services))

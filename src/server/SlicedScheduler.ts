@@ -62,5 +62,6 @@ export class SlicedScheduler implements Scheduler.Scheduler {
  */
 export const slicedRequests = (sliceMs: number) => {
   const scheduler = new SlicedScheduler(sliceMs)
-  return <A, E, R>(app: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.withScheduler(app, scheduler)
+  // yield first: the 'request' event only creates the fiber; routing and the rest run in a slice
+  return <A, E, R>(app: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.withScheduler(Effect.zipRight(Effect.yieldNow(), app), scheduler)
 }
