@@ -8,10 +8,10 @@
  * keep the engine's wake-up timer waiting for a second or more, and every token due meanwhile is
  * delivered that late. Here request fibers run in slices of at most `sliceMs` wall ms, each slice
  * in a `setImmediate` callback (the event loop's check phase), so between two slices Node runs its
- * timers (the engine delivers) and reads sockets (new requests get their arrival stamps). A fiber
- * yields within its slice every 64 operations once the slice is over, and after 2,048 operations
- * as Effect's default. When the engine is idle the slices follow one another, so requests are
- * served at full speed.
+ * timers (the engine delivers) and reads sockets (new requests get their arrival stamps). A running
+ * fiber checks the clock every 64 operations and yields once the slice is over (and after 2,048
+ * operations, as Effect's default does). When the engine is idle the slices follow one another, so
+ * requests are served at full speed. Implements Effect's `Scheduler` interface (effect 3.x).
  */
 import { Effect, type Fiber, type Scheduler } from "effect"
 
@@ -48,7 +48,14 @@ export class SlicedScheduler implements Scheduler.Scheduler {
         setImmediate(this.drain)
         return
       }
-      this.tasks[this.head++]!()
+      const task = this.tasks[this.head++]!
+      try {
+        task()
+      } catch (e) {
+        // keep draining the rest later, whatever this task did
+        setImmediate(this.drain)
+        throw e
+      }
     }
     this.tasks = []
     this.head = 0
