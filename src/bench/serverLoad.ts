@@ -6,6 +6,9 @@
  * mean TPOT against the simulated one (vllm:request_time_per_output_token_seconds sum / count).
  *
  *   node dist/bench/serverLoad.js [--streams 500] [--input-len 128] [--output-len 64] [--time-scale 1] [--port 18700] [-- extra serve flags]
+ *
+ * `SERVE_NODE_ARGS` (environment, space-separated) are node flags for the server child, e.g.
+ * `SERVE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` to profile it (NODE_OPTIONS refuses --cpu-prof).
  */
 import { spawn } from "node:child_process"
 import * as path from "node:path"
@@ -31,7 +34,8 @@ const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bi
 const base = `http://127.0.0.1:${port}`
 
 const main = async () => {
-  const server = spawn(process.execPath, [bin, "serve", "--port", String(port), "--time-scale", String(timeScale), "--timing-fields", ...extra], { stdio: ["ignore", "inherit", "inherit"] })
+  const nodeArgs = (process.env["SERVE_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "")
+  const server = spawn(process.execPath, [...nodeArgs, bin, "serve", "--port", String(port), "--time-scale", String(timeScale), "--timing-fields", ...extra], { stdio: ["ignore", "inherit", "inherit"] })
   try {
     for (let i = 0; ; i++) {
       const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false)

@@ -267,11 +267,20 @@ export const runLoad = async (o: LoadOptions, arrivals: ReadonlyArray<Arrival>, 
     waiters.shift()?.()
   }
   const tasks: Array<Promise<void>> = []
+  // a burst of sends (many arrivals due at once) gives the event loop back every ~2 ms, so the
+  // responses already streaming are read when they arrive, not after the whole burst was sent
+  let lastYield = now()
   for (let i = 0; i < arrivals.length; i++) {
     const a = arrivals[i]!
     const due = t0 + a.arrivalNs / o.timeScale
     const wait = (due - now()) / 1e6
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    if (wait > 1) {
+      await new Promise((r) => setTimeout(r, wait))
+      lastYield = now()
+    } else if (now() - lastYield > 2e6) {
+      await new Promise((r) => setImmediate(r))
+      lastYield = now()
+    }
     // when it was due and created (vLLM: the task is made at its arrival, then waits on the
     // semaphore); this loop reaches a request late only because it waited for the previous one's slot
     const created = wait > 1 ? now() : Math.min(now(), due)

@@ -25,6 +25,7 @@ import { ResponsesLive } from "./routes/responses.js"
 import { ServerLive } from "./routes/server.js"
 import { TokenizeLive } from "./routes/tokenize.js"
 import { type ServeOptions, serveContextLayer } from "./ServeContext.js"
+import { slicedRequests } from "./SlicedScheduler.js"
 export { stampingServer } from "./arrival.js"
 export { openAiError } from "./errors.js"
 export { defaultOutputLen, type OutputLenSpec } from "./OutputLen.js"
@@ -48,9 +49,19 @@ export const appLayer = (config: SimConfig, options: ServeOptions, services: Eng
 
 const ROUTE_METHODS = methodsByPath(ServeApi)
 
-/** The HTTP app (no logger middleware: it would cost per request) with /docs and /openapi.json. */
+/** Wall ms of request work (parsing, routing, decoding, response set-up) per event-loop turn. */
+export const REQUEST_SLICE_MS = 4
+
+/**
+ * The HTTP app (no logger middleware: it would cost per request) with /docs and /openapi.json.
+ * Request fibers run in time slices (SlicedScheduler.ts) so that the engine fiber's token
+ * deliveries are not held behind a burst of arrivals.
+ */
 export const httpLayer = (config: SimConfig, options: ServeOptions, services?: EngineServices) =>
-  HttpApiBuilder.serve((app) => HttpMiddleware.cors()(withOpenAiFallbacks(app, ROUTE_METHODS))).pipe(
+  // the middleware (hence the scheduler) is made once per server; it wraps the response writing too
+  HttpApiBuilder.serve((app) => slicedRequests(REQUEST_SLICE_MS)(HttpMiddleware.cors()(withOpenAiFallbacks(app, ROUTE_METHODS)))).pipe(
+    // no request spans: nothing reads them, and each cost a URL parse, a header copy and getpeername
+    HttpMiddleware.withTracerDisabledWhen(() => true),
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi()),
     Layer.provide(appLayer(config, options, services))

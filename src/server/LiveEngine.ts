@@ -18,7 +18,7 @@
  * the fiber waits for an arrival. Under TestClock every delivery time is exact.
  */
 import type { PromptContent } from "../memory/blockHash.js"
-import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Queue, type Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, FiberId, Queue, Scheduler, type Scope } from "effect"
 import { ConfigService, type SimConfig } from "../config/ConfigService.js"
 import { RequestStatus, SimRequest } from "../domain/SimRequest.js"
 import { combineObservers, type EngineObserver } from "../engine/EngineObserver.js"
@@ -243,7 +243,8 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
         if (yield* Deferred.isDone(wake)) wake = Deferred.unsafeMake<void>(FiberId.none)
       }
     })
-    const fiber = yield* Effect.forkScoped(loop)
+    // the default (microtask) scheduler, whatever the caller's: deliveries never wait for a time slice
+    const fiber = yield* Effect.forkScoped(Effect.withScheduler(loop, Scheduler.defaultScheduler))
     yield* Effect.addFinalizer(() =>
       Fiber.interrupt(fiber).pipe(Effect.zipRight(Effect.sync(() => {
         // shutting down: end every open request (an error chunk and [DONE] for streams) so that

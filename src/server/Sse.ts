@@ -66,26 +66,35 @@ export const tokenChunk = (m: ResponseMeta, n: number, piece: string, finish: st
 }
 
 /**
+ * Extra fields as they end a JSON object: `,"k":v` for each (numbers only), the bytes that merging
+ * them into a chunk adds. Build it once per chunk and pass it to a token writer as a string.
+ */
+export const extraFields = (extra: Readonly<Record<string, number>>): string => {
+  let x = ""
+  for (const k in extra) x += `,${JSON.stringify(k)}:${JSON.stringify(extra[k])}`
+  return x
+}
+
+/**
  * A fast writer of the token chunks of one response: the JSON around the token text is built once,
  * so each token costs one string concatenation. The bytes equal `tokenChunk`'s; `extra` (the
- * benchmark timing fields, numbers only) is appended as `tokenChunk` merges it, last in the object.
+ * benchmark timing fields, numbers only) is appended as `tokenChunk` merges it, last in the object,
+ * either as an object or already rendered by `extraFields` (no per-chunk object or stringify).
  */
-export const makeTokenWriter = (m: ResponseMeta): ((n: number, piece: string, finish: string | null, extra?: Readonly<Record<string, number>>) => string) => {
-  if (m.continuousUsage) return (n, piece, finish, extra) => tokenChunk(m, n, piece, finish, extra)
+export const makeTokenWriter = (m: ResponseMeta): ((n: number, piece: string, finish: string | null, extra?: Readonly<Record<string, number>> | string) => string) => {
+  if (m.continuousUsage) return (n, piece, finish, extra) => tokenChunk(m, n, piece, finish, typeof extra === "string" ? JSON.parse(`{${extra.slice(1)}}`) as Record<string, number> : extra)
   const head = m.kind === "chat"
     ? `data: {"id":${JSON.stringify(m.id)},"object":"chat.completion.chunk","created":${m.created},"model":${JSON.stringify(m.model)},"choices":[{"index":0,"delta":{"content":`
     : `data: {"id":${JSON.stringify(m.id)},"object":"text_completion","created":${m.created},"model":${JSON.stringify(m.model)},"choices":[{"index":0,"text":`
   const mid = m.kind === "chat" ? `},"logprobs":null,"finish_reason":` : `,"logprobs":null,"finish_reason":`
   const tail = m.kind === "chat" ? `}]}\n\n` : `,"stop_reason":null}]}\n\n`
   const tailLast = m.kind === "chat" ? `,"stop_reason":null}]}\n\n` : tail
-  const fields = (extra: Readonly<Record<string, number>>) => {
-    let x = ""
-    for (const k in extra) x += `,${JSON.stringify(k)}:${JSON.stringify(extra[k])}`
-    return x
-  }
+  // the tails without their closing "}\n\n", for chunks that carry extra fields
+  const open = tail.slice(0, -3)
+  const openLast = tailLast.slice(0, -3)
   return (_n, piece, finish, extra) => {
-    const t = finish === null ? tail : tailLast
-    const end = extra === undefined ? t : t.slice(0, -3) + fields(extra) + "}\n\n"
+    const end = extra === undefined ? (finish === null ? tail : tailLast)
+      : (finish === null ? open : openLast) + (typeof extra === "string" ? extra : extraFields(extra)) + "}\n\n"
     return head + JSON.stringify(piece) + mid + (finish === null ? "null" : JSON.stringify(finish)) + end
   }
 }

@@ -1,6 +1,6 @@
 /** The pre-serialised token writer emits exactly the bytes of `tokenChunk`, timing fields included. */
 import { describe, expect, it } from "@effect/vitest"
-import { makeTokenWriter, type ResponseMeta, tokenChunk } from "../../src/server/Sse.js"
+import { extraFields, makeTokenWriter, type ResponseMeta, tokenChunk } from "../../src/server/Sse.js"
 
 describe("makeTokenWriter", () => {
   for (const kind of ["chat", "completion"] as const) {
@@ -13,6 +13,7 @@ describe("makeTokenWriter", () => {
           for (const finish of [null, "length", "stop"]) {
             expect(w(3, piece, finish)).toBe(tokenChunk(m, 3, piece, finish))
             expect(w(3, piece, finish, extra)).toBe(tokenChunk(m, 3, piece, finish, extra))
+            expect(w(3, piece, finish, extraFields(extra))).toBe(tokenChunk(m, 3, piece, finish, extra))
           }
         }
       })

@@ -16,6 +16,7 @@ import type { LiveEvent } from "../LiveEngine.js"
 import type { OutputLenSpec } from "../OutputLen.js"
 import { modelCards, modelLora } from "../models.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
+import { makeSseWriter } from "../sseWrite.js"
 import { checkSampling } from "./sampling.js"
 import { errorChunk, fullResponse, fullResponseMany, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, encodePrompt, outputPiece } from "../Tokenizer.js"
@@ -288,6 +289,9 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
     const monoOffset = timing ? (yield* Effect.clockWith((c) => Effect.sync(() => Number(c.unsafeCurrentTimeNanos()) - Number(process.hrtime.bigint())))) : 0
     const extraOf = (e: Extract<LiveEvent, { _tag: "Token" }>) =>
       timing ? { sim_time_ns: e.simNs, due_mono_ns: Math.round(engine.startNs + e.simNs / engine.timeScale - monoOffset), arrival_mono_ns: arrivalMono } : undefined
+    // the same fields pre-rendered (`extraFields`' bytes for these integer fields), for the token writer
+    const extraText = (e: Extract<LiveEvent, { _tag: "Token" }>) =>
+      timing ? `,"sim_time_ns":${e.simNs},"due_mono_ns":${Math.round(engine.startNs + e.simNs / engine.timeScale - monoOffset)},"arrival_mono_ns":${arrivalMono}` : undefined
     const end = Deferred.unsafeMake<void>(FiberId.none)
     let arrivalMono = 0
 
@@ -316,9 +320,10 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
     let textOffset = p.prefix.length
     let started = false
     let early = ""
+    const send = makeSseWriter(res)
     const out = (s: string) => {
       if (!started) early += s
-      else if (!res.writableEnded && !res.destroyed) res.write(s)
+      else send(s)
     }
     const sink = (e: LiveEvent) => {
       if (e._tag === "Failed") {
@@ -344,7 +349,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         if (e.last) Deferred.unsafeDone(end, Exit.void)
         return
       }
-      const extra = extraOf(e)
+      const extra = extraText(e)
       // one chunk per token (a step yields one token per request, so this loop runs once)
       for (; produced < e.n; produced++) {
         const n = produced + 1
@@ -392,9 +397,10 @@ const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.Htt
     let started = false
     let early = ""
     const res = p.stream ? NodeHttpServerRequest.toServerResponse(request) : undefined
+    const send = res === undefined ? undefined : makeSseWriter(res)
     const out = (s: string) => {
       if (!started) early += s
-      else if (res !== undefined && !res.writableEnded && !res.destroyed) res.write(s)
+      else send?.(s)
     }
     const total = () => texts.reduce((a, t) => a + t.length, 0)
     const sinkOf = (q: Sequence) => (e: LiveEvent) => {

@@ -22,6 +22,7 @@ import { admitJsonBody, decodeBody, openAiError, Reject, reject } from "../error
 import type { LiveEvent } from "../LiveEngine.js"
 import { modelLora } from "../models.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
+import { makeSseWriter } from "../sseWrite.js"
 import { type ChatMessage, chatTokenIds, outputPiece } from "../Tokenizer.js"
 import { drawOutputLen, rngFor } from "./completions.js"
 import { checkSampling } from "./sampling.js"
@@ -154,9 +155,10 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
     let started = false
     let early = ev("response.created", { response: responseObject(p, "in_progress", "", undefined) }) +
       ev("response.in_progress", { response: responseObject(p, "in_progress", "", undefined) })
+    const send = makeSseWriter(res)
     const out = (s: string) => {
       if (!started) early += s
-      else if (!res.writableEnded && !res.destroyed) res.write(s)
+      else send(s)
     }
     const sink = (e: LiveEvent) => {
       if (e._tag === "Failed") {
