@@ -36,13 +36,14 @@ describe("/v1/responses", () => {
       expect(events.map((e) => e.type)).toEqual([
         "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
         "response.output_text.delta", "response.output_text.delta", "response.output_text.delta",
-        "response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed"
+        "response.output_text.done", "response.content_part.done", "response.output_item.done", "response.incomplete"
       ])
       expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i))
       const done = events.find((e) => e.type === "response.output_text.done")
       expect(done?.type === "response.output_text.done" ? done.text : "").toBe(" The simulated server")
       const last = events[events.length - 1]!
-      expect(last.type === "response.completed" ? last.response.usage?.output_tokens : -1).toBe(3)
+      // cut off by max_output_tokens: OpenAI's response.incomplete, with the status and reason
+      expect(last.type === "response.incomplete" ? [last.response.status, last.response.incomplete_details?.reason, last.response.usage?.output_tokens] : []).toEqual(["incomplete", "max_output_tokens", 3])
     }))
 
   it.live("unsupported fields and bad parameters: 400 naming the field", () =>

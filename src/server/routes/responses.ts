@@ -6,7 +6,8 @@
  * (`event: <type>` + `data: {...}`) with increasing `sequence_number`s: response.created,
  * response.in_progress, response.output_item.added, response.content_part.added, one
  * response.output_text.delta per token, response.output_text.done, response.content_part.done,
- * response.output_item.done, response.completed (the whole response with usage). Shapes from
+ * response.output_item.done, response.completed (the whole response with usage; response.incomplete
+ * when max_output_tokens cut it off). Shapes from
  * OpenAI's API reference (Response object, streaming events) and the decoders of @effect/ai-openai.
  * A length-capped answer has `status: "incomplete"`, `incomplete_details.reason: "max_output_tokens"`.
  * Fields the simulator cannot honour (tools, previous_response_id, reasoning, background, store,
@@ -181,7 +182,9 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         s += ev("response.output_text.done", { ...where, text, logprobs: [] })
         s += ev("response.content_part.done", { ...where, part: { type: "output_text", text, annotations: [], logprobs: [] } })
         s += ev("response.output_item.done", { output_index: 0, item: messageItem(p, text, "completed") })
-        s += ev("response.completed", { response: responseObject(p, finalStatus(p), text, pieces.length) })
+        // OpenAI ends a response cut off by max_output_tokens with response.incomplete, else response.completed
+        const status = finalStatus(p)
+        s += ev(status === "incomplete" ? "response.incomplete" : "response.completed", { response: responseObject(p, status, text, pieces.length) })
       }
       out(s)
       if (e.last) Deferred.unsafeDone(end, Exit.void)
