@@ -91,6 +91,7 @@ describe("generation fields (openai SDK)", () => {
       const r = await client.chat.completions.create({ model: MODEL, messages: msgs, tools, seed: 3 })
       const calls = r.choices[0]!.message.tool_calls!
       expect(r.choices[0]!.finish_reason).toBe("tool_calls")
+      expect(r.choices[0]!.message.refusal).toBeNull()
       expect(calls.map((c) => (c as { function: { name: string } }).function.name)).toEqual(["get_weather", "get_time"])
       const fn = (c: unknown) => (c as { function: { name: string; arguments: string } }).function
       expect(valid(weather, fn(calls[0]).arguments)).toBe(true)

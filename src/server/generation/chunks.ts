@@ -66,7 +66,7 @@ export const planFull = (m: ResponseMeta, plan: OutputPlan, prefix: string): unk
     id: m.id, object: "chat.completion", created: m.created, model: m.model,
     choices: [{
       index: 0,
-      message: { role: "assistant", content: calls.length > 0 && text === "" ? null : text, tool_calls: calls, reasoning_content: null },
+      message: { role: "assistant", content: calls.length > 0 && text === "" ? null : text, refusal: null, tool_calls: calls, reasoning_content: null },
       logprobs: plan.logprobs === undefined ? null : { content: plan.logprobs.map(chatEntry) },
       finish_reason: plan.finish,
       stop_reason: plan.stopReason
