@@ -123,7 +123,7 @@ export const engineOptions = {
   loraStorageGbps: optFloat("lora-storage-gbps", "With --enable-lora: GB/s an adapter not in host memory is read from storage at (default 7.88: PCIe 4.0 x4 NVMe ceiling)"),
   schedulingPolicy: Options.text("scheduling-policy").pipe(
     Options.optional,
-    Options.withDescription("Batching policy: fcfs (vLLM V1, default), priority (vLLM: lower value first), orca, static, sarathi, sjf")
+    Options.withDescription("Batching policy: fcfs (vLLM V1, default), priority (vLLM: lower value first), orca, static, sarathi, sjf, vllm-v0")
   ),
   priorityLevels: optInt("priority-levels", "With --scheduling-policy priority: each request's priority drawn from 0..N-1, seeded (default: the trace's priority field, else 0)"),
   numInstances: optInt("num-instances", "Identical instances behind the router (default 1); alias of --data-parallel-size"),

@@ -52,7 +52,7 @@ export interface EngineFlags extends LoraFlags {
   readonly swapSpace?: number | undefined
   /** `--speculative-config` JSON text (domain/SpeculativeConfig.ts). */
   readonly speculativeConfig?: string | undefined
-  /** `--scheduling-policy` (fcfs | priority | orca | static | sarathi | sjf; default fcfs). */
+  /** `--scheduling-policy` (fcfs | priority | orca | static | sarathi | sjf | vllm-v0; default fcfs). */
   readonly schedulingPolicy?: string | undefined
   /** `--priority-levels N`: with the priority policy, each request's priority drawn from 0..N-1. */
   readonly priorityLevels?: number | undefined
@@ -129,8 +129,8 @@ const expertParallelFlags = (f: EngineFlags, m: ModelShape, dp: number, tp: numb
 
 /**
  * `--scheduling-policy` and `--priority-levels` checked: a known policy name, levels only with the
- * priority policy, no policy but fcfs under multi-step scheduling (its decode blocks are vLLM
- * 0.6's FCFS scheduler). fcfs is left out of the result so a default run's config is unchanged.
+ * priority policy, no policy but fcfs and vllm-v0 under multi-step scheduling (its decode blocks are
+ * vLLM 0.6's FCFS scheduler). fcfs is left out of the result so a default run's config is unchanged.
  */
 const schedulingFlags = (f: EngineFlags): Effect.Effect<{ schedulingPolicy?: SchedulingPolicyName; priorityLevels?: number }, InvalidOption> =>
   Effect.gen(function*() {
@@ -143,8 +143,8 @@ const schedulingFlags = (f: EngineFlags): Effect.Effect<{ schedulingPolicy?: Sch
     if (f.priorityLevels !== undefined && policy !== "priority") {
       return yield* new InvalidOption({ option: "--priority-levels", reason: `only applies with --scheduling-policy priority (got --scheduling-policy ${policy})` })
     }
-    if (policy !== "fcfs" && (f.numSchedulerSteps ?? 1) > 1) {
-      return yield* new InvalidOption({ option: "--scheduling-policy", reason: `${policy} with --num-scheduler-steps > 1 is not modelled (multi-step scheduling is vLLM 0.6's FCFS scheduler)` })
+    if (policy !== "fcfs" && policy !== "vllm-v0" && (f.numSchedulerSteps ?? 1) > 1) {
+      return yield* new InvalidOption({ option: "--scheduling-policy", reason: `${policy} with --num-scheduler-steps > 1 is not modelled (multi-step scheduling is vLLM 0.6's FCFS scheduler: fcfs or vllm-v0)` })
     }
     return {
       ...(policy === "fcfs" ? {} : { schedulingPolicy: policy }),

@@ -103,7 +103,7 @@ export interface EngineConfig {
 }
 
 /** The batching policies `--scheduling-policy` names (vLLM's fcfs and priority, then the simulator's). */
-export const SCHEDULING_POLICIES = ["fcfs", "priority", "orca", "static", "sarathi", "sjf"] as const
+export const SCHEDULING_POLICIES = ["fcfs", "priority", "orca", "static", "sarathi", "sjf", "vllm-v0"] as const
 export type SchedulingPolicyName = typeof SCHEDULING_POLICIES[number]
 
 /**

@@ -10,7 +10,9 @@
  *   prefill on only when max_model_len > 32K (and then max_num_batched_tokens 512), else off with
  *   max_num_batched_tokens = max(max_model_len, 2048); a prompt is admitted only if blocks for all
  *   of it are free (V0's `can_allocate`); `--num-scheduler-steps` (multi-step) refuses chunked
- *   prefill. No async scheduling, so the perf model's per-step CPU overhead applies.
+ *   prefill. No async scheduling: V0_STEP_OVERHEAD_US of CPU time per scheduler call. V0's
+ *   scheduler (--scheduling-policy vllm-v0, scheduler/policies/vllmV0.ts).
+ * Launch commands a source's page records (resources/reproduce/launch-commands.json) add their flags.
  * - vLLM >= 0.10 (the V1 engine): the simulator's own defaults, which are vLLM 0.19's.
  * SGLang rows are not run: the simulator models vLLM's scheduler, not SGLang's.
  */
@@ -20,6 +22,7 @@ import * as path from "node:path"
 import { listModels, loadHardware, loadModel } from "../config/catalog.js"
 import { ENGINE_FLAG_TABLE } from "../config/engineFlagTable.js"
 import type { EngineFlags } from "../config/resolve.js"
+import { launchCommandFor, type LaunchSources } from "./launchCommands.js"
 import type { Scenario } from "./published.js"
 import { findTrace } from "./workload.js"
 
@@ -168,6 +171,14 @@ const flagOf = (name: string, value: string): Partial<EngineFlags> | Fail => {
   return { [key]: v }
 }
 
+/**
+ * vLLM V0's CPU time per scheduler call, us: vLLM RFC #6854 (Multi-Step Scheduling, 2024-07)
+ * profiled about 4 ms of GPU bubble per decode step in V0 (scheduling, input preparation, the
+ * sampled tokens' GPU-to-CPU copy and output processing; 5-13 ms across its runs), the overhead
+ * multi-step scheduling amortises over its N passes.
+ */
+export const V0_STEP_OVERHEAD_US = 4000
+
 const versionTuple = (v: string): [number, number, number] => {
   const [a, b, c] = v.split(/[.+-]/).map((x) => Number.parseInt(x, 10))
   return [a ?? 0, b ?? 0, Number.isFinite(c) ? c! : 0]
@@ -200,6 +211,8 @@ export const vllmDefaults = (
       enableChunkedPrefill: chunked,
       maxNumBatchedTokens: chunked ? 512 : Math.max(maxModelLen, 2048),
       schedulerReserveFullIsl: true,
+      schedulingPolicy: "vllm-v0",
+      stepOverheadUs: V0_STEP_OVERHEAD_US,
       ...given
     }
     return {
@@ -207,11 +220,12 @@ export const vllmDefaults = (
       settings: [
         `vLLM ${version} (V0 engine) defaults: max_num_seqs 256, block_size 16, gpu_memory_utilization 0.9, prefix caching off, ` +
         `chunked prefill ${chunked ? `on (max_model_len ${maxModelLen} > 32K), max_num_batched_tokens 512` : `off, max_num_batched_tokens = max(max_model_len, 2048) = ${flags.maxNumBatchedTokens}`}, ` +
-        "a prompt admitted only when blocks for all of it are free"
+        "a prompt admitted only when blocks for all of it are free",
+        `${V0_STEP_OVERHEAD_US / 1000} ms of CPU time per scheduler call (--step-overhead-us ${V0_STEP_OVERHEAD_US}: the GPU bubble per decode step in vLLM RFC #6854's V0 profile; multi-step pays it once per block)`,
+        `V0's scheduler (--scheduling-policy vllm-v0): ${chunked ? "a step's decodes first, then prompt chunks" : "steps that admit prompts compute them alone, pausing the running decodes"}`
       ],
       approximations: [
-        `vLLM ${version}'s V0 scheduler ${chunked ? "fills a step with decodes, then prompt chunks" : "runs steps that compute prompts alone, pausing the running decodes"}; the simulator runs vLLM V1's scheduler (running requests first, then waiting prompts in the same step)`,
-        "V0's block-manager watermark (1% of blocks kept free) and async output processing are not modelled; the perf model's per-step CPU overhead applies (no async scheduling in V0)"
+        "V0's block-manager watermark (1% of blocks kept free) and async output processing are not modelled"
       ]
     }
   }
@@ -250,8 +264,12 @@ export const findBenchRun = (benchDir: string, traceName: string, numRequests: n
   return undefined
 }
 
-/** Map a scenario to a run, or list everything about it the simulator cannot express. */
-export const planScenario = (s: Scenario, ctx: ScenarioContext): Effect.Effect<Plan> =>
+/**
+ * Map a scenario to a run, or list everything about it the simulator cannot express. `launches`:
+ * the server launch commands sources record (launchCommands.ts); a matching one's flags apply
+ * unless the row's engine_version gives the same flag (a different value there is a reason not to run).
+ */
+export const planScenario = (s: Scenario, ctx: ScenarioContext, launches: LaunchSources = []): Effect.Effect<Plan> =>
   Effect.gen(function*() {
     const reasons: Array<string> = []
     const settings: Array<string> = []
@@ -275,6 +293,25 @@ export const planScenario = (s: Scenario, ctx: ScenarioContext): Effect.Effect<P
           settings.push(`--${name} ${value} (from engine_version)`)
         }
       }
+    }
+    const launch = launchCommandFor(launches, first.url, s.engine, s.model)
+    if (launch !== undefined && !isFail(ver)) {
+      const given = new Map(ver.flags)
+      const applied: Array<string> = []
+      for (const [name, value] of launch.flags) {
+        const mine = given.get(name)
+        if (mine !== undefined) {
+          if (mine !== value) reasons.push(`engine_version gives --${name} ${mine}, but the source's launch command (${launch.command}) gives ${value}`)
+          continue
+        }
+        const f = flagOf(name, value)
+        if (isFail(f)) reasons.push(`${f.error} (in the source's launch command)`)
+        else {
+          Object.assign(rowFlags, f)
+          applied.push(`--${name} ${value}`)
+        }
+      }
+      if (applied.length > 0) settings.push(`${applied.join(" ")} (from the source's launch command, ${launch.url}: ${launch.command})`)
     }
     // model, GPU, precision, parallelism
     const modelId = mapModelName(s.model)

@@ -17,6 +17,7 @@ import { generatorStream } from "../workload/generator.js"
 import type { SimConfig } from "../domain/SimConfig.js"
 import { flagsText, planScenario, type RunPlan, type ScenarioContext } from "./mapping.js"
 import { errorPct, FAMILIES, mapMetric, median, type MetricFamily, summaryValue } from "./metrics.js"
+import { readLaunchCommands } from "./launchCommands.js"
 import { groupScenarios, readPublished, type Scenario, scenarioLabel } from "./published.js"
 import { type LengthPool, readLengthPool, resampledArrivals, SHAREGPT_FILTER_TEXT } from "./workload.js"
 
@@ -24,6 +25,8 @@ import { type LengthPool, readLengthPool, resampledArrivals, SHAREGPT_FILTER_TEX
 export interface ReproduceOptions extends ScenarioContext {
   /** Trace files whose lengths ShareGPT rows are resampled from. */
   readonly poolFiles: ReadonlyArray<string>
+  /** Launch-command file (default the bundled resources/reproduce/launch-commands.json). */
+  readonly launchCommands?: string | undefined
 }
 
 /** One published row and its prediction (or why there is none). */
@@ -164,7 +167,8 @@ export const reproduce = (file: string, o: ReproduceOptions) =>
   Effect.gen(function*() {
     const rows = yield* readPublished(file)
     const scenarios = groupScenarios(rows)
-    const plans = yield* Effect.forEach(scenarios, (s) => planScenario(s, o))
+    const launches = yield* readLaunchCommands(o.launchCommands)
+    const plans = yield* Effect.forEach(scenarios, (s) => planScenario(s, o, launches))
     const needsPool = plans.some((p) => p.kind === "run" && p.workload.kind === "resample")
     const pool = needsPool && o.poolFiles.length > 0 ? yield* readLengthPool(o.poolFiles) : undefined
     const results: Array<ScenarioResult> = []

@@ -20,6 +20,8 @@ const fx = path.join(import.meta.dirname, "..", "fixtures", "reproduce")
 const synthetic = path.join(fx, "synthetic.csv")
 const noDirs = { tracesDir: path.join(fx, "none"), benchDir: path.join(fx, "none"), seed: 0 }
 
+import { launchCommandFor, readLaunchCommands } from "../../src/reproduce/launchCommands.js"
+
 describe("published rows: reading and grouping", () => {
   it.effect("reads the rows with their line numbers and groups them by engine, version, model, GPU, TP, dataset, load and count", () =>
     Effect.gen(function*() {
@@ -102,7 +104,9 @@ describe("mapping published fields to simulate flags", () => {
     expect(parseEngineVersion("nightly")).toHaveProperty("error")
     // 0.6.0 with max_model_len 4096 and multi-step: no chunked prefill, budget max(4096, 2048)
     const ms = vllmDefaults("0.6.0", { numSchedulerSteps: 10, maxModelLen: 4096 }, 131072)
-    expect(ms).toMatchObject({ flags: { maxNumSeqs: 256, enablePrefixCaching: false, enableChunkedPrefill: false, maxNumBatchedTokens: 4096, numSchedulerSteps: 10 } })
+    expect(ms).toMatchObject({ flags: { maxNumSeqs: 256, enablePrefixCaching: false, enableChunkedPrefill: false, maxNumBatchedTokens: 4096, numSchedulerSteps: 10, schedulingPolicy: "vllm-v0", stepOverheadUs: 4000 } })
+    // a row's own step overhead wins over V0's
+    expect(vllmDefaults("0.6.0", { stepOverheadUs: 250 }, 8192)).toMatchObject({ flags: { stepOverheadUs: 250 } })
     // 0.6.0 on a 128K-context model: chunked prefill on by default, budget 512
     expect(vllmDefaults("0.6.0", {}, 131072)).toMatchObject({ flags: { enableChunkedPrefill: true, maxNumBatchedTokens: 512 } })
     // short context: off, budget max(max_model_len, 2048)
@@ -151,6 +155,50 @@ describe("mapping published fields to simulate flags", () => {
       expect(burstHint({ ...s, rows }, 1)).toContain("10.0x")
       expect(burstHint({ ...s, rows }, 10)).toBeUndefined()
       expect(burstHint(s, 1)).toBeUndefined()
+    }))
+
+  it.effect("a source's launch command adds its flags; one that contradicts engine_version stops the run", () =>
+    Effect.gen(function*() {
+      const s = groupScenarios(yield* readPublished(synthetic))[0]!
+      const url = "https://example.org/bench/README.md"
+      const withUrl = (engineVersion: string) => ({ ...s, engineVersion, rows: s.rows.map((r) => ({ ...r, url })) })
+      const launches = [{
+        url: "https://example.org/bench/",
+        launches: [{ engine: "vLLM", model: "Llama-3.1-8B-Instruct", command: "vllm serve --num-scheduler-steps 8", flags: { "num-scheduler-steps": "8" } }]
+      }]
+      const p = yield* planScenario(withUrl("0.19.0"), noDirs, launches)
+      expect(p.kind).toBe("run")
+      if (p.kind === "run") {
+        expect(p.flags.numSchedulerSteps).toBe(8)
+        expect(p.settings.join(" ")).toContain("from the source's launch command")
+      }
+      // the same value in engine_version: fine; a different one: not run, naming both
+      expect((yield* planScenario(withUrl("0.19.0 (--num-scheduler-steps 8)"), noDirs, launches)).kind).toBe("run")
+      const bad = yield* planScenario(withUrl("0.19.0 (--num-scheduler-steps 4)"), noDirs, launches)
+      expect(bad.kind).toBe("not-expressible")
+      expect((bad as { reasons: ReadonlyArray<string> }).reasons.join(" ")).toContain("--num-scheduler-steps 4")
+      // another source's rows are untouched
+      const other = yield* planScenario(s, noDirs, launches)
+      expect(other.kind === "run" && other.flags.numSchedulerSteps).toBeFalsy()
+    }))
+
+  it.effect("the bundled launch commands: SGLang's vLLM 0.6.0 comparison ran every vLLM server multi-step with a 4K context", () =>
+    Effect.gen(function*() {
+      const sources = yield* readLaunchCommands()
+      const url = "https://github.com/sgl-project/sglang/blob/main/benchmark/benchmark_vllm_060/README.md"
+      const l = launchCommandFor(sources, url, "vLLM", "Llama-3.1-70B-Instruct")
+      expect(l?.flags).toEqual([["num-scheduler-steps", "10"], ["max-model-len", "4096"]])
+      expect(l?.command).toContain("--tensor 4")
+      expect(launchCommandFor(sources, url, "SGLang", "Llama-3.1-70B-Instruct")).toBeUndefined()
+    }))
+
+  it.effect("a launch-command file that does not match the schema names the field", () =>
+    Effect.gen(function*() {
+      const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "launch-")), "l.json")
+      fs.writeFileSync(f, JSON.stringify({ sources: [{ url: "https://x/", launches: [{ engine: "vLLM", model: "m", command: "c", flags: { "max-model-len": 4096 } }] }] }))
+      const e = yield* Effect.flip(readLaunchCommands(f))
+      expect(e.message).toContain(f)
+      expect(e.message).toContain("max-model-len")
     }))
 
   it("resampled lengths come from the pool, seeded, at the given rate", () => {

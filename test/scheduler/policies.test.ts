@@ -128,6 +128,38 @@ describe("scheduling policies: hand-computed schedules (10 ms per step)", () => 
       expect(s.store.steps.map((x) => x.shape.prefillTokens)).toEqual([100, 50, 0])
     }))
 
+  it.effect("vllm-v0: a step that admits a prompt computes it alone; the decodes wait", () =>
+    Effect.gen(function*() {
+      // A (10 in, 3 out) at 0, B (10 in, 1 out) at 5 ms, chunked prefill off. [0,10) A's prompt
+      // -> token 1 at 10. [10,20) B's prompt alone (V0 admits prompts first and then runs nothing
+      // else) -> B done at 20. A's tokens 2, 3 at 30, 40.
+      // fcfs (vLLM V1) mixes: [10,20) A's decode + B's prompt -> B done at 20, A's tokens at 20, 30.
+      const arrivals = [
+        { arrivalNs: 0, promptTokens: 10, outputTokens: 3 },
+        { arrivalNs: ms(5), promptTokens: 10, outputTokens: 1 }
+      ]
+      const v0 = yield* run("vllm-v0", arrivals, { enableChunkedPrefill: false })
+      expect(finishes(v0.rows)).toEqual([40, 20])
+      expect(v0.store.steps.map((x) => [x.shape.numPrefill, x.shape.numDecode])).toEqual([[1, 0], [1, 0], [0, 1], [0, 1]])
+      expect(finishes((yield* run("fcfs", arrivals, { enableChunkedPrefill: false })).rows)).toEqual([30, 20])
+      // with chunked prefill V0 runs the decodes first, then the prompt chunk, in one step
+      expect(finishes((yield* run("vllm-v0", arrivals)).rows)).toEqual([30, 20])
+    }))
+
+  it.effect("vllm-v0 with multi-step: prompts single-step and alone, then an all-decode block of N passes", () =>
+    Effect.gen(function*() {
+      // N = 4. A (10 in, 6 out) at 0, B (10 in, 1 out) at 5 ms. [0,10) A's prompt -> token 1 at 10.
+      // [10,20) B's prompt alone -> B done at 20. [20,60) a block of 4 passes: A's tokens 2..5,
+      // delivered at 60. [60,70) the next block's first pass: token 6; no request generates after
+      // it, so the block ends -> A done at 70.
+      const arrivals = [
+        { arrivalNs: 0, promptTokens: 10, outputTokens: 6 },
+        { arrivalNs: ms(5), promptTokens: 10, outputTokens: 1 }
+      ]
+      const v0 = yield* run("vllm-v0", arrivals, { enableChunkedPrefill: false, numSchedulerSteps: 4 })
+      expect(finishes(v0.rows)).toEqual([70, 20])
+    }))
+
   it("sarathi schedules running decodes before a running prefill; vLLM V1 walks the running order", () => {
     // running order: A (prefilling, 200 of its 400 tokens left), then B (decoding). Budget 50.
     // sarathi: B's decode token, then A's 49; fcfs (vLLM V1): A's 50 and nothing left for B.

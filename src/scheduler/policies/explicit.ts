@@ -1,6 +1,6 @@
 /**
  * The step walk shared by the non-default scheduling policies (priority, orca, static, sarathi,
- * sjf). It is vLLM V1's walk (scheduler/vllmV1.ts, `Scheduler.schedule`) with the points where the
+ * sjf, vllm-v0). It is vLLM V1's walk (scheduler/vllmV1.ts, `Scheduler.schedule`) with the points where the
  * policies differ made explicit:
  *
  * 1. Running requests, in running-list order (`decodeFirst`: the decodes first, then the running
@@ -22,6 +22,9 @@
  *    admission, so running requests never need a block and are never preempted; otherwise blocks
  *    grow as tokens are computed (with --scheduler-reserve-full-isl the whole prompt must fit at
  *    admission). With prefix caching a request starts at its cached prefix.
+ *
+ * With `prefillFirst` (vLLM V0 without chunked prefill) the order is turned round: waiting prompts
+ * first, and a step that admitted any runs them alone; only a step that admits nothing runs 1.
  *
  * Every running request is explicit here (the decode cohort of vllmV1.ts is not used), so the
  * engine's fast-forward of steady decode steps never applies to these policies: each step is
@@ -51,6 +54,12 @@ export interface ExplicitRules {
    * FasterTransformer batch is bounded by its batch size and memory only.
    */
   readonly budgetedAdmission?: boolean
+  /**
+   * vLLM V0's default scheduler without chunked prefill (`Scheduler._schedule_default`): waiting
+   * prompts are admitted first, and a step that admitted any computes those prompts alone (the
+   * running decodes pause); only a step that admits nothing runs the running requests.
+   */
+  readonly prefillFirst?: boolean
   /** Allocate KV for prompt + output tokens at admission (never preempts). */
   readonly reserveFull: boolean
   /** Index in `running` of the request to preempt when blocks run out. */
@@ -105,14 +114,25 @@ export const makeExplicitScheduler = (e: EngineConfig, kv: KvCache, rules: Expli
     return order
   }
 
+  const prefillFirst = rules.prefillFirst ?? false
+
   const schedule = (now: number, plan: StepPlan, onPreempt?: (r: SimRequest, now: number) => void): void => {
     resetStepPlan(plan)
+    if (prefillFirst) {
+      admitWaiting(now, plan, budgetMax)
+      if (plan.admitted > 0) return
+    }
+    const budget = scheduleRunning(now, plan, onPreempt)
+    // 2. waiting requests (skipped on a step that preempted)
+    if (!prefillFirst && plan.preempted === 0) admitWaiting(now, plan, budget)
+  }
+
+  /** 1. The running requests into `plan`; returns the token budget left. */
+  const scheduleRunning = (now: number, plan: StepPlan, onPreempt: ((r: SimRequest, now: number) => void) | undefined): number => {
     let budget = budgetMax
     staged.length = 0
     if (stagedN.length < run.length + 1) stagedN = new Int32Array(2 * (run.length + 1))
     let preempted = 0
-
-    // 1. running requests
     const list = walkOrder()
     let i = 0
     while (i < list.length && budget > 0) {
@@ -159,9 +179,12 @@ export const makeExplicitScheduler = (e: EngineConfig, kv: KvCache, rules: Expli
       r.numComputed += n
     }
     plan.preempted = preempted
+    return budget
+  }
 
-    // 2. waiting requests (skipped on a step that preempted)
-    if (preempted === 0 && (admitOpen === undefined || admitOpen(run))) {
+  /** 2. Waiting requests into `plan` while `budget` tokens last (and admission is open). */
+  const admitWaiting = (now: number, plan: StepPlan, budget: number): void => {
+    if (admitOpen === undefined || admitOpen(run)) {
       let prompts = 0
       while (waiting.length > 0 && (budget > 0 || !budgeted)) {
         if (run.length >= maxSeqs) break

@@ -10,6 +10,7 @@ import { priorityPolicy } from "./priority.js"
 import { sarathiPolicy } from "./sarathi.js"
 import { sjfPolicy } from "./sjf.js"
 import { staticPolicy } from "./static.js"
+import { vllmV0Policy } from "./vllmV0.js"
 
 export { SCHEDULING_POLICIES, type SchedulingPolicyName } from "../../domain/EngineConfig.js"
 
@@ -31,5 +32,7 @@ export const policyFor = (e: EngineConfig, seed: number, swap?: SwapSpec): Sched
       return sarathiPolicy(e)
     case "sjf":
       return sjfPolicy(e)
+    case "vllm-v0":
+      return vllmV0Policy(e)
   }
 }
