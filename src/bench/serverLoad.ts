@@ -13,21 +13,48 @@
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
 import { loadSummary, runLoad } from "../client/LoadClient.js"
 import type { Arrival } from "../engine/Engine.js"
 
+const USAGE = "usage: node dist/bench/serverLoad.js [--streams 500] [--input-len 128] [--output-len 64] [--time-scale 1] [--port 18700] [-- extra serve flags]"
 const args = process.argv.slice(2)
 const sep = args.indexOf("--")
-const own = sep < 0 ? args : args.slice(0, sep)
 const extra = sep < 0 ? [] : args.slice(sep + 1)
-const flag = (name: string, dflt: number): number => {
-  const i = own.indexOf(`--${name}`)
-  return i < 0 ? dflt : Number(own[i + 1])
+const parsed = (() => {
+  try {
+    return parseArgs({
+      args: sep < 0 ? args : args.slice(0, sep),
+      options: {
+        streams: { type: "string" }, "input-len": { type: "string" }, "output-len": { type: "string" },
+        "time-scale": { type: "string" }, port: { type: "string" }, help: { type: "boolean", short: "h" }
+      },
+      strict: true
+    }).values
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\n${USAGE}`)
+    process.exit(2)
+  }
+})()
+if (parsed.help === true) {
+  console.log(USAGE)
+  process.exit(0)
+}
+/** A positive number flag, or exit 2 naming it. */
+const flag = (name: "streams" | "input-len" | "output-len" | "time-scale" | "port", dflt: number, integer = true): number => {
+  const raw = parsed[name]
+  if (raw === undefined) return dflt
+  const v = Number(raw)
+  if (!(v > 0) || (integer && !Number.isInteger(v))) {
+    console.error(`error: --${name}: expected a positive ${integer ? "integer" : "number"} (got ${JSON.stringify(raw)})\n${USAGE}`)
+    process.exit(2)
+  }
+  return v
 }
 const streams = flag("streams", 500)
 const inputLen = flag("input-len", 128)
 const outputLen = flag("output-len", 64)
-const timeScale = flag("time-scale", 1)
+const timeScale = flag("time-scale", 1, false)
 const port = flag("port", 18700)
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "bin.js")
