@@ -21,7 +21,9 @@ import { simulateCluster } from "../engine/simulate.js"
 import { type OutputFormat, TraceWriter } from "../trace/TraceWriter.js"
 import { BENCH_WORKLOADS, type BenchWorkload, benchArrivals } from "./workload.js"
 
-const { values, positionals } = parseArgs({
+const USAGE = "usage: node dist/bench/one.js N [--workload azure|decode|mooncake] [--outputs] [--exact-steps] [--output-format csv|parquet] [--step-log] " +
+  "[--hardware H] [--model M] [--trace FILE] [--no-enable-prefix-caching] [--cluster-config FILE] [--rate-scale F]"
+const parse = () => parseArgs({
   allowPositionals: true,
   options: {
     workload: { type: "string", default: "azure" },
@@ -34,10 +36,27 @@ const { values, positionals } = parseArgs({
     hardware: { type: "string", default: "H100" },
     model: { type: "string", default: "meta-llama/Llama-3.1-8B-Instruct" },
     trace: { type: "string" },
-    "no-enable-prefix-caching": { type: "boolean", default: false }
+    "no-enable-prefix-caching": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false }
   }
 })
+const { values, positionals } = (() => {
+  try {
+    return parse()
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\n${USAGE}`)
+    process.exit(2)
+  }
+})()
+if (values.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
 const n = Number(positionals[0] ?? 10_000)
+if (!(Number.isInteger(n) && n > 0)) {
+  console.error(`error: N: expected a positive integer request count (got ${JSON.stringify(positionals[0])})\n${USAGE}`)
+  process.exit(2)
+}
 const workload = values.workload as BenchWorkload
 if (!(BENCH_WORKLOADS as ReadonlyArray<string>).includes(workload)) {
   console.error(`error: --workload: expected one of ${BENCH_WORKLOADS.join(", ")} (got ${values.workload})`)

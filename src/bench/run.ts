@@ -28,6 +28,17 @@ const take = (flag: string): boolean => {
   args.splice(i, 1)
   return true
 }
+if (take("--help") || take("-h")) {
+  console.log([
+    "usage: npm run bench [-- --quick] [-- --workload azure|decode|mooncake]... [-- N ...] [-- --clusters] [-- one.js flags]",
+    "  --quick      skip the 1M points",
+    "  --workload   only these workloads (repeatable; default all three)",
+    "  N ...        request counts instead of 100k and 1M",
+    "  --clusters   add the 8-instance and 2P2D points at 100k",
+    "  other flags  go to every point (node dist/bench/one.js --help)"
+  ].join("\n"))
+  process.exit(0)
+}
 const quick = take("--quick")
 const clusters = take("--clusters")
 const chosen: Array<BenchWorkload> = []
