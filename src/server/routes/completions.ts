@@ -10,6 +10,7 @@ import { Clock, Deferred, Effect, Exit, FiberId, Stream } from "effect"
 import type { PromptContent } from "../../memory/blockHash.js"
 import { Rng } from "../../workload/Rng.js"
 import { ChatRequest, CompletionRequest, ServeApi } from "../Api.js"
+import { type AdmissionTicket, withTicket } from "../admission.js"
 import { arrivedAt } from "../arrival.js"
 import { admitJsonBody, checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import type { LiveEvent } from "../LiveEngine.js"
@@ -63,10 +64,10 @@ const contentText = (c: (typeof ChatRequest.Type)["messages"][number]["content"]
 
 let idCounter = 0
 
-const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServerRequest, rng: Rng) =>
+const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServerRequest, rng: Rng, ticket: AdmissionTicket) =>
   Effect.gen(function*() {
     const o = st.options
-    const raw = yield* admitJsonBody(st, request)
+    const raw = yield* admitJsonBody(st, request, ticket)
     const maxLen = st.config.engine.maxModelLen
     const tok = o.tokenizer
     let promptTokens: number
@@ -280,7 +281,7 @@ export const drawOutputLen = (spec: OutputLenSpec, rng: Rng): number => {
  * thousands of chunks per second. The response Stream only writes what came before the headers
  * and then waits for the end; a disconnect interrupts it, which aborts the request.
  */
-const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest) =>
+const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest, ticket: AdmissionTicket) =>
   Effect.gen(function*() {
     const engine = st.engine
     const finishOf = (last: boolean) => (last ? p.finish : null)
@@ -305,6 +306,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
       const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority, p.lora)
+      ticket.release()
       st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
       // a client that goes away interrupts this fiber: abort the request in the engine
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
@@ -364,6 +366,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
     const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority, p.lora)
+    ticket.release()
     st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
     arrivalMono = Math.round(h.arrivalWallNs - monoOffset)
     const body = Stream.execute(Effect.sync(() => {
@@ -387,7 +390,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
  * shares its KV blocks through the prefix cache). Usage sums the sequences' output tokens. Streaming:
  * each choice's chunks carry its `index`; the usage chunk and [DONE] follow the last sequence.
  */
-const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest) =>
+const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest, ticket: AdmissionTicket) =>
   Effect.gen(function*() {
     const engine = st.engine
     const end = Deferred.unsafeMake<void>(FiberId.none)
@@ -430,6 +433,7 @@ const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.Htt
     }
     const arrived = yield* arrivedAt(request)
     const handles = yield* Effect.forEach(p.seqs, (q) => engine.submit(q.promptTokens, q.outputTokens, sinkOf(q), arrived, q.content, p.priority, p.lora))
+    ticket.release()
     const abortAll = Effect.forEach(handles, (h) => engine.abort(h), { discard: true })
     if (!p.stream) {
       yield* Deferred.await(end).pipe(Effect.ensuring(abortAll))
@@ -452,9 +456,13 @@ const completionHandler = (kind: Kind) => ({ request }: { readonly request: Http
   Effect.gen(function*() {
     const st = yield* ServeContext
     const rng = yield* rngFor(st)
-    const prepared = yield* prepare(st, kind, request, rng)
-    // a non-streaming request whose client goes away is aborted too
-    return yield* (prepared.seqs.length > 1 ? respondMany(st, prepared, request) : respond(st, prepared, request))
+    // the ticket counts the request against --max-waiting from its admission to its submission
+    return yield* withTicket(st.admission, (ticket) =>
+      Effect.gen(function*() {
+        const prepared = yield* prepare(st, kind, request, rng, ticket)
+        // a non-streaming request whose client goes away is aborted too
+        return yield* (prepared.seqs.length > 1 ? respondMany(st, prepared, request, ticket) : respond(st, prepared, request, ticket))
+      }))
   }).pipe(Effect.catchAll((e) => Effect.succeed(e instanceof Reject ? e.response : openAiError(500, String(e)))))
 
 const rngs = new WeakMap<ServeState, Rng>()
