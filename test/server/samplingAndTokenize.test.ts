@@ -25,6 +25,8 @@ const cases: ReadonlyArray<[Record<string, unknown>, string, string]> = [
   [{ top_k: -2 }, "top_k", "top_k must be -1 (disable), or at least 1, got -2."],
   [{ top_k: 0 }, "top_k", "top_k must be -1 (disable), or at least 1, got 0."],
   [{ n: 0 }, "n", "n must be at least 1, got 0."],
+  // OpenAI's and vLLM's limit
+  [{ n: 129 }, "n", "n must be at most 128, got 129."],
   [{ presence_penalty: 2.5 }, "presence_penalty", "presence_penalty must be in [-2, 2], got 2.5."],
   [{ frequency_penalty: -3 }, "frequency_penalty", "frequency_penalty must be in [-2, 2], got -3."],
   [{ repetition_penalty: 0 }, "repetition_penalty", "repetition_penalty must be greater than zero, got 0."],
@@ -41,9 +43,16 @@ describe("sampling-parameter 400s", () => {
         const ch = await post("/v1/chat/completions", { model: MODEL, messages: [{ role: "user", content: "hi" }], ...fields })
         expect([ch.status, ch.json.error.param, ch.json.error.message]).toEqual([400, param, message])
       }
+      // the chat max-tokens field is named as the request gave it
+      const mct = await post("/v1/chat/completions", { model: MODEL, messages: [{ role: "user", content: "hi" }], max_completion_tokens: 0 })
+      expect([mct.status, mct.json.error.param, mct.json.error.message]).toEqual([400, "max_completion_tokens", "max_completion_tokens must be at least 1, got 0."])
       // valid edge values pass
       const ok = await post("/v1/completions", { model: MODEL, prompt: "hi", max_tokens: 2, top_p: 1, top_k: -1, temperature: 0, presence_penalty: 2, min_tokens: 2, stream: false })
       expect(ok.status).toBe(200)
+      const most = await post("/v1/chat/completions", { model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 1, n: 128 })
+      expect([most.status, most.json.choices?.length]).toEqual([200, 128])
+      // and it still serves after the refusals
+      expect((await post("/v1/completions", { model: MODEL, prompt: "hi", max_tokens: 1 })).status).toBe(200)
     }))
 })
 

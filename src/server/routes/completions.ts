@@ -79,6 +79,8 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     /** The prompts after the first of a prompt list. */
     const extra: Array<PromptIn> = []
     let fields: GenFields
+    /** The request's max-tokens field (chat: max_completion_tokens when given), for messages. */
+    let maxTokensField = "max_tokens"
     // Prompts longer than 64 characters per allowed token cannot fit: refuse them without tokenizing.
     const tooLong = (chars: number) => chars > 64 * maxLen
     const contextError = (p: number, m: number | undefined) =>
@@ -89,7 +91,8 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       fields = Effect.isEffect(g) ? yield* g : g
       req = c
       maxTokens = c.max_completion_tokens ?? c.max_tokens
-      yield* checkSampling({ ...c, max_tokens: maxTokens }, c.max_completion_tokens !== undefined && c.max_completion_tokens !== null ? "max_completion_tokens" : "max_tokens")
+      if (c.max_completion_tokens !== undefined && c.max_completion_tokens !== null) maxTokensField = "max_completion_tokens"
+      yield* checkSampling({ ...c, max_tokens: maxTokens }, maxTokensField)
       const msgs: Array<ChatMessage> = c.messages.map((m) => ({ role: m.role, content: contentText(m.content) }))
       const chars = msgs.reduce((s, m) => s + m.content.length, 0)
       if (tooLong(chars)) return yield* contextError(Math.ceil(chars / 64), maxTokens ?? undefined)
@@ -145,7 +148,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     let plan: OutputPlan | undefined
     if (!isDefault(fields, maxTokens !== undefined && maxTokens !== null)) {
       if (maxTokens !== undefined && maxTokens !== null) {
-        if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
+        if (maxTokens < 1) return yield* reject(400, `${maxTokensField} must be at least 1, got ${maxTokens}.`, maxTokensField)
         if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
       } else if (promptTokens >= maxLen) return yield* contextError(promptTokens, undefined)
       const echoText = o.echo && echoIds !== undefined ? echoPieces(tok, echoIds, echoIds.length) : undefined
@@ -158,7 +161,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       outputTokens = r.parts.length
       finish = "length"
     } else if (maxTokens !== undefined && maxTokens !== null) {
-      if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
+      if (maxTokens < 1) return yield* reject(400, `${maxTokensField} must be at least 1, got ${maxTokens}.`, maxTokensField)
       if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
       outputTokens = maxTokens
       finish = "length"

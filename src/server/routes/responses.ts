@@ -74,6 +74,9 @@ const prepare = (st: ServeState, request: HttpServerRequest.HttpServerRequest, t
     const o = st.options
     const raw = yield* admitJsonBody(st, request, ticket)
     const req = yield* decodeBody(ResponsesRequest, raw)
+    if (Array.isArray(req.input) && req.input.length === 0) {
+      return yield* reject(400, "Invalid request: input: expected a string or a non-empty list of input messages, got an empty list", "input")
+    }
     const bad = unsupported(raw as Record<string, unknown>)
     if (bad !== undefined) return yield* reject(400, `The simulator does not support \`${bad}\` in /v1/responses`, bad)
     const lora = modelLora(st, req.model)
