@@ -18,6 +18,7 @@ import type { OutputLenSpec } from "../OutputLen.js"
 import { modelCards, modelLora } from "../models.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { makeSseWriter } from "../sseWrite.js"
+import { checkMessages } from "./messages.js"
 import { checkSampling } from "./sampling.js"
 import { errorChunk, fullResponse, fullResponseMany, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, encodePrompt, outputPiece } from "../Tokenizer.js"
@@ -87,6 +88,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       reject(400, `This model's maximum context length is ${maxLen} tokens. However, you requested ${m === undefined ? p : p + m} tokens (${p} in the ${kind === "chat" ? "messages" : "prompt"}, ${m ?? 0} in the completion). Please reduce the length of the ${kind === "chat" ? "messages" : "prompt"} or completion.`, kind === "chat" ? "messages" : "prompt")
     if (kind === "chat") {
       const c = yield* decodeBody(ChatRequest, raw)
+      yield* checkMessages((raw as { messages: ReadonlyArray<unknown> }).messages)
       const g = parseGenFields(raw, kind)
       fields = Effect.isEffect(g) ? yield* g : g
       req = c

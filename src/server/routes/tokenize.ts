@@ -13,6 +13,7 @@ import { Effect } from "effect"
 import { DetokenizeRequest, ServeApi, TokenizeRequest } from "../Api.js"
 import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import { modelLora } from "../models.js"
+import { checkMessages } from "./messages.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { chatTokenIds, encodePrompt } from "../Tokenizer.js"
 
@@ -40,7 +41,9 @@ export const TokenizeLive = HttpApiBuilder.group(ServeApi, "tokenize", (handlers
       catchReject(Effect.gen(function*() {
         const st = yield* ServeContext
         yield* checkAuth(st, request)
-        const req = yield* decodeBody(TokenizeRequest, yield* body(request))
+        const raw = yield* body(request)
+        const req = yield* decodeBody(TokenizeRequest, raw)
+        if (req.messages !== undefined) yield* checkMessages((raw as { messages: ReadonlyArray<unknown> }).messages)
         yield* checkModel(st, req.model)
         const tok = st.options.tokenizer
         if ((req.prompt === undefined) === (req.messages === undefined)) return yield* reject(400, "Exactly one of `prompt` or `messages` is required", req.prompt === undefined ? "prompt" : "messages")
