@@ -61,7 +61,10 @@ export class Reject {
 export const reject = (status: number, message: string, param: string | null = null, headers: Record<string, string> = {}) =>
   Effect.fail(new Reject(openAiError(status, message, param, headers)))
 
-/** Refuse with 401 unless the request carries `Authorization: Bearer <--api-key>` (when one is set). */
+/**
+ * Refuse with 401 unless the request carries `Authorization: Bearer <--api-key>` (when one is set).
+ * Only the /v1 routes call it (vLLM: the key guards /v1 only; /health, /metrics, /tokenize are open).
+ */
 export const checkAuth = (st: ServeState, request: HttpServerRequest.HttpServerRequest) => {
   const key = st.options.apiKey
   if (key === undefined) return Effect.void
