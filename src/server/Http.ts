@@ -8,7 +8,6 @@
  * API key 401.
  */
 import { HttpApiBuilder, HttpApiSwagger, HttpMiddleware, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Layer } from "effect"
 import type { ConfigService, SimConfig } from "../config/ConfigService.js"
 import type { NoKvMemory } from "../domain/errors.js"
@@ -18,8 +17,8 @@ import type { PerfModelService } from "../perf/PerfModelService.js"
 import type { SchedulerService } from "../scheduler/SchedulerService.js"
 import { TraceWriter } from "../trace/TraceWriter.js"
 import { ServeApi } from "./Api.js"
-import { stampingServer } from "./arrival.js"
 import { methodsByPath, withOpenAiFallbacks } from "./errors.js"
+import { listenLayer } from "./listen.js"
 import { OpenAiLive } from "./routes/completions.js"
 import { ResponsesLive } from "./routes/responses.js"
 import { ServerLive } from "./routes/server.js"
@@ -67,9 +66,9 @@ export const httpLayer = (config: SimConfig, options: ServeOptions, services?: E
     Layer.provide(appLayer(config, options, services))
   )
 
-/** The server listening on host:port (Layer.launch it). */
+/** The server listening on host:port (Layer.launch it); its shutdown drops stalled clients after a grace (listen.ts). */
 export const serverLayer = (config: SimConfig, options: ServeOptions, host: string, port: number) =>
   httpLayer(config, options).pipe(
     HttpServer.withLogAddress,
-    Layer.provide(NodeHttpServer.layer(stampingServer, { port, host }))
+    Layer.provide(listenLayer(host, port))
   )

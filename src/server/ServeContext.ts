@@ -9,6 +9,7 @@ import { combineObservers, type EngineObserver } from "../engine/EngineObserver.
 import { makeSpecDecodeCounters } from "../engine/SpecDecoder.js"
 import { type LoraCounters, makeLoraCounters } from "../lora/LoraSlots.js"
 import { MemoryService } from "../memory/MemoryService.js"
+import { type Admission, makeAdmission } from "./admission.js"
 import { type LiveEngine, makeLiveEngine } from "./LiveEngine.js"
 import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
 import { logStatsEvery } from "./statsLog.js"
@@ -48,6 +49,8 @@ export interface ServeState {
   readonly config: SimConfig
   /** LoRA serving's adapter-load counters (absent without --enable-lora), for /status. */
   readonly loraCounters?: LoraCounters | undefined
+  /** Requests admitted past --max-waiting and not yet submitted (admission.ts). */
+  readonly admission: Admission
 }
 export class ServeContext extends Context.Tag("llmservingsim/ServeContext")<ServeContext, ServeState>() {}
 
@@ -76,6 +79,6 @@ export const serveContextLayer = (options: ServeOptions) =>
       engineRef = engine
       const every = options.logStatsIntervalS
       if (every !== undefined && every > 0) yield* Effect.forkScoped(logStatsEvery(every, metrics.totals, loadOf))
-      return { engine, metrics, options, config: cfg, loraCounters } satisfies ServeState
+      return { engine, metrics, options, config: cfg, loraCounters, admission: makeAdmission() } satisfies ServeState
     })
   )

@@ -5,6 +5,7 @@
  */
 import { HttpApp, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, ParseResult, Schema } from "effect"
+import type { AdmissionTicket } from "./admission.js"
 import type { ServeState } from "./ServeContext.js"
 
 /** An OpenAI-format error response. */
@@ -60,7 +61,10 @@ export class Reject {
 export const reject = (status: number, message: string, param: string | null = null, headers: Record<string, string> = {}) =>
   Effect.fail(new Reject(openAiError(status, message, param, headers)))
 
-/** Refuse with 401 unless the request carries `Authorization: Bearer <--api-key>` (when one is set). */
+/**
+ * Refuse with 401 unless the request carries `Authorization: Bearer <--api-key>` (when one is set).
+ * Only the /v1 routes call it (vLLM: the key guards /v1 only; /health, /metrics, /tokenize are open).
+ */
 export const checkAuth = (st: ServeState, request: HttpServerRequest.HttpServerRequest) => {
   const key = st.options.apiKey
   if (key === undefined) return Effect.void
@@ -71,15 +75,19 @@ export const checkAuth = (st: ServeState, request: HttpServerRequest.HttpServerR
 /**
  * The start of every generation request: the API key (401), the queue limit (`--max-waiting`: 503 or
  * `--queue-full-status`, with Retry-After), then the body read and parsed as JSON (400 when it cannot be).
+ * The limit counts the engine's waiting requests plus those admitted and not yet submitted
+ * (admission.ts); passing it takes `ticket`, which the caller releases at submission.
  */
-export const admitJsonBody = (st: ServeState, request: HttpServerRequest.HttpServerRequest) =>
+export const admitJsonBody = (st: ServeState, request: HttpServerRequest.HttpServerRequest, ticket: AdmissionTicket) =>
   Effect.gen(function*() {
     const o = st.options
     yield* checkAuth(st, request)
-    const l = st.engine.load()
-    if (l.waiting >= o.maxWaiting) {
-      yield* reject(o.queueFullStatus, `The server is overloaded: ${l.waiting} requests waiting (--max-waiting ${o.maxWaiting}); retry later`, null, { "retry-after": "1" })
+    // no yield between the check and the take: a burst's requests see each other's tickets
+    const waiting = st.engine.load().waiting + st.admission.inFlight()
+    if (waiting >= o.maxWaiting) {
+      return yield* reject(o.queueFullStatus, `The server is overloaded: ${waiting} requests waiting or being admitted (--max-waiting ${o.maxWaiting}); retry later`, null, { "retry-after": "1" })
     }
+    ticket.take()
     const text = yield* request.text.pipe(Effect.catchAll(() => reject(400, "Could not read the request body")))
     try {
       return JSON.parse(text) as unknown

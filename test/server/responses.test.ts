@@ -59,5 +59,16 @@ describe("/v1/responses", () => {
       expect(model).toBeInstanceOf(OpenAI.NotFoundError)
       const long = await client.responses.create({ model: MODEL, input: "x", max_output_tokens: 5000 }).catch((e) => e)
       expect(long.message).toContain("maximum context length is 2048 tokens")
+      // the field is named as the Responses API calls it
+      const zero = await client.responses.create({ model: MODEL, input: "x", max_output_tokens: 0 }).catch((e) => e)
+      expect(zero).toBeInstanceOf(OpenAI.BadRequestError)
+      expect([zero.error.param, zero.error.message]).toEqual(["max_output_tokens", "max_output_tokens must be at least 1, got 0."])
+      // an empty input list is no prompt
+      const empty = await client.responses.create({ model: MODEL, input: [] }).catch((e) => e)
+      expect(empty).toBeInstanceOf(OpenAI.BadRequestError)
+      expect(empty.error.param).toBe("input")
+      expect(empty.error.message).toContain("input: expected a string or a non-empty list of input messages, got an empty list")
+      // still serving
+      expect((await client.responses.create({ model: MODEL, input: "x", max_output_tokens: 1 })).usage!.output_tokens).toBe(1)
     }))
 })

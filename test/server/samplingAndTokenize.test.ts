@@ -2,17 +2,18 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { resolveConfig } from "../../src/config/resolve.js"
+import type { ServeOptions } from "../../src/server/Http.js"
 import { MODEL, serveOptions, serverConfig, startServer } from "./serverHelpers.js"
 
-const withBase = <A>(f: (post: (path: string, body: unknown) => Promise<{ status: number; json: any }>) => Promise<A>) =>
+const withBase = <A>(f: (post: (path: string, body: unknown, headers?: Record<string, string>) => Promise<{ status: number; json: any }>, base: string) => Promise<A>, over: Partial<ServeOptions> = {}) =>
   Effect.gen(function*() {
     const cfg = serverConfig()
-    const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 1000 }), 10_000_000)
-    const post = async (path: string, body: unknown) => {
-      const r = await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+    const base = yield* startServer(cfg, yield* serveOptions(cfg, { timeScale: 1000, ...over }), 10_000_000)
+    const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+      const r = await fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) })
       return { status: r.status, json: await r.json() }
     }
-    return yield* Effect.promise(() => f(post))
+    return yield* Effect.promise(() => f(post, base))
   }).pipe(Effect.scoped)
 
 const cases: ReadonlyArray<[Record<string, unknown>, string, string]> = [
@@ -25,6 +26,8 @@ const cases: ReadonlyArray<[Record<string, unknown>, string, string]> = [
   [{ top_k: -2 }, "top_k", "top_k must be -1 (disable), or at least 1, got -2."],
   [{ top_k: 0 }, "top_k", "top_k must be -1 (disable), or at least 1, got 0."],
   [{ n: 0 }, "n", "n must be at least 1, got 0."],
+  // OpenAI's and vLLM's limit
+  [{ n: 129 }, "n", "n must be at most 128, got 129."],
   [{ presence_penalty: 2.5 }, "presence_penalty", "presence_penalty must be in [-2, 2], got 2.5."],
   [{ frequency_penalty: -3 }, "frequency_penalty", "frequency_penalty must be in [-2, 2], got -3."],
   [{ repetition_penalty: 0 }, "repetition_penalty", "repetition_penalty must be greater than zero, got 0."],
@@ -41,9 +44,16 @@ describe("sampling-parameter 400s", () => {
         const ch = await post("/v1/chat/completions", { model: MODEL, messages: [{ role: "user", content: "hi" }], ...fields })
         expect([ch.status, ch.json.error.param, ch.json.error.message]).toEqual([400, param, message])
       }
+      // the chat max-tokens field is named as the request gave it
+      const mct = await post("/v1/chat/completions", { model: MODEL, messages: [{ role: "user", content: "hi" }], max_completion_tokens: 0 })
+      expect([mct.status, mct.json.error.param, mct.json.error.message]).toEqual([400, "max_completion_tokens", "max_completion_tokens must be at least 1, got 0."])
       // valid edge values pass
       const ok = await post("/v1/completions", { model: MODEL, prompt: "hi", max_tokens: 2, top_p: 1, top_k: -1, temperature: 0, presence_penalty: 2, min_tokens: 2, stream: false })
       expect(ok.status).toBe(200)
+      const most = await post("/v1/chat/completions", { model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 1, n: 128 })
+      expect([most.status, most.json.choices?.length]).toEqual([200, 128])
+      // and it still serves after the refusals
+      expect((await post("/v1/completions", { model: MODEL, prompt: "hi", max_tokens: 1 })).status).toBe(200)
     }))
 })
 
@@ -82,6 +92,22 @@ describe("/tokenize and /detokenize", () => {
       const s = await post("/tokenize", { prompt: "Hello world", return_token_strs: true })
       expect(s.json.token_strs.join("")).toBe("Hello world")
     }))
+
+  it.live("--api-key guards /v1 only (as vLLM): /tokenize, /detokenize, /health, /metrics answer without it", () =>
+    withBase(async (post, base) => {
+      const t = await post("/tokenize", { prompt: "Hello world" })
+      expect(t.status).toBe(200)
+      expect((await post("/detokenize", { tokens: t.json.tokens })).json).toEqual({ prompt: "Hello world" })
+      expect((await fetch(`${base}/health`)).status).toBe(200)
+      expect((await fetch(`${base}/metrics`)).status).toBe(200)
+      // the /v1 routes need the key
+      expect((await fetch(`${base}/v1/models`)).status).toBe(401)
+      const c = await post("/v1/completions", { model: MODEL, prompt: "hi", max_tokens: 1 })
+      expect([c.status, c.json.error.type]).toEqual([401, "AuthenticationError"])
+      expect((await post("/v1/chat/completions", { model: MODEL, messages: [{ role: "user", content: "hi" }], max_tokens: 1 })).status).toBe(401)
+      expect((await post("/v1/responses", { model: MODEL, input: "hi", max_output_tokens: 1 })).status).toBe(401)
+      expect((await post("/v1/completions", { model: MODEL, prompt: "hi", max_tokens: 1 }, { authorization: "Bearer secret" })).status).toBe(200)
+    }, { apiKey: "secret" }))
 
   it.live("bad requests: 400 naming the field, unknown model 404", () =>
     withBase(async (post) => {

@@ -10,6 +10,7 @@ import { Clock, Deferred, Effect, Exit, FiberId, Stream } from "effect"
 import type { PromptContent } from "../../memory/blockHash.js"
 import { Rng } from "../../workload/Rng.js"
 import { ChatRequest, CompletionRequest, ServeApi } from "../Api.js"
+import { type AdmissionTicket, withTicket } from "../admission.js"
 import { arrivedAt } from "../arrival.js"
 import { admitJsonBody, checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import type { LiveEvent } from "../LiveEngine.js"
@@ -17,6 +18,7 @@ import type { OutputLenSpec } from "../OutputLen.js"
 import { modelCards, modelLora } from "../models.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { makeSseWriter } from "../sseWrite.js"
+import { checkMessages } from "./messages.js"
 import { checkSampling } from "./sampling.js"
 import { errorChunk, fullResponse, fullResponseMany, type Kind, makeTokenWriter, type ResponseMeta, roleChunk, SSE_DONE, tokenChunk, usageChunk } from "../Sse.js"
 import { type ChatMessage, chatTokenIds, echoPieces, encodePrompt, outputPiece } from "../Tokenizer.js"
@@ -63,10 +65,10 @@ const contentText = (c: (typeof ChatRequest.Type)["messages"][number]["content"]
 
 let idCounter = 0
 
-const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServerRequest, rng: Rng) =>
+const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServerRequest, rng: Rng, ticket: AdmissionTicket) =>
   Effect.gen(function*() {
     const o = st.options
-    const raw = yield* admitJsonBody(st, request)
+    const raw = yield* admitJsonBody(st, request, ticket)
     const maxLen = st.config.engine.maxModelLen
     const tok = o.tokenizer
     let promptTokens: number
@@ -78,17 +80,21 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     /** The prompts after the first of a prompt list. */
     const extra: Array<PromptIn> = []
     let fields: GenFields
+    /** The request's max-tokens field (chat: max_completion_tokens when given), for messages. */
+    let maxTokensField = "max_tokens"
     // Prompts longer than 64 characters per allowed token cannot fit: refuse them without tokenizing.
     const tooLong = (chars: number) => chars > 64 * maxLen
     const contextError = (p: number, m: number | undefined) =>
       reject(400, `This model's maximum context length is ${maxLen} tokens. However, you requested ${m === undefined ? p : p + m} tokens (${p} in the ${kind === "chat" ? "messages" : "prompt"}, ${m ?? 0} in the completion). Please reduce the length of the ${kind === "chat" ? "messages" : "prompt"} or completion.`, kind === "chat" ? "messages" : "prompt")
     if (kind === "chat") {
       const c = yield* decodeBody(ChatRequest, raw)
+      yield* checkMessages((raw as { messages: ReadonlyArray<unknown> }).messages)
       const g = parseGenFields(raw, kind)
       fields = Effect.isEffect(g) ? yield* g : g
       req = c
       maxTokens = c.max_completion_tokens ?? c.max_tokens
-      yield* checkSampling({ ...c, max_tokens: maxTokens }, c.max_completion_tokens !== undefined && c.max_completion_tokens !== null ? "max_completion_tokens" : "max_tokens")
+      if (c.max_completion_tokens !== undefined && c.max_completion_tokens !== null) maxTokensField = "max_completion_tokens"
+      yield* checkSampling({ ...c, max_tokens: maxTokens }, maxTokensField)
       const msgs: Array<ChatMessage> = c.messages.map((m) => ({ role: m.role, content: contentText(m.content) }))
       const chars = msgs.reduce((s, m) => s + m.content.length, 0)
       if (tooLong(chars)) return yield* contextError(Math.ceil(chars / 64), maxTokens ?? undefined)
@@ -144,7 +150,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
     let plan: OutputPlan | undefined
     if (!isDefault(fields, maxTokens !== undefined && maxTokens !== null)) {
       if (maxTokens !== undefined && maxTokens !== null) {
-        if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
+        if (maxTokens < 1) return yield* reject(400, `${maxTokensField} must be at least 1, got ${maxTokens}.`, maxTokensField)
         if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
       } else if (promptTokens >= maxLen) return yield* contextError(promptTokens, undefined)
       const echoText = o.echo && echoIds !== undefined ? echoPieces(tok, echoIds, echoIds.length) : undefined
@@ -157,7 +163,7 @@ const prepare = (st: ServeState, kind: Kind, request: HttpServerRequest.HttpServ
       outputTokens = r.parts.length
       finish = "length"
     } else if (maxTokens !== undefined && maxTokens !== null) {
-      if (maxTokens < 1) return yield* reject(400, `max_tokens must be at least 1, got ${maxTokens}.`, kind === "chat" ? "max_completion_tokens" : "max_tokens")
+      if (maxTokens < 1) return yield* reject(400, `${maxTokensField} must be at least 1, got ${maxTokens}.`, maxTokensField)
       if (promptTokens + maxTokens > maxLen) return yield* contextError(promptTokens, maxTokens)
       outputTokens = maxTokens
       finish = "length"
@@ -280,7 +286,7 @@ export const drawOutputLen = (spec: OutputLenSpec, rng: Rng): number => {
  * thousands of chunks per second. The response Stream only writes what came before the headers
  * and then waits for the end; a disconnect interrupts it, which aborts the request.
  */
-const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest) =>
+const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest, ticket: AdmissionTicket) =>
   Effect.gen(function*() {
     const engine = st.engine
     const finishOf = (last: boolean) => (last ? p.finish : null)
@@ -305,6 +311,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
       const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority, p.lora)
+      ticket.release()
       st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
       // a client that goes away interrupts this fiber: abort the request in the engine
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
@@ -364,6 +371,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
     const h = yield* engine.submit(p.meta.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, p.priority, p.lora)
+    ticket.release()
     st.metrics.labelFinish(h.req, p.plan?.finish ?? p.finish)
     arrivalMono = Math.round(h.arrivalWallNs - monoOffset)
     const body = Stream.execute(Effect.sync(() => {
@@ -387,7 +395,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
  * shares its KV blocks through the prefix cache). Usage sums the sequences' output tokens. Streaming:
  * each choice's chunks carry its `index`; the usage chunk and [DONE] follow the last sequence.
  */
-const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest) =>
+const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest, ticket: AdmissionTicket) =>
   Effect.gen(function*() {
     const engine = st.engine
     const end = Deferred.unsafeMake<void>(FiberId.none)
@@ -430,6 +438,7 @@ const respondMany = (st: ServeState, p: Prepared, request: HttpServerRequest.Htt
     }
     const arrived = yield* arrivedAt(request)
     const handles = yield* Effect.forEach(p.seqs, (q) => engine.submit(q.promptTokens, q.outputTokens, sinkOf(q), arrived, q.content, p.priority, p.lora))
+    ticket.release()
     const abortAll = Effect.forEach(handles, (h) => engine.abort(h), { discard: true })
     if (!p.stream) {
       yield* Deferred.await(end).pipe(Effect.ensuring(abortAll))
@@ -452,9 +461,13 @@ const completionHandler = (kind: Kind) => ({ request }: { readonly request: Http
   Effect.gen(function*() {
     const st = yield* ServeContext
     const rng = yield* rngFor(st)
-    const prepared = yield* prepare(st, kind, request, rng)
-    // a non-streaming request whose client goes away is aborted too
-    return yield* (prepared.seqs.length > 1 ? respondMany(st, prepared, request) : respond(st, prepared, request))
+    // the ticket counts the request against --max-waiting from its admission to its submission
+    return yield* withTicket(st.admission, (ticket) =>
+      Effect.gen(function*() {
+        const prepared = yield* prepare(st, kind, request, rng, ticket)
+        // a non-streaming request whose client goes away is aborted too
+        return yield* (prepared.seqs.length > 1 ? respondMany(st, prepared, request, ticket) : respond(st, prepared, request, ticket))
+      }))
   }).pipe(Effect.catchAll((e) => Effect.succeed(e instanceof Reject ? e.response : openAiError(500, String(e)))))
 
 const rngs = new WeakMap<ServeState, Rng>()

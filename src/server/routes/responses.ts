@@ -18,6 +18,7 @@ import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Clock, Deferred, Effect, Exit, FiberId, Stream } from "effect"
 import type { PromptContent } from "../../memory/blockHash.js"
 import { ResponsesRequest, ServeApi } from "../Api.js"
+import { type AdmissionTicket, withTicket } from "../admission.js"
 import { arrivedAt } from "../arrival.js"
 import { admitJsonBody, decodeBody, openAiError, Reject, reject } from "../errors.js"
 import type { LiveEvent } from "../LiveEngine.js"
@@ -68,11 +69,14 @@ interface Prepared {
   readonly lora: number
 }
 
-const prepare = (st: ServeState, request: HttpServerRequest.HttpServerRequest) =>
+const prepare = (st: ServeState, request: HttpServerRequest.HttpServerRequest, ticket: AdmissionTicket) =>
   Effect.gen(function*() {
     const o = st.options
-    const raw = yield* admitJsonBody(st, request)
+    const raw = yield* admitJsonBody(st, request, ticket)
     const req = yield* decodeBody(ResponsesRequest, raw)
+    if (Array.isArray(req.input) && req.input.length === 0) {
+      return yield* reject(400, "Invalid request: input: expected a string or a non-empty list of input messages, got an empty list", "input")
+    }
     const bad = unsupported(raw as Record<string, unknown>)
     if (bad !== undefined) return yield* reject(400, `The simulator does not support \`${bad}\` in /v1/responses`, bad)
     const lora = modelLora(st, req.model)
@@ -131,7 +135,7 @@ const responseObject = (p: Prepared, status: Status, text: string, completion: n
 
 const finalStatus = (p: Prepared): Status => (p.capped ? "incomplete" : "completed")
 
-const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest) =>
+const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpServerRequest, ticket: AdmissionTicket) =>
   Effect.gen(function*() {
     const engine = st.engine
     const end = Deferred.unsafeMake<void>(FiberId.none)
@@ -144,6 +148,8 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
         if (e._tag === "Failed" || e.last) Deferred.unsafeDone(end, Exit.void)
       }
       const h = yield* engine.submit(p.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, 0, p.lora)
+    ticket.release()
+      ticket.release()
       yield* Deferred.await(end).pipe(Effect.ensuring(engine.abort(h)))
       if (failure !== undefined) return openAiError(500, failure)
       const text = pieces.join("")
@@ -190,6 +196,7 @@ const respond = (st: ServeState, p: Prepared, request: HttpServerRequest.HttpSer
       if (e.last) Deferred.unsafeDone(end, Exit.void)
     }
     const h = yield* engine.submit(p.promptTokens, p.outputTokens, sink, yield* arrivedAt(request), p.content, 0, p.lora)
+    ticket.release()
     const body = Stream.execute(Effect.sync(() => {
       started = true
       res.write(early)
@@ -205,7 +212,11 @@ export const ResponsesLive = HttpApiBuilder.group(ServeApi, "responses", (handle
   handlers.handleRaw("createResponse", ({ request }) =>
     Effect.gen(function*() {
       const st = yield* ServeContext
-      const p = yield* prepare(st, request)
-      return yield* respond(st, p, request)
+      // the ticket counts the request against --max-waiting from its admission to its submission
+      return yield* withTicket(st.admission, (ticket) =>
+        Effect.gen(function*() {
+          const p = yield* prepare(st, request, ticket)
+          return yield* respond(st, p, request, ticket)
+        }))
     }).pipe(Effect.catchAll((e) => Effect.succeed(e instanceof Reject ? e.response : openAiError(500, String(e))))))
 )

@@ -25,6 +25,9 @@ export interface SamplingArgs {
 
 const has = (x: number | null | undefined): x is number => x !== undefined && x !== null
 
+/** The most choices one request may ask for (`n`): OpenAI's limit, and vLLM's. */
+export const MAX_N = 128
+
 /**
  * Fail with vLLM's 400 (OpenAI error body, `param` = the field) for the first invalid field.
  * `maxTokensField` names the max-tokens field of the endpoint (max_tokens, max_completion_tokens,
@@ -35,6 +38,7 @@ export const checkSampling = (a: SamplingArgs, maxTokensField = "max_tokens") =>
     return reject(400, "Stream options can only be defined when `stream=True`.", "stream_options")
   }
   if (has(a.n) && a.n < 1) return reject(400, `n must be at least 1, got ${a.n}.`, "n")
+  if (has(a.n) && a.n > MAX_N) return reject(400, `n must be at most ${MAX_N}, got ${a.n}.`, "n")
   if (has(a.presence_penalty) && !(a.presence_penalty >= -2 && a.presence_penalty <= 2)) {
     return reject(400, `presence_penalty must be in [-2, 2], got ${a.presence_penalty}.`, "presence_penalty")
   }
@@ -48,10 +52,10 @@ export const checkSampling = (a: SamplingArgs, maxTokensField = "max_tokens") =>
   if (has(a.top_p) && !(a.top_p > 0 && a.top_p <= 1)) return reject(400, `top_p must be in (0, 1], got ${a.top_p}.`, "top_p")
   if (has(a.top_k) && (a.top_k < -1 || a.top_k === 0)) return reject(400, `top_k must be -1 (disable), or at least 1, got ${a.top_k}.`, "top_k")
   if (has(a.min_p) && !(a.min_p >= 0 && a.min_p <= 1)) return reject(400, `min_p must be in [0, 1], got ${a.min_p}.`, "min_p")
-  if (has(a.max_tokens) && a.max_tokens < 1) return reject(400, `max_tokens must be at least 1, got ${a.max_tokens}.`, maxTokensField)
+  if (has(a.max_tokens) && a.max_tokens < 1) return reject(400, `${maxTokensField} must be at least 1, got ${a.max_tokens}.`, maxTokensField)
   if (has(a.min_tokens) && a.min_tokens < 0) return reject(400, `min_tokens must be greater than or equal to 0, got ${a.min_tokens}.`, "min_tokens")
   if (has(a.min_tokens) && has(a.max_tokens) && a.min_tokens > a.max_tokens) {
-    return reject(400, `min_tokens must be less than or equal to max_tokens=${a.max_tokens}, got ${a.min_tokens}.`, "min_tokens")
+    return reject(400, `min_tokens must be less than or equal to ${maxTokensField}=${a.max_tokens}, got ${a.min_tokens}.`, "min_tokens")
   }
   return Effect.void
 }

@@ -6,13 +6,14 @@
  * default false) and answers `{count, max_model_len, tokens, token_strs}`; detokenize takes `tokens`
  * and answers `{prompt}`. The only special token the simulator's tokenizers add is Llama 3's
  * `<|begin_of_text|>` (128000); `add_generation_prompt: false`, which the chat rendering cannot
- * honour, is refused.
+ * honour, is refused. As in vLLM, `--api-key` does not guard these routes (only /v1 ones).
  */
 import { HttpApiBuilder, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { DetokenizeRequest, ServeApi, TokenizeRequest } from "../Api.js"
-import { checkAuth, decodeBody, openAiError, Reject, reject } from "../errors.js"
+import { decodeBody, openAiError, Reject, reject } from "../errors.js"
 import { modelLora } from "../models.js"
+import { checkMessages } from "./messages.js"
 import { ServeContext, type ServeState } from "../ServeContext.js"
 import { chatTokenIds, encodePrompt } from "../Tokenizer.js"
 
@@ -39,8 +40,9 @@ export const TokenizeLive = HttpApiBuilder.group(ServeApi, "tokenize", (handlers
     .handleRaw("tokenize", ({ request }) =>
       catchReject(Effect.gen(function*() {
         const st = yield* ServeContext
-        yield* checkAuth(st, request)
-        const req = yield* decodeBody(TokenizeRequest, yield* body(request))
+        const raw = yield* body(request)
+        const req = yield* decodeBody(TokenizeRequest, raw)
+        if (req.messages !== undefined) yield* checkMessages((raw as { messages: ReadonlyArray<unknown> }).messages)
         yield* checkModel(st, req.model)
         const tok = st.options.tokenizer
         if ((req.prompt === undefined) === (req.messages === undefined)) return yield* reject(400, "Exactly one of `prompt` or `messages` is required", req.prompt === undefined ? "prompt" : "messages")
@@ -65,7 +67,6 @@ export const TokenizeLive = HttpApiBuilder.group(ServeApi, "tokenize", (handlers
     .handleRaw("detokenize", ({ request }) =>
       catchReject(Effect.gen(function*() {
         const st = yield* ServeContext
-        yield* checkAuth(st, request)
         const req = yield* decodeBody(DetokenizeRequest, yield* body(request))
         yield* checkModel(st, req.model)
         // the bound is the model's vocabulary when the tokenizer is the model's own; an estimating
