@@ -96,7 +96,6 @@ export const admitJsonBody = (st: ServeState, request: HttpServerRequest.HttpSer
     }
   })
 
-/** Decode a JSON body with `schema`; a bad field is a 400 naming its path. */
 /**
  * A union's members each fail at the same path ("Expected string, actual 5", "Expected a list ...,
  * actual 5"): one message naming every alternative, so a client is not told only the first.
@@ -113,12 +112,17 @@ const unionMessage = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>, fi
 /** Schema's primitive names as a client reads them. */
 const PRIMITIVE: Record<string, string> = { string: "a string", number: "a number", Int: "an integer", boolean: "a boolean" }
 
+/** A body field's path as OpenAI writes it in `param`: `messages[2].content`, `tools[0].function.name`. */
+export const fieldPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>((acc, k) => typeof k === "number" ? `${acc}[${k}]` : acc === "" ? String(k) : `${acc}.${String(k)}`, "")
+
+/** Decode a JSON body with `schema`; a bad field is a 400 naming its path (fieldPath). */
 export const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: unknown) =>
   Schema.decodeUnknown(schema, { onExcessProperty: "ignore" })(body).pipe(
     Effect.catchAll((e) => {
       const issues = ParseResult.ArrayFormatter.formatErrorSync(e)
       const issue = issues[0]
-      const where = issue === undefined || issue.path.length === 0 ? "body" : issue.path.join(".")
+      const where = issue === undefined || issue.path.length === 0 ? "body" : fieldPath(issue.path)
       return reject(400, `Invalid request: ${where}: ${issue === undefined ? "malformed" : unionMessage(issues, issue)}`, issue === undefined || issue.path.length === 0 ? null : String(issue.path[0]))
     })
   )

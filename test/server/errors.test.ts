@@ -33,7 +33,7 @@ describe("server errors", () => {
         ["/v1/completions", JSON.stringify({ model: MODEL, prompt: [999999999] }), 400, "out of vocabulary"],
         // body errors name what was expected in words, every alternative of a union, no schema dump
         ["/v1/chat/completions", "[1,2]", 400, "body: Expected a JSON object (a chat completion request), actual [1,2]"],
-        ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: 5 }] }), 400, "messages.0.content: Expected a string or a list of content parts {type, text}, actual 5"],
+        ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: 5 }] }), 400, "messages[0].content: Expected a string or a list of content parts {type, text}, actual 5"],
         ["/v1/chat/completions", JSON.stringify({ messages: [{ role: "user", content: "x" }], max_tokens: 1.5 }), 400, "max_tokens: Expected an integer, actual 1.5"],
         ["/v1/completions", JSON.stringify({ prompt: { a: 1 } }), 400, "prompt: Expected a string or a list of strings or a list of token ids or a list of token-id lists, actual {\"a\":1}"],
         ["/v1/responses", JSON.stringify({ input: 5 }), 400, "input: Expected a string or a list of input messages {role, content}, actual 5"]
