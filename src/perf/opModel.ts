@@ -18,7 +18,7 @@
 import type { EngineConfig } from "../domain/EngineConfig.js"
 import { type Hardware, peakFlops } from "../domain/Hardware.js"
 import { kvHeadsPerGpu, type ModelShape } from "../domain/Model.js"
-import { defaultRooflineParams } from "../domain/PerfParams.js"
+import { defaultRooflineParams, GEMM_ROOFLINE_SMOOTHING } from "../domain/PerfParams.js"
 import type { Network } from "../domain/Network.js"
 import type { BatchShape } from "./BatchShape.js"
 import type { PerfModel } from "./PerfModelService.js"
@@ -64,7 +64,10 @@ export interface OpParams {
   readonly attnPrefillBandwidthGBs?: number | undefined
 }
 
-/** Datasheet defaults: the same documented starting points as the monolithic roofline. */
+/**
+ * Datasheet defaults: the same documented starting points as the monolithic roofline, and its GEMM
+ * smoothing p = 2 (GEMM_ROOFLINE_SMOOTHING), which here applies to every kernel (one `smoothing` per model).
+ */
 export const datasheetOpParams: OpParams = {
   gemmComputeEff: defaultRooflineParams.computeEfficiency,
   gemmMemoryEff: defaultRooflineParams.memoryEfficiency,
@@ -73,7 +76,7 @@ export const datasheetOpParams: OpParams = {
   elementwiseMemoryEff: defaultRooflineParams.memoryEfficiency,
   kernelOverheadNs: defaultRooflineParams.kernelOverheadNs,
   stepOverheadNs: defaultRooflineParams.stepOverheadNs,
-  smoothing: 100
+  smoothing: GEMM_ROOFLINE_SMOOTHING
 }
 
 /** Canonical kernel names. */

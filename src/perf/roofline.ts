@@ -1,6 +1,8 @@
 /**
  * Roofline step-time model (ARCHITECTURE.md, "Models of the physics"). For each kernel of a step:
  *   t = max(FLOPs / (peak x efficiency), bytes / (bandwidth x memory efficiency)) + kernel overhead
+ * except that GEMMs combine the two as sqrt(c^2 + m^2) (GEMM_ROOFLINE_SMOOTHING, domain/PerfParams.ts:
+ * measured GEMMs near the ridge point take up to sqrt(2) x the max),
  * summed over the decoder layers, plus embedding, final norm, LM head and sampler once per step,
  * plus a fixed per-step overhead, plus two all-reduces per layer under tensor parallelism.
  *
@@ -19,7 +21,7 @@ import type { Hardware } from "../domain/Hardware.js"
 import { peakFlops } from "../domain/Hardware.js"
 import type { EngineConfig } from "../domain/EngineConfig.js"
 import { kvHeadsPerGpu, type ModelShape } from "../domain/Model.js"
-import type { RooflineParams } from "../domain/PerfParams.js"
+import { GEMM_ROOFLINE_SMOOTHING, type RooflineParams } from "../domain/PerfParams.js"
 import type { Network } from "../domain/Network.js"
 import type { BatchShape } from "./BatchShape.js"
 import { moeCommNs, moeParallelOf } from "./expertParallel.js"
@@ -32,6 +34,14 @@ const ACT_BYTES = 2
 const KERNELS_PER_LAYER = 10
 /** Kernels launched once per step (embedding, final norm, LM head, sampler). */
 const KERNELS_PER_STEP = 4
+
+/** A GEMM's time from its compute time c and memory time m (same unit): their p-norm, p = GEMM_ROOFLINE_SMOOTHING. */
+const gemmTime: (c: number, m: number) => number = GEMM_ROOFLINE_SMOOTHING === 2
+  ? (c, m) => Math.sqrt(c * c + m * m)
+  : (c, m) => {
+    const hi = c > m ? c : m
+    return hi === 0 ? 0 : hi * Math.pow(Math.pow(c / hi, GEMM_ROOFLINE_SMOOTHING) + Math.pow(m / hi, GEMM_ROOFLINE_SMOOTHING), 1 / GEMM_ROOFLINE_SMOOTHING)
+  }
 
 /** Options of the roofline. */
 export interface RooflineOptions {
@@ -66,7 +76,7 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
   const gemm = (T: number, k: number, n: number): number => {
     const c = 2 * T * k * n / flopsPerNs
     const mem = (k * n * wb + T * (k + n) * ACT_BYTES) / bytesPerNs
-    return c > mem ? c : mem
+    return gemmTime(c, mem)
   }
   const denseMlp = (T: number): number =>
     m.gatedMlp ? gemm(T, h, 2 * ffn) + gemm(T, ffn, h) : gemm(T, h, ffn) + gemm(T, ffn, h)
@@ -78,7 +88,7 @@ export const makeRoofline = (m: ModelShape, hw: Hardware, e: EngineConfig, p: Ro
     if (!moeTraffic(m, T, moePar, wb, traffic)) return 0
     const c = traffic.flops / flopsPerNs
     const mem = traffic.bytes / bytesPerNs
-    return gemm(T, h, m.moe!.experts) + (c > mem ? c : mem) + moeCommNs(m, moePar!, net, T)
+    return gemm(T, h, m.moe!.experts) + gemmTime(c, mem) + moeCommNs(m, moePar!, net, T)
   }
 
   const lmHeadK = h

@@ -16,7 +16,7 @@ import type { LoadedPerfModel, SimConfig } from "../domain/SimConfig.js"
 import { type FileError, type InputError, InvalidOption } from "../domain/errors.js"
 import type { Hardware } from "../domain/Hardware.js"
 import type { ModelShape } from "../domain/Model.js"
-import type { RooflineParams } from "../domain/PerfParams.js"
+import { GEMM_ROOFLINE_SMOOTHING, type RooflineParams } from "../domain/PerfParams.js"
 import { fabricOf } from "../network/fabric.js"
 import { NetworkService } from "../network/NetworkService.js"
 import { applyCalibration, readCalibration } from "./calibration.js"
@@ -58,7 +58,7 @@ export const opParamsFromRoofline = (r: RooflineParams): OpParams => ({
   elementwiseMemoryEff: r.memoryEfficiency,
   kernelOverheadNs: r.kernelOverheadNs,
   stepOverheadNs: r.stepOverheadNs,
-  smoothing: 100
+  smoothing: GEMM_ROOFLINE_SMOOTHING
 })
 
 /**

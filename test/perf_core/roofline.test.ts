@@ -31,6 +31,30 @@ describe("roofline perf model", () => {
       expect(t).toBeLessThan(gemmOnly * 1.3)
     }))
 
+  it.effect("near the ridge point a GEMM takes sqrt(c^2 + m^2), not max(c, m) (GEMM_ROOFLINE_SMOOTHING)", () =>
+    Effect.gen(function*() {
+      const p = yield* perfFor("meta-llama/Llama-3.1-8B-Instruct", "A100")
+      // 134 one-token decodes: A100's ridge at 70% / 80% efficiency is 312e12 x 0.7 / (2039e9 x 0.8) = 134 FLOP/byte,
+      // i.e. 134 tokens through a bf16 weight. Hand-computed GEMMs: 32 layers of qkv [4096 x 6144], o [4096 x 4096],
+      // gate/up [4096 x 28672], down [14336 x 4096], and the LM head [4096 x 128256] over 134 positions.
+      const T = 134
+      const F = 312e12 * 0.7 / 1e9 // FLOP/ns
+      const B = 2039 * 0.8 // bytes/ns
+      const shapes: Array<[number, number, number]> = [[4096, 6144, 32], [4096, 4096, 32], [4096, 28672, 32], [14336, 4096, 32], [4096, 128256, 1]]
+      let norm = 0
+      let max = 0
+      for (const [k, n, times] of shapes) {
+        const c = 2 * T * k * n / F
+        const m = (k * n * 2 + T * (k + n) * 2) / B
+        norm += times * Math.sqrt(c * c + m * m)
+        max += times * Math.max(c, m)
+      }
+      const t = p.stepTimeNs(batchShapeOf([], Array(T).fill(1)))
+      expect(norm / max).toBeGreaterThan(1.38) // at the ridge the two differ by about sqrt(2)
+      expect(t).toBeGreaterThan(norm)
+      expect(t).toBeLessThan(norm * 1.05) // attention, element-wise and sampler traffic are small here
+    }))
+
   it.effect("bigger models and slower GPUs take longer; more work never takes less time", () =>
     Effect.gen(function*() {
       const shape = batchShapeOf([[512, 100]], [300, 900, 2000])
