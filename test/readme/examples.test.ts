@@ -2,7 +2,7 @@
  * The README's examples run as written: every command of a fenced `sh` block or an indented code
  * block that calls `llmservingsim` or `curl` is run in order in one scratch folder (so a later
  * example can use an earlier one's output, as a reader following the README would) and must exit 0.
- * `serve` is started in the background and stopped after the last example. Examples that read
+ * `serve` is started in the background, stopped before the next `serve` example and after the last. Examples that read
  * `../shared` are skipped when it is absent. Only two rewrites are made, both of paths:
  * `npx llmservingsim`/`llmservingsim` runs this checkout's built CLI (bin/, over dist/ that
  * `npm ci` builds), and `../shared/` is this checkout's `../shared/`; `resources/` is a link to
@@ -63,8 +63,18 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-readme-"))
 fs.symlinkSync(path.join(repo, "resources"), path.join(work, "resources"))
 
 let server: ChildProcess | undefined
-afterAll(() => {
-  server?.kill("SIGTERM")
+/** Stop the running example server (if any) and wait for it to exit, so the next can take its port. */
+const stopServer = async () => {
+  const s = server
+  server = undefined
+  if (s === undefined || s.exitCode !== null || s.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => s.once("exit", () => resolve()))
+  s.kill("SIGTERM")
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))])
+  if (s.exitCode === null && s.signalCode === null) s.kill("SIGKILL")
+}
+afterAll(async () => {
+  await stopServer()
   fs.rmSync(work, { recursive: true, force: true })
 })
 
@@ -92,6 +102,7 @@ describe.skipIf(!built)("README examples run as written", () => {
     const needsShared = cmd.includes("../shared/")
     it.skipIf(needsShared && !haveShared)(cmd, async () => {
       if (/ serve /.test(cmd)) {
+        await stopServer() // one example server at a time: each README serve example uses the same port
         let stderr = ""
         server = spawn("bash", ["-c", `exec ${rewrite(cmd)}`], { cwd: work, stdio: ["ignore", "ignore", "pipe"] })
         server.stderr!.on("data", (b) => { stderr += String(b) })
