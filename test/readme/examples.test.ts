@@ -9,7 +9,7 @@
  * the checkout's. `npm ci` and `npm test` are not run (the second is what runs this).
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -90,6 +90,25 @@ const waitForHealth = async (url: string, ms: number) => {
   return false
 }
 
+/**
+ * Run one example in bash (pipefail) in the scratch folder, killed after 240 s. Asynchronous on
+ * purpose: a spawnSync would block this worker's event loop for the whole command, and vitest's
+ * worker RPC times out ("Timeout calling onTaskUpdate") when a long example runs on a busy machine.
+ */
+const runExample = (cmd: string) =>
+  new Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    const child = spawn("bash", ["-o", "pipefail", "-c", rewrite(cmd)], { cwd: work, stdio: ["ignore", "ignore", "pipe"] })
+    let stderr = ""
+    child.stderr!.on("data", (b) => {
+      stderr += String(b)
+    })
+    const timer = setTimeout(() => child.kill("SIGKILL"), 240_000)
+    child.on("close", (status, signal) => {
+      clearTimeout(timer)
+      resolve({ status, signal, stderr })
+    })
+  })
+
 describe.skipIf(!built)("README examples run as written", () => {
   const commands = readmeCommands(fs.readFileSync("README.md", "utf8"))
 
@@ -110,7 +129,7 @@ describe.skipIf(!built)("README examples run as written", () => {
         expect(await waitForHealth(`http://127.0.0.1:${port}/health`, 20_000), `serve did not answer /health: ${stderr}`).toBe(true)
         return
       }
-      const r = spawnSync("bash", ["-o", "pipefail", "-c", rewrite(cmd)], { cwd: work, encoding: "utf8", timeout: 240_000, maxBuffer: 64 << 20 })
+      const r = await runExample(cmd)
       expect(r.status, `exit ${r.status} (${r.signal ?? "no signal"})\n${r.stderr.slice(-2000)}`).toBe(0)
     }, 300_000)
   }
