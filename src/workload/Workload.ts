@@ -3,6 +3,7 @@
  * sends it (open loop, or vLLM bench's --max-concurrency closed loop). Checks every flag's range and
  * combination (InvalidOption naming it) and opens the trace (FileError / InputError).
  */
+import { MAX_ARRIVAL_DAYS, MAX_ARRIVAL_NS } from "../domain/clockRange.js"
 import { Effect, type Stream } from "effect"
 import { InvalidOption } from "../domain/errors.js"
 import type { ClientSpec } from "../engine/ClosedLoopClient.js"
@@ -178,6 +179,10 @@ export const resolveWorkload = (
       seed
     }
     if (!(Number.isFinite(spec.burstiness) && spec.burstiness > 0)) return yield* bad("--burstiness", `expected a number > 0 (got ${spec.burstiness})`)
+    // the arrivals must stay within the simulated clock's range (domain/clockRange.ts); 2x the mean span for the gaps' spread
+    if (Number.isFinite(requestRate) && 2 * spec.numRequests / requestRate * 1e9 > MAX_ARRIVAL_NS) {
+      return yield* bad("--request-rate", `${spec.numRequests} requests at ${requestRate} req/s would span beyond the simulated clock's range (${MAX_ARRIVAL_DAYS.toFixed(0)} days of arrivals); expected at least ${(2 * spec.numRequests * 1e9 / MAX_ARRIVAL_NS).toPrecision(3)} req/s`)
+    }
     if (!(Number.isInteger(spec.inputLen) && spec.inputLen > 0)) return yield* bad(inputFlag, `expected a positive integer (got ${spec.inputLen})`)
     if (!(Number.isInteger(spec.outputLen) && spec.outputLen > 0)) return yield* bad(outputFlag, `expected a positive integer (got ${spec.outputLen})`)
     if (f.rangeRatio !== undefined && spec.lengthDist !== "uniform") return yield* bad("--range-ratio", `applies to --length-dist uniform (got --length-dist ${spec.lengthDist})`)

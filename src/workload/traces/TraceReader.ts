@@ -7,6 +7,7 @@
  * zlib, transparently. Fails with FileError (cannot open/read) or InputError (file, line, field,
  * what was expected; a binary file is refused without echoing its bytes).
  */
+import { MAX_ARRIVAL_DAYS, MAX_ARRIVAL_NS } from "../../domain/clockRange.js"
 import { parse as csvParse } from "csv-parse"
 import { Chunk, Effect, Stream } from "effect"
 import * as fs from "node:fs"
@@ -228,6 +229,9 @@ const toArrivals = <R>(
             }
             prev = rel
             prevLine = line
+            if (rel / rateScale > MAX_ARRIVAL_NS) {
+              return Effect.fail(new InputError({ path: file, line, field: "arrival time", expected: `arrivals within ${MAX_ARRIVAL_DAYS.toFixed(0)} days of the first, the simulated clock's range (this one is ${(rel / rateScale / 86_400e9).toExponential(2)} days after it${rateScale === 1 ? "" : ` with --rate-scale ${rateScale}`})` }))
+            }
             const a: Arrival = rec.session !== undefined
               ? { arrivalNs: Math.round(rel / rateScale), promptTokens: rec.prompt, outputTokens: rec.output, content: rec.content, session: rec.session }
               : rec.content === undefined
