@@ -9,7 +9,9 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { FileError, InvalidOption } from "../domain/errors.js"
+import { FileError, InputError, InvalidOption } from "../domain/errors.js"
+import { parseNetworkSpec } from "../network/spec.js"
+import { parsePerfModelSpec } from "../perf/spec.js"
 import { mkdirs } from "../domain/mkdirs.js"
 import { formatReport, reportCsv, reproduce } from "../reproduce/run.js"
 import { defaultPoolFiles } from "../reproduce/workload.js"
@@ -39,6 +41,9 @@ export const reproduceCommand = Command.make(
       const here = path.dirname(o.file)
       const tracesDir = Option.isSome(o.traces) ? yield* existingDir("--traces", o.traces.value) : path.join(here, "traces", "llmservingsim")
       const benchDir = Option.isSome(o.benchRuns) ? yield* existingDir("--bench-runs", o.benchRuns.value) : path.join(here, "llmservingsim-bench")
+      // checked before any scenario runs (a bad value would otherwise fail every run, one by one)
+      if (Option.isSome(o.perfModel)) yield* parsePerfModelSpec(o.perfModel.value)
+      if (Option.isSome(o.network)) yield* parseNetworkSpec(o.network.value)
       const seed = Option.getOrElse(o.seed, () => 0)
       if (!(Number.isInteger(seed) && seed >= 0)) return yield* new InvalidOption({ option: "--seed", reason: `expected an integer >= 0 (got ${seed})` })
       let poolFiles: ReadonlyArray<string>
@@ -66,5 +71,8 @@ export const reproduceCommand = Command.make(
       }
       yield* Console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report))
       if (Option.isSome(o.output) && !o.json) yield* Console.log(`rows written to ${o.output.value}`)
+      // nothing compared is a failed reproduction, not a result (each scenario's reason is printed above)
+      const compared = report.scenarios.reduce((n, sc) => n + sc.rows.filter((r) => r.errorPct !== undefined).length, 0)
+      if (compared === 0) return yield* new InputError({ path: o.file, expected: "at least one row the simulator can run (0 rows compared; see each scenario's reason above)" })
     })
 ).pipe(Command.withDescription("Run the published serving results of a CSV that the simulator can express (vLLM: model, GPU, TP, load, dataset, version defaults) and print published vs predicted, % error, the median |error| per metric family, and each row it cannot express with the missing feature"))

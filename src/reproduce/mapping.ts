@@ -134,6 +134,7 @@ export const parseLoad = (load: string): { readonly requestRate: number; readonl
   const s = load.trim().toLowerCase()
   if (/concurren/.test(s)) return { error: `load '${load}': a closed loop of concurrent clients (--max-concurrency) is not simulated` }
   if (/\binf\b|all at once|infinit/.test(s)) return { requestRate: Infinity, burstiness: 1, approximate: false }
+  if (/-\s*\d/.test(s)) return { error: `load '${load}': expected a rate > 0 ('Poisson R req/s') or 'rate inf'` }
   const m = /(~?)\s*(\d+(?:\.\d+)?)\s*(?:req|requests?|rps|qps)(?:\s*\/\s*s)?/.exec(s) ?? /(~?)\s*(\d+(?:\.\d+)?)\s*rps/.exec(s)
   if (m === null || !(Number(m[2]) > 0)) return { error: `load '${load}': expected 'Poisson R req/s' or 'rate inf'` }
   if (/gamma|burst/.test(s)) return { error: `load '${load}': a burstiness other than Poisson is not recorded in the row` }

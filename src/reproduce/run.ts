@@ -3,6 +3,7 @@
  * each published row with the prediction (% error); summarise the median absolute % error per
  * metric family over the rows that ran; list every row that did not run with its reason.
  */
+import * as path from "node:path"
 import { Effect, Option, Stream } from "effect"
 import { resolveConfig } from "../config/resolve.js"
 import { singlePool } from "../domain/Cluster.js"
@@ -181,7 +182,7 @@ export const reproduce = (file: string, o: ReproduceOptions) =>
         continue
       }
       if (p.workload.kind === "resample" && (pool === undefined || pool.prompt.length === 0)) {
-        const why = `dataset '${s.dataset}': no ShareGPT-derived lengths to resample (no pool files, or none pass the filter; give --length-pool)`
+        const why = `dataset '${s.dataset}': no ShareGPT-derived lengths to resample (${o.poolFiles.length === 0 ? `no sharegpt_*.jsonl under ${path.join(o.tracesDir, "v2-2026-02")}` : "none of the pool's pairs pass the filter"}; give --traces or --length-pool)`
         results.push({ id: s.id, label, status: "not-expressible", reasons: [why], settings: [], approximations: [], notes: [], rows: notRun(why) })
         continue
       }

@@ -81,6 +81,7 @@ describe("mapping published fields to simulate flags", () => {
     expect(parseLoad("all at once (rate inf)")).toEqual({ requestRate: Infinity, burstiness: 1, approximate: false })
     expect(parseLoad("Poisson ~10 req/s for ~29 s")).toEqual({ requestRate: 10, burstiness: 1, approximate: true })
     expect(parseLoad("max concurrency 8")).toHaveProperty("error")
+    expect(parseLoad("Poisson -4 req/s")).toEqual({ error: "load 'Poisson -4 req/s': expected a rate > 0 ('Poisson R req/s') or 'rate inf'" })
     expect(traceNameOf("ShareGPT-derived sharegpt-llama-3.1-8b-300-sps10.jsonl")).toBe("sharegpt-llama-3.1-8b-300-sps10.jsonl")
     expect(traceNameOf("ShareGPT (sglang bench_serving)")).toBeUndefined()
   })
@@ -250,6 +251,22 @@ describe("llmservingsim reproduce (synthetic fixture)", () => {
       expect(j.scenarios[0]!.rows.filter((x) => x.errorPct !== undefined).length).toBe(3)
       expect(j.medians["TTFT"]!.rows).toBe(1)
       expect(j.medians["throughput"]!.rows).toBe(1)
+    }), 60_000)
+
+  it.effect("a bad --perf-model fails before any run; a file with no row the simulator can run exits 1", () =>
+    Effect.gen(function*() {
+      const bad = yield* runCapture("reproduce", synthetic, "--perf-model", "bogus")
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toContain("--perf-model: expected roofline")
+      expect(bad.stdout).toBe("")
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "repro-none-"))
+      const file = path.join(dir, "sglang-only.csv")
+      const lines = fs.readFileSync(synthetic, "utf8").trim().split("\n")
+      fs.writeFileSync(file, [lines[0], lines[1]!.replace(",vLLM,0.19.0,", ",SGLang,0.3.0,")].join("\n") + "\n")
+      const none = yield* runCapture("reproduce", file)
+      expect(none.code).toBe(1)
+      expect(none.stdout).toContain("0 rows compared")
+      expect(none.stderr).toContain("expected at least one row the simulator can run")
     }), 60_000)
 
   it.effect("a malformed file fails with file:line:field", () =>
