@@ -143,6 +143,12 @@ const schedulingFlags = (f: EngineFlags): Effect.Effect<{ schedulingPolicy?: Sch
     if (f.priorityLevels !== undefined && policy !== "priority") {
       return yield* new InvalidOption({ option: "--priority-levels", reason: `only applies with --scheduling-policy priority (got --scheduling-policy ${policy})` })
     }
+    if (policy === "sarathi" && f.enableChunkedPrefill === false) {
+      return yield* new InvalidOption({ option: "--no-enable-chunked-prefill", reason: "sarathi always chunks prompts (--max-num-batched-tokens is its chunk budget); leave the flag out" })
+    }
+    if ((policy === "orca" || policy === "static") && f.enableChunkedPrefill === true) {
+      return yield* new InvalidOption({ option: "--enable-chunked-prefill", reason: `${policy} computes each prompt whole in the step that admits it (no chunking); leave the flag out` })
+    }
     if (policy !== "fcfs" && policy !== "vllm-v0" && (f.numSchedulerSteps ?? 1) > 1) {
       return yield* new InvalidOption({ option: "--scheduling-policy", reason: `${policy} with --num-scheduler-steps > 1 is not modelled (multi-step scheduling is vLLM 0.6's FCFS scheduler: fcfs or vllm-v0)` })
     }

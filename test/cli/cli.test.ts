@@ -92,6 +92,9 @@ describe("llmservingsim CLI", () => {
         [["simulate", "--trace", "no/such/file.csv"], "error: no/such/file.csv: no such file"],
         [["simulate", "--trace", "test/fixtures/traces/azure-bad-field.csv"], "error: test/fixtures/traces/azure-bad-field.csv:3: field 'ContextTokens': expected an integer >= 1"],
         [["simulate", "--request-rate", "-1"], "error: --request-rate: expected a number > 0 or inf (got -1)"],
+        // a policy with a chunking flag it would not honour
+        [["simulate", "--scheduling-policy", "sarathi", "--no-enable-chunked-prefill"], "error: --no-enable-chunked-prefill: sarathi always chunks prompts"],
+        [["simulate", "--scheduling-policy", "orca", "--enable-chunked-prefill"], "error: --enable-chunked-prefill: orca computes each prompt whole"],
         // arrivals beyond the simulated clock's range (was an engine stall reported as an internal error)
         [["simulate", "--num-requests", "10", "--request-rate", "1e-15"], "error: --request-rate: 10 requests at 1e-15 req/s would span beyond the simulated clock's range"],
         [["simulate", "--trace", "test/fixtures/traces/azure.csv", "--rate-scale", "1e-12"], "error: test/fixtures/traces/azure.csv:3: field 'arrival time': expected arrivals within 26 days of the first"],
