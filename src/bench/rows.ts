@@ -53,7 +53,21 @@ const ROUNDS = 3
 
 const main = () => {
   const args = process.argv.slice(2)
+  const usage = "usage: node dist/bench/rows.js [N=1000000] [--parquet]"
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(usage)
+    process.exit(0)
+  }
+  const bad = args.filter((a) => a !== "--parquet" && !/^\d+$/.test(a))
+  if (bad.length > 0) {
+    console.error(`error: unknown argument ${bad[0]} (expected N, a positive row count, or --parquet)\n${usage}`)
+    process.exit(2)
+  }
   const n = Number(args.find((a) => /^\d+$/.test(a)) ?? 1_000_000)
+  if (!(n > 0)) {
+    console.error(`error: N: expected a positive row count (got ${n})\n${usage}`)
+    process.exit(2)
+  }
   const parquet = args.includes("--parquet")
   const reqs = sampleRequests(4096)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-rows-"))

@@ -53,6 +53,18 @@ for (let i = args.indexOf("--workload"); i >= 0; i = args.indexOf("--workload"))
 }
 const sizes = args.filter((a) => /^\d+$/.test(a)).map(Number)
 const passthrough = args.filter((a) => !/^\d+$/.test(a))
+if (sizes.some((n) => n <= 0)) {
+  console.error(`error: N: expected positive request counts (got ${sizes.filter((n) => n <= 0).join(", ")})`)
+  process.exit(2)
+}
+// the flags that go to every point, checked once before the table (a bad flag would fail every point in turn)
+try {
+  execFileSync(process.execPath, [path.join(here, "one.js"), "1", "--workload", "decode", ...passthrough], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] })
+} catch (e) {
+  process.stderr.write(String((e as { stderr?: string }).stderr ?? e))
+  console.error(`error: the flags given to every point were refused: ${passthrough.join(" ")}`)
+  process.exit(2)
+}
 const workloads = chosen.length > 0 ? chosen : [...BENCH_WORKLOADS]
 for (const f of [...(workloads.includes("azure") ? [DEFAULT_TRACE] : []), ...(workloads.includes("mooncake") ? [MOONCAKE_TRACE] : [])]) {
   if (!fs.existsSync(f)) {
@@ -89,6 +101,7 @@ console.log(`benchmark: Llama-3.1-8B-Instruct on one H100 unless overridden (${p
 for (const w of workloads) console.log(`  ${w.padEnd(9)} ${WORKLOAD_TEXT[w]}${WORKLOAD_FLAGS[w].length > 0 ? ` (${WORKLOAD_FLAGS[w].join(" ")})` : ""}`)
 console.log(header)
 
+let failed = 0
 const point = (w: string, n: number, mode: string, extra: ReadonlyArray<string>): Point | undefined => {
   try {
     const out = execFileSync(process.execPath, [path.join(here, "one.js"), String(n), ...extra, ...passthrough], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 24 })
@@ -97,6 +110,7 @@ const point = (w: string, n: number, mode: string, extra: ReadonlyArray<string>)
     return r
   } catch {
     console.log(`${w.padEnd(9)} ${String(n).padStart(9)} ${mode.padEnd(12)} failed`)
+    failed++
     return undefined
   }
 }
@@ -119,3 +133,7 @@ if (clusters) {
   point("azure", 100_000, "2p2d x4", ["--workload", "azure", "--cluster-config", path.join(dir, "2p2d-llama3.1-8b-h100.yaml"), "--rate-scale", "4"])
 }
 if (speedups.length > 0) console.log(`fast-forward speed-up (exact-steps / fast-forwarded, no outputs): ${speedups.join(", ")}`)
+if (failed > 0) {
+  console.error(`error: ${failed} benchmark point(s) failed (above)`)
+  process.exitCode = 1
+}
