@@ -68,6 +68,12 @@ describe("/v1/responses", () => {
       expect(empty).toBeInstanceOf(OpenAI.BadRequestError)
       expect(empty.error.param).toBe("input")
       expect(empty.error.message).toContain("input: expected a string or a non-empty list of input messages, got an empty list")
+      // a bad input message names its field, as chat's messages do
+      const role = await client.responses.create({ model: MODEL, input: [{ role: "wizard", content: "x" }] } as never).catch((e) => e)
+      expect(role).toBeInstanceOf(OpenAI.BadRequestError)
+      expect([role.error.param, role.error.message]).toEqual(["input[0].role", "Invalid request: input[0].role: expected one of \"user\", \"assistant\", \"system\", \"developer\", got \"wizard\""])
+      const noContent = await client.responses.create({ model: MODEL, input: [{ role: "user", content: "x" }, { role: "user" }] } as never).catch((e) => e)
+      expect(noContent.error.param).toBe("input[1].content")
       // still serving
       expect((await client.responses.create({ model: MODEL, input: "x", max_output_tokens: 1 })).usage!.output_tokens).toBe(1)
     }))

@@ -41,6 +41,31 @@ const partText = (c: Req["input"]): Array<ChatMessage> => {
   }))
 }
 
+/** The roles a Responses input message takes (OpenAI's EasyInputMessage). */
+const INPUT_ROLES = ["user", "assistant", "system", "developer"] as const
+
+/**
+ * Fail with a 400 naming `input[i].role` / `input[i].content` for the first input message with an
+ * unknown role or no content, as chat's messages are checked (routes/messages.ts); the schema's
+ * own error for these would only say that `input` is not a string.
+ */
+const checkInputMessages = (input: ReadonlyArray<unknown>) => {
+  for (let i = 0; i < input.length; i++) {
+    const m = input[i]
+    const at = `input[${i}]`
+    if (typeof m !== "object" || m === null || Array.isArray(m)) return reject(400, `Invalid request: ${at}: expected an input message {role, content}, got ${JSON.stringify(m)}`, at)
+    const role = (m as { role?: unknown }).role
+    if (!(INPUT_ROLES as ReadonlyArray<unknown>).includes(role)) {
+      return reject(400, `Invalid request: ${at}.role: expected one of ${INPUT_ROLES.map((r) => `"${r}"`).join(", ")}, got ${JSON.stringify(role) ?? "none"}`, `${at}.role`)
+    }
+    const content = (m as { content?: unknown }).content
+    if (typeof content !== "string" && !Array.isArray(content)) {
+      return reject(400, `Invalid request: ${at}.content: a ${role} message needs content (a string or a list of content parts), got ${JSON.stringify(content) ?? "none"}`, `${at}.content`)
+    }
+  }
+  return Effect.void
+}
+
 /** Fields refused: name -> predicate "set to something the simulator cannot honour". */
 const unsupported = (raw: Record<string, unknown>): string | undefined => {
   const set = (k: string) => raw[k] !== undefined && raw[k] !== null
@@ -73,6 +98,8 @@ const prepare = (st: ServeState, request: HttpServerRequest.HttpServerRequest, t
   Effect.gen(function*() {
     const o = st.options
     const raw = yield* admitJsonBody(st, request, ticket)
+    const rawInput = (raw as { input?: unknown } | null)?.input
+    if (Array.isArray(rawInput)) yield* checkInputMessages(rawInput)
     const req = yield* decodeBody(ResponsesRequest, raw)
     if (Array.isArray(req.input) && req.input.length === 0) {
       return yield* reject(400, "Invalid request: input: expected a string or a non-empty list of input messages, got an empty list", "input")
