@@ -23,6 +23,26 @@ const advanceTo = (ms: number) =>
     }
   })
 
+/**
+ * Wait (real time, at most 5 s) until the server holds `n` requests (running + waiting on
+ * /metrics), so the TestClock is not advanced before a request has arrived: on a busy machine the
+ * fixed settle above was not always enough, and the request then arrived 1 ms late.
+ */
+const awaitRequests = (n: number) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const until = Date.now() + 5_000
+    while (Date.now() < until) {
+      const text = yield* client.execute(HttpClientRequest.get("/metrics")).pipe(Effect.flatMap((r) => r.text), Effect.scoped)
+      const sum = ["vllm:num_requests_running", "vllm:num_requests_waiting"].reduce((a, name) => {
+        const line = text.split("\n").find((l) => l.startsWith(name))
+        return a + (line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1)))
+      }, 0)
+      if (sum >= n) return
+      yield* settle
+    }
+  })
+
 interface Received {
   readonly t: number
   readonly data: string
@@ -60,10 +80,10 @@ describe("live engine chunk timing (TestClock)", () => {
       yield* Effect.gen(function*() {
         const msgs = [{ role: "user", content: "Hello" }]
         const a = yield* Effect.fork(streamRequest({ model: MODEL, messages: msgs, max_tokens: 3, stream: true, stream_options: { include_usage: true } }))
-        yield* settle
+        yield* awaitRequests(1)
         yield* advanceTo(15)
         const b = yield* Effect.fork(streamRequest({ model: MODEL, messages: msgs, max_tokens: 2, stream: true }))
-        yield* settle
+        yield* awaitRequests(2)
         yield* advanceTo(45)
         const ra = yield* Fiber.join(a)
         const rb = yield* Fiber.join(b)
