@@ -23,12 +23,12 @@ export interface RooflineParams {
  * memory-bound, and the measured kernels take up to about sqrt(2) times the max: on Vidur's
  * measured A100 (Meta-Llama-3-8B, Llama-2-7b), H100 and A40 (Llama-2-7b) linear-layer tables
  * (../shared/reference/vidur-profiling/profiling/compute, TP 1) max(c, m) at the default
- * efficiencies is 12-34% fast at 96-256 tokens, and the mean |error| over all token counts falls
+ * efficiencies is 7-34% fast at 96-256 tokens, and the mean |error| over all token counts falls
  * from 8.0 / 8.4 / 13.7 / 10.1% to 6.5 / 6.3 / 9.5 / 7.7% with p = 2; calibrating on the RTX 4090
  * profile (`calibrate --profile`) fits p = 2.1. Only GEMMs use it (attention, element-wise and
  * sampler kernels keep max); far from the ridge it changes little (at c = m / 5, 2%).
  */
-export const GEMM_ROOFLINE_SMOOTHING: number = 2
+export const GEMM_ROOFLINE_SMOOTHING = 2
 
 export const defaultRooflineParams: RooflineParams = {
   computeEfficiency: 0.7,

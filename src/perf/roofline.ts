@@ -21,7 +21,7 @@ import type { Hardware } from "../domain/Hardware.js"
 import { peakFlops } from "../domain/Hardware.js"
 import type { EngineConfig } from "../domain/EngineConfig.js"
 import { kvHeadsPerGpu, type ModelShape } from "../domain/Model.js"
-import { GEMM_ROOFLINE_SMOOTHING, type RooflineParams } from "../domain/PerfParams.js"
+import type { RooflineParams } from "../domain/PerfParams.js"
 import type { Network } from "../domain/Network.js"
 import type { BatchShape } from "./BatchShape.js"
 import { moeCommNs, moeParallelOf } from "./expertParallel.js"
@@ -35,13 +35,8 @@ const KERNELS_PER_LAYER = 10
 /** Kernels launched once per step (embedding, final norm, LM head, sampler). */
 const KERNELS_PER_STEP = 4
 
-/** A GEMM's time from its compute time c and memory time m (same unit): their p-norm, p = GEMM_ROOFLINE_SMOOTHING. */
-const gemmTime: (c: number, m: number) => number = GEMM_ROOFLINE_SMOOTHING === 2
-  ? (c, m) => Math.sqrt(c * c + m * m)
-  : (c, m) => {
-    const hi = c > m ? c : m
-    return hi === 0 ? 0 : hi * Math.pow(Math.pow(c / hi, GEMM_ROOFLINE_SMOOTHING) + Math.pow(m / hi, GEMM_ROOFLINE_SMOOTHING), 1 / GEMM_ROOFLINE_SMOOTHING)
-  }
+/** A GEMM's time from its compute time c and memory time m (same unit): their 2-norm (GEMM_ROOFLINE_SMOOTHING = 2). */
+const gemmTime = (c: number, m: number): number => Math.sqrt(c * c + m * m)
 
 /** Options of the roofline. */
 export interface RooflineOptions {
