@@ -14,7 +14,7 @@ type Kind = "int" | "float" | "string" | "bool" | ReadonlyArray<string>
 
 /** Value flags outside the two tables, and the choice flags with their values. */
 const OTHER: Record<string, Kind> = {
-  "router-staleness-ms": "float", "router-weights": "string", router: "string", "cluster-config": "string", "output-dir": "string",
+  "router-staleness-ms": "float", "router-weights": "string", "router-cache-aware": "string", router: "string", "cluster-config": "string", "output-dir": "string",
   "speculative-config": "string", port: "int", "time-scale": "float", "max-waiting": "int", workers: "int", host: "string", "base-url": "string", sensitivity: "float",
   "trace-format": TRACE_FORMATS,
   "length-dist": ["fixed", "uniform", "lognormal"], "kv-cache-dtype": ["auto", "fp8"], dtype: ["auto", "bfloat16", "float16", "fp8"],

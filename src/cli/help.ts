@@ -98,7 +98,7 @@ const GROUPS: ReadonlyArray<Group> = [
     title: "Parallelism and cluster",
     flags: [
       "tensor-parallel-size", "pipeline-parallel-size", "data-parallel-size", "num-instances", "enable-expert-parallel", "expert-load-imbalance",
-      "router", "router-weights", "router-staleness-ms", "cluster-config"
+      "router", "router-weights", "router-cache-aware", "router-staleness-ms", "cluster-config"
     ]
   },
   {

@@ -62,7 +62,7 @@ const onOff = (name: string, description: string) =>
 const get = <A>(o: Option.Option<A>): A | undefined => Option.getOrUndefined(o)
 
 /**
- * `--router`, `--router-weights`, `--router-staleness-ms` as one checked RouterSpec (a bad value
+ * `--router`, `--router-weights`, `--router-cache-aware`, `--router-staleness-ms` as one checked RouterSpec (a bad value
  * or combination is refused with the InvalidOption's message, naming the flag).
  */
 const routerOptions = Options.all({
@@ -74,13 +74,18 @@ const routerOptions = Options.all({
     Options.optional,
     Options.withDescription("--router weighted: queue=W,kv=W,prefix=W (default 2,2,3 as llm-d; left out = 0)")
   ),
+  cacheAware: Options.text("router-cache-aware").pipe(
+    Options.optional,
+    Options.withDescription("--router cache-aware: cache_threshold=F,balance_abs_threshold=N,... (default SGLang's)")
+  ),
   stalenessMs: Options.float("router-staleness-ms").pipe(
     Options.optional,
     Options.withDescription("The router sees load signals sampled every MS of simulated time (default 0 = exact)")
   )
-}).pipe(Options.map(({ policy, weights, stalenessMs }): RouterFlags => ({
+}).pipe(Options.map(({ cacheAware, policy, stalenessMs, weights }): RouterFlags => ({
   policy: Option.getOrUndefined(policy),
   weights: Option.getOrUndefined(weights),
+  cacheAware: Option.getOrUndefined(cacheAware),
   stalenessMs: Option.getOrUndefined(stalenessMs)
 })))
 
@@ -96,7 +101,7 @@ export const engineOptions = {
   blockSize: optInt("block-size", "KV block size in tokens (default 16)"),
   gpuMemoryUtilization: optFloat("gpu-memory-utilization", "Fraction of GPU memory for weights, activations and KV cache (default 0.9)"),
   numGpuBlocksOverride: optInt("num-gpu-blocks-override", "Use this many KV blocks instead of sizing from memory (default: sized from memory)"),
-  maxNumBatchedTokens: optInt("max-num-batched-tokens", "Token budget per engine step (default 2048; 8192 on GPUs with >= 70 GiB other than A100, as vLLM)"),
+  maxNumBatchedTokens: optInt("max-num-batched-tokens", "Token budget per engine step (default 2048; 8192 on >= 70 GiB GPUs but A100, as vLLM)"),
   maxNumSeqs: optInt("max-num-seqs", "Maximum running requests (default 256; 1024 on GPUs with >= 70 GiB other than A100, as vLLM)"),
   maxModelLen: optInt("max-model-len", "Longest prompt + output accepted (default: the model's limit, capped to the KV cache)"),
   enableChunkedPrefill: onOff("enable-chunked-prefill", "Chunked prefill (default on; --no-enable-chunked-prefill turns it off)"),

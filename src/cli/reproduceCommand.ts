@@ -51,6 +51,18 @@ export const reproduceCommand = Command.make(
         poolFiles = o.lengthPool.value.split(",").map((x) => x.trim()).filter((x) => x !== "")
         if (poolFiles.length === 0) return yield* new InvalidOption({ option: "--length-pool", reason: "expected one or more comma-separated trace files" })
       } else poolFiles = defaultPoolFiles(tracesDir)
+      // a file that cannot be written is refused before the runs, not after them
+      if (Option.isSome(o.output)) {
+        const file = o.output.value
+        yield* Effect.try({
+          try: () => {
+            mkdirs(path.dirname(file))
+            fs.accessSync(path.dirname(file), fs.constants.W_OK)
+            if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error("is a folder")
+          },
+          catch: (e) => new FileError({ path: file, reason: `cannot write --output: ${(e as Error).message}` })
+        })
+      }
       const report = yield* reproduce(o.file, {
         tracesDir,
         benchDir,
@@ -66,7 +78,7 @@ export const reproduceCommand = Command.make(
             mkdirs(path.dirname(file))
             fs.writeFileSync(file, reportCsv(report))
           },
-          catch: (e) => new FileError({ path: file, reason: (e as Error).message })
+          catch: (e) => new FileError({ path: file, reason: `cannot write --output: ${(e as Error).message}` })
         })
       }
       yield* Console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report))

@@ -51,7 +51,10 @@ const PoolFile = Schema.Struct({
   engine: Schema.optional(Schema.Record({ key: Schema.String, value: FlagValue }))
 })
 
-/** A router: a policy name, or a policy with the `weighted` scorer weights and a load-signal staleness. */
+/**
+ * A router: a policy name, or a policy with the `weighted` scorer weights, the `cache-aware`
+ * thresholds (SGLang's names) and a load-signal staleness.
+ */
 const RouterObject = Schema.Struct({
   policy: Schema.String,
   weights: Schema.optional(Schema.Struct({
@@ -59,6 +62,9 @@ const RouterObject = Schema.Struct({
     kv: Schema.optional(Schema.Number),
     prefix: Schema.optional(Schema.Number)
   })),
+  cache_threshold: Schema.optional(Schema.Number),
+  balance_abs_threshold: Schema.optional(Schema.Number),
+  balance_rel_threshold: Schema.optional(Schema.Number),
   staleness_ms: Schema.optional(Schema.Number)
 })
 const RouterFile = Schema.Union(Schema.String, RouterObject)

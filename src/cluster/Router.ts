@@ -14,6 +14,7 @@ import type { SimRequest } from "../domain/SimRequest.js"
 import type { KvCache } from "../memory/KvCache.js"
 import { Rng } from "../workload/Rng.js"
 import { LoadSignals } from "./LoadSignals.js"
+import { cacheAwareRouter } from "./routers/cacheAware.js"
 import { leastKvRouter } from "./routers/leastKv.js"
 import { leastLoadedRouter } from "./routers/leastLoaded.js"
 import { leastOutstandingRouter } from "./routers/leastOutstanding.js"
@@ -68,6 +69,8 @@ export const makeRouter = (choice: RouterPolicy | RouterSpec, seed: number): Rou
       return leastKvRouter(signals())
     case "prefix-aware":
       return prefixAwareRouter(signals(), rng())
+    case "cache-aware":
+      return cacheAwareRouter(signals(), spec.cacheAware, rng())
     case "weighted":
       return weightedRouter(signals(), spec.weights, rng())
   }

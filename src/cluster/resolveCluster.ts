@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { type ConfigError, type EngineFlags, resolveConfig } from "../config/resolve.js"
 import type { ClusterConfig, PoolConfig } from "../domain/Cluster.js"
 import { type FileError, InputError, InvalidOption } from "../domain/errors.js"
-import { checkRouterSpec, DEFAULT_ROUTER_WEIGHTS, ROUTER_POLICIES, type RouterFlags, routerFlagsGiven, routerOf, type RouterSpec } from "./RouterSpec.js"
+import { checkRouterSpec, DEFAULT_CACHE_AWARE, DEFAULT_ROUTER_WEIGHTS, ROUTER_POLICIES, type RouterFlags, routerFlagsGiven, routerOf, type RouterSpec } from "./RouterSpec.js"
 import { poolDrafts, readClusterFile, type RouterFile } from "./ClusterFile.js"
 
 /** Point a pool's configuration error at the file: the field that set the flag, else the pool. */
@@ -40,12 +40,27 @@ const routerOfFile = (file: string, field: string, r: RouterFile): Effect.Effect
   const given = typeof r !== "string" && r.weights !== undefined
   const weights = typeof r === "string" || r.weights === undefined ? DEFAULT_ROUTER_WEIGHTS
     : { queue: r.weights.queue ?? 0, kv: r.weights.kv ?? 0, prefix: r.weights.prefix ?? 0 }
-  const s = checkRouterSpec({ policy: o.policy, weights, stalenessMs: typeof r === "string" ? 0 : r.staleness_ms ?? 0 }, given)
+  const ca: { readonly cache_threshold?: number | undefined; readonly balance_abs_threshold?: number | undefined; readonly balance_rel_threshold?: number | undefined } =
+    typeof r === "string" ? {} : r
+  const caGiven = [ca.cache_threshold, ca.balance_abs_threshold, ca.balance_rel_threshold].some((v) => v !== undefined)
+  const cacheAware = {
+    cacheThreshold: ca.cache_threshold ?? DEFAULT_CACHE_AWARE.cacheThreshold,
+    balanceAbs: ca.balance_abs_threshold ?? DEFAULT_CACHE_AWARE.balanceAbs,
+    balanceRel: ca.balance_rel_threshold ?? DEFAULT_CACHE_AWARE.balanceRel
+  }
+  const s = checkRouterSpec({ policy: o.policy, weights, cacheAware, stalenessMs: typeof r === "string" ? 0 : r.staleness_ms ?? 0 }, given, caGiven)
   if (!(s instanceof InvalidOption)) return Effect.succeed(s)
   // name the sub-field and say it in the file's words
-  const sub = s.option === "--router-weights" ? `${field}.weights` : s.option === "--router-staleness-ms" ? `${field}.staleness_ms` : field
+  const caField = s.reason.match(/^(cache_threshold|balance_abs_threshold|balance_rel_threshold):/)?.[1]
+    ?? (ca.cache_threshold !== undefined ? "cache_threshold" : ca.balance_abs_threshold !== undefined ? "balance_abs_threshold" : "balance_rel_threshold")
+  const sub = s.option === "--router-weights" ? `${field}.weights` : s.option === "--router-staleness-ms" ? `${field}.staleness_ms`
+    : s.option === "--router-cache-aware" ? `${field}.${caField}` : field
   const why = s.option === "--router-weights" && given && o.policy !== "weighted"
     ? `no weights with policy ${o.policy} (they apply to policy weighted)`
+    : s.option === "--router-cache-aware" && caGiven && o.policy !== "cache-aware"
+    ? `no ${caField} with policy ${o.policy} (it applies to policy cache-aware)`
+    : s.option === "--router-cache-aware"
+    ? s.reason.replace(/^[a-z_]+: /, "").replace(/^expected /, "")
     : s.option === "--router-staleness-ms" && (o.policy === "round-robin" || o.policy === "random")
     ? `no staleness_ms with policy ${o.policy} (it reads no load signal)`
     : s.reason.startsWith("expected ") ? s.reason.slice(9) : s.reason

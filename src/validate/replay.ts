@@ -11,11 +11,12 @@
  * The front end (frontend/FrontEnd.ts) is modelled only for a run measured at the client (a vllm
  * bench result): the bench layout times from the engine's queued_ts.
  */
+import * as fs from "node:fs"
 import { Effect, Layer, Stream } from "effect"
 import type { SimConfig } from "../config/ConfigService.js"
 import { loadModel } from "../config/catalog.js"
 import { type ConfigError, type EngineFlags, resolveConfig } from "../config/resolve.js"
-import { type FileError, type InputError, InvalidOption } from "../domain/errors.js"
+import { FileError, type InputError, InvalidOption } from "../domain/errors.js"
 import type { Arrival } from "../engine/Engine.js"
 import { FrontEndService } from "../frontend/FrontEnd.js"
 import { simulationLayer } from "../layers.js"
@@ -112,6 +113,8 @@ export const prepareReplay = (f: ReplayFlags): Effect.Effect<PreparedReplay, Rep
         ]
       }
     } else {
+      // a missing folder is the first thing to say, before what else the layout needs
+      if (!fs.existsSync(f.run)) return yield* new FileError({ path: f.run, reason: "no such file or folder (--run: a bench-layout run folder or a vllm bench result JSON)" })
       if (f.workload === undefined) return yield* new InvalidOption({ option: "--workload", reason: "required with a bench-layout run folder (the trace the run replayed)" })
       if (f.seed !== undefined) return yield* new InvalidOption({ option: "--seed", reason: "applies to a vllm bench result whose arrivals are re-drawn; the bench layout replays --workload" })
       const b = yield* readBenchRun(f.run)

@@ -48,7 +48,9 @@ describe("rough edges", () => {
         [["simulate", "--seed", "1", "--seed", "2"], "error: --seed: given twice"],
         [["simulate", "--trace-format", "foo"], "error: --trace-format: expected one of azure, vidur"],
         [["simulate", "--kv-cache-dtype", "fp4"], "error: --kv-cache-dtype: expected one of auto, fp8"],
-        [["simulate", "--rate-scale", "abc"], "error: --rate-scale: expected a number"]
+        [["simulate", "--rate-scale", "abc"], "error: --rate-scale: expected a number"],
+        [["validate", "--run", path.join(dir, "no-such-run")], `${path.join(dir, "no-such-run")}: no such file or folder (--run:`],
+        [["reproduce", "test/fixtures/no-such.csv", "--output", path.join(full, "requests.csv", "x.csv")], "cannot write --output:"]
       ]
       for (const [args, message] of cases) {
         const r = yield* runCapture(...args)

@@ -92,6 +92,8 @@ describe("--cluster-config", () => {
         ["roles.yaml", "pools:\n  - role: prefill\n    kv_transfer_config: { kv_role: kv_consumer }\n  - role: decode\n", [], "roles.yaml: field 'pools.0.role': expected the role its kv_transfer_config.kv_role kv_consumer implies (decode)"],
         ["models.yaml", "pools:\n  - role: prefill\n  - role: decode\n    model: qwen3-8b\n", [], "models.yaml: field 'pools': expected prefill and decode pools serving one model"],
         ["router.yaml", "router: fastest\npools:\n  - instances: 2\n", [], "router.yaml: field 'router': expected one of round-robin"],
+        ["ca.yaml", "router: { policy: cache-aware, balance_rel_threshold: 0.5 }\npools:\n  - instances: 2\n", [], "ca.yaml: field 'router.balance_rel_threshold': expected a number >= 1 (got 0.5)"],
+        ["ca2.yaml", "router: { policy: prefix-aware, cache_threshold: 0.5 }\npools:\n  - instances: 2\n", [], "ca2.yaml: field 'router.cache_threshold': expected no cache_threshold with policy prefix-aware (it applies to policy cache-aware)"],
         ["stray.yaml", "kv_transfer: { mode: layerwise }\npools:\n  - instances: 2\n", [], "stray.yaml: field 'kv_transfer': expected no such field in a cluster without prefill and decode pools"],
         ["twice.yaml", "pools:\n  - engine: { tensor-parallel-size: 2, tensor_parallel_size: 4 }\n", [], "twice.yaml: field 'pools.0.engine.tensor_parallel_size': expected each engine flag once"],
         ["dtype.yaml", "pools:\n  - engine: { kv-cache-dtype: fp4 }\n", [], "dtype.yaml: field 'pools.0.engine.kv-cache-dtype': expected auto or fp8"],

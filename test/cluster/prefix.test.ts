@@ -7,6 +7,7 @@ import { Effect, FastCheck as fc } from "effect"
 import type { PromptContent } from "../../src/memory/blockHash.js"
 import { CountingKvCache, type KvHolder } from "../../src/memory/KvCache.js"
 import { PrefixCachingKvCache } from "../../src/memory/PrefixCachingKvCache.js"
+import type { Arrival } from "../../src/engine/Engine.js"
 import { runRouted } from "./sim.js"
 
 const holder = (id: number, prompt: number, content: PromptContent | undefined): KvHolder & { numTokens: number } => ({
@@ -78,5 +79,21 @@ describe("prefix-aware routing", () => {
       expect(rr.instanceOf[3]).not.toBe(rr.instanceOf[0])
       expect(pa.summary.prefix_cache_hit_rate).toBeGreaterThan(0)
       expect(rr.summary.prefix_cache_hit_rate).toBe(0)
+    }))
+
+  it.effect("a short prefix every request shares: prefix-aware herds them onto one instance, cache-aware spreads them and still follows a long prefix", () =>
+    Effect.gen(function*() {
+      const ms = 1_000_000
+      // 8 prompts of 512 tokens sharing their first 64 (4 blocks of 16: 12.5% of the prompt, under
+      // cache-aware's 30% threshold), 20 ms apart, so each is cached before the next arrives
+      const arrivals: Array<Arrival> = Array.from({ length: 8 }, (_, i) => ({ arrivalNs: i * 20 * ms, promptTokens: 512, outputTokens: 2, content: tokens(10 + i, 512, 64) }))
+      // then one sharing 480 tokens (94%) with the third
+      arrivals.push({ arrivalNs: 1000 * ms, promptTokens: 512, outputTokens: 2, content: { kind: "tokens", ids: Int32Array.from({ length: 512 }, (_, i) => (i < 64 ? 7 + i : i < 480 ? 12 * 100_000 + i : 99 * 100_000 + i)) } })
+      const pa = yield* runRouted(arrivals, "prefix-aware", 4)
+      const ca = yield* runRouted(arrivals, "cache-aware", 4)
+      expect(new Set(pa.instanceOf.slice(1, 8)).size).toBe(1)
+      expect(new Set(ca.instanceOf.slice(0, 4)).size).toBe(4)
+      expect(new Set(ca.instanceOf.slice(4, 8)).size).toBe(4)
+      expect(ca.instanceOf[8]).toBe(ca.instanceOf[2])
     }))
 })

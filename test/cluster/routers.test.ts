@@ -1,6 +1,7 @@
 /** Each policy on hand-built instance states picks what its definition says. */
 import { describe, expect, it } from "@effect/vitest"
 import { makeRouter } from "../../src/cluster/Router.js"
+import { toRouterSpec } from "../../src/cluster/RouterSpec.js"
 import { fakeInstance, req } from "./fakes.js"
 
 describe("routers on hand-built states", () => {
@@ -43,7 +44,7 @@ describe("routers on hand-built states", () => {
       fakeInstance(1, { waiting: 4, usedBlocks: 10 }),
       fakeInstance(2, { waiting: 2, usedBlocks: 50, hit: 100 })
     ]
-    const w = (queue: number, kv: number, prefix: number) => makeRouter({ policy: "weighted", weights: { queue, kv, prefix }, stalenessMs: 0 }, 0)
+    const w = (queue: number, kv: number, prefix: number) => makeRouter({ ...toRouterSpec("weighted"), weights: { queue, kv, prefix } }, 0)
     expect(makeRouter("weighted", 0)(req(), c(), 0)).toBe(2) // defaults 2/2/3: 2.2, 1.8, 5
     expect(w(2, 2, 0)(req(), c(), 0)).toBe(0) // 2.2, 1.8, 2.0
     expect(w(0, 1, 0)(req(), c(), 0)).toBe(1)
@@ -80,5 +81,29 @@ describe("routers on hand-built states", () => {
       expect(n).toBeGreaterThan(850)
       expect(n).toBeLessThan(1150)
     }
+  })
+
+  it("cache-aware: by prefix when balanced and the hit is over the threshold, else the smallest tree; shortest queue when imbalanced", () => {
+    // balanced (outstanding 3 vs 0: not over 64 apart): 40 of 100 tokens cached > 0.3 -> the holder
+    const held = () => [fakeInstance(0), fakeInstance(1, { running: 3, hit: 40 }), fakeInstance(2)]
+    expect(makeRouter("cache-aware", 0)(req(), held(), 0)).toBe(1)
+    // 30 of 100 is not over 0.3: the smallest tree (none yet: fewest outstanding of the ties)
+    const weak = [fakeInstance(0, { running: 2 }), fakeInstance(1, { running: 3, hit: 30 }), fakeInstance(2, { running: 1 })]
+    expect(makeRouter("cache-aware", 0)(req(), weak, 0)).toBe(2)
+    // with no hits a run of requests fills the trees evenly: each goes where the fewest tokens went
+    const route = makeRouter("cache-aware", 3)
+    const idle = [0, 1, 2, 3].map((i) => fakeInstance(i))
+    const picks = Array.from({ length: 8 }, () => route(req(), idle, 0))
+    expect(new Set(picks.slice(0, 4)).size).toBe(4)
+    expect(new Set(picks.slice(4, 8)).size).toBe(4)
+    // imbalanced needs both: 100 - 10 > 64 and 100 > 1.5 x 10 -> the least outstanding, whatever it caches
+    const hot = (hotLoad: number, coldLoad: number) => [fakeInstance(0, { running: hotLoad, hit: 100 }), fakeInstance(1, { running: coldLoad })]
+    expect(makeRouter("cache-aware", 0)(req(), hot(100, 10), 0)).toBe(1)
+    expect(makeRouter("cache-aware", 0)(req(), hot(75, 10), 0)).toBe(1) // 65 apart
+    expect(makeRouter("cache-aware", 0)(req(), hot(60, 10), 0)).toBe(0) // 50 apart: balanced
+    expect(makeRouter("cache-aware", 0)(req(), hot(150, 100), 0)).toBe(0) // 150 < 1.5 x 100: balanced
+    // thresholds are the spec's
+    const strict = makeRouter({ ...toRouterSpec("cache-aware"), cacheAware: { cacheThreshold: 0.5, balanceAbs: 64, balanceRel: 1.5 } }, 0)
+    expect(strict(req(), held(), 0)).not.toBe(1) // 0.4 is not over 0.5: an idle instance (0 or 2, drawn)
   })
 })

@@ -1,7 +1,7 @@
 /** Router flags: parsing, and every bad value or combination refused naming its flag. */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { parseRouterWeights, routerSpec } from "../../src/cluster/RouterSpec.js"
+import { DEFAULT_CACHE_AWARE, parseCacheAware, parseRouterWeights, routerSpec } from "../../src/cluster/RouterSpec.js"
 import { InvalidOption } from "../../src/domain/errors.js"
 import { expandGrid } from "../../src/sweep/grid.js"
 import { runCapture } from "../cli/capture.js"
@@ -11,7 +11,9 @@ const optionOf = (x: unknown) => (x instanceof InvalidOption ? x.option : "ok")
 describe("router spec", () => {
   it("parses weights: any subset, missing scorers weigh 0", () => {
     expect(parseRouterWeights("kv=1, prefix=2.5")).toEqual({ queue: 0, kv: 1, prefix: 2.5 })
-    expect(routerSpec({ policy: "weighted" })).toEqual({ policy: "weighted", weights: { queue: 2, kv: 2, prefix: 3 }, stalenessMs: 0 })
+    expect(routerSpec({ policy: "weighted" })).toEqual({ policy: "weighted", weights: { queue: 2, kv: 2, prefix: 3 }, cacheAware: DEFAULT_CACHE_AWARE, stalenessMs: 0 })
+    expect(parseCacheAware("balance_abs_threshold=8")).toEqual({ cacheThreshold: 0.3, balanceAbs: 8, balanceRel: 1.5 })
+    expect(routerSpec({ policy: "cache-aware", cacheAware: "cache_threshold=0.5, balance_rel_threshold=2" })).toMatchObject({ cacheAware: { cacheThreshold: 0.5, balanceAbs: 64, balanceRel: 2 } })
     expect(routerSpec({ policy: "least-kv", stalenessMs: 50 })).toMatchObject({ policy: "least-kv", stalenessMs: 50 })
   })
 
@@ -21,6 +23,10 @@ describe("router spec", () => {
       expect(optionOf(routerSpec({ policy: "weighted", weights: w }))).toBe("--router-weights")
     }
     expect(optionOf(routerSpec({ policy: "least-kv", weights: "kv=1" }))).toBe("--router-weights")
+    for (const t of ["cache_threshold=1.5", "cache_threshold=x", "balance_abs_threshold=-1", "balance_rel_threshold=0.5", "foo=1", "", "cache_threshold=0.1,cache_threshold=0.2"]) {
+      expect(optionOf(routerSpec({ policy: "cache-aware", cacheAware: t }))).toBe("--router-cache-aware")
+    }
+    expect(optionOf(routerSpec({ policy: "prefix-aware", cacheAware: "cache_threshold=0.5" }))).toBe("--router-cache-aware")
     expect(optionOf(routerSpec({ policy: "least-kv", stalenessMs: -1 }))).toBe("--router-staleness-ms")
     expect(optionOf(routerSpec({ policy: "least-kv", stalenessMs: NaN }))).toBe("--router-staleness-ms")
     expect(optionOf(routerSpec({ policy: "round-robin", stalenessMs: 10 }))).toBe("--router-staleness-ms")
@@ -44,6 +50,9 @@ describe("router spec", () => {
       const b = yield* runCapture("simulate", "--num-requests", "5", "--router", "weighted", "--router-weights", "queue=2,foo=1")
       expect(b.code).toBe(1)
       expect(b.stderr).toContain("--router-weights: unknown scorer 'foo'")
+      const d = yield* runCapture("simulate", "--num-requests", "5", "--router", "cache-aware", "--router-cache-aware", "cache_threshold=2")
+      expect(d.code).toBe(1)
+      expect(d.stderr).toContain("--router-cache-aware: cache_threshold: expected a number from 0 to 1 (got 2)")
       const c = yield* runCapture("simulate", "--num-requests", "20", "--num-instances", "2", "--router", "weighted", "--router-weights", "queue=1,kv=1", "--router-staleness-ms", "50", "--quiet")
       expect(c.code).toBe(0)
     }))

@@ -3,12 +3,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { makeRouter } from "../../src/cluster/Router.js"
 import type { RouterPolicy } from "../../src/cluster/RouterSpec.js"
-import { DEFAULT_ROUTER_WEIGHTS } from "../../src/cluster/RouterSpec.js"
+import { toRouterSpec } from "../../src/cluster/RouterSpec.js"
 import { fakeInstance, req } from "./fakes.js"
 import { runRouted } from "./sim.js"
 
 const ms = 1_000_000
-const spec = (policy: RouterPolicy, stalenessMs: number) => ({ policy, weights: DEFAULT_ROUTER_WEIGHTS, stalenessMs })
+const spec = (policy: RouterPolicy, stalenessMs: number) => ({ ...toRouterSpec(policy), stalenessMs })
 
 describe("stale load signals", () => {
   it("a change of load is seen only at the next scrape tick", () => {
