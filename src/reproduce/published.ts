@@ -60,7 +60,8 @@ const REQUIRED = ["source", "engine", "engine_version", "model", "gpu", "tp", "d
 /**
  * Read a published-results CSV. Fails with FileError (cannot read) or InputError naming
  * `file:line` and the field: a missing column, an empty required field, `num_requests` or
- * `num_gpus` not a positive integer, `value` not a number >= 0.
+ * `num_gpus` not a positive integer, `value` not a number >= 0, a metric given twice for one
+ * scenario.
  */
 export const readPublished = (file: string) =>
   Effect.gen(function*() {
@@ -72,6 +73,7 @@ export const readPublished = (file: string) =>
       idx[c] = i
     }
     const rows: Array<PublishedRow> = []
+    const seen = new Map<string, number>()
     for (const r of t.rows) {
       const cell = (c: typeof PUBLISHED_COLUMNS[number]) => r.cells[idx[c]!] ?? ""
       for (const c of REQUIRED) {
@@ -89,6 +91,13 @@ export const readPublished = (file: string) =>
       if (vs === "" || !Number.isFinite(value) || value < 0) {
         return yield* new InputError({ path: file, line: r.line, field: "value", expected: "a number >= 0", got: JSON.stringify(vs) })
       }
+      // a metric given twice for one scenario would be compared, and counted in the medians, twice
+      const dupKey = JSON.stringify([keyOf({ source: cell("source"), engine: cell("engine"), engineVersion: cell("engine_version"), model: cell("model"), gpu: cell("gpu"), tp: cell("tp"), dataset: cell("dataset"), load: cell("load"), numRequests }), cell("metric")])
+      const first = seen.get(dupKey)
+      if (first !== undefined) {
+        return yield* new InputError({ path: file, line: r.line, field: "metric", expected: `each metric once per scenario (line ${first} gives ${cell("metric")} for the same source, engine, model, GPU, TP, dataset, load and num_requests)`, got: JSON.stringify(cell("metric")) })
+      }
+      seen.set(dupKey, r.line)
       rows.push({
         path: file,
         line: r.line,
@@ -116,7 +125,7 @@ export const readPublished = (file: string) =>
   })
 
 /** The grouping key of a row (see Scenario). */
-const keyOf = (r: PublishedRow): string =>
+const keyOf = (r: Pick<PublishedRow, "source" | "engine" | "engineVersion" | "model" | "gpu" | "tp" | "dataset" | "load" | "numRequests">): string =>
   JSON.stringify([r.source, r.engine, r.engineVersion, r.model, r.gpu, r.tp, r.dataset, r.load, r.numRequests])
 
 /** Group rows into scenarios, numbered S1, S2, ... in order of first appearance; rows keep their order. */

@@ -57,6 +57,10 @@ describe("published rows: reading and grouping", () => {
       expect(empty.message).toMatch(/b\.csv:2: field 'gpu':/)
       const badN = yield* Effect.flip(readPublished(write("c.csv", head + "\n" + row.replace(",40,", ",4.5,") + "\n")))
       expect(badN.message).toMatch(/c\.csv:2: field 'num_requests': expected a positive integer/)
+      const twice = yield* Effect.flip(readPublished(write("d.csv", head + "\n" + row + "\n" + row + "\n")))
+      expect(twice.message).toMatch(/d\.csv:3: field 'metric': expected each metric once per scenario \(line 2 gives/)
+      // the same metric for another load is another scenario
+      expect((yield* readPublished(write("e.csv", head + "\n" + row + "\n" + row.replace(",Poisson ", ",Poisson 1") + "\n"))).length).toBe(2)
       fs.rmSync(dir, { recursive: true })
     }))
 })
