@@ -40,6 +40,35 @@ describe("--cluster-config", () => {
       }
     }))
 
+  it.effect("the cache-aware thresholds of a file are the --router-cache-aware flag's: the same routing, byte for byte", () =>
+    Effect.gen(function*() {
+      const dir = tmp()
+      // a Mooncake-format trace: 4 conversations of 10 turns, each turn's prompt the previous one plus a block
+      const lines = Array.from({ length: 40 }, (_, i) => {
+        const conv = i % 4
+        const turn = Math.floor(i / 4)
+        const hash_ids = Array.from({ length: turn + 2 }, (_, b) => (b === 0 ? 0 : conv * 1000 + b))
+        return JSON.stringify({ timestamp: i * 150, input_length: 512 * hash_ids.length, output_length: 20, hash_ids })
+      })
+      const trace = write(dir, "conv.jsonl", lines.join("\n") + "\n")
+      const common = ["--trace", trace, "--hardware", "A100", "--quiet"]
+      const flagsOut = path.join(dir, "flags")
+      const f = yield* runCapture("simulate", ...common, "--num-instances", "3", "--router", "cache-aware", "--router-cache-aware", "cache_threshold=0.6,balance_abs_threshold=2", "--output-dir", flagsOut)
+      expect(f.code, f.stderr).toBe(0)
+      const yaml = write(dir, "ca.yaml", "router: { policy: cache-aware, cache_threshold: 0.6, balance_abs_threshold: 2 }\npools:\n  - instances: 3\n")
+      const out = path.join(dir, "file")
+      const r = yield* runCapture("simulate", "--cluster-config", yaml, ...common, "--output-dir", out)
+      expect(r.code, r.stderr).toBe(0)
+      expect(fs.readFileSync(path.join(out, "requests.csv"), "utf8")).toBe(fs.readFileSync(path.join(flagsOut, "requests.csv"), "utf8"))
+      // and the thresholds matter: SGLang's defaults route this trace otherwise
+      const defOut = path.join(dir, "defaults")
+      yield* runCapture("simulate", ...common, "--num-instances", "3", "--router", "cache-aware", "--output-dir", defOut)
+      expect(fs.readFileSync(path.join(defOut, "requests.csv"), "utf8")).not.toBe(fs.readFileSync(path.join(flagsOut, "requests.csv"), "utf8"))
+      // the bundled example parses
+      const ex = yield* runCapture("simulate", "--cluster-config", "resources/clusters/8x-cache-aware-llama3.1-8b-a100.yaml", "--num-requests", "20", "--quiet")
+      expect(ex.code, ex.stderr).toBe(0)
+    }))
+
   it.effect("2 prefill + 2 decode from a file: every request finishes on a decode instance after its transfer", () =>
     Effect.gen(function*() {
       const dir = tmp()
