@@ -109,7 +109,9 @@ export const parseCacheAware = (text: string): CacheAwareThresholds | InvalidOpt
     if (seen.has(key)) return bad(`'${key}' is given twice`)
     seen.add(key)
     const raw = eq < 0 ? "" : p.slice(eq + 1).trim()
-    t[CACHE_AWARE_KEYS[key as keyof typeof CACHE_AWARE_KEYS]] = raw === "" ? NaN : Number(raw)
+    const v = raw === "" ? NaN : Number(raw)
+    if (!Number.isFinite(v)) return bad(`${key}: expected a number (got '${raw}')`)
+    t[CACHE_AWARE_KEYS[key as keyof typeof CACHE_AWARE_KEYS]] = v
   }
   const out = t as unknown as CacheAwareThresholds
   const why = cacheAwareProblem(out)

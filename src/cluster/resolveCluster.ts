@@ -79,7 +79,9 @@ export const resolveCluster = (file: string, base: EngineFlags, routerFlags: Rou
     }
     const f = yield* readClusterFile(file)
     if (f.router !== undefined && routerFlagsGiven(routerFlags)) {
-      return yield* new InvalidOption({ option: "--router", reason: `${file} sets the router (its 'router' field); give it in one place` })
+      const given = routerFlags.policy !== undefined ? "--router" : routerFlags.weights !== undefined ? "--router-weights"
+        : routerFlags.cacheAware !== undefined ? "--router-cache-aware" : "--router-staleness-ms"
+      return yield* new InvalidOption({ option: given, reason: `${file} sets the router (its 'router' field); give it in one place` })
     }
     const entry = f.router === undefined ? yield* routerOf(routerFlags) : yield* routerOfFile(file, "router", f.router)
     const decodeRouter = f.decode_router === undefined ? entry : yield* routerOfFile(file, "decode_router", f.decode_router)

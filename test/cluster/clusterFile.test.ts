@@ -130,6 +130,7 @@ describe("--cluster-config", () => {
         ["kvdt.yaml", "pools:\n  - role: prefill\n    engine: { kv-cache-dtype: fp8 }\n  - role: decode\n", [], "kvdt.yaml: field 'pools': expected prefill and decode pools with one --kv-cache-dtype"],
         ["top.yaml", "- 1\n- 2\n", [], "top.yaml: field '(top level)': expected a mapping with a 'pools' list"],
         ["rt.yaml", "router: weighted\npools:\n  - instances: 2\n", ["--router", "random"], "error: --router: "],
+        ["rt2.yaml", "router: weighted\npools:\n  - instances: 2\n", ["--router-cache-aware", "cache_threshold=0.2"], "error: --router-cache-aware: "],
         ["dup.yaml", "pools:\n  - name: a\n  - name: a\n", [], "dup.yaml: field 'pools.1.name': expected a name no other pool has"],
         ["syntax.yaml", "pools: [\n", [], "syntax.yaml: expected valid YAML"],
         ["ok.yaml", "pools:\n  - instances: 2\n", ["--num-instances", "2"], "error: --num-instances: not with --cluster-config"]

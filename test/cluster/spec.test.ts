@@ -27,6 +27,8 @@ describe("router spec", () => {
       expect(optionOf(routerSpec({ policy: "cache-aware", cacheAware: t }))).toBe("--router-cache-aware")
     }
     expect(optionOf(routerSpec({ policy: "prefix-aware", cacheAware: "cache_threshold=0.5" }))).toBe("--router-cache-aware")
+    const abc = routerSpec({ policy: "cache-aware", cacheAware: "cache_threshold=abc" })
+    expect(abc instanceof InvalidOption ? abc.message : "").toContain("cache_threshold: expected a number (got 'abc')")
     expect(optionOf(routerSpec({ policy: "least-kv", stalenessMs: -1 }))).toBe("--router-staleness-ms")
     expect(optionOf(routerSpec({ policy: "least-kv", stalenessMs: NaN }))).toBe("--router-staleness-ms")
     expect(optionOf(routerSpec({ policy: "round-robin", stalenessMs: 10 }))).toBe("--router-staleness-ms")
