@@ -48,6 +48,15 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
       const bad = cluster.checkDatabaseUrl("--cluster-database", database)
       if (bad !== undefined) return yield* bad
     }
+    // a policy's tuning flag must reach a point that runs that policy (else it would be accepted and ignored)
+    const routerAxis = axes.find((x) => x.flag === "router")
+    if (routerAxis !== undefined) {
+      for (const [flag, policy, v] of [["--router-weights", "weighted", o.router.weights], ["--router-cache-aware", "cache-aware", o.router.cacheAware]] as const) {
+        if (v !== undefined && !routerAxis.values.includes(policy)) {
+          return yield* new InvalidOption({ option: flag, reason: `applies only to --router ${policy}, which --grid router=${routerAxis.values.join(",")} does not run` })
+        }
+      }
+    }
     const jobs = expandGrid(axes, {
       engine: toEngineFlags(o),
       // with a router axis, each point's policy is checked with the base weights and staleness
