@@ -6,6 +6,7 @@
  * left to @effect/cli.
  */
 import { ENGINE_FLAG_TABLE, WORKLOAD_FLAG_TABLE } from "../config/engineFlagTable.js"
+import { parseDecimal, parseInteger } from "../domain/decimal.js"
 import { InvalidOption } from "../domain/errors.js"
 import { TRACE_FORMATS } from "../workload/traces/formats.js"
 import { ON_OFF_FLAGS } from "./options.js"
@@ -40,10 +41,10 @@ export const checkFlagValues = (args: ReadonlyArray<string>): InvalidOption | un
     seen.add(name)
     if (value === undefined || (eq < 0 && value.startsWith("--"))) return new InvalidOption({ option: flag, reason: "expected a value after it" })
     if (value.trim() === "") return new InvalidOption({ option: flag, reason: "expected a value (got an empty string)" })
-    if (kind === "int" && !(/^[+-]?\d+$/.test(value) && Number.isSafeInteger(Number(value)))) {
+    if (kind === "int" && parseInteger(value) === undefined) {
       return new InvalidOption({ option: flag, reason: `expected an integer (got ${JSON.stringify(value)})` })
     }
-    if (kind === "float" && !(value.trim() !== "" && Number.isFinite(Number(value)))) {
+    if (kind === "float" && parseDecimal(value) === undefined) {
       return new InvalidOption({ option: flag, reason: `expected a number (got ${JSON.stringify(value)})` })
     }
     if (typeof kind === "object" && !kind.includes(value)) {

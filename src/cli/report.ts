@@ -17,7 +17,12 @@ const poolTable = (cluster: ClusterConfig, res: SimulationResult): Array<string>
   const header = ["pool", "role", "inst", "hardware", "TP", "KV blocks", "done", "util %", "TTFT ms", "TPOT ms", "p99 E2E ms"]
   const cells = rows.map((p, i) => {
     const c = cluster.pools[i]!.config
-    const n = (k: string) => typeof p[k] === "number" ? f2(p[k] as number) : "-"
+    // one pool: summary.json leaves its latencies out (they are the run's), the table shows the run's
+    const run = res.summary as unknown as Record<string, unknown>
+    const n = (k: string) => {
+      const v = p[k] ?? (rows.length === 1 && p.role !== "prefill" ? run[k] : undefined)
+      return typeof v === "number" ? f2(v) : "-"
+    }
     return [String(p.pool), String(p.role), String(p.instances), c.hardware.name, String(c.engine.tensorParallelSize), String(p.kv_cache_blocks),
       String(p.role === "prefill" ? p.prefilled : p.completed), f2(100 * (p.utilization as number)), n("mean_ttft_ms"), n("mean_tpot_ms"), n("p99_e2el_ms")]
   })

@@ -50,6 +50,7 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
     if (!(maxWaiting >= 0)) return yield* new InvalidOption({ option: "--max-waiting", reason: `expected an integer >= 0 (got ${maxWaiting})` })
     if (!(Number.isFinite(o.logStatsIntervalS) && o.logStatsIntervalS > 0)) return yield* new InvalidOption({ option: "--log-stats-interval-s", reason: `expected a number of seconds > 0 (got ${o.logStatsIntervalS})` })
     if (!(o.outputLen > 0)) return yield* new InvalidOption({ option: "--output-len", reason: `expected a positive integer (got ${o.outputLen})` })
+    const router = yield* routerOf(o.router)
     // the HTTP stack and tokenizers load only when serving (keeps every other command's start-up short)
     const { makeTokenizer } = yield* Effect.promise(() => import("../server/Tokenizer.js"))
     const { serverLayer } = yield* Effect.promise(() => import("../server/Http.js"))
@@ -73,7 +74,7 @@ export const serveCommand = Command.make("serve", { ...engineOptions, ...serveOp
       tokenizer,
       timingFields: o.timingFields,
       logStatsIntervalS: o.disableLogStats ? undefined : o.logStatsIntervalS,
-      router: yield* routerOf(o.router)
+      router
     }, o.host, o.port)).pipe(
       // the listener could not start (port in use, address not available): a user's problem, one line
       Effect.catchTag("ServeError", (e) => {

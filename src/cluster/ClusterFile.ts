@@ -18,6 +18,7 @@
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import { parse as parseYaml } from "yaml"
+import { duplicateKeyExpected, findDuplicateKey } from "../domain/duplicateKeys.js"
 import { ENGINE_FLAG_TABLE } from "../config/engineFlagTable.js"
 import type { EngineFlags } from "../config/resolve.js"
 import { FileError, InputError } from "../domain/errors.js"
@@ -63,7 +64,7 @@ const RouterObject = Schema.Struct({
     prefix: Schema.optional(Schema.Number)
   })),
   cache_threshold: Schema.optional(Schema.Number),
-  balance_abs_threshold: Schema.optional(Schema.Number),
+  balance_abs_threshold: Schema.optional(Schema.Number.pipe(Schema.int())),
   balance_rel_threshold: Schema.optional(Schema.Number),
   staleness_ms: Schema.optional(Schema.Number)
 })
@@ -110,6 +111,8 @@ export const readClusterFile = (file: string): Effect.Effect<ClusterFile, FileEr
         })
       }
     })
+    const dup = findDuplicateKey(text)
+    if (dup !== undefined) return yield* fail(file, dup.path, duplicateKeyExpected(dup))
     const raw = yield* Effect.try({
       try: () => (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as unknown,
       catch: (e) => new InputError({ path: file, expected: `valid ${/\.json$/i.test(file) ? "JSON" : "YAML"} (${(e as Error).message.split("\n")[0]})` })

@@ -6,6 +6,7 @@
  * checking return an InvalidOption naming the flag.
  */
 import { Effect } from "effect"
+import { parseDecimal, parseInteger } from "../domain/decimal.js"
 import { InvalidOption } from "../domain/errors.js"
 
 export const ROUTER_POLICIES = [
@@ -73,8 +74,8 @@ export const parseRouterWeights = (text: string): RouterWeights | InvalidOption 
     if (key !== "queue" && key !== "kv" && key !== "prefix") return bad(`unknown scorer '${key}'; expected queue, kv or prefix`)
     if (key in w) return bad(`'${key}' is given twice`)
     const raw = eq < 0 ? "" : p.slice(eq + 1).trim()
-    const v = raw === "" ? NaN : Number(raw)
-    if (!(Number.isFinite(v) && v >= 0)) return bad(`${key}: expected a number >= 0 (got '${raw}')`)
+    const v = parseDecimal(raw)
+    if (!(v !== undefined && v >= 0)) return bad(`${key}: expected a number >= 0 (got '${raw}')`)
     w[key] = v
   }
   const weights = { queue: w.queue ?? 0, kv: w.kv ?? 0, prefix: w.prefix ?? 0 }
@@ -109,8 +110,9 @@ export const parseCacheAware = (text: string): CacheAwareThresholds | InvalidOpt
     if (seen.has(key)) return bad(`'${key}' is given twice`)
     seen.add(key)
     const raw = eq < 0 ? "" : p.slice(eq + 1).trim()
-    const v = raw === "" ? NaN : Number(raw)
-    if (!Number.isFinite(v)) return bad(`${key}: expected a number (got '${raw}')`)
+    const integer = key === "balance_abs_threshold"
+    const v = integer ? parseInteger(raw) : parseDecimal(raw)
+    if (v === undefined) return bad(`${key}: expected ${integer ? "an integer (a count of requests, as SGLang's)" : "a number"} (got '${raw}')`)
     t[CACHE_AWARE_KEYS[key as keyof typeof CACHE_AWARE_KEYS]] = v
   }
   const out = t as unknown as CacheAwareThresholds
@@ -205,4 +207,22 @@ export const uncheckedRouter = (f: RouterFlags): Effect.Effect<RouterSpec, Inval
     return Effect.fail(new InvalidOption({ option: "--router-staleness-ms", reason: `expected a number >= 0 (got ${stalenessMs})` }))
   }
   return Effect.succeed({ policy: (f.policy ?? "round-robin") as RouterPolicy, weights: w, cacheAware, stalenessMs })
+}
+
+/**
+ * The router as summary.json's `config.router` records it: the cluster file's names
+ * (`staleness_ms`, `weights`, `cache_threshold`, ...) and only what the policy reads (the weights
+ * with `weighted`, the thresholds with `cache-aware`), so the record can be pasted into a cluster
+ * file's `router:` and runs the same.
+ */
+export const routerJson = (choice: RouterPolicy | RouterSpec): Record<string, unknown> => {
+  const s = toRouterSpec(choice)
+  return {
+    policy: s.policy,
+    ...(s.policy === "weighted" ? { weights: { ...s.weights } } : {}),
+    ...(s.policy === "cache-aware"
+      ? { cache_threshold: s.cacheAware.cacheThreshold, balance_abs_threshold: s.cacheAware.balanceAbs, balance_rel_threshold: s.cacheAware.balanceRel }
+      : {}),
+    staleness_ms: s.stalenessMs
+  }
 }

@@ -5,6 +5,7 @@
  * `config.json` (or a folder holding one).
  */
 import { Effect, Schema } from "effect"
+import { duplicateKeyExpected, findDuplicateKey } from "../domain/duplicateKeys.js"
 import { schemaIssue } from "../domain/schemaIssue.js"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -44,7 +45,10 @@ export const readJson = (file: string): Effect.Effect<unknown, FileError | Input
     Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: (e) => new InputError({ path: file, expected: "valid JSON", got: (e as Error).message })
-    })
+    }).pipe(Effect.flatMap((value) => {
+      const dup = findDuplicateKey(text)
+      return dup === undefined ? Effect.succeed(value) : Effect.fail(new InputError({ path: file, field: dup.path, expected: duplicateKeyExpected(dup) }))
+    }))
   ))
 
 /**

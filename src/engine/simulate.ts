@@ -45,7 +45,7 @@ import { InstanceRole } from "./Instance.js"
 import { makeRouter } from "../cluster/Router.js"
 import { EnergyMeter, type EnergyPool } from "../energy/EnergyMeter.js"
 import { gpuPower } from "../energy/power.js"
-import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
+import { type RouterPolicy, routerJson, type RouterSpec } from "../cluster/RouterSpec.js"
 
 export interface SimulationResult {
   readonly summary: Summary
@@ -305,11 +305,11 @@ export const runPools = <E>(
         ...(options.workload === undefined ? {} : { workload: options.workload })
       }
       const config = single
-        ? { ...poolConfigJson(first), router: options.router ?? cluster.router, ...workload }
+        ? { ...poolConfigJson(first), router: routerJson(options.router ?? cluster.router), ...workload }
         : {
           pools: pools.map((p) => ({ pool: p.name, role: p.role, ...(p.kvConnector === undefined ? {} : { kv_connector: p.kvConnector }), ...poolConfigJson(p) })),
-          router: options.router ?? cluster.router,
-          ...(disaggregated ? { decode_router: cluster.decodeRouter, kv_transfer: { cross_node: cluster.kvTransfer.crossNode, layerwise: cluster.kvTransfer.layerwise } } : {}),
+          router: routerJson(options.router ?? cluster.router),
+          ...(disaggregated ? { decode_router: routerJson(cluster.decodeRouter), kv_transfer: { cross_node: cluster.kvTransfer.crossNode, layerwise: cluster.kvTransfer.layerwise } } : {}),
           ...(cluster.source === undefined ? {} : { cluster_config: cluster.source }),
           ...workload
         }

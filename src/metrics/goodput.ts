@@ -8,6 +8,7 @@
  */
 import { Effect } from "effect"
 import { foldListFlag } from "../cli/listFlag.js"
+import { parseDecimal } from "../domain/decimal.js"
 import { InvalidOption } from "../domain/errors.js"
 import { e2eNs, RequestStatus, type SimRequest, ttftNs } from "../domain/SimRequest.js"
 import type { EngineObserver } from "../engine/EngineObserver.js"
@@ -37,8 +38,8 @@ export const parseGoodput = (text: string): Effect.Effect<GoodputSlo, InvalidOpt
       const [, key, value] = m
       if (!(KEYS as ReadonlyArray<string>).includes(key!)) return yield* bad(`invalid metric name '${key}': the service level objective name should be one of ${KEYS.join(", ")}`)
       if (out[key!] !== undefined) return yield* bad(`${key} is given twice`)
-      const v = Number(value)
-      if (value === "" || !Number.isFinite(v) || v < 0) return yield* bad(`invalid value '${value}' for ${key}: the service level objective value should be a number of ms >= 0`)
+      const v = parseDecimal(value!)
+      if (v === undefined || v < 0) return yield* bad(`invalid value '${value}' for ${key}: the service level objective value should be a number of ms >= 0`)
       out[key!] = v
     }
     return out as GoodputSlo

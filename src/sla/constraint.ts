@@ -4,6 +4,7 @@
  * constraint when its metric is a number that satisfies the comparison; a missing or NaN metric
  * (no request completed) never does.
  */
+import { parseDecimal } from "../domain/decimal.js"
 import { InvalidOption } from "../domain/errors.js"
 
 /** The summary.json metrics a constraint may name (units in the name: _ms, tokens or requests per s). */
@@ -34,8 +35,8 @@ export const parseConstraint = (text: string, option = "--constraint"): Constrai
   if (op === undefined || !["<=", "<", ">=", ">"].includes(op)) {
     return bad(`${op === undefined ? "no operator" : `bad operator '${op}'`}: use <=, <, >= or >`)
   }
-  const value = Number(rest)
-  if (rest === "" || !Number.isFinite(value)) return bad(`'${rest}' is not a finite number`)
+  const value = parseDecimal(rest)
+  if (value === undefined) return bad(`'${rest}' is not a finite number`)
   return { metric, op: op as Operator, value }
 }
 

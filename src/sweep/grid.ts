@@ -4,6 +4,7 @@
  * names without the dashes; values are parsed as the flag's type.
  */
 import { checkRouterSpec, type RouterPolicy, type RouterSpec, toRouterSpec } from "../cluster/RouterSpec.js"
+import { parseDecimal, parseInteger } from "../domain/decimal.js"
 import { InvalidOption } from "../domain/errors.js"
 import type { EngineFlags } from "../config/resolve.js"
 import { ENGINE_FLAG_TABLE, type FlagKind as Kind, WORKLOAD_FLAG_TABLE } from "../config/engineFlagTable.js"
@@ -49,8 +50,8 @@ const parseValue = (flag: string, kind: Kind, v: string): string | number | bool
       if (v === "false" || v === "off") return false
       return new InvalidOption({ option: "--grid", reason: `${flag}: expected true or false (got '${v}')` })
     default: {
-      const n = Number(v)
-      if (!Number.isFinite(n) || (kind === "int" && !Number.isInteger(n))) {
+      const n = kind === "int" ? parseInteger(v) : parseDecimal(v)
+      if (n === undefined) {
         return new InvalidOption({ option: "--grid", reason: `${flag}: expected ${kind === "int" ? "an integer" : "a number"} (got '${v}')` })
       }
       return n

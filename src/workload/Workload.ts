@@ -5,6 +5,7 @@
  */
 import { MAX_ARRIVAL_DAYS, MAX_ARRIVAL_NS } from "../domain/clockRange.js"
 import { Effect, type Stream } from "effect"
+import { parseDecimal } from "../domain/decimal.js"
 import { InvalidOption } from "../domain/errors.js"
 import type { ClientSpec } from "../engine/ClosedLoopClient.js"
 import type { Arrival } from "../engine/Engine.js"
@@ -164,7 +165,7 @@ export const resolveWorkload = (
     const outputFlag = f.randomOutputLen !== undefined ? "--random-output-len" : "--output-len"
     const randomDist: LengthDist | undefined = f.randomRangeRatio === undefined ? undefined : f.randomRangeRatio > 0 ? "uniform" : "fixed"
     const rateText = (f.requestRate ?? String(DEFAULT_GENERATOR.requestRate)).trim().toLowerCase()
-    const requestRate = rateText === "inf" || rateText === "infinity" ? Infinity : Number(rateText)
+    const requestRate = rateText === "inf" || rateText === "infinity" ? Infinity : parseDecimal(rateText) ?? NaN
     if (!(requestRate > 0) || Number.isNaN(requestRate)) return yield* bad("--request-rate", `expected a number > 0 or inf (got ${f.requestRate})`)
     const spec: GeneratorSpec = {
       numRequests: f.numRequests ?? DEFAULT_GENERATOR.numRequests,
@@ -243,7 +244,7 @@ const resolveSessions = (f: WorkloadFlags, seed: number, first: string): Effect.
         "the request count follows from --num-sessions and --session-turns, the shared prefix from --session-system-prompt-len")
     }
     const rateText = (f.requestRate ?? String(DEFAULT_GENERATOR.requestRate)).trim().toLowerCase()
-    const sessionRate = rateText === "inf" || rateText === "infinity" ? Infinity : Number(rateText)
+    const sessionRate = rateText === "inf" || rateText === "infinity" ? Infinity : parseDecimal(rateText) ?? NaN
     if (!(sessionRate > 0) || Number.isNaN(sessionRate)) return yield* bad("--request-rate", `expected sessions per second, a number > 0 or inf (got ${f.requestRate})`)
     const burstiness = f.burstiness ?? DEFAULT_GENERATOR.burstiness
     if (!(Number.isFinite(burstiness) && burstiness > 0)) return yield* bad("--burstiness", `expected a number > 0 (got ${burstiness})`)

@@ -49,6 +49,11 @@ describe("rough edges", () => {
         [["simulate", "--trace-format", "foo"], "error: --trace-format: expected one of azure, vidur"],
         [["simulate", "--kv-cache-dtype", "fp4"], "error: --kv-cache-dtype: expected one of auto, fp8"],
         [["simulate", "--rate-scale", "abc"], "error: --rate-scale: expected a number"],
+        [["simulate", "--rate-scale", "0x2"], "error: --rate-scale: expected a number (got \"0x2\")"],
+        [["simulate", "--request-rate", "0x10"], "error: --request-rate: expected a number > 0 or inf (got 0x10)"],
+        [["simulate", "--num-requests", "1e3"], "error: --num-requests: expected an integer (got \"1e3\")"],
+        [["simulate", "--goodput", "ttft:0x10"], "error: --goodput: invalid value '0x10' for ttft"],
+        [["sweep", "--num-requests", "5", "--grid", "max-num-seqs=0x10"], "error: --grid: max-num-seqs: expected an integer (got '0x10')"],
         [["validate", "--run", path.join(dir, "no-such-run")], `${path.join(dir, "no-such-run")}: no such file or folder (--run:`],
         [["reproduce", "test/fixtures/no-such.csv", "--output", path.join(full, "requests.csv", "x.csv")], "cannot write --output:"]
       ]

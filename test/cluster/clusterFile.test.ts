@@ -60,6 +60,9 @@ describe("--cluster-config", () => {
       const r = yield* runCapture("simulate", "--cluster-config", yaml, ...common, "--output-dir", out)
       expect(r.code, r.stderr).toBe(0)
       expect(fs.readFileSync(path.join(out, "requests.csv"), "utf8")).toBe(fs.readFileSync(path.join(flagsOut, "requests.csv"), "utf8"))
+      // summary.json records the router in the file's names, with only what cache-aware reads
+      const recorded = (JSON.parse(fs.readFileSync(path.join(flagsOut, "summary.json"), "utf8")) as { config: { router: unknown } }).config.router
+      expect(recorded).toEqual({ policy: "cache-aware", cache_threshold: 0.6, balance_abs_threshold: 2, balance_rel_threshold: 1.5, staleness_ms: 0 })
       // and the thresholds matter: SGLang's defaults route this trace otherwise
       const defOut = path.join(dir, "defaults")
       yield* runCapture("simulate", ...common, "--num-instances", "3", "--router", "cache-aware", "--output-dir", defOut)
@@ -67,6 +70,16 @@ describe("--cluster-config", () => {
       // the bundled example parses
       const ex = yield* runCapture("simulate", "--cluster-config", "resources/clusters/8x-cache-aware-llama3.1-8b-a100.yaml", "--num-requests", "20", "--quiet")
       expect(ex.code, ex.stderr).toBe(0)
+    }))
+
+  it.effect("the console's Pools table shows a lone colocated pool's latencies: the run's", () =>
+    Effect.gen(function*() {
+      const r = yield* runCapture("simulate", "--num-instances", "2", "--num-requests", "30")
+      expect(r.code, r.stderr).toBe(0)
+      const value = (label: string) => /^(\S[^:]*):\s+(\S+)$/m.exec(r.stdout.split("\n").find((l) => l.startsWith(label)) ?? "")?.[2]
+      const row = r.stdout.split("\n").find((l) => l.startsWith("default "))!.trim().split(/\s+/)
+      expect(row.slice(-3)).toEqual([value("Mean TTFT (ms):"), value("Mean TPOT (ms):"), value("P99 E2EL (ms):")])
+      expect(row.slice(-3)).not.toContain("-")
     }))
 
   it.effect("2 prefill + 2 decode from a file: every request finishes on a decode instance after its transfer", () =>
@@ -133,6 +146,9 @@ describe("--cluster-config", () => {
         ["rt2.yaml", "router: weighted\npools:\n  - instances: 2\n", ["--router-cache-aware", "cache_threshold=0.2"], "error: --router-cache-aware: "],
         ["dup.yaml", "pools:\n  - name: a\n  - name: a\n", [], "dup.yaml: field 'pools.1.name': expected a name no other pool has"],
         ["syntax.yaml", "pools: [\n", [], "syntax.yaml: expected valid YAML"],
+        ["twicekey.yaml", "pools:\n  - name: a\n    instances: 2\n    instances: 3\n", [], "twicekey.yaml: field 'pools.0.instances': expected each key once (given on line 3 and again on line 4; remove one)"],
+        ["twicekey.json", '{"pools": [{"instances": 2,\n "instances": 3}]}', [], "twicekey.json: field 'pools.0.instances': expected each key once (given on line 1 and again on line 2; remove one)"],
+        ["abs.yaml", "router: { policy: cache-aware, balance_abs_threshold: 1.5 }\npools:\n  - instances: 2\n", [], "abs.yaml: field 'router.balance_abs_threshold': expected an integer"],
         ["ok.yaml", "pools:\n  - instances: 2\n", ["--num-instances", "2"], "error: --num-instances: not with --cluster-config"]
       ]
       for (const [name, text, extra, message] of cases) {

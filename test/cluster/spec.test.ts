@@ -23,6 +23,15 @@ describe("router spec", () => {
       expect(optionOf(routerSpec({ policy: "weighted", weights: w }))).toBe("--router-weights")
     }
     expect(optionOf(routerSpec({ policy: "least-kv", weights: "kv=1" }))).toBe("--router-weights")
+    for (const w of ["queue=0x1", "kv=Infinity", "prefix=1,5"]) {
+      expect(optionOf(routerSpec({ policy: "weighted", weights: w }))).toBe("--router-weights")
+    }
+    for (const t of ["cache_threshold=0x1", "balance_abs_threshold=1.5", "balance_abs_threshold=1e2", "balance_rel_threshold=Infinity"]) {
+      expect(optionOf(routerSpec({ policy: "cache-aware", cacheAware: t }))).toBe("--router-cache-aware")
+    }
+    expect(routerSpec({ policy: "cache-aware", cacheAware: "cache_threshold=.5,balance_abs_threshold=8,balance_rel_threshold=2e0" })).toMatchObject({
+      cacheAware: { cacheThreshold: 0.5, balanceAbs: 8, balanceRel: 2 }
+    })
     for (const t of ["cache_threshold=1.5", "cache_threshold=x", "balance_abs_threshold=-1", "balance_rel_threshold=0.5", "foo=1", "", "cache_threshold=0.1,cache_threshold=0.2"]) {
       expect(optionOf(routerSpec({ policy: "cache-aware", cacheAware: t }))).toBe("--router-cache-aware")
     }
@@ -49,6 +58,10 @@ describe("router spec", () => {
       const a = yield* runCapture("simulate", "--num-requests", "5", "--router", "fastest")
       expect(a.code).toBe(1)
       expect(a.stderr).toContain("--router: unknown policy 'fastest'")
+      // serve refuses it before it says it is starting
+      const s = yield* runCapture("serve", "--num-instances", "2", "--router", "fastest", "--port", "0")
+      expect(s.code).toBe(1)
+      expect(s.stderr.trim()).toBe("error: --router: unknown policy 'fastest'; expected one of round-robin, random, least-outstanding, least-loaded, least-kv, prefix-aware, cache-aware, weighted")
       const b = yield* runCapture("simulate", "--num-requests", "5", "--router", "weighted", "--router-weights", "queue=2,foo=1")
       expect(b.code).toBe(1)
       expect(b.stderr).toContain("--router-weights: unknown scorer 'foo'")
