@@ -28,6 +28,7 @@ import { makeRouter, type Router } from "../cluster/Router.js"
 import { type LoraCounters, LoraSlots, makeLoraCounters } from "../lora/LoraSlots.js"
 import type { RouterPolicy, RouterSpec } from "../cluster/RouterSpec.js"
 import { MemoryService } from "../memory/MemoryService.js"
+import type { EngineLoad } from "./Metrics.js"
 import { PerfModelService } from "../perf/PerfModelService.js"
 import { SchedulerService } from "../scheduler/SchedulerService.js"
 
@@ -92,6 +93,8 @@ export interface LiveEngine {
   readonly loraActivity: () => { readonly running: ReadonlySet<number>; readonly waiting: ReadonlySet<number> }
   /** Abort a request not yet finished (client gone): frees its KV blocks. No-op when finished. */
   readonly abort: (h: LiveHandle) => Effect.Effect<void>
+  /** Per instance (by id): requests waiting (held by the router included) / running, KV blocks used / total, prefix-cache tokens. */
+  readonly engineLoads: () => ReadonlyArray<EngineLoad>
   /** Requests waiting / running over all instances, and KV blocks used / total. */
   readonly load: () => {
     waiting: number
@@ -349,6 +352,16 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
       return { waiting, running, kvUsed, kvTotal, prefixQueries, prefixHits, completed, pending: handles.size, deliveryLagMeanMs: lagCount === 0 ? 0 : lagSumNs / lagCount / 1e6, deliveryLagMaxMs: lagMaxNs / 1e6, deliveryLagMs: lagLastNs / 1e6 }
     }
 
+    const engineLoads = () =>
+      instances.map((inst) => ({
+        waiting: inst.scheduler.waiting.length + held[inst.id]!.length,
+        running: inst.scheduler.running.length,
+        kvUsed: inst.scheduler.kv.usedBlocks,
+        kvTotal: inst.scheduler.kv.numBlocks,
+        prefixQueries: inst.scheduler.kv.stats.queries,
+        prefixHits: inst.scheduler.kv.stats.hits
+      }))
+
     const loraActivity = () => {
       const running = new Set<number>()
       const waiting = new Set<number>()
@@ -370,6 +383,7 @@ export const makeLiveEngine = (options: LiveEngineOptions): Effect.Effect<LiveEn
       simNow,
       submit,
       abort,
-      load
+      load,
+      engineLoads
     } satisfies LiveEngine
   })

@@ -4,6 +4,12 @@
  * simulated seconds. Bucket edges are vLLM's (vllm/v1/metrics/loggers.py, as listed in
  * llm-d-inference-sim's docs): TTFT 0.001 ... 2560 s, inter-token 0.01 ... 80 s, request latencies
  * 0.3 ... 7680 s. Gauges are read from the engine at scrape time.
+ *
+ * Every series carries an `engine` label, one per simulated instance (`--num-instances` /
+ * `--data-parallel-size` N: engine="0" ... "N-1"), as vLLM V1's Prometheus logger labels each
+ * data-parallel engine core's series by its engine index; a router or dashboard that reads a
+ * vLLM DP server's per-engine load reads this one's. Speculative-decoding counters and the
+ * server-wide `llmservingsim:delivery_lag_seconds` stay on engine "0".
  */
 import { Counter, Gauge, Registry } from "prom-client"
 import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
@@ -28,6 +34,9 @@ export interface EngineLoad {
   readonly prefixQueries: number
   readonly prefixHits: number
 }
+
+/** A zero load (an engine before it has started). */
+export const ZERO_LOAD: EngineLoad = { waiting: 0, running: 0, kvUsed: 0, kvTotal: 0, prefixQueries: 0, prefixHits: 0 }
 
 /** What `vllm:lora_requests_info` reads at scrape time. */
 export interface LoraMetricsSource {
@@ -58,77 +67,99 @@ export interface ServerMetrics {
 const S = 1e-9
 
 /**
- * Metrics for `modelName`; `load` is read at every scrape; `blockSize` and `numGpuBlocks` go
- * into `vllm:cache_config_info`.
+ * Metrics for `modelName` over `cache.engines` engines; `loads` (one EngineLoad per engine, by
+ * instance id) is read at every scrape; `blockSize` and `numGpuBlocks` (per engine) go into
+ * `vllm:cache_config_info`. Requests are counted under the engine of their `instance`.
  */
 export const makeServerMetrics = (
   modelName: string,
-  load: () => EngineLoad,
-  cache: { blockSize: number; numGpuBlocks: number; enablePrefixCaching: boolean },
+  loads: () => ReadonlyArray<EngineLoad>,
+  cache: { blockSize: number; numGpuBlocks: number; enablePrefixCaching: boolean; engines: number },
   /** Speculative decoding's counters, read at scrape time (absent: no vllm:spec_decode_* metrics, as vLLM without a speculative config). */
   spec?: SpecDecodeCounters,
   /** LoRA serving (absent: no vllm:lora_requests_info, as vLLM without --enable-lora). */
   lora?: LoraMetricsSource
 ): ServerMetrics => {
   const registry = new Registry()
-  const labels = { model_name: modelName, engine: "0" }
+  const E = Math.max(1, cache.engines)
+  const engineLabels = Array.from({ length: E }, (_, i) => ({ model_name: modelName, engine: String(i) }))
+  const labels = engineLabels[0]!
   const names = ["model_name", "engine"] as const
+  const loadOf = (ls: ReadonlyArray<EngineLoad>, i: number) => ls[i] ?? ZERO_LOAD
   const gauge = (name: string, help: string, f: (l: EngineLoad) => number) =>
     new Gauge({
       name, help, labelNames: names, registers: [registry],
       collect() {
-        this.set(labels, f(load()))
+        const ls = loads()
+        for (let i = 0; i < E; i++) this.set(engineLabels[i]!, f(loadOf(ls, i)))
       }
     })
   gauge("vllm:num_requests_running", "Number of requests in model execution batches.", (l) => l.running)
   gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", (l) => l.waiting)
   gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", (l) => (l.kvTotal === 0 ? 0 : l.kvUsed / l.kvTotal))
   const info = new Gauge({ name: "vllm:cache_config_info", help: "Information of the LLMEngine CacheConfig", labelNames: ["block_size", "num_gpu_blocks", "enable_prefix_caching", "engine"], registers: [registry] })
-  info.set({ block_size: String(cache.blockSize), num_gpu_blocks: String(cache.numGpuBlocks), enable_prefix_caching: cache.enablePrefixCaching ? "True" : "False", engine: "0" }, 1)
+  for (let i = 0; i < E; i++) {
+    info.set({ block_size: String(cache.blockSize), num_gpu_blocks: String(cache.numGpuBlocks), enable_prefix_caching: cache.enablePrefixCaching ? "True" : "False", engine: String(i) }, 1)
+  }
 
   // Counters and histograms are plain numbers in the hot path (the engine fiber calls the observer
   // for every token); prom-client reads the counters at scrape time, the histograms render themselves.
-  const n = { prompt: 0, generation: 0, preemptions: 0, aborted: 0, success: 0 }
-  // finish reasons: label per request id until it finishes; counts per reason once it has
+  const perEngine = () => new Float64Array(E)
+  const n = { prompt: perEngine(), generation: perEngine(), preemptions: perEngine(), aborted: perEngine(), success: perEngine() }
+  const engineOf = (r: SimRequest) => (r.instance >= 0 && r.instance < E ? r.instance : 0)
+  const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0)
+  // finish reasons: label per request id until it finishes; counts per engine and reason once it has
   const pendingLabel = new Map<number, string>()
   const finishedUnlabelled = new Set<number>()
-  const successBy = new Map<string, number>()
-  let labelledTotal = 0
-  const countReason = (reason: string) => {
-    successBy.set(reason, (successBy.get(reason) ?? 0) + 1)
-    labelledTotal++
+  const successBy = Array.from({ length: E }, () => new Map<string, number>())
+  const labelledTotal = perEngine()
+  const countReason = (reason: string, engine: number) => {
+    successBy[engine]!.set(reason, (successBy[engine]!.get(reason) ?? 0) + 1)
+    labelledTotal[engine]!++
   }
-  const counter = (name: string, help: string, read: () => number) =>
+  const counter = (name: string, help: string, read: (engine: number, ls: ReadonlyArray<EngineLoad>) => number) =>
     new Counter({
       name, help, labelNames: names, registers: [registry],
       collect() {
         this.reset()
-        this.inc(labels, read())
+        const ls = loads()
+        for (let i = 0; i < E; i++) this.inc(engineLabels[i]!, read(i, ls))
       }
     })
-  counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.", () => n.prompt)
-  counter("vllm:generation_tokens_total", "Number of generation tokens processed.", () => n.generation)
-  counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.", () => n.preemptions)
-  counter("vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens.", () => load().prefixQueries)
-  counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.", () => load().prefixHits)
-  counter("vllm:request_abort_total", "Requests aborted by the client (simulator extension).", () => n.aborted)
+  counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.", (i) => n.prompt[i]!)
+  counter("vllm:generation_tokens_total", "Number of generation tokens processed.", (i) => n.generation[i]!)
+  counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.", (i) => n.preemptions[i]!)
+  counter("vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens.", (i, ls) => loadOf(ls, i).prefixQueries)
+  counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.", (i, ls) => loadOf(ls, i).prefixHits)
+  counter("vllm:request_abort_total", "Requests aborted by the client (simulator extension).", (i) => n.aborted[i]!)
   new Counter({
     name: "vllm:request_success_total", help: "Count of successfully processed requests.", labelNames: [...names, "finish_reason"], registers: [registry],
     collect() {
       this.reset()
-      // requests finished before (or without) a label count as "length", as before
-      const unlabelled = n.success - labelledTotal
-      const length = unlabelled + (successBy.get("length") ?? 0)
-      if (length > 0 || successBy.size === 0) this.inc({ ...labels, finish_reason: "length" }, length)
-      for (const [reason, c] of successBy) if (reason !== "length") this.inc({ ...labels, finish_reason: reason }, c)
+      for (let i = 0; i < E; i++) {
+        // requests finished before (or without) a label count as "length", as before
+        const by = successBy[i]!
+        const length = n.success[i]! - labelledTotal[i]! + (by.get("length") ?? 0)
+        if (length > 0 || by.size === 0) this.inc({ ...engineLabels[i]!, finish_reason: "length" }, length)
+        for (const [reason, c] of by) if (reason !== "length") this.inc({ ...engineLabels[i]!, finish_reason: reason }, c)
+      }
     }
   })
 
   if (spec !== undefined) {
     // vLLM's names (vllm/v1/spec_decode/metrics.py `SpecDecodingProm`)
-    counter("vllm:spec_decode_num_drafts_total", "Number of spec decoding drafts.", () => spec.numDrafts)
-    counter("vllm:spec_decode_num_draft_tokens_total", "Number of draft tokens.", () => spec.numDraftTokens)
-    counter("vllm:spec_decode_num_accepted_tokens_total", "Number of accepted tokens.", () => spec.numAcceptedTokens)
+    // the instances add to one set of counters, so they are engine "0"'s (summed over the engines)
+    const counter0 = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name, help, labelNames: names, registers: [registry],
+        collect() {
+          this.reset()
+          this.inc(labels, read())
+        }
+      })
+    counter0("vllm:spec_decode_num_drafts_total", "Number of spec decoding drafts.", () => spec.numDrafts)
+    counter0("vllm:spec_decode_num_draft_tokens_total", "Number of draft tokens.", () => spec.numDraftTokens)
+    counter0("vllm:spec_decode_num_accepted_tokens_total", "Number of accepted tokens.", () => spec.numAcceptedTokens)
     new Counter({
       name: "vllm:spec_decode_num_accepted_tokens_per_pos_total", help: "Accepted tokens per draft position.", labelNames: [...names, "position"], registers: [registry],
       collect() {
@@ -152,10 +183,11 @@ export const makeServerMetrics = (
     })
   }
 
-  const labelText = `model_name=${JSON.stringify(modelName)},engine="0"`
-  const hists: Array<FastHistogram> = []
-  const hist = (name: string, help: string, buckets: Array<number>) => {
-    const h = new FastHistogram(name, help, buckets)
+  const labelTexts = engineLabels.map((l) => `model_name=${JSON.stringify(modelName)},engine="${l.engine}"`)
+  const hists: Array<ReadonlyArray<FastHistogram>> = []
+  /** One histogram per engine (index = instance id). */
+  const hist = (name: string, help: string, buckets: Array<number>, engines = E) => {
+    const h = Array.from({ length: engines }, () => new FastHistogram(name, help, buckets))
     hists.push(h)
     return h
   }
@@ -166,54 +198,56 @@ export const makeServerMetrics = (
   const queue = hist("vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", LATENCY_BUCKETS)
   const inference = hist("vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", LATENCY_BUCKETS)
   const prefill = hist("vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", LATENCY_BUCKETS)
-  const deliveryLag = hist("llmservingsim:delivery_lag_seconds", "Lateness of the engine's step deliveries against their scheduled wall time, seconds (simulator extension).", DELIVERY_LAG_BUCKETS)
+  const deliveryLag = hist("llmservingsim:delivery_lag_seconds", "Lateness of the engine's step deliveries against their scheduled wall time, seconds (simulator extension).", DELIVERY_LAG_BUCKETS, 1)[0]!
   const decode = hist("vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", LATENCY_BUCKETS)
 
   const observer: EngineObserver = {
     onToken: (r: SimRequest, t: number) => {
-      n.generation++
+      const e = engineOf(r)
+      n.generation[e]!++
       // tokens of one step reach the client as one chunk: one gap per chunk (spec decode, multi-step)
       if (r.lastTokenNs >= 0) {
-        if (t > r.lastTokenNs) itl.observe((t - r.lastTokenNs) * S)
+        if (t > r.lastTokenNs) itl[e]!.observe((t - r.lastTokenNs) * S)
       }
       else {
-        n.prompt += r.promptTokens
-        ttft.observe((t - r.arrivalNs) * S)
+        n.prompt[e]! += r.promptTokens
+        ttft[e]!.observe((t - r.arrivalNs) * S)
       }
     },
     onFinish: (r: SimRequest) => {
+      const e = engineOf(r)
       if (r.status !== RequestStatus.Finished || r.numOutput < r.outputTokens) {
         // aborted (the scheduler marks aborted requests Finished before they have all their tokens)
-        n.aborted++
+        n.aborted[e]!++
         pendingLabel.delete(r.id)
         return
       }
-      n.success++
+      n.success[e]!++
       const reason = pendingLabel.get(r.id)
       if (reason !== undefined) {
         pendingLabel.delete(r.id)
-        countReason(reason)
+        countReason(reason, e)
       } else finishedUnlabelled.add(r.id)
-      e2e.observe((r.finishNs - r.arrivalNs) * S)
+      e2e[e]!.observe((r.finishNs - r.arrivalNs) * S)
       if (r.firstScheduledNs >= 0) {
-        queue.observe((r.firstScheduledNs - r.arrivalNs) * S)
-        inference.observe((r.finishNs - r.firstScheduledNs) * S)
-        prefill.observe((r.firstTokenNs - r.firstScheduledNs) * S)
+        queue[e]!.observe((r.firstScheduledNs - r.arrivalNs) * S)
+        inference[e]!.observe((r.finishNs - r.firstScheduledNs) * S)
+        prefill[e]!.observe((r.firstTokenNs - r.firstScheduledNs) * S)
       }
-      decode.observe((r.finishNs - r.firstTokenNs) * S)
-      if (r.numOutput > 1) tpot.observe(((r.lastTokenNs - r.firstTokenNs) * S) / (r.numOutput - 1))
+      decode[e]!.observe((r.finishNs - r.firstTokenNs) * S)
+      if (r.numOutput > 1) tpot[e]!.observe(((r.lastTokenNs - r.firstTokenNs) * S) / (r.numOutput - 1))
     },
-    onPreempt: () => {
-      n.preemptions++
+    onPreempt: (r: SimRequest) => {
+      n.preemptions[engineOf(r)]!++
     }
   }
-  const text = async () => (await registry.metrics()) + hists.map((h) => h.render(labelText)).join("")
+  const text = async () => (await registry.metrics()) + hists.map((family) => renderFamily(family, labelTexts)).join("")
   const labelFinish = (r: SimRequest, reason: string) => {
     if (r.status === RequestStatus.Rejected) return
-    if (finishedUnlabelled.delete(r.id)) countReason(reason)
+    if (finishedUnlabelled.delete(r.id)) countReason(reason, engineOf(r))
     else pendingLabel.set(r.id, reason)
   }
-  return { registry, observer, text, labelFinish, totals: () => ({ prompt: n.prompt, generation: n.generation }), observeDeliveryLag: (v) => deliveryLag.observe(v) }
+  return { registry, observer, text, labelFinish, totals: () => ({ prompt: sum(n.prompt), generation: sum(n.generation) }), observeDeliveryLag: (v) => deliveryLag.observe(v) }
 }
 
 /** A Prometheus histogram (cumulative `le` buckets, `_sum`, `_count`) updated without allocation. */
@@ -239,13 +273,24 @@ export class FastHistogram {
 
   /** Text exposition with the given label pairs (`a="x",b="y"`). */
   render(labels: string): string {
-    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`
+    return `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n${this.samples(labels)}\n`
+  }
+
+  /** The sample lines alone (buckets, sum, count). */
+  samples(labels: string): string {
+    let out = ""
     let cum = 0
     for (let i = 0; i < this.buckets.length; i++) {
       cum += this.counts[i]!
       out += `${this.name}_bucket{le="${this.buckets[i]}",${labels}} ${cum}\n`
     }
-    out += `${this.name}_bucket{le="+Inf",${labels}} ${this.count}\n${this.name}_sum{${labels}} ${this.sum}\n${this.name}_count{${labels}} ${this.count}\n\n`
+    out += `${this.name}_bucket{le="+Inf",${labels}} ${this.count}\n${this.name}_sum{${labels}} ${this.sum}\n${this.name}_count{${labels}} ${this.count}\n`
     return out
   }
+}
+
+/** One metric family: the header once, then each engine's samples under its labels. */
+const renderFamily = (family: ReadonlyArray<FastHistogram>, labelTexts: ReadonlyArray<string>): string => {
+  const h = family[0]!
+  return `# HELP ${h.name} ${h.help}\n# TYPE ${h.name} histogram\n${family.map((x, i) => x.samples(labelTexts[i]!)).join("")}\n`
 }

@@ -11,7 +11,7 @@ import { type LoraCounters, makeLoraCounters } from "../lora/LoraSlots.js"
 import { MemoryService } from "../memory/MemoryService.js"
 import { type Admission, makeAdmission } from "./admission.js"
 import { type LiveEngine, makeLiveEngine } from "./LiveEngine.js"
-import { makeServerMetrics, type ServerMetrics } from "./Metrics.js"
+import { makeServerMetrics, type ServerMetrics, ZERO_LOAD } from "./Metrics.js"
 import { logStatsEvery } from "./statsLog.js"
 import type { OutputLenSpec } from "./OutputLen.js"
 import type { TextTokenizer } from "./Tokenizer.js"
@@ -63,7 +63,7 @@ export const serveContextLayer = (options: ServeOptions) =>
       const memory = yield* MemoryService
       let engineRef: LiveEngine | undefined
       // the metrics read the engine's load at scrape time; the engine feeds the metrics' observer
-      const loadOf = () => engineRef?.load() ?? { waiting: 0, running: 0, kvUsed: 0, kvTotal: 0, prefixQueries: 0, prefixHits: 0 }
+      const loadsOf = () => engineRef?.engineLoads() ?? []
       const spec = cfg.engine.speculativeConfig
       const specCounters = spec === undefined ? undefined : makeSpecDecodeCounters(spec.numSpeculativeTokens)
       const lora = cfg.engine.lora
@@ -73,12 +73,12 @@ export const serveContextLayer = (options: ServeOptions) =>
         names: lora.adapters.map((a) => a.name),
         activity: () => engineRef?.loraActivity() ?? { running: new Set<number>(), waiting: new Set<number>() }
       }
-      const metrics = makeServerMetrics(options.servedModelName, loadOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching }, specCounters, loraSource)
+      const metrics = makeServerMetrics(options.servedModelName, loadsOf, { blockSize: cfg.engine.blockSize, numGpuBlocks: memory.capacity.numBlocks, enablePrefixCaching: cfg.engine.enablePrefixCaching, engines: cfg.numInstances }, specCounters, loraSource)
       const observer = options.observer === undefined ? metrics.observer : combineObservers(metrics.observer, options.observer)
       const engine = yield* makeLiveEngine({ timeScale: options.timeScale, router: options.router ?? "round-robin", observer, onDeliveryLag: metrics.observeDeliveryLag, ...(specCounters === undefined ? {} : { specCounters }), ...(loraCounters === undefined ? {} : { loraCounters }) })
       engineRef = engine
       const every = options.logStatsIntervalS
-      if (every !== undefined && every > 0) yield* Effect.forkScoped(logStatsEvery(every, metrics.totals, loadOf))
+      if (every !== undefined && every > 0) yield* Effect.forkScoped(logStatsEvery(every, metrics.totals, () => engineRef?.load() ?? ZERO_LOAD))
       return { engine, metrics, options, config: cfg, loraCounters, admission: makeAdmission() } satisfies ServeState
     })
   )

@@ -9,8 +9,8 @@ import { makeServerMetrics } from "../../src/server/Metrics.js"
 import { testConfig } from "../helpers.js"
 import { MODEL, serveOptions, startServer } from "./serverHelpers.js"
 
-const load = () => ({ waiting: 0, running: 0, kvUsed: 0, kvTotal: 1, prefixQueries: 0, prefixHits: 0 })
-const cache = { blockSize: 16, numGpuBlocks: 10, enablePrefixCaching: true }
+const load = () => [{ waiting: 0, running: 0, kvUsed: 0, kvTotal: 1, prefixQueries: 0, prefixHits: 0 }]
+const cache = { blockSize: 16, numGpuBlocks: 10, enablePrefixCaching: true, engines: 1 }
 const value = (text: string, series: string): number | undefined => {
   const line = text.split("\n").find((l) => l.startsWith(series + "{") || l.startsWith(series + " "))
   return line === undefined ? undefined : Number(line.split(" ").pop())
