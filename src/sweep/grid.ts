@@ -25,7 +25,19 @@ export interface SweepJob {
 const ENGINE = ENGINE_FLAG_TABLE
 const WORKLOAD = WORKLOAD_FLAG_TABLE
 
-export const SWEEPABLE = [...Object.keys(ENGINE), ...Object.keys(WORKLOAD), "router"]
+/**
+ * Router axes besides `router` (the policy): the `cache-aware` thresholds under SGLang's flag names
+ * (`--cache-threshold`, `--balance-abs-threshold`, `--balance-rel-threshold`) and the load signals'
+ * staleness, each a field of the point's RouterSpec.
+ */
+const ROUTER_AXES = {
+  "cache-threshold": { kind: "float", field: "cacheThreshold" },
+  "balance-abs-threshold": { kind: "int", field: "balanceAbs" },
+  "balance-rel-threshold": { kind: "float", field: "balanceRel" },
+  "router-staleness-ms": { kind: "float", field: "stalenessMs" }
+} as const
+
+export const SWEEPABLE = [...Object.keys(ENGINE), ...Object.keys(WORKLOAD), "router", ...Object.keys(ROUTER_AXES)]
 
 export interface Axis {
   readonly flag: string
@@ -71,11 +83,24 @@ export const expandGrid = (
     const engine: Record<string, unknown> = { ...base.engine }
     const workload: Record<string, unknown> = { ...base.workload }
     let router = base.router
+    const baseSpec = toRouterSpec(base.router)
+    let policy: string = baseSpec.policy
+    const cacheAware: Record<string, number> = { ...baseSpec.cacheAware }
+    let stalenessMs = baseSpec.stalenessMs
+    const routerAxes: Array<string> = []
     for (const [flag, v] of Object.entries(point)) {
       if (flag === "router") {
-        const s = checkRouterSpec({ ...toRouterSpec(base.router), policy: v })
-        if (s instanceof InvalidOption) return new InvalidOption({ option: "--grid", reason: `router=${v}: ${s.message}` })
-        router = s
+        policy = v
+        routerAxes.push(`router=${v}`)
+        continue
+      }
+      if (flag in ROUTER_AXES) {
+        const axis = ROUTER_AXES[flag as keyof typeof ROUTER_AXES]
+        const value = parseValue(flag, axis.kind, v)
+        if (value instanceof InvalidOption) return value
+        if (axis.field === "stalenessMs") stalenessMs = value as number
+        else cacheAware[axis.field] = value as number
+        routerAxes.push(`${flag}=${v}`)
         continue
       }
       const spec = ENGINE[flag] ?? WORKLOAD[flag]!
@@ -83,6 +108,16 @@ export const expandGrid = (
       if (value instanceof InvalidOption) return value
       if (flag in ENGINE) engine[spec[0]] = value
       else workload[spec[0]] = value
+    }
+    if (routerAxes.length > 0) {
+      const where = routerAxes.join(" ")
+      const thresholdAxis = Object.keys(point).find((f) => f in ROUTER_AXES && f !== "router-staleness-ms")
+      if (thresholdAxis !== undefined && policy !== "cache-aware") {
+        return new InvalidOption({ option: "--grid", reason: `${thresholdAxis}: applies only to --router cache-aware (a point of this grid runs ${policy}: ${where})` })
+      }
+      const s = checkRouterSpec({ ...baseSpec, policy, cacheAware: cacheAware as unknown as RouterSpec["cacheAware"], stalenessMs })
+      if (s instanceof InvalidOption) return new InvalidOption({ option: "--grid", reason: `${where}: ${s.message}` })
+      router = s
     }
     jobs.push({ index, engine: engine as unknown as EngineFlags, workload: workload as WorkloadFlags, router, point })
   }

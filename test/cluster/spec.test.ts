@@ -53,6 +53,27 @@ describe("router spec", () => {
     expect(optionOf(bad)).toBe("--grid")
   })
 
+  it("the cache-aware thresholds and the staleness are grid axes, each point's router spec carrying its values", () => {
+    const base = { engine: { model: "meta-llama/Llama-3.1-8B-Instruct", hardware: "H100" }, workload: {}, router: "cache-aware" as const }
+    const jobs = expandGrid([{ flag: "cache-threshold", values: ["0.1", "0.9"] }, { flag: "balance-abs-threshold", values: ["0", "8"] }], base)
+    expect(jobs instanceof InvalidOption ? jobs.message : jobs.map((j) => typeof j.router === "string" ? j.router : [j.router.policy, j.router.cacheAware])).toEqual([
+      ["cache-aware", { cacheThreshold: 0.1, balanceAbs: 0, balanceRel: 1.5 }],
+      ["cache-aware", { cacheThreshold: 0.1, balanceAbs: 8, balanceRel: 1.5 }],
+      ["cache-aware", { cacheThreshold: 0.9, balanceAbs: 0, balanceRel: 1.5 }],
+      ["cache-aware", { cacheThreshold: 0.9, balanceAbs: 8, balanceRel: 1.5 }]
+    ])
+    const stale = expandGrid([{ flag: "router", values: ["least-kv", "weighted"] }, { flag: "router-staleness-ms", values: ["0", "50"] }], { ...base, router: "round-robin" as const })
+    expect(stale instanceof InvalidOption ? stale.message : stale.map((j) => typeof j.router === "string" ? j.router : `${j.router.policy}@${j.router.stalenessMs}`))
+      .toEqual(["least-kv@0", "least-kv@50", "weighted@0", "weighted@50"])
+    // refused: a threshold with a policy that does not read it, a value out of range or of the wrong type, staleness on round-robin
+    const message = (x: ReturnType<typeof expandGrid>) => (x instanceof InvalidOption ? x.message : "ran")
+    expect(message(expandGrid([{ flag: "router", values: ["cache-aware", "prefix-aware"] }, { flag: "cache-threshold", values: ["0.5"] }], base)))
+      .toContain("cache-threshold: applies only to --router cache-aware (a point of this grid runs prefix-aware")
+    expect(message(expandGrid([{ flag: "cache-threshold", values: ["1.5"] }], base))).toContain("cache_threshold: expected a number from 0 to 1")
+    expect(message(expandGrid([{ flag: "balance-abs-threshold", values: ["2.5"] }], base))).toContain("balance-abs-threshold: expected an integer (got '2.5')")
+    expect(message(expandGrid([{ flag: "router-staleness-ms", values: ["10"] }], { ...base, router: "round-robin" as const }))).toContain("--router round-robin reads no load signal")
+  })
+
   it.effect("the CLI refuses them with the flag's name", () =>
     Effect.gen(function*() {
       const a = yield* runCapture("simulate", "--num-requests", "5", "--router", "fastest")
