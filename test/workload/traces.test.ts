@@ -1,5 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Stream } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { openTrace } from "../../src/workload/traces/TraceReader.js"
 
 const dir = "test/fixtures/traces"
@@ -53,6 +56,19 @@ describe("trace readers", () => {
       expect(yield* failure("mooncake-short-hash.jsonl")).toBe(`${dir}/mooncake-short-hash.jsonl:1: field 'hash_ids': expected 3 ids (one per 512 tokens of input_length) (got 2)`)
       expect(yield* failure("unknown.csv")).toContain("use --trace-format")
       expect(yield* failure("missing.csv")).toBe(`${dir}/missing.csv: no such file`)
+    }))
+
+  it.effect("numbers written as text are decimals: hexadecimal and Infinity are errors, not 16", () =>
+    Effect.gen(function*() {
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "llmsim-trace-"))
+      const csv = path.join(tmp, "hex.csv")
+      fs.writeFileSync(csv, "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,44\n2023-11-16 18:15:50.99,0x10,109\n")
+      const e = yield* Effect.flip(openTrace(csv, {}).pipe(Effect.flatMap((t) => Stream.runDrain(t.arrivals))))
+      expect(e.message).toBe(`${csv}:3: field 'ContextTokens': expected an integer >= 1 (got "0x10")`)
+      const jsonl = path.join(tmp, "inf.jsonl")
+      fs.writeFileSync(jsonl, JSON.stringify({ timestamp: "Infinity", input_length: 10, output_length: 2, hash_ids: [1] }) + "\n")
+      const f = yield* Effect.flip(openTrace(jsonl, {}).pipe(Effect.flatMap((t) => Stream.runDrain(t.arrivals))))
+      expect(f.message).toContain(`${jsonl}:1: field 'timestamp'`)
     }))
 
   it.effect("a forced format checks the header", () =>

@@ -1,4 +1,9 @@
-/** Field checks shared by the trace readers: each failure names file, line, field and expectation. */
+/**
+ * Field checks shared by the trace readers: each failure names file, line, field and expectation.
+ * Numbers given as text are read as decimals (parseDecimal: `0x10` or `Infinity` in a trace is an
+ * error, as pandas or Python's float() would have it, not 16).
+ */
+import { parseDecimal } from "../../domain/decimal.js"
 import { InputError, show } from "../../domain/errors.js"
 
 export interface Where {
@@ -8,7 +13,7 @@ export interface Where {
 
 /** A whole number >= min, from a string or JSON value. */
 export const intField = (w: Where, field: string, raw: unknown, min: number): number => {
-  const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? parseDecimal(raw) ?? NaN : NaN
   if (!Number.isInteger(n) || n < min) {
     throw new InputError({ path: w.path, line: w.line, field, expected: `an integer >= ${min}`, got: raw === undefined ? "nothing" : show(raw) })
   }
@@ -17,7 +22,7 @@ export const intField = (w: Where, field: string, raw: unknown, min: number): nu
 
 /** A finite number >= 0, from a string or JSON value. */
 export const nonNegField = (w: Where, field: string, raw: unknown): number => {
-  const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? parseDecimal(raw) ?? NaN : NaN
   if (!Number.isFinite(n) || n < 0) {
     throw new InputError({ path: w.path, line: w.line, field, expected: "a number >= 0", got: raw === undefined ? "nothing" : show(raw) })
   }
@@ -43,7 +48,7 @@ export const azureTimestamp = (w: Where, field: string, raw: string): readonly [
 /** An optional integer (any sign; vLLM's request `priority`): undefined when absent or empty. */
 export const optionalIntField = (w: Where, field: string, raw: unknown): number | undefined => {
   if (raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "")) return undefined
-  const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw) : NaN
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? parseDecimal(raw) ?? NaN : NaN
   if (!Number.isSafeInteger(n)) throw new InputError({ path: w.path, line: w.line, field, expected: "an integer", got: show(raw) })
   return n
 }
