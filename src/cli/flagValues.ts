@@ -2,8 +2,9 @@
  * A check of the command line's flag values before @effect/cli parses them, so a mistake names its
  * flag: @effect/cli's own messages say `'2.5' is not a integer` or `Expected one of the following
  * cases` without the flag, and `Received unknown argument` for a value flag given twice. Covers the
- * engine flags (config/engineFlagTable.ts), the workload flags and the choice flags; other flags are
- * left to @effect/cli.
+ * engine flags (config/engineFlagTable.ts), the workload flags, the choice flags and every other
+ * numeric flag (a test checks that each `Options.integer` / `Options.float` of src/cli has its kind
+ * here), numbers read as decimals (domain/decimal.ts); text flags are left to @effect/cli.
  */
 import { ENGINE_FLAG_TABLE, WORKLOAD_FLAG_TABLE } from "../config/engineFlagTable.js"
 import { parseDecimal, parseInteger } from "../domain/decimal.js"
@@ -17,12 +18,15 @@ type Kind = "int" | "float" | "string" | "bool" | ReadonlyArray<string>
 const OTHER: Record<string, Kind> = {
   "router-staleness-ms": "float", "router-weights": "string", "router-cache-aware": "string", router: "string", "cluster-config": "string", "output-dir": "string",
   "speculative-config": "string", port: "int", "time-scale": "float", "max-waiting": "int", workers: "int", host: "string", "base-url": "string", sensitivity: "float",
+  "trace-events-max-requests": "int", "log-stats-interval-s": "float", "sla-start": "float", "sla-max": "float", "sla-tolerance": "float", "gpu-hour-price": "float",
+  "equivalence-margin": "float", holdout: "float", "holdout-seed": "int", "max-evals": "int",
   "trace-format": TRACE_FORMATS,
   "length-dist": ["fixed", "uniform", "lognormal"], "kv-cache-dtype": ["auto", "fp8"], dtype: ["auto", "bfloat16", "float16", "fp8"],
   search: ["request-rate", "max-concurrency"], "queue-full-status": ["503", "429"]
 }
 
-const kindOf = (name: string): Kind | undefined => OTHER[name] ?? WORKLOAD_FLAG_TABLE[name]?.[1] ?? ENGINE_FLAG_TABLE[name]?.[1]
+/** The value kind checked for `--name` (undefined: not a value flag this check knows). */
+export const kindOf = (name: string): Kind | undefined => OTHER[name] ?? WORKLOAD_FLAG_TABLE[name]?.[1] ?? ENGINE_FLAG_TABLE[name]?.[1]
 
 /** The first bad value or repeated value flag in `args` (the arguments after the program), or undefined. */
 export const checkFlagValues = (args: ReadonlyArray<string>): InvalidOption | undefined => {

@@ -23,6 +23,7 @@ import { ENGINE_FLAG_TABLE } from "../config/engineFlagTable.js"
 import type { EngineFlags } from "../config/resolve.js"
 import { FileError, InputError } from "../domain/errors.js"
 import { schemaIssue } from "../domain/schemaIssue.js"
+import { jsonSyntaxError } from "../domain/jsonSyntax.js"
 
 const Int = Schema.Number.pipe(Schema.int(), Schema.positive())
 const FlagValue = Schema.Union(Schema.Number, Schema.Boolean, Schema.String)
@@ -115,7 +116,7 @@ export const readClusterFile = (file: string): Effect.Effect<ClusterFile, FileEr
     if (dup !== undefined) return yield* fail(file, dup.path, duplicateKeyExpected(dup))
     const raw = yield* Effect.try({
       try: () => (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as unknown,
-      catch: (e) => new InputError({ path: file, expected: `valid ${/\.json$/i.test(file) ? "JSON" : "YAML"} (${(e as Error).message.split("\n")[0]})` })
+      catch: (e) => new InputError({ path: file, expected: /\.json$/i.test(file) ? `valid JSON (${jsonSyntaxError(text, e)})` : `valid YAML (${(e as Error).message.split("\n")[0]})` })
     })
     const decoded = Schema.decodeUnknownEither(ClusterFileSchema, { onExcessProperty: "error", errors: "first" })(raw)
     if (decoded._tag === "Left") {

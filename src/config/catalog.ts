@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url"
 import { FileError, InputError, UnknownName } from "../domain/errors.js"
 import { Hardware } from "../domain/Hardware.js"
 import { HfConfig, type ModelShape, shapeOf } from "../domain/Model.js"
+import { jsonSyntaxError } from "../domain/jsonSyntax.js"
 
 /** `resources/` of this package (two levels above this module in both `src/` and `dist/`). */
 export const resourcesDir: string = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "resources")
@@ -44,7 +45,7 @@ export const readJson = (file: string): Effect.Effect<unknown, FileError | Input
   }).pipe(Effect.flatMap((text) =>
     Effect.try({
       try: () => JSON.parse(text) as unknown,
-      catch: (e) => new InputError({ path: file, expected: "valid JSON", got: (e as Error).message })
+      catch: (e) => new InputError({ path: file, expected: "valid JSON", got: jsonSyntaxError(text, e) })
     }).pipe(Effect.flatMap((value) => {
       const dup = findDuplicateKey(text)
       return dup === undefined ? Effect.succeed(value) : Effect.fail(new InputError({ path: file, field: dup.path, expected: duplicateKeyExpected(dup) }))

@@ -36,6 +36,7 @@ import { FileError, InputError } from "../domain/errors.js"
 import type { FrontEndParams } from "../frontend/FrontEnd.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
 import type { OpParams } from "./opModel.js"
+import { jsonSyntaxError } from "../domain/jsonSyntax.js"
 
 const Frac = Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(2.5))
 const NonNeg = Schema.Number.pipe(Schema.greaterThanOrEqualTo(0))
@@ -154,7 +155,7 @@ export const readCalibration = (file: string): Effect.Effect<CalibrationFile, Fi
       try: () => fs.readFileSync(file, "utf8"),
       catch: (e) => new FileError({ path: file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message })
     })
-    const raw = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => new InputError({ path: file, expected: "valid JSON", got: (e as Error).message }) })
+    const raw = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => new InputError({ path: file, expected: "valid JSON", got: jsonSyntaxError(text, e) }) })
     return yield* decodeCalibration(file, raw)
   })
 

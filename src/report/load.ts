@@ -11,6 +11,7 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "h
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { FileError, InputError } from "../domain/errors.js"
+import { jsonSyntaxError } from "../domain/jsonSyntax.js"
 
 /** One request of requests.csv as the report uses it (times in ms; NaN where the field is empty). */
 export interface RequestRow {
@@ -138,7 +139,7 @@ export const loadRun = (dir: string, label: string) =>
     const text = yield* readText(summaryFile)
     const summary = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
-      catch: (e) => new InputError({ path: summaryFile, expected: `JSON (${(e as Error).message})` })
+      catch: (e) => new InputError({ path: summaryFile, expected: `JSON (${jsonSyntaxError(text, e)})` })
     })
     if (typeof summary !== "object" || summary === null || Array.isArray(summary)) {
       return yield* new InputError({ path: summaryFile, expected: "a JSON object (simulate's summary.json)" })

@@ -48,13 +48,32 @@ export interface Axis {
 export const parseAxis = (text: string): Axis | InvalidOption => {
   const eq = text.indexOf("=")
   const flag = (eq < 0 ? text : text.slice(0, eq)).trim().replace(/^--/, "")
-  const values = eq < 0 ? [] : text.slice(eq + 1).split(",").map((v) => v.trim()).filter((v) => v !== "")
+  const values = eq < 0 ? [] : text.slice(eq + 1).split(",").map((v) => v.trim())
   if (!SWEEPABLE.includes(flag)) return new InvalidOption({ option: "--grid", reason: `'${flag}' is not a sweepable flag; use one of ${SWEEPABLE.join(", ")}` })
-  if (values.length === 0) return new InvalidOption({ option: "--grid", reason: `expected ${flag}=v1,v2,... (got '${text}')` })
+  if (values.length === 0 || values.every((v) => v === "")) return new InvalidOption({ option: "--grid", reason: `expected ${flag}=v1,v2,... (got '${text}')` })
+  if (values.includes("")) return new InvalidOption({ option: "--grid", reason: `${flag}: an empty value in '${text}' (two commas, or one at an end)` })
+  // a value given twice (also as another spelling of one number: .5 and 5e-1) would run a configuration twice
+  const kind = kindOfAxis(flag)
+  const seen = new Map<string, string>()
+  for (const v of values) {
+    const n = kind === "int" || kind === "float" ? parseDecimal(v) : undefined
+    const key = n === undefined ? v : String(n)
+    const before = seen.get(key)
+    if (before !== undefined) return new InvalidOption({ option: "--grid", reason: `${flag}: ${before === v ? `'${v}'` : `'${before}' and '${v}' (the same value)`} given twice` })
+    seen.set(key, v)
+  }
   return { flag, values }
 }
 
+const kindOfAxis = (flag: string): Kind | undefined =>
+  flag in ROUTER_AXES ? ROUTER_AXES[flag as keyof typeof ROUTER_AXES].kind : (ENGINE[flag] ?? WORKLOAD[flag])?.[1]
+
 const parseValue = (flag: string, kind: Kind, v: string): string | number | boolean | InvalidOption => {
+  if (flag === "request-rate") {
+    // a number > 0 or inf, as --request-rate (a text flag because of inf)
+    const rate = /^(inf|infinity)$/i.test(v) ? Infinity : parseDecimal(v)
+    return rate !== undefined && rate > 0 ? v : new InvalidOption({ option: "--grid", reason: `${flag}: expected a number > 0 or inf (got '${v}')` })
+  }
   switch (kind) {
     case "string": return v
     case "bool":

@@ -13,6 +13,7 @@ import * as path from "node:path"
 import { FileError, InputError } from "../domain/errors.js"
 import { distributionOf, type Distribution, Samples } from "../metrics/stats.js"
 import type { MeasuredRun } from "./measured.js"
+import { jsonSyntaxError } from "../domain/jsonSyntax.js"
 
 export interface BenchRun extends MeasuredRun {
   readonly format: "llmservingsim-bench"
@@ -46,7 +47,7 @@ export const readBenchRun = (dir: string): Effect.Effect<BenchRun, FileError | I
       return yield* new FileError({ path: dir, reason: "holds no vllm/meta.json (expected the LLMServingSim bench layout: RUN/vllm/meta.json and RUN/vllm/requests.jsonl)" })
     }
     const { text } = yield* readJsonFile(metaPath)
-    const meta = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => new InputError({ path: metaPath, expected: "valid JSON", got: (e as Error).message }) })
+    const meta = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => new InputError({ path: metaPath, expected: "valid JSON", got: jsonSyntaxError(text, e) }) })
     if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return yield* new InputError({ path: metaPath, expected: "a JSON object" })
     const reqPath = path.join(v, "requests.jsonl")
     const { text: reqText } = yield* readJsonFile(reqPath)

@@ -4,6 +4,7 @@
  * throughputs), the accuracy per distribution as the field reports it (% error of mean/p50/p90/p99,
  * two-sample KS, ±10% TOST: metrics/ks.ts, metrics/tost.ts), and the --tolerance checks.
  */
+import { parseDecimal } from "../domain/decimal.js"
 import { ksTwoSample } from "../metrics/ks.js"
 import { distributionOfValues, type Distribution } from "../metrics/stats.js"
 import type { Summary } from "../metrics/Summary.js"
@@ -141,8 +142,8 @@ export const parseTolerance = (s: string): Map<string, number> | string => {
     const key = eq < 0 ? "default" : part.slice(0, eq).trim().replace(/^e2e$/, "e2el")
     const raw = (eq < 0 ? part : part.slice(eq + 1)).trim()
     if (key === "") return `expected metric=PCT (got ${JSON.stringify(part)})`
-    const v = Number(raw)
-    if (raw === "" || !(Number.isFinite(v) && v >= 0)) return `expected PCT or metric=PCT,... with PCT >= 0 (got ${JSON.stringify(part)})`
+    const v = parseDecimal(raw)
+    if (!(v !== undefined && v >= 0)) return `expected PCT or metric=PCT,... with PCT >= 0 (got ${JSON.stringify(part)})`
     if (m.has(key)) return `${key === "default" ? "a default bound" : key} given twice`
     m.set(key, v)
   }

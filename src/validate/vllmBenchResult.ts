@@ -33,6 +33,7 @@ import { FileError, InputError, InvalidOption } from "../domain/errors.js"
 import type { Arrival } from "../engine/Engine.js"
 import { Rng } from "../workload/Rng.js"
 import type { MeasuredRun } from "./measured.js"
+import { jsonSyntaxError } from "../domain/jsonSyntax.js"
 
 export interface VllmBenchResult extends MeasuredRun {
   readonly format: "vllm-bench-serve"
@@ -76,7 +77,7 @@ export const isVllmBenchResultPath = (p: string): boolean =>
 export const readVllmBenchResult = (file: string): Effect.Effect<VllmBenchResult, FileError | InputError> =>
   Effect.gen(function*() {
     const text = yield* Effect.try({ try: () => fs.readFileSync(file, "utf8"), catch: (e) => new FileError({ path: file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file (expected a `vllm bench serve --save-result --save-detailed` result JSON)" : (e as Error).message }) })
-    const j = yield* Effect.try({ try: () => pythonJson(text), catch: (e) => new InputError({ path: file, expected: "valid JSON (a `vllm bench serve --save-result --save-detailed` result)", got: (e as Error).message }) })
+    const j = yield* Effect.try({ try: () => pythonJson(text), catch: (e) => new InputError({ path: file, expected: "valid JSON (a `vllm bench serve --save-result --save-detailed` result)", got: jsonSyntaxError(text, e) }) })
     if (typeof j !== "object" || j === null || Array.isArray(j)) return yield* new InputError({ path: file, expected: "a JSON object (a `vllm bench serve --save-result --save-detailed` result)" })
     const o = j as Record<string, unknown>
     const latKey = Array.isArray(o["latencies"]) ? "latencies" : "e2els"

@@ -26,6 +26,7 @@ describe("rough edges", () => {
       const gz = zlib.gzipSync(csv)
       fs.writeFileSync(path.join(dir, "trunc.csv.gz"), gz.subarray(0, Math.floor(gz.length / 2)))
       fs.writeFileSync(path.join(dir, "binary.csv"), Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 37) % 256)))
+      fs.writeFileSync(path.join(dir, "lines.json"), "x\ny\n")
       const full = tmp()
       fs.symlinkSync("/dev/full", path.join(full, "requests.csv"))
       const cases: Array<[ReadonlyArray<string>, string]> = [
@@ -49,6 +50,7 @@ describe("rough edges", () => {
         [["simulate", "--trace-format", "foo"], "error: --trace-format: expected one of azure, vidur"],
         [["simulate", "--kv-cache-dtype", "fp4"], "error: --kv-cache-dtype: expected one of auto, fp8"],
         [["simulate", "--rate-scale", "abc"], "error: --rate-scale: expected a number"],
+        [["simulate", "--hardware", path.join(dir, "lines.json")], `${path.join(dir, "lines.json")}: expected valid JSON (got line 1, column 1: Unexpected token 'x')`],
         [["simulate", "--rate-scale", "0x2"], "error: --rate-scale: expected a number (got \"0x2\")"],
         [["simulate", "--request-rate", "0x10"], "error: --request-rate: expected a number > 0 or inf (got 0x10)"],
         [["simulate", "--num-requests", "1e3"], "error: --num-requests: expected an integer (got \"1e3\")"],

@@ -146,6 +146,7 @@ describe("--cluster-config", () => {
         ["rt2.yaml", "router: weighted\npools:\n  - instances: 2\n", ["--router-cache-aware", "cache_threshold=0.2"], "error: --router-cache-aware: "],
         ["dup.yaml", "pools:\n  - name: a\n  - name: a\n", [], "dup.yaml: field 'pools.1.name': expected a name no other pool has"],
         ["syntax.yaml", "pools: [\n", [], "syntax.yaml: expected valid YAML"],
+        ["syntax.json", '{\n  "pools": [\n    {"instances": x}\n  ]\n}\n', [], "syntax.json: expected valid JSON (line 3, column 19: Unexpected token 'x')"],
         ["twicekey.yaml", "pools:\n  - name: a\n    instances: 2\n    instances: 3\n", [], "twicekey.yaml: field 'pools.0.instances': expected each key once (given on line 3 and again on line 4; remove one)"],
         ["twicekey.json", '{"pools": [{"instances": 2,\n "instances": 3}]}', [], "twicekey.json: field 'pools.0.instances': expected each key once (given on line 1 and again on line 2; remove one)"],
         ["abs.yaml", "router: { policy: cache-aware, balance_abs_threshold: 1.5 }\npools:\n  - instances: 2\n", [], "abs.yaml: field 'router.balance_abs_threshold': expected an integer"],

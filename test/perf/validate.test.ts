@@ -48,6 +48,7 @@ describe("measured runs", () => {
     expect(boundFor(t2, "p99_itl_ms")).toBe(6)
     expect(boundFor(t2, "p99_ttft_ms")).toBe(7)
     expect(boundFor(t2, "duration_s")).toBeUndefined()
+    for (const bad of ["ttft=0x8", "Infinity", "ttft=1_0"]) expect(typeof parseTolerance(bad), bad).toBe("string")
     expect(typeof parseTolerance("x=abc")).toBe("string")
     // empty values, empty entries, keyless and repeated entries are mistakes, not 0% bounds
     for (const bad of ["tpot=", "tpot=5,,ttft=3", "=5", "tpot=5,tpot=7", "5,7", ""]) expect(typeof parseTolerance(bad), bad).toBe("string")

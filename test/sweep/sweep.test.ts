@@ -29,6 +29,13 @@ describe("sweep", () => {
     expect((parseAxis("warp-speed=9") as { message: string }).message).toContain("'warp-speed' is not a sweepable flag")
     expect((parseAxis("max-num-seqs") as { message: string }).message).toContain("expected max-num-seqs=v1,v2")
     expect((expandGrid([axis("max-num-seqs=1.5")], base) as { message: string }).message).toContain("expected an integer")
+    const message = (t: string) => (parseAxis(t) as { message?: string }).message
+    expect(message("max-num-seqs=16,,32")).toBe("--grid: max-num-seqs: an empty value in 'max-num-seqs=16,,32' (two commas, or one at an end)")
+    expect(message("max-num-seqs=16,")).toContain("an empty value")
+    expect(message("max-num-seqs=16,16")).toBe("--grid: max-num-seqs: '16' given twice")
+    expect(message("cache-threshold=.5,5e-1")).toBe("--grid: cache-threshold: '.5' and '5e-1' (the same value) given twice")
+    expect(message("hardware=A100,H100")).toBeUndefined()
+    expect((expandGrid([axis("request-rate=2,0x10")], base) as { message: string }).message).toBe("--grid: request-rate: expected a number > 0 or inf (got '0x10')")
   })
 
   it.effect("runs every configuration; a failing one gives a row with its error", () =>

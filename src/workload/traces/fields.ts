@@ -1,7 +1,7 @@
 /**
  * Field checks shared by the trace readers: each failure names file, line, field and expectation.
  * Numbers given as text are read as decimals (parseDecimal: `0x10` or `Infinity` in a trace is an
- * error, as pandas or Python's float() would have it, not 16).
+ * error, as pandas or Python's float() would have it, not 16); a whole number's text has no exponent.
  */
 import { parseDecimal } from "../../domain/decimal.js"
 import { InputError, show } from "../../domain/errors.js"
@@ -11,9 +11,12 @@ export interface Where {
   readonly line: number
 }
 
+/** Text of a whole number: digits, optionally `.0` (as pandas writes an integer column holding NaN); no exponent. */
+const wholeText = (raw: string): number => (/^\s*[+-]?\d+(?:\.0*)?\s*$/.test(raw) ? Number(raw) : NaN)
+
 /** A whole number >= min, from a string or JSON value. */
 export const intField = (w: Where, field: string, raw: unknown, min: number): number => {
-  const n = typeof raw === "number" ? raw : typeof raw === "string" ? parseDecimal(raw) ?? NaN : NaN
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? wholeText(raw) : NaN
   if (!Number.isInteger(n) || n < min) {
     throw new InputError({ path: w.path, line: w.line, field, expected: `an integer >= ${min}`, got: raw === undefined ? "nothing" : show(raw) })
   }
@@ -48,7 +51,7 @@ export const azureTimestamp = (w: Where, field: string, raw: string): readonly [
 /** An optional integer (any sign; vLLM's request `priority`): undefined when absent or empty. */
 export const optionalIntField = (w: Where, field: string, raw: unknown): number | undefined => {
   if (raw === undefined || raw === null || (typeof raw === "string" && raw.trim() === "")) return undefined
-  const n = typeof raw === "number" ? raw : typeof raw === "string" ? parseDecimal(raw) ?? NaN : NaN
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? wholeText(raw) : NaN
   if (!Number.isSafeInteger(n)) throw new InputError({ path: w.path, line: w.line, field, expected: "an integer", got: show(raw) })
   return n
 }
