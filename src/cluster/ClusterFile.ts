@@ -18,7 +18,7 @@
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import { parse as parseYaml } from "yaml"
-import { duplicateKeyExpected, findDuplicateKey } from "../domain/duplicateKeys.js"
+import { configTextProblem } from "../domain/configText.js"
 import { ENGINE_FLAG_TABLE } from "../config/engineFlagTable.js"
 import type { EngineFlags } from "../config/resolve.js"
 import { FileError, InputError } from "../domain/errors.js"
@@ -112,8 +112,8 @@ export const readClusterFile = (file: string): Effect.Effect<ClusterFile, FileEr
         })
       }
     })
-    const dup = findDuplicateKey(text)
-    if (dup !== undefined) return yield* fail(file, dup.path, duplicateKeyExpected(dup))
+    const problem = configTextProblem(text)
+    if (problem !== undefined) return yield* fail(file, problem.path === "" ? "(top level)" : problem.path, problem.expected)
     const raw = yield* Effect.try({
       try: () => (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as unknown,
       catch: (e) => new InputError({ path: file, expected: /\.json$/i.test(file) ? `valid JSON (${jsonSyntaxError(text, e)})` : `valid YAML (${(e as Error).message.split("\n")[0]})` })

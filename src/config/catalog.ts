@@ -5,7 +5,7 @@
  * `config.json` (or a folder holding one).
  */
 import { Effect, Schema } from "effect"
-import { duplicateKeyExpected, findDuplicateKey } from "../domain/duplicateKeys.js"
+import { configTextProblem } from "../domain/configText.js"
 import { schemaIssue } from "../domain/schemaIssue.js"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -47,8 +47,8 @@ export const readJson = (file: string): Effect.Effect<unknown, FileError | Input
       try: () => JSON.parse(text) as unknown,
       catch: (e) => new InputError({ path: file, expected: "valid JSON", got: jsonSyntaxError(text, e) })
     }).pipe(Effect.flatMap((value) => {
-      const dup = findDuplicateKey(text)
-      return dup === undefined ? Effect.succeed(value) : Effect.fail(new InputError({ path: file, field: dup.path, expected: duplicateKeyExpected(dup) }))
+      const problem = configTextProblem(text)
+      return problem === undefined ? Effect.succeed(value) : Effect.fail(new InputError({ path: file, field: problem.path === "" ? undefined : problem.path, expected: problem.expected }))
     }))
   ))
 

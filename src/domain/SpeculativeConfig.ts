@@ -7,7 +7,7 @@
  * non-increasing: position i can only be accepted if every position before it was.
  */
 import { Effect } from "effect"
-import { findDuplicateKey } from "./duplicateKeys.js"
+import { configTextProblem } from "./configText.js"
 import { InvalidOption } from "./errors.js"
 
 export type SpecMethod = "ngram" | "eagle" | "eagle3"
@@ -53,8 +53,8 @@ export const parseSpeculativeConfig = (text: string): Effect.Effect<SpeculativeC
       return yield* fail(`expected a JSON object such as '{"method": "eagle3", "num_speculative_tokens": 3}' (got ${JSON.stringify(text)}, not valid JSON)`)
     }
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return yield* fail(`expected a JSON object (got ${text})`)
-    const dup = findDuplicateKey(text)
-    if (dup !== undefined) return yield* fail(`"${dup.path}" is given twice; give each key once`)
+    const problem = configTextProblem(text)
+    if (problem !== undefined) return yield* fail(`"${problem.path}": expected ${problem.expected}`)
     const o = raw as Record<string, unknown>
     for (const key of Object.keys(o)) {
       if (!KEYS.includes(key)) return yield* fail(`unknown key "${key}" (known: ${KEYS.join(", ")})`)

@@ -149,6 +149,7 @@ describe("--cluster-config", () => {
         ["syntax.json", '{\n  "pools": [\n    {"instances": x}\n  ]\n}\n', [], "syntax.json: expected valid JSON (line 3, column 19: Unexpected token 'x')"],
         ["twicekey.yaml", "pools:\n  - name: a\n    instances: 2\n    instances: 3\n", [], "twicekey.yaml: field 'pools.0.instances': expected each key once (given on line 3 and again on line 4; remove one)"],
         ["twicekey.json", '{"pools": [{"instances": 2,\n "instances": 3}]}', [], "twicekey.json: field 'pools.0.instances': expected each key once (given on line 1 and again on line 2; remove one)"],
+        ["hex.yaml", "pools:\n  - name: a\n    instances: 0x2\n", [], "hex.yaml: field 'pools.0.instances': expected a decimal number (got 0x2 on line 3; write it in decimal digits, or quote it for text)"],
         ["abs.yaml", "router: { policy: cache-aware, balance_abs_threshold: 1.5 }\npools:\n  - instances: 2\n", [], "abs.yaml: field 'router.balance_abs_threshold': expected an integer"],
         ["ok.yaml", "pools:\n  - instances: 2\n", ["--num-instances", "2"], "error: --num-instances: not with --cluster-config"]
       ]
