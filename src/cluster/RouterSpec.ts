@@ -212,8 +212,8 @@ export const uncheckedRouter = (f: RouterFlags): Effect.Effect<RouterSpec, Inval
 /**
  * The router as summary.json's `config.router` records it: the cluster file's names
  * (`staleness_ms`, `weights`, `cache_threshold`, ...) and only what the policy reads (the weights
- * with `weighted`, the thresholds with `cache-aware`), so the record can be pasted into a cluster
- * file's `router:` and runs the same.
+ * with `weighted`, the thresholds with `cache-aware`, the staleness with a policy that reads load
+ * signals), so the record can be pasted into a cluster file's `router:` and runs the same.
  */
 export const routerJson = (choice: RouterPolicy | RouterSpec): Record<string, unknown> => {
   const s = toRouterSpec(choice)
@@ -223,6 +223,6 @@ export const routerJson = (choice: RouterPolicy | RouterSpec): Record<string, un
     ...(s.policy === "cache-aware"
       ? { cache_threshold: s.cacheAware.cacheThreshold, balance_abs_threshold: s.cacheAware.balanceAbs, balance_rel_threshold: s.cacheAware.balanceRel }
       : {}),
-    staleness_ms: s.stalenessMs
+    ...(s.policy === "round-robin" || s.policy === "random" ? {} : { staleness_ms: s.stalenessMs })
   }
 }

@@ -8,8 +8,8 @@
  * Every series carries an `engine` label, one per simulated instance (`--num-instances` /
  * `--data-parallel-size` N: engine="0" ... "N-1"), as vLLM V1's Prometheus logger labels each
  * data-parallel engine core's series by its engine index; a router or dashboard that reads a
- * vLLM DP server's per-engine load reads this one's. Speculative-decoding counters and the
- * server-wide `llmservingsim:delivery_lag_seconds` stay on engine "0".
+ * vLLM DP server's per-engine load reads this one's. Speculative-decoding counters stay on engine
+ * "0"; the server-wide `llmservingsim:delivery_lag_seconds` has no engine label.
  */
 import { Counter, Gauge, Registry } from "prom-client"
 import { RequestStatus, type SimRequest } from "../domain/SimRequest.js"
@@ -241,7 +241,9 @@ export const makeServerMetrics = (
       n.preemptions[engineOf(r)]!++
     }
   }
-  const text = async () => (await registry.metrics()) + hists.map((family) => renderFamily(family, labelTexts)).join("")
+  // the delivery lag is the server's (one clock for every engine): its series has no engine label
+  const serverLabelText = `model_name=${JSON.stringify(modelName)}`
+  const text = async () => (await registry.metrics()) + hists.map((family) => renderFamily(family, family[0] === deliveryLag ? [serverLabelText] : labelTexts)).join("")
   const labelFinish = (r: SimRequest, reason: string) => {
     if (r.status === RequestStatus.Rejected) return
     if (finishedUnlabelled.delete(r.id)) countReason(reason, engineOf(r))

@@ -66,7 +66,8 @@ export class TraceEventsWriter {
     try {
       return new TraceEventsWriter(fs.openSync(path, "w"), path, options)
     } catch (e) {
-      return new FileError({ path, reason: (e as Error).message })
+      const code = (e as NodeJS.ErrnoException).code
+      return new FileError({ path, reason: code === "ENOENT" ? "cannot write: its folder does not exist (--trace-events)" : `cannot write: ${(e as Error).message}` })
     }
   }
 
@@ -204,6 +205,6 @@ export class TraceEventsWriter {
   }
 
   private closeError(): FileError | undefined {
-    return this.error === undefined ? undefined : new FileError({ path: this.path, reason: (this.error as Error).message ?? String(this.error) })
+    return this.error === undefined ? undefined : new FileError({ path: this.path, reason: `cannot write: ${(this.error as Error).message ?? String(this.error)}` })
   }
 }

@@ -51,6 +51,7 @@ describe("rough edges", () => {
         [["simulate", "--kv-cache-dtype", "fp4"], "error: --kv-cache-dtype: expected one of auto, fp8"],
         [["simulate", "--rate-scale", "abc"], "error: --rate-scale: expected a number"],
         [["simulate", "--hardware", path.join(dir, "lines.json")], `${path.join(dir, "lines.json")}: expected valid JSON (got line 1, column 1: Unexpected token 'x')`],
+        [["simulate", "--num-requests", "3", "--trace-events", path.join(dir, "no-such-folder", "x.json")], `${path.join(dir, "no-such-folder", "x.json")}: cannot write: its folder does not exist (--trace-events)`],
         [["simulate", "--rate-scale", "0x2"], "error: --rate-scale: expected a number (got \"0x2\")"],
         [["simulate", "--request-rate", "0x10"], "error: --request-rate: expected a number > 0 or inf (got 0x10)"],
         [["simulate", "--num-requests", "1e3"], "error: --num-requests: expected an integer (got \"1e3\")"],

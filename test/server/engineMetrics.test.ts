@@ -35,6 +35,9 @@ describe("/metrics per engine", () => {
         expect(text).toContain(`engine="${e}"}`)
       }
       expect(text).not.toContain(`engine="2"`)
+      // the server-wide delivery lag: one series, without an engine label
+      expect(text.split("\n").filter((x) => x.startsWith("llmservingsim:delivery_lag_seconds_count")).map((x) => x.split(" ")[0]))
+        .toEqual([`llmservingsim:delivery_lag_seconds_count{model_name="${MODEL}"}`])
       // one HELP line per family, however many engines
       expect(text.split("\n").filter((x) => x === "# TYPE vllm:time_to_first_token_seconds histogram").length).toBe(1)
       expect(text.split("\n").filter((x) => x.startsWith("vllm:cache_config_info{")).length).toBe(2)
