@@ -17,6 +17,7 @@ import { loadProfile } from "../perf/profile/load.js"
 import { RUN_FIT_PARAMS } from "../perf/runFit.js"
 import { calibrateFromRun } from "./calibrateRunCommand.js"
 import { ENGINE_OVERRIDE_OPTIONS, engineOverridesOf } from "./validateCommand.js"
+import { prepareOutputFile } from "./outputFile.js"
 
 const pct = (x: number) => `${x >= 0 ? "" : ""}${x.toFixed(1)}%`
 
@@ -63,6 +64,8 @@ export const calibrateCommand = Command.make(
       if (Option.isSome(o.run) && Option.isSome(o.profile)) return yield* new InvalidOption({ option: "--run", reason: "give --profile (a kernel profile) or --run (a serving run), not both" })
       if (Option.isNone(o.run) && Option.isNone(o.profile)) return yield* new InvalidOption({ option: "--profile", reason: "required: a measured kernel profile (--profile DIR) or a measured serving run (--run RUN)" })
       const { overrides: engineOverrides, overridden } = engineOverridesOf(o)
+      // checked before the fit (seconds to minutes), not after it
+      if (Option.isSome(o.output)) yield* prepareOutputFile("--output", o.output.value)
       if (Option.isSome(o.run)) {
         return yield* calibrateFromRun({
           run: o.run.value,

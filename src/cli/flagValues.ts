@@ -19,7 +19,7 @@ const OTHER: Record<string, Kind> = {
   "router-staleness-ms": "float", "router-weights": "string", "router-cache-aware": "string", router: "string", "cluster-config": "string", "output-dir": "string",
   "speculative-config": "string", port: "int", "time-scale": "float", "max-waiting": "int", workers: "int", host: "string", "base-url": "string", sensitivity: "float",
   "trace-events-max-requests": "int", "log-stats-interval-s": "float", "sla-start": "float", "sla-max": "float", "sla-tolerance": "float", "gpu-hour-price": "float",
-  "equivalence-margin": "float", holdout: "float", "holdout-seed": "int", "max-evals": "int",
+  "equivalence-margin": "float", holdout: "float", "holdout-seed": "int", "max-evals": "int", "timeseries-interval-s": "float",
   "trace-format": TRACE_FORMATS,
   "length-dist": ["fixed", "uniform", "lognormal"], "kv-cache-dtype": ["auto", "fp8"], dtype: ["auto", "bfloat16", "float16", "fp8"],
   search: ["request-rate", "max-concurrency"], "queue-full-status": ["503", "429"]

@@ -12,9 +12,9 @@ import * as path from "node:path"
 import { FileError, InputError, InvalidOption } from "../domain/errors.js"
 import { parseNetworkSpec } from "../network/spec.js"
 import { parsePerfModelSpec } from "../perf/spec.js"
-import { mkdirs } from "../domain/mkdirs.js"
 import { formatReport, reportCsv, reproduce } from "../reproduce/run.js"
 import { defaultPoolFiles } from "../reproduce/workload.js"
+import { prepareOutputFile, writeFailure } from "./outputFile.js"
 
 const opt = (name: string, d: string) => Options.text(name).pipe(Options.optional, Options.withDescription(d))
 
@@ -54,14 +54,7 @@ export const reproduceCommand = Command.make(
       // a file that cannot be written is refused before the runs, not after them
       if (Option.isSome(o.output)) {
         const file = o.output.value
-        yield* Effect.try({
-          try: () => {
-            mkdirs(path.dirname(file))
-            fs.accessSync(path.dirname(file), fs.constants.W_OK)
-            if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new Error("is a folder")
-          },
-          catch: (e) => new FileError({ path: file, reason: `cannot write --output: ${(e as Error).message}` })
-        })
+        yield* prepareOutputFile("--output", file)
       }
       const report = yield* reproduce(o.file, {
         tracesDir,
@@ -73,13 +66,7 @@ export const reproduceCommand = Command.make(
       })
       if (Option.isSome(o.output)) {
         const file = o.output.value
-        yield* Effect.try({
-          try: () => {
-            mkdirs(path.dirname(file))
-            fs.writeFileSync(file, reportCsv(report))
-          },
-          catch: (e) => new FileError({ path: file, reason: `cannot write --output: ${(e as Error).message}` })
-        })
+        yield* Effect.try({ try: () => fs.writeFileSync(file, reportCsv(report)), catch: (e) => writeFailure("--output", file, e) })
       }
       yield* Console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report))
       if (Option.isSome(o.output) && !o.json) yield* Console.log(`rows written to ${o.output.value}`)

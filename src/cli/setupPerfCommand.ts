@@ -23,7 +23,25 @@ export const SEED_HARDWARE = ["RTX3090", "H100", "A100", "L40", "RTX4090", "A600
 /** The fork's three model configs. */
 export const SEED_MODELS = ["meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen3-8B", "facebook/opt-6.7b"]
 
-const list = (s: string) => s.split(",").map((x) => x.trim()).filter((x) => x !== "")
+/** The comma-separated entries of `--flag`; an empty entry (two commas, one at an end) is refused. */
+const list = (flag: string, s: string): Effect.Effect<Array<string>, InvalidOption> => {
+  const xs = s.split(",").map((x) => x.trim())
+  if (s.trim() === "") return Effect.succeed([])
+  return xs.includes("") ? Effect.fail(new InvalidOption({ option: flag, reason: `an empty entry in '${s}' (two commas, or one at an end)` })) : Effect.succeed(xs)
+}
+
+/** The first name given twice (after resolving aliases and case), as an InvalidOption naming `flag`. */
+const twice = (flag: string, given: ReadonlyArray<string>, names: ReadonlyArray<string>): InvalidOption | undefined => {
+  const seen = new Map<string, string>()
+  for (let i = 0; i < names.length; i++) {
+    const before = seen.get(names[i]!)
+    if (before !== undefined) {
+      return new InvalidOption({ option: flag, reason: before === given[i] ? `'${before}' is given twice` : `'${before}' and '${given[i]}' are both ${names[i]}; give it once` })
+    }
+    seen.set(names[i]!, given[i]!)
+  }
+  return undefined
+}
 
 const write = (file: string, text: string) =>
   Effect.try({
@@ -47,12 +65,18 @@ export const setupPerfCommand = Command.make(
     Effect.gen(function*() {
       const t0 = Date.now()
       const cals = new Map<string, CalibrationFile>()
-      for (const f of list(o.calibration)) {
+      for (const f of yield* list("--calibration", o.calibration)) {
         const c = yield* readCalibration(f)
+        const before = cals.get(c.hardware)
+        if (before !== undefined) return yield* new InvalidOption({ option: "--calibration", reason: `two calibrations for ${c.hardware} (${f} and an earlier one); give one per GPU` })
         cals.set(c.hardware, c)
       }
-      const hws = yield* Effect.forEach(list(o.hardware), loadHardware)
-      const models = yield* Effect.forEach(list(o.models), (m) => Effect.map(loadModel(m), (x) => x.shape))
+      const hwNames = yield* list("--hardware", o.hardware)
+      const hws = yield* Effect.forEach(hwNames, loadHardware)
+      const modelNames = yield* list("--models", o.models)
+      const models = yield* Effect.forEach(modelNames, (m) => Effect.map(loadModel(m), (x) => x.shape))
+      const dup = twice("--hardware", hwNames, hws.map((h) => h.name)) ?? twice("--models", modelNames, models.map((m) => m.id))
+      if (dup !== undefined) return yield* dup
       if (hws.length === 0 || models.length === 0) return yield* new InvalidOption({ option: "--hardware/--models", reason: "nothing to write" })
       let files = 0
       let rows = 0

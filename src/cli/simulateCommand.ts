@@ -23,6 +23,7 @@ import { formatSensitivity } from "./sensitivityReport.js"
 import * as path from "node:path"
 import { buildReport } from "../report/build.js"
 import { describeReport } from "./reportCommand.js"
+import { prepareOutputFile } from "./outputFile.js"
 
 const reportOption = Options.boolean("report").pipe(
   Options.withDescription("With --output-dir: also write report.html there (summary, latency CDFs, time series; `llmservingsim report --help`) (default off)")
@@ -106,6 +107,7 @@ export const simulateCommand = Command.make(
       const maxSpans = Option.getOrUndefined(o.traceEventsMaxRequests)
       if (maxSpans !== undefined && Option.isNone(o.traceEvents)) return yield* new InvalidOption({ option: "--trace-events-max-requests", reason: "applies to --trace-events FILE; give it too" })
       if (maxSpans !== undefined && !(maxSpans >= 0)) return yield* new InvalidOption({ option: "--trace-events-max-requests", reason: `expected an integer >= 0 (got ${maxSpans})` })
+      if (Option.isSome(o.traceEvents)) yield* prepareOutputFile("--trace-events", o.traceEvents.value)
       const traceEvents = Option.isNone(o.traceEvents) ? undefined : TraceEventsWriter.open(o.traceEvents.value, maxSpans === undefined ? {} : { maxRequests: maxSpans })
       if (traceEvents instanceof FileError) return yield* traceEvents
       const closeTraceEvents = Effect.suspend(() => {

@@ -19,6 +19,7 @@ import { clusterRunner, type JobRunner, localRunner, runSla, type SearchVariable
 import { checkDomain, type SearchDomain } from "../sla/search.js"
 import { setInterruptNote } from "./interrupt.js"
 import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
+import { prepareOutputFile, writeFailure } from "./outputFile.js"
 
 const DEFAULT_TOLERANCE = 0.05
 const DEFAULT_MAX: Record<SearchVariable, number> = { "request-rate": 1024, "max-concurrency": 4096 }
@@ -92,10 +93,13 @@ export const slaCommand = Command.make("sla", { ...engineOptions, ...workloadOpt
     if (configs instanceof InvalidOption) return yield* configs
     const names = axes.map((a) => a.flag)
     const metrics = [...new Set(constraints.map((c) => c.metric))]
-    const write = (file: string | undefined, f: (file: string) => void) =>
-      file === undefined ? Effect.void : Effect.try({ try: () => f(file), catch: (e) => new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` }) })
+    const write = (flag: string, file: string | undefined, f: (file: string) => void) =>
+      file === undefined ? Effect.void : Effect.try({ try: () => f(file), catch: (e) => writeFailure(flag, file, e) })
     const probesFile = Option.getOrUndefined(o.probesOutput)
-    yield* write(probesFile, (f) => fs.writeFileSync(f, probesCsvHeader(names, variable, metrics) + "\n"))
+    const outputFile = Option.getOrUndefined(o.output)
+    if (outputFile !== undefined) yield* prepareOutputFile("--output", outputFile)
+    if (probesFile !== undefined) yield* prepareOutputFile("--probes-output", probesFile)
+    yield* write("--probes-output", probesFile, (f) => fs.writeFileSync(f, probesCsvHeader(names, variable, metrics) + "\n"))
     let probeCount = 0
     let appendError: FileError | undefined
     const t0 = performance.now()
@@ -108,7 +112,7 @@ export const slaCommand = Command.make("sla", { ...engineOptions, ...workloadOpt
           try {
             fs.appendFileSync(probesFile, probesCsvLine(names, metrics, config, p) + "\n")
           } catch (e) {
-            appendError = new FileError({ path: probesFile, reason: `cannot write: ${(e as Error).message}` })
+            appendError = writeFailure("--probes-output", probesFile, e)
           }
         }
       })
@@ -122,7 +126,7 @@ export const slaCommand = Command.make("sla", { ...engineOptions, ...workloadOpt
     const wall = (performance.now() - t0) / 1000
     if (appendError !== undefined) return yield* appendError
     const rows = rankResults(results, price)
-    yield* write(Option.getOrUndefined(o.output), (f) => fs.writeFileSync(f, slaCsv(names, variable, metrics, rows)))
+    yield* write("--output", outputFile, (f) => fs.writeFileSync(f, slaCsv(names, variable, metrics, rows)))
     yield* Console.log(slaTable(names, variable, metrics, rows, price !== undefined))
     const failed = rows.filter((r) => r.outcome === "error").length
     yield* Console.log(`${configs.length} configurations, ${probeCount} probes in ${wall.toFixed(2)} s wall ${ranOn}; ` +

@@ -16,6 +16,7 @@ import { errorRow, type SweepRow } from "../sweep/job.js"
 import { sweepCsv, sweepCsvHeader, sweepCsvLine, sweepTable } from "../sweep/report.js"
 import { setInterruptNote, stopSignal } from "./interrupt.js"
 import { engineOptions, toEngineFlags, toWorkloadFlags, workloadOptions } from "./options.js"
+import { prepareOutputFile, writeFailure } from "./outputFile.js"
 
 const sweepOptions = {
   grid: Options.text("grid").pipe(Options.repeated, Options.withDescription(`An axis: flag=v1,v2,... over any engine or workload flag of simulate, or router; repeat for more axes`)),
@@ -67,8 +68,9 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
     const tty = process.stderr.isTTY === true
     const names = axes.map((a) => a.flag)
     const file = Option.getOrUndefined(o.output)
+    if (file !== undefined) yield* prepareOutputFile("--output", file)
     const write = (f: (file: string) => void) =>
-      file === undefined ? Effect.void : Effect.try({ try: () => f(file), catch: (e) => new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` }) })
+      file === undefined ? Effect.void : Effect.try({ try: () => f(file), catch: (e) => writeFailure("--output", file, e) })
     // the file holds the rows finished so far (in finishing order) while the sweep runs, and all of
     // them in configuration order at the end; an interrupted sweep adds a row per unfinished one
     yield* write((f) => fs.writeFileSync(f, sweepCsvHeader(names) + "\n"))
@@ -81,7 +83,7 @@ export const sweepCommand = Command.make("sweep", { ...engineOptions, ...workloa
         try {
           fs.appendFileSync(file, sweepCsvLine(names, row) + "\n")
         } catch (e) {
-          appendError = new FileError({ path: file, reason: `cannot write: ${(e as Error).message}` })
+          appendError = writeFailure("--output", file, e)
         }
       }
     }

@@ -115,7 +115,7 @@ export const readClusterFile = (file: string): Effect.Effect<ClusterFile, FileEr
     const problem = configTextProblem(text)
     if (problem !== undefined) return yield* fail(file, problem.path === "" ? "(top level)" : problem.path, problem.expected)
     const raw = yield* Effect.try({
-      try: () => (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text)) as unknown,
+      try: () => (/\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text, { logLevel: "error" })) as unknown,
       catch: (e) => new InputError({ path: file, expected: /\.json$/i.test(file) ? `valid JSON (${jsonSyntaxError(text, e)})` : `valid YAML (${(e as Error).message.split("\n")[0]})` })
     })
     const decoded = Schema.decodeUnknownEither(ClusterFileSchema, { onExcessProperty: "error", errors: "first" })(raw)

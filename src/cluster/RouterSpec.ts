@@ -66,8 +66,9 @@ export const toRouterSpec = (choice: RouterPolicy | RouterSpec): RouterSpec =>
 export const parseRouterWeights = (text: string): RouterWeights | InvalidOption => {
   const bad = (reason: string) => new InvalidOption({ option: "--router-weights", reason })
   const w: Record<string, number> = {}
-  const parts = text.split(",").map((p) => p.trim()).filter((p) => p !== "")
-  if (parts.length === 0) return bad(`expected queue=W,kv=W,prefix=W (got '${text}')`)
+  const parts = text.split(",").map((p) => p.trim())
+  if (parts.every((p) => p === "")) return bad(`expected queue=W,kv=W,prefix=W (got '${text}')`)
+  if (parts.includes("")) return bad(`an empty entry in '${text}' (two commas, or one at an end)`)
   for (const p of parts) {
     const eq = p.indexOf("=")
     const key = (eq < 0 ? p : p.slice(0, eq)).trim()
@@ -99,8 +100,9 @@ export const cacheAwareProblem = (t: CacheAwareThresholds): string | undefined =
  */
 export const parseCacheAware = (text: string): CacheAwareThresholds | InvalidOption => {
   const bad = (reason: string) => new InvalidOption({ option: "--router-cache-aware", reason })
-  const parts = text.split(",").map((p) => p.trim()).filter((p) => p !== "")
-  if (parts.length === 0) return bad(`expected cache_threshold=F,balance_abs_threshold=N,balance_rel_threshold=F (got '${text}')`)
+  const parts = text.split(",").map((p) => p.trim())
+  if (parts.every((p) => p === "")) return bad(`expected cache_threshold=F,balance_abs_threshold=N,balance_rel_threshold=F (got '${text}')`)
+  if (parts.includes("")) return bad(`an empty entry in '${text}' (two commas, or one at an end)`)
   const t: Record<string, number> = { ...DEFAULT_CACHE_AWARE }
   const seen = new Set<string>()
   for (const p of parts) {

@@ -8,6 +8,7 @@
  */
 import { Effect } from "effect"
 import { configTextProblem } from "./configText.js"
+import { jsonSyntaxError } from "./jsonSyntax.js"
 import { InvalidOption } from "./errors.js"
 
 export type SpecMethod = "ngram" | "eagle" | "eagle3"
@@ -49,8 +50,8 @@ export const parseSpeculativeConfig = (text: string): Effect.Effect<SpeculativeC
     let raw: unknown
     try {
       raw = JSON.parse(text)
-    } catch {
-      return yield* fail(`expected a JSON object such as '{"method": "eagle3", "num_speculative_tokens": 3}' (got ${JSON.stringify(text)}, not valid JSON)`)
+    } catch (e) {
+      return yield* fail(`expected a JSON object such as '{"method": "eagle3", "num_speculative_tokens": 3}' (not valid JSON: ${jsonSyntaxError(text, e)})`)
     }
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return yield* fail(`expected a JSON object (got ${text})`)
     const problem = configTextProblem(text)

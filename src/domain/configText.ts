@@ -24,7 +24,7 @@ const keyText = (k: unknown): string => (isScalar(k) ? String(k.value) : String(
 /** The first problem of `text` in document order, or undefined (also for text that does not parse). */
 export const configTextProblem = (text: string): ConfigTextProblem | undefined => {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines })
+  const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines, logLevel: "silent" })
   if (doc.errors.length > 0) return undefined
   const lineOf = (n: unknown) => {
     const r = (n as Node | null)?.range

@@ -30,8 +30,9 @@ export const parseGoodput = (text: string): Effect.Effect<GoodputSlo, InvalidOpt
   Effect.gen(function*() {
     const bad = (reason: string) => new InvalidOption({ option: "--goodput", reason })
     const out: Record<string, number> = {}
-    const parts = text.split(/[\s,]+/).filter((p) => p !== "")
-    if (parts.length === 0) return yield* bad("expected KEY:MS pairs, e.g. ttft:300 tpot:50 (keys ttft, tpot, e2el)")
+    const parts = text.trim().split(/\s*,\s*|\s+/)
+    if (parts.every((p) => p === "")) return yield* bad("expected KEY:MS pairs, e.g. ttft:300 tpot:50 (keys ttft, tpot, e2el)")
+    if (parts.includes("")) return yield* bad(`an empty entry in '${text}' (two commas, or one at an end)`)
     for (const part of parts) {
       const m = /^([a-z0-9_]+):(.*)$/.exec(part)
       if (m === null) return yield* bad(`expected KEY:MS (got '${part}'); keys ttft, tpot, e2el`)

@@ -37,6 +37,8 @@ import type { FrontEndParams } from "../frontend/FrontEnd.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
 import type { OpParams } from "./opModel.js"
 import { jsonSyntaxError } from "../domain/jsonSyntax.js"
+import { schemaIssue } from "../domain/schemaIssue.js"
+import { configTextProblem } from "../domain/configText.js"
 
 const Frac = Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(2.5))
 const NonNeg = Schema.Number.pipe(Schema.greaterThanOrEqualTo(0))
@@ -118,9 +120,9 @@ export const upgradeV1 = (c: typeof CalibrationFileV1.Type): CalibrationFile => 
 }
 
 const issueOf = (file: string, e: ParseResult.ParseError, prefix: ReadonlyArray<PropertyKey> = []) => {
-  const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
-  const field = [...prefix, ...(issue?.path ?? [])].join(".")
-  return new InputError({ path: file, field: field === "" ? undefined : field, expected: issue?.message ?? "a calibration file (llmservingsim calibrate -o FILE)" })
+  const issue = schemaIssue(e)
+  const field = [...prefix.map(String), ...(issue.path === "" ? [] : [issue.path])].join(".")
+  return new InputError({ path: file, field: field === "" ? undefined : field, expected: issue.expected })
 }
 
 /**
@@ -156,6 +158,8 @@ export const readCalibration = (file: string): Effect.Effect<CalibrationFile, Fi
       catch: (e) => new FileError({ path: file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message })
     })
     const raw = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => new InputError({ path: file, expected: "valid JSON", got: jsonSyntaxError(text, e) }) })
+    const problem = configTextProblem(text)
+    if (problem !== undefined) return yield* new InputError({ path: file, field: problem.path === "" ? undefined : problem.path, expected: problem.expected })
     return yield* decodeCalibration(file, raw)
   })
 

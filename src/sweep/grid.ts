@@ -56,8 +56,9 @@ export const parseAxis = (text: string): Axis | InvalidOption => {
   const kind = kindOfAxis(flag)
   const seen = new Map<string, string>()
   for (const v of values) {
-    const n = kind === "int" || kind === "float" ? parseDecimal(v) : undefined
-    const key = n === undefined ? v : String(n)
+    // request-rate is a text flag (for inf) holding a number; names (hardware, model) compare without case
+    const n = kind === "int" || kind === "float" || flag === "request-rate" ? (/^(inf|infinity)$/i.test(v) ? Infinity : parseDecimal(v)) : undefined
+    const key = n === undefined ? v.toLowerCase() : String(n)
     const before = seen.get(key)
     if (before !== undefined) return new InvalidOption({ option: "--grid", reason: `${flag}: ${before === v ? `'${v}'` : `'${before}' and '${v}' (the same value)`} given twice` })
     seen.set(key, v)

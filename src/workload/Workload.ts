@@ -208,11 +208,14 @@ const SHARED_PREFIX_KEYS = ["num_groups", "num_prompts_per_group", "system_promp
 export const parseSharedPrefix = (text: string): Effect.Effect<SharedPrefix, InvalidOption> =>
   Effect.gen(function*() {
     const got: Record<string, number> = {}
-    for (const part of text.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+    const parts = text.split(",").map((x) => x.trim())
+    if (parts.length > 1 && parts.includes("")) return yield* bad("--shared-prefix", `an empty entry in '${text}' (two commas, or one at an end)`)
+    for (const part of parts.filter((x) => x !== "")) {
       const m = /^([a-z_]+)=(\d+)$/.exec(part)
       if (m === null) return yield* bad("--shared-prefix", `expected KEY=INTEGER pairs separated by commas (got '${part}')`)
       const key = m[1]!
       if (!(SHARED_PREFIX_KEYS as ReadonlyArray<string>).includes(key)) return yield* bad("--shared-prefix", `unknown key '${key}'; expected ${SHARED_PREFIX_KEYS.join(", ")} (inference-perf's shared_prefix names)`)
+      if (got[key] !== undefined) return yield* bad("--shared-prefix", `'${key}' is given twice`)
       got[key] = Number(m[2])
     }
     const missing = SHARED_PREFIX_KEYS.filter((k) => got[k] === undefined)

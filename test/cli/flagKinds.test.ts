@@ -11,7 +11,10 @@ describe("numeric flag kinds", () => {
   it("each Options.integer / Options.float in src has its kind in the flag check", () => {
     const found = new Map<string, string>()
     for (const f of sources("src")) {
-      for (const m of fs.readFileSync(f, "utf8").matchAll(/Options\.(integer|float)\("([a-z0-9-]+)"\)/g)) found.set(m[2]!, m[1] === "integer" ? "int" : "float")
+      const text = fs.readFileSync(f, "utf8")
+      for (const m of text.matchAll(/Options\.(integer|float)\(\s*"([a-z0-9-]+)"\s*\)/g)) found.set(m[2]!, m[1] === "integer" ? "int" : "float")
+      // options.ts's optInt / optFloat helpers
+      for (const m of text.matchAll(/\bopt(Int|Float)\(\s*"([a-z0-9-]+)"/g)) found.set(m[2]!, m[1] === "Int" ? "int" : "float")
     }
     expect(found.size).toBeGreaterThan(20)
     const wrong = [...found].filter(([name, kind]) => kindOf(name) !== kind).map(([name, kind]) => `--${name}: ${kind}, checked as ${String(kindOf(name))}`)

@@ -86,6 +86,14 @@ describe("calibration files", () => {
         expect(e.message, name).toContain(f)
         expect(e.message, name).toContain(expected)
       }
+      // a key given twice (JSON.parse would keep the last) and Infinity (1e999) name the field
+      const good = fs.readFileSync(V1, "utf8")
+      fs.writeFileSync(path.join(dir, "twice.json"), good.replace(/\{/, '{"format": "x", '))
+      expect((yield* Effect.flip(readCalibration(path.join(dir, "twice.json")))).message).toContain("field 'format': expected each key once")
+      fs.writeFileSync(path.join(dir, "inf.json"), good.replace(/"smoothing":\s*[0-9.e+-]+/, '"smoothing": 1e999'))
+      expect((yield* Effect.flip(readCalibration(path.join(dir, "inf.json")))).message).toContain("smoothing': expected a decimal number (got 1e999")
+      // the expectation is worded once ("expected a positive number (got -1)"), not "expected Expected ..."
+      expect((yield* Effect.flip(readCalibration(path.join(dir, "bad-eff.json")))).message).not.toContain("expected Expected")
       const missing = yield* Effect.flip(readCalibration(path.join(dir, "absent.json")))
       expect(missing._tag).toBe("FileError")
       expect(missing.message).toContain("absent.json")

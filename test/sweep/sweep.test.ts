@@ -35,6 +35,9 @@ describe("sweep", () => {
     expect(message("max-num-seqs=16,16")).toBe("--grid: max-num-seqs: '16' given twice")
     expect(message("cache-threshold=.5,5e-1")).toBe("--grid: cache-threshold: '.5' and '5e-1' (the same value) given twice")
     expect(message("hardware=A100,H100")).toBeUndefined()
+    expect(message("request-rate=.5,5e-1")).toContain("given twice")
+    expect(message("request-rate=inf,Infinity")).toContain("given twice")
+    expect(message("hardware=A100,a100")).toBe("--grid: hardware: 'A100' and 'a100' (the same value) given twice")
     expect((expandGrid([axis("request-rate=2,0x10")], base) as { message: string }).message).toBe("--grid: request-rate: expected a number > 0 or inf (got '0x10')")
   })
 

@@ -68,6 +68,11 @@ describe("trace readers", () => {
       fs.writeFileSync(csv, "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,1e1\n")
       const x = yield* Effect.flip(openTrace(csv, {}).pipe(Effect.flatMap((t) => Stream.runDrain(t.arrivals))))
       expect(x.message).toBe(`${csv}:2: field 'GeneratedTokens': expected an integer >= 1 (got "1e1")`)
+      for (const [stamp, why] of [["2023-02-30 10:00:00", "Feb 30"], ["2023-11-16 25:15:46.68", "hour 25"], ["2023-03-02 10:00:99.5", "second 99"]]) {
+        fs.writeFileSync(csv, `TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-28 10:00:00,374,44\n${stamp},374,44\n`)
+        const bad = yield* Effect.flip(openTrace(csv, {}).pipe(Effect.flatMap((t) => Stream.runDrain(t.arrivals))))
+        expect(bad.message, why).toBe(`${csv}:3: field 'TIMESTAMP': expected a date and time that exist (month 1-12, a day of that month, 00:00:00 to 23:59:59) (got "${stamp}")`)
+      }
       fs.writeFileSync(csv, "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374.0,44\n")
       expect((yield* Stream.runCollect((yield* openTrace(csv, {})).arrivals)).pipe(Chunk.toArray).map((a) => a.promptTokens)).toEqual([374])
       const jsonl = path.join(tmp, "inf.jsonl")

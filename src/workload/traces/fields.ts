@@ -43,7 +43,13 @@ export const azureTimestamp = (w: Where, field: string, raw: string): readonly [
   if (m === null) {
     throw new InputError({ path: w.path, line: w.line, field, expected: "a timestamp like 2023-11-16 18:15:46.6805900", got: show(raw) })
   }
-  const secs = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) / 1000
+  const [y, mo, d, h, mi, sec] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!]
+  // Date.UTC rolls over (Feb 30 -> Mar 2, hour 25 -> the next day): refuse a date or time that does not exist
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi, sec))
+  if (t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59) {
+    throw new InputError({ path: w.path, line: w.line, field, expected: "a date and time that exist (month 1-12, a day of that month, 00:00:00 to 23:59:59)", got: show(raw) })
+  }
+  const secs = t.getTime() / 1000
   const ns = m[7] === undefined ? 0 : Number(m[7].padEnd(9, "0"))
   return [secs, ns]
 }
