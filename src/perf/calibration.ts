@@ -36,9 +36,8 @@ import { FileError, InputError } from "../domain/errors.js"
 import type { FrontEndParams } from "../frontend/FrontEnd.js"
 import type { RooflineParams } from "../domain/PerfParams.js"
 import type { OpParams } from "./opModel.js"
-import { jsonSyntaxError } from "../domain/jsonSyntax.js"
 import { schemaIssue } from "../domain/schemaIssue.js"
-import { configTextProblem } from "../domain/configText.js"
+import { readJson } from "../config/catalog.js"
 
 const Frac = Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(2.5))
 const NonNeg = Schema.Number.pipe(Schema.greaterThanOrEqualTo(0))
@@ -153,13 +152,7 @@ export const decodeCalibration = (file: string, raw: unknown): Effect.Effect<Cal
  */
 export const readCalibration = (file: string): Effect.Effect<CalibrationFile, FileError | InputError> =>
   Effect.gen(function*() {
-    const text = yield* Effect.try({
-      try: () => fs.readFileSync(file, "utf8"),
-      catch: (e) => new FileError({ path: file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message })
-    })
-    const raw = yield* Effect.try({ try: () => JSON.parse(text) as unknown, catch: (e) => new InputError({ path: file, expected: "valid JSON", got: jsonSyntaxError(text, e) }) })
-    const problem = configTextProblem(text)
-    if (problem !== undefined) return yield* new InputError({ path: file, field: problem.path === "" ? undefined : problem.path, expected: problem.expected })
+    const raw = yield* readJson(file)
     return yield* decodeCalibration(file, raw)
   })
 

@@ -57,7 +57,7 @@ export const parseAxis = (text: string): Axis | InvalidOption => {
   const seen = new Map<string, string>()
   for (const v of values) {
     // request-rate is a text flag (for inf) holding a number; names (hardware, model) compare without case
-    const n = kind === "int" || kind === "float" || flag === "request-rate" ? (/^(inf|infinity)$/i.test(v) ? Infinity : parseDecimal(v)) : undefined
+    const n = flag === "request-rate" ? parseRate(v) : kind === "int" || kind === "float" ? parseDecimal(v) : undefined
     const key = n === undefined ? v.toLowerCase() : String(n)
     const before = seen.get(key)
     if (before !== undefined) return new InvalidOption({ option: "--grid", reason: `${flag}: ${before === v ? `'${v}'` : `'${before}' and '${v}' (the same value)`} given twice` })
@@ -66,13 +66,16 @@ export const parseAxis = (text: string): Axis | InvalidOption => {
   return { flag, values }
 }
 
+/** A request rate's text: a decimal number, or inf / infinity (any case). */
+const parseRate = (v: string): number | undefined => (/^(inf|infinity)$/i.test(v.trim()) ? Infinity : parseDecimal(v))
+
 const kindOfAxis = (flag: string): Kind | undefined =>
   flag in ROUTER_AXES ? ROUTER_AXES[flag as keyof typeof ROUTER_AXES].kind : (ENGINE[flag] ?? WORKLOAD[flag])?.[1]
 
 const parseValue = (flag: string, kind: Kind, v: string): string | number | boolean | InvalidOption => {
   if (flag === "request-rate") {
     // a number > 0 or inf, as --request-rate (a text flag because of inf)
-    const rate = /^(inf|infinity)$/i.test(v) ? Infinity : parseDecimal(v)
+    const rate = parseRate(v)
     return rate !== undefined && rate > 0 ? v : new InvalidOption({ option: "--grid", reason: `${flag}: expected a number > 0 or inf (got '${v}')` })
   }
   switch (kind) {

@@ -66,8 +66,7 @@ export class TraceEventsWriter {
     try {
       return new TraceEventsWriter(fs.openSync(path, "w"), path, options)
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      return new FileError({ path, reason: code === "ENOENT" ? "cannot write: its folder does not exist (--trace-events)" : `cannot write: ${(e as Error).message}` })
+      return new FileError({ path, reason: `cannot write: ${(e as Error).message}` })
     }
   }
 
